@@ -1,0 +1,190 @@
+//! Samplers: labelled samples, augmentation pairs with coupling `delta`, and CLIP-GMM pairs.
+//!
+//! All outputs are `n x d` matrices with **samples as rows**. Sampling is batched: the standard
+//! normals of a whole batch are drawn into one matrix `E` and coloured by one matrix product
+//! `E L^T` (`Sigma = L L^T`); the reusable samplers ([`PairSampler`]) keep their scratch space,
+//! so drawing a fresh batch allocates nothing.
+
+use nalgebra::DMatrix;
+use rand::distr::weighted::WeightedIndex;
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{GmmError, Result};
+use crate::gmm::Gmm;
+
+/// Labelled samples: `x` is `n x d` (rows are samples), `z[i]` the component of row `i`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Labelled {
+    /// `n x d` samples.
+    pub x: DMatrix<f64>,
+    /// Component labels, length `n`.
+    pub z: Vec<usize>,
+}
+
+/// Augmentation pairs: row `i` of `x` and row `i` of `x_plus` form a positive pair;
+/// `z`, `z_plus` are their components (theory.md section 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pairs {
+    /// Anchors, `n x d`.
+    pub x: DMatrix<f64>,
+    /// Positives, `n x d`.
+    pub x_plus: DMatrix<f64>,
+    /// Anchor components.
+    pub z: Vec<usize>,
+    /// Positive components.
+    pub z_plus: Vec<usize>,
+}
+
+impl Pairs {
+    /// Number of pairs `n`.
+    pub fn len(&self) -> usize {
+        self.z.len()
+    }
+
+    /// True when there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.z.is_empty()
+    }
+
+    /// An empty batch of `n` pairs in dimension `d` (zeros), to be filled by a sampler.
+    pub fn zeros(n: usize, d: usize) -> Self {
+        Self { x: DMatrix::zeros(n, d), x_plus: DMatrix::zeros(n, d), z: vec![0; n], z_plus: vec![0; n] }
+    }
+}
+
+/// Checks the coupling `delta in [0, 1]`.
+pub fn check_delta(delta: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&delta) {
+        return Err(GmmError::OutOfRange { name: "coupling delta", value: delta, range: "[0, 1]" });
+    }
+    Ok(())
+}
+
+/// A categorical sampler over mixture weights.
+pub(crate) fn categorical(weights: &[f64], what: &'static str) -> Result<WeightedIndex<f64>> {
+    WeightedIndex::new(weights.iter().copied()).map_err(|_| GmmError::OutOfRange {
+        name: what,
+        value: weights.iter().sum(),
+        range: "positive finite weights",
+    })
+}
+
+/// Colours standard normals into Gaussian rows: `out = E L^T + means[labels]`.
+///
+/// `chol_t` is `L^T` (`d x d`), `means` is `k x d`, `labels` has one entry per row of `out`;
+/// `scratch` is resized to `out`'s shape if needed and overwritten.
+pub(crate) fn fill_gaussian_rows<R: Rng + ?Sized>(
+    rng: &mut R,
+    chol_t: &DMatrix<f64>,
+    means: &DMatrix<f64>,
+    labels: &[usize],
+    scratch: &mut DMatrix<f64>,
+    out: &mut DMatrix<f64>,
+) {
+    let (n, d) = out.shape();
+    if scratch.shape() != (n, d) {
+        *scratch = DMatrix::zeros(n, d);
+    }
+    for e in scratch.iter_mut() {
+        *e = rng.sample(StandardNormal);
+    }
+    out.gemm(1.0, scratch, chol_t, 0.0);
+    add_rows(out, means, labels);
+}
+
+/// `out[i, :] += table[labels[i], :]` for every row `i`.
+pub(crate) fn add_rows(out: &mut DMatrix<f64>, table: &DMatrix<f64>, labels: &[usize]) {
+    for (j, mut col) in out.column_iter_mut().enumerate() {
+        for (value, &label) in col.iter_mut().zip(labels) {
+            *value += table[(label, j)];
+        }
+    }
+}
+
+/// A reusable sampler of augmentation pairs from a [`Gmm`] with coupling `delta`:
+/// `z ~ pi`; `z+ = z` with probability `delta`, otherwise `z+ ~ pi` afresh;
+/// `x ~ N(mu_z, Sigma)`, `x+ ~ N(mu_{z+}, Sigma)` with independent noises. Then
+/// `P(z+ = i | z = i) = delta + (1 - delta) pi_i` and `Cov(x+, x) = delta S_B`.
+#[derive(Clone, Debug)]
+pub struct PairSampler<'a> {
+    gmm: &'a Gmm,
+    delta: f64,
+    labels: WeightedIndex<f64>,
+    chol_t: DMatrix<f64>,
+    scratch: DMatrix<f64>,
+}
+
+impl<'a> PairSampler<'a> {
+    /// # Errors
+    /// `delta` outside `[0, 1]`.
+    pub fn new(gmm: &'a Gmm, delta: f64) -> Result<Self> {
+        check_delta(delta)?;
+        Ok(Self {
+            gmm,
+            delta,
+            labels: categorical(gmm.weights().as_slice(), "mixture weights")?,
+            chol_t: gmm.cholesky_factor().transpose(),
+            scratch: DMatrix::zeros(0, 0),
+        })
+    }
+
+    /// The coupling `delta`.
+    pub fn delta(&self) -> f64 {
+        self.delta
+    }
+
+    /// Overwrites `out` with `out.len()` fresh pairs; allocates nothing once warmed up.
+    ///
+    /// # Errors
+    /// `out`'s matrices do not have `d` columns and one row per label.
+    pub fn fill<R: Rng + ?Sized>(&mut self, rng: &mut R, out: &mut Pairs) -> Result<()> {
+        let n = out.z.len();
+        for (what, m) in [("anchors of the pair buffer", &out.x), ("positives of the pair buffer", &out.x_plus)] {
+            crate::linalg::check_shape(m, n, self.gmm.dim(), what)?;
+        }
+        if out.z_plus.len() != n {
+            return Err(GmmError::DimensionMismatch {
+                what: "labels of the pair buffer",
+                expected: n,
+                got: out.z_plus.len(),
+            });
+        }
+        for (z, zp) in out.z.iter_mut().zip(out.z_plus.iter_mut()) {
+            *z = rng.sample(&self.labels);
+            *zp = if rng.random::<f64>() < self.delta { *z } else { rng.sample(&self.labels) };
+        }
+        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z, &mut self.scratch, &mut out.x);
+        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z_plus, &mut self.scratch, &mut out.x_plus);
+        Ok(())
+    }
+
+    /// `n` fresh pairs in new matrices.
+    pub fn sample<R: Rng + ?Sized>(&mut self, n: usize, rng: &mut R) -> Pairs {
+        let mut out = Pairs::zeros(n, self.gmm.dim());
+        self.fill(rng, &mut out).expect("buffer was built with the right shape");
+        out
+    }
+}
+
+impl Gmm {
+    /// `n` labelled samples `x_i ~ N(mu_{z_i}, Sigma)`, `z_i ~ pi`.
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Labelled {
+        let labels = categorical(self.weights().as_slice(), "mixture weights")
+            .expect("weights were validated by the constructor");
+        let z: Vec<usize> = (0..n).map(|_| rng.sample(&labels)).collect();
+        let mut x = DMatrix::zeros(n, self.dim());
+        let mut scratch = DMatrix::zeros(n, self.dim());
+        fill_gaussian_rows(rng, &self.cholesky_factor().transpose(), self.means(), &z, &mut scratch, &mut x);
+        Labelled { x, z }
+    }
+
+    /// `n` augmentation pairs with coupling `delta` (see [`PairSampler`]).
+    ///
+    /// # Errors
+    /// `delta` outside `[0, 1]`.
+    pub fn sample_pairs<R: Rng + ?Sized>(&self, n: usize, delta: f64, rng: &mut R) -> Result<Pairs> {
+        Ok(PairSampler::new(self, delta)?.sample(n, rng))
+    }
+}

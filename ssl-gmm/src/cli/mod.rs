@@ -1,0 +1,41 @@
+//! Subcommands, one module each.
+
+mod describe;
+mod io;
+mod model;
+mod sample;
+
+use clap::{Parser, Subcommand};
+
+/// Self-supervised learning on Gaussian mixtures: InfoNCE, SimSiam and CLIP against the Fisher
+/// subspace, PCA and LDA (Bansal, Kavis, Sanghavi, arXiv 2411.03517).
+#[derive(Debug, Parser)]
+#[command(name = "ssl-gmm", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Describe a mixture: its shape, Fisher subspace, top principal subspace and the angles between them.
+    Describe(describe::Args),
+    /// Sample augmentation pairs (or CLIP pairs) with their labels to CSV or NPY.
+    Sample(sample::Args),
+    /// List the preset mixtures.
+    Presets,
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Describe(args) => describe::run(&args),
+        Command::Sample(args) => sample::run(&args),
+        Command::Presets => {
+            for (name, what) in gmm_core::PRESETS {
+                println!("{name:<14} {what}");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! `ssl-gmm`: self-supervised learning on Gaussian mixtures, checked against theory.
+//!
+//! This crate is the user-facing entry point: the `ssl-gmm` command-line tool and re-exports of
+//! the library crates of the workspace.
+//!
+//! * [`gmm_core`]: mixtures, samplers, population quantities (the Fisher subspace), principal angles.
+#![warn(missing_docs)]
+
+pub use gmm_core;

@@ -1,0 +1,106 @@
+//! End-to-end tests of the `ssl-gmm` binary.
+
+use std::process::Command;
+
+fn ssl_gmm(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ssl-gmm")).args(args).output().expect("binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ssl-gmm-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn describe_shows_pca_failing_on_the_trap() {
+    let (ok, stdout, _) = ssl_gmm(&["describe", "--preset", "pca-trap", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["pca_vs_fisher_sin_theta_max"].as_f64().unwrap() > 0.99);
+    let (ok, stdout, _) = ssl_gmm(&["describe", "--preset", "isotropic", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["pca_vs_fisher_sin_theta_max"].as_f64().unwrap() < 1e-10);
+}
+
+#[test]
+fn sample_writes_csv_with_header_and_labels() {
+    let path = temp_path("pairs.csv");
+    let (ok, _, stderr) = ssl_gmm(&[
+        "sample",
+        "--preset",
+        "textbook",
+        "--n",
+        "7",
+        "--delta",
+        "1",
+        "--seed",
+        "3",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "x0,x1,xp0,xp1,z,z_plus");
+    assert_eq!(lines.len(), 8);
+    // delta = 1: every positive shares its anchor's component.
+    for line in &lines[1..] {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[4], f[5]);
+    }
+    // Same seed, same bytes.
+    let again = temp_path("pairs2.csv");
+    ssl_gmm(&[
+        "sample",
+        "--preset",
+        "textbook",
+        "--n",
+        "7",
+        "--delta",
+        "1",
+        "--seed",
+        "3",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
+}
+
+#[test]
+fn sample_writes_npy() {
+    let path = temp_path("pairs.npy");
+    let (ok, _, stderr) = ssl_gmm(&["sample", "--preset", "clip", "--n", "4", "--out", path.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let bytes = std::fs::read(&path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.shape(), &[4, 8 + 6 + 3]);
+    let data: Vec<f64> = npy.into_vec().unwrap();
+    assert!(data.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn errors_are_one_clear_line() {
+    for args in [
+        vec!["describe", "--preset", "nope"],
+        vec!["sample", "--preset", "isotropic", "--delta", "1.5", "--out", "/tmp/x.csv"],
+        vec!["sample", "--preset", "isotropic", "--out", "/tmp/x.txt"],
+        vec!["describe", "--config", "/nonexistent.json"],
+    ] {
+        let (ok, _, stderr) = ssl_gmm(&args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains("panicked"));
+    }
+    let bad = temp_path("bad.json");
+    std::fs::write(&bad, r#"{"weights":[0.5,0.5],"means":[[0,0],[1,1]],"covariance":[[1,2],[2,1]]}"#).unwrap();
+    let (ok, _, stderr) = ssl_gmm(&["describe", "--config", bad.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("not positive definite"), "{stderr}");
+}
