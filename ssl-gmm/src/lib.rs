@@ -4,6 +4,8 @@
 //! the library crates of the workspace.
 //!
 //! * [`gmm_core`]: mixtures, samplers, population quantities (the Fisher subspace), principal angles.
+//! * [`ssl_losses`]: InfoNCE, SimSiam and CLIP with analytic gradients, optimizers, the trainer.
 #![warn(missing_docs)]
 
 pub use gmm_core;
+pub use ssl_losses;

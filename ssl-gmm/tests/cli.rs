@@ -104,3 +104,38 @@ fn errors_are_one_clear_line() {
     let (ok, _, stderr) = ssl_gmm(&["describe", "--config", bad.to_str().unwrap()]);
     assert!(!ok && stderr.contains("not positive definite"), "{stderr}");
 }
+
+#[test]
+fn train_recovers_fisher_on_the_pca_trap_with_defaults() {
+    let (ok, stdout, stderr) = ssl_gmm(&["train", "--preset", "pca-trap", "--method", "infonce", "--json"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for key in
+        ["method", "final_loss", "steps", "steps_per_sec", "sin_theta_max_fisher", "sin_theta_max_pca", "components"]
+    {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert!(v["sin_theta_max_fisher"].as_f64().unwrap() < 0.05, "{v}");
+    assert!(v["pca_sin_theta_max_fisher"].as_f64().unwrap() > 0.99);
+    assert!(stderr.is_empty(), "no progress bar when piped: {stderr}");
+}
+
+#[test]
+fn train_rejects_bad_settings_in_one_line() {
+    for extra in [
+        vec!["--dim", "0"],
+        vec!["--dim", "11"],
+        vec!["--tau", "0"],
+        vec!["--tau", "-1"],
+        vec!["--lr", "0"],
+        vec!["--batch", "1"],
+        vec!["--delta", "2"],
+        vec!["--method", "clip"],
+    ] {
+        let mut args = vec!["train", "--preset", "pca-trap", "--steps", "5"];
+        args.extend(&extra);
+        let (ok, _, stderr) = ssl_gmm(&args);
+        assert!(!ok, "{extra:?} should fail");
+        assert!(stderr.starts_with("error: ") && stderr.trim_end().lines().count() == 1, "{extra:?}: {stderr}");
+    }
+}

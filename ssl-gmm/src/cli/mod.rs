@@ -4,6 +4,7 @@ mod describe;
 mod io;
 mod model;
 mod sample;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -21,7 +22,11 @@ enum Command {
     /// Describe a mixture: its shape, Fisher subspace, top principal subspace and the angles between them.
     Describe(describe::Args),
     /// Sample augmentation pairs (or CLIP pairs) with their labels to CSV or NPY.
+    #[command(allow_negative_numbers = true)]
     Sample(sample::Args),
+    /// Train InfoNCE, SimSiam or CLIP on streaming pairs and compare with the Fisher subspace.
+    #[command(allow_negative_numbers = true)]
+    Train(train::Args),
     /// List the preset mixtures.
     Presets,
 }
@@ -31,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Describe(args) => describe::run(&args),
         Command::Sample(args) => sample::run(&args),
+        Command::Train(args) => train::run(&args),
         Command::Presets => {
             for (name, what) in gmm_core::PRESETS {
                 println!("{name:<14} {what}");

@@ -1,0 +1,325 @@
+//! `ssl-gmm train`: trains a loss on streaming pairs of a mixture and reports how close the
+//! learned row space is to the Fisher subspace (and to PCA's).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+use gmm_core::{Gmm, LinearMap, Model, Side, Subspace};
+use nalgebra::DMatrix;
+use serde::Serialize;
+use ssl_losses::{
+    Clip, ClipStream, Form, GmmStream, InfoNce, Objective, OptimizerKind, PairSource, Score, SimSiam, SimSiamForm,
+    TrainConfig, TrainOutcome, small_random_init, train,
+};
+
+use super::io::write_atomic;
+use super::model::ModelArgs;
+
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Method {
+    Infonce,
+    Simsiam,
+    SimsiamWhitened,
+    Clip,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Opt {
+    Adam,
+    Sgd,
+}
+
+/// Arguments of `train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The loss.
+    #[arg(long, value_enum, default_value_t = Method::Infonce)]
+    method: Method,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Output dimension r (default: k - 1).
+    #[arg(long)]
+    dim: Option<usize>,
+    /// Coupling of the augmentation pairs (mixtures only).
+    #[arg(long, default_value_t = 1.0)]
+    delta: f64,
+    /// Pairs per batch.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Training steps.
+    #[arg(long, default_value_t = 2000)]
+    steps: usize,
+    /// Base learning rate (cosine schedule with 100 warm-up steps down to 1%).
+    #[arg(long, default_value_t = 0.01)]
+    lr: f64,
+    /// Temperature of InfoNCE and CLIP.
+    #[arg(long, default_value_t = 1.0)]
+    tau: f64,
+    /// Score of InfoNCE and CLIP.
+    #[arg(long, value_enum, default_value_t = ScoreArg::Dot)]
+    score: ScoreArg,
+    /// Form of InfoNCE.
+    #[arg(long, value_enum, default_value_t = FormArg::OneWay)]
+    form: FormArg,
+    /// Optimizer (default: Adam; SGD with momentum 0.9 for simsiam-whitened, whose projected
+    /// steps need an update along the gradient: Adam's per-coordinate scaling moves their fixed
+    /// points off the Fisher subspace).
+    #[arg(long, value_enum)]
+    optimizer: Option<Opt>,
+    /// Scale of the small random initial map (entries N(0, scale^2 / d)).
+    #[arg(long, default_value_t = 0.1)]
+    init_scale: f64,
+    /// Seed of the data stream and the initial map.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object instead of the human summary.
+    #[arg(long)]
+    json: bool,
+    /// Also write the JSON result (with the loss curve) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ScoreArg {
+    Dot,
+    Cosine,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormArg {
+    OneWay,
+    Symmetric,
+    Simclr,
+}
+
+/// How a learned map compares with the truth of one mixture (or one modality).
+#[derive(Debug, Serialize)]
+struct MapReport {
+    /// sin theta_max between the learned subspace and the Fisher subspace.
+    sin_theta_max_fisher: f64,
+    /// sin theta_max between the learned subspace and the top principal subspace.
+    sin_theta_max_pca: f64,
+    /// Share of ||A Sigma^{1/2}||_F^2 outside the Fisher coordinates.
+    share_outside_fisher: f64,
+    /// Singular values of the learned map, descending.
+    singular_values: Vec<f64>,
+    /// The learned map, one row per direction.
+    components: Vec<Vec<f64>>,
+}
+
+/// Compares `a` (`r x d`) with the mixture `g`: for `r > dim F` the top-`dim F` right singular
+/// subspace of `a` is compared (theory.md section 4).
+fn map_report(a: &DMatrix<f64>, g: &Gmm) -> anyhow::Result<MapReport> {
+    let fisher = g.fisher_subspace()?;
+    let map = LinearMap::new(a.clone());
+    let learned: Subspace = map.top_subspace(fisher.dim())?;
+    let pca = g.pca_subspace(fisher.dim())?;
+    Ok(MapReport {
+        sin_theta_max_fisher: learned.sin_theta_max(&fisher)?,
+        sin_theta_max_pca: learned.sin_theta_max(&pca)?,
+        share_outside_fisher: g.share_outside_fisher(a)?,
+        singular_values: map.singular_values()?,
+        components: gmm_core::gmm::matrix_to_rows(a),
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    method: Method,
+    model: String,
+    dim: usize,
+    delta: f64,
+    batch: usize,
+    final_loss: f64,
+    steps: usize,
+    steps_per_sec: f64,
+    seconds: f64,
+    stop: ssl_losses::StopReason,
+    /// For a mixture: the learned map against its Fisher and PCA subspaces.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    single: Option<MapReport>,
+    /// For a CLIP-GMM: each map against its modality's shared Fisher subspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x: Option<MapReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    y: Option<MapReport>,
+    /// PCA's own sin theta_max to the Fisher subspace, for reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pca_sin_theta_max_fisher: Option<f64>,
+    /// Loss of every step (written to `--out` only).
+    #[serde(skip_serializing)]
+    losses: Vec<f64>,
+}
+
+fn progress(steps: usize, quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps, {per_sec}, eta {eta} {msg}")
+            .expect("static template"),
+    );
+    bar
+}
+
+fn run_training(
+    objective: &mut dyn Objective,
+    source: &mut dyn PairSource,
+    init: Vec<DMatrix<f64>>,
+    config: &TrainConfig,
+    quiet: bool,
+) -> anyhow::Result<TrainOutcome> {
+    let bar = progress(config.steps, quiet);
+    let outcome = train(objective, source, init, config, &mut |info| {
+        bar.inc(1);
+        if info.step % 50 == 0 {
+            bar.set_message(format!("loss {:.4}", info.loss));
+        }
+    });
+    bar.finish_and_clear();
+    Ok(outcome?)
+}
+
+/// Runs `train`.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let score = match args.score {
+        ScoreArg::Dot => Score::Dot,
+        ScoreArg::Cosine => Score::Cosine,
+    };
+    let form = match args.form {
+        FormArg::OneWay => Form::OneWay,
+        FormArg::Symmetric => Form::Symmetric,
+        FormArg::Simclr => Form::SimClr,
+    };
+    let mut config = TrainConfig { steps: args.steps, lr: args.lr, seed: args.seed, ..TrainConfig::default() };
+    let default_opt = if let Method::SimsiamWhitened = args.method { Opt::Sgd } else { Opt::Adam };
+    if let Opt::Sgd = args.optimizer.unwrap_or(default_opt) {
+        config.optimizer = OptimizerKind::Sgd { momentum: 0.9 };
+    }
+    let (outcome, (single, x, y, pca, dim)) = match (&model, args.method) {
+        (Model::Clip(c), Method::Clip) => {
+            let (dx, dy) = (c.modality(Side::X).dim(), c.modality(Side::Y).dim());
+            let r = check_dim(args.dim.unwrap_or(c.weights().len() - 1), dx.min(dy))?;
+            let mut objective = Clip::new(args.tau, score)?;
+            let mut source = ClipStream::new(c, check_batch(args.batch)?)?;
+            let init = vec![
+                small_random_init(r, dx, args.init_scale, args.seed),
+                small_random_init(r, dy, args.init_scale, args.seed.wrapping_add(1)),
+            ];
+            let out = run_training(&mut objective, &mut source, init, &config, args.json)?;
+            let x = map_report(&out.params[0], &c.shared_gmm(Side::X)?)?;
+            let y = map_report(&out.params[1], &c.shared_gmm(Side::Y)?)?;
+            (out, (None, Some(x), Some(y), None, r))
+        }
+        (Model::Clip(_), _) => bail!("a CLIP-GMM model needs --method clip"),
+        (Model::Gmm(_), Method::Clip) => bail!("--method clip needs a two-modality model (e.g. --preset clip)"),
+        (Model::Gmm(g), method) => {
+            let d = g.dim();
+            let r = check_dim(args.dim.unwrap_or(g.k() - 1), d)?;
+            let mut source = GmmStream::new(g, args.delta, check_batch(args.batch)?)?;
+            let a0 = small_random_init(r, d, args.init_scale, args.seed);
+            let out = match method {
+                Method::Infonce => {
+                    let mut objective = InfoNce::new(args.tau, form, score)?;
+                    run_training(&mut objective, &mut source, vec![a0], &config, args.json)?
+                }
+                Method::Simsiam | Method::SimsiamWhitened => {
+                    let mut objective = SimSiam::new(SimSiamForm::Mse, true);
+                    if let Method::SimsiamWhitened = method {
+                        config.whiten_momentum = Some(0.9);
+                    }
+                    let init = vec![a0, DMatrix::identity(r, r)];
+                    run_training(&mut objective, &mut source, init, &config, args.json)?
+                }
+                Method::Clip => unreachable!("handled above"),
+            };
+            let pca = g.pca_subspace(g.fisher_subspace()?.dim())?.sin_theta_max(&g.fisher_subspace()?)?;
+            let single = map_report(&out.params[0], g)
+                .context("the learned map has collapsed to zero (SimSiam without a constraint does)")?;
+            (out, (Some(single), None, None, Some(pca), r))
+        }
+    };
+    let tail = outcome.losses.len().min(50);
+    let final_loss = outcome.losses[outcome.losses.len() - tail..].iter().sum::<f64>() / tail as f64;
+    let report = Report {
+        method: args.method,
+        model: args.model.label(),
+        dim,
+        delta: args.delta,
+        batch: args.batch,
+        final_loss,
+        steps: outcome.steps,
+        steps_per_sec: outcome.steps as f64 / outcome.seconds,
+        seconds: outcome.seconds,
+        stop: outcome.stop,
+        single,
+        x,
+        y,
+        pca_sin_theta_max_fisher: pca,
+        losses: outcome.losses,
+    };
+    emit(&report, args)
+}
+
+fn check_dim(r: usize, d: usize) -> anyhow::Result<usize> {
+    if r == 0 || r > d {
+        bail!("--dim must be between 1 and the input dimension {d}, got {r}");
+    }
+    Ok(r)
+}
+
+fn check_batch(n: usize) -> anyhow::Result<usize> {
+    if n < 2 {
+        bail!("--batch must be at least 2 (the other pairs of a batch are the negatives), got {n}");
+    }
+    Ok(n)
+}
+
+fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
+    if let Some(path) = &args.out {
+        let mut value = serde_json::to_value(report)?;
+        value["losses"] = serde_json::to_value(&report.losses)?;
+        write_atomic(path, |w| Ok(serde_json::to_writer_pretty(w, &value)?))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(report)?);
+        return Ok(());
+    }
+    println!(
+        "{:?} on {}: r = {}, delta = {}, batch = {}, {} steps in {:.2} s ({:.0} steps/s), final loss {:.5}",
+        report.method,
+        report.model,
+        report.dim,
+        report.delta,
+        report.batch,
+        report.steps,
+        report.seconds,
+        report.steps_per_sec,
+        report.final_loss
+    );
+    let show = |label: &str, m: &MapReport| {
+        println!(
+            "  {label}sin theta_max to Fisher {:.3e}, to PCA {:.3e}; share of weight outside Fisher {:.3e}",
+            m.sin_theta_max_fisher, m.sin_theta_max_pca, m.share_outside_fisher
+        );
+    };
+    if let Some(m) = &report.single {
+        show("", m);
+    }
+    if let Some(m) = &report.x {
+        show("x: ", m);
+    }
+    if let Some(m) = &report.y {
+        show("y: ", m);
+    }
+    if let Some(p) = report.pca_sin_theta_max_fisher {
+        println!("  (PCA itself: sin theta_max to Fisher {p:.3e})");
+    }
+    Ok(())
+}

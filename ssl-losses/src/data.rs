@@ -1,0 +1,169 @@
+//! Where batches come from: fresh pairs of a mixture every step (infinite data), CLIP pairs,
+//! or epochs over a fixed labelled data set (real data).
+
+use gmm_core::{ClipGmm, Gmm, PairSampler, Pairs, SeedRng};
+use nalgebra::DMatrix;
+use rand::RngExt;
+use rand::seq::SliceRandom;
+
+use crate::error::{LossError, Result, check_finite};
+use crate::objective::Batch;
+
+/// A source of batches of positive pairs.
+pub trait PairSource {
+    /// The next batch; the matrices are owned by the source and overwritten by the next call.
+    fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_>>;
+    /// Input dimensions `(d_left, d_right)`.
+    fn dims(&self) -> (usize, usize);
+}
+
+/// Fresh augmentation pairs of a [`Gmm`] each step (coupling `delta`), in reused buffers.
+#[derive(Clone, Debug)]
+pub struct GmmStream<'a> {
+    sampler: PairSampler<'a>,
+    buf: Pairs,
+}
+
+impl<'a> GmmStream<'a> {
+    /// # Errors
+    /// `batch < 1` or `delta` outside `[0, 1]`.
+    pub fn new(gmm: &'a Gmm, delta: f64, batch: usize) -> Result<Self> {
+        check_batch(batch, 1)?;
+        Ok(Self { sampler: PairSampler::new(gmm, delta)?, buf: Pairs::zeros(batch, gmm.dim()) })
+    }
+}
+
+fn check_batch(batch: usize, min: usize) -> Result<()> {
+    if batch < min {
+        return Err(LossError::InvalidParam { name: "batch size", value: batch as f64, reason: "too small" });
+    }
+    Ok(())
+}
+
+impl PairSource for GmmStream<'_> {
+    fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_>> {
+        self.sampler.fill(rng, &mut self.buf)?;
+        Ok(Batch::new(&self.buf.x, &self.buf.x_plus))
+    }
+
+    fn dims(&self) -> (usize, usize) {
+        (self.buf.x.ncols(), self.buf.x.ncols())
+    }
+}
+
+/// Fresh pairs `(x, y)` of a [`ClipGmm`] each step.
+#[derive(Clone, Debug)]
+pub struct ClipStream<'a> {
+    clip: &'a ClipGmm,
+    batch: usize,
+    x: DMatrix<f64>,
+    y: DMatrix<f64>,
+}
+
+impl<'a> ClipStream<'a> {
+    /// # Errors
+    /// `batch < 1`.
+    pub fn new(clip: &'a ClipGmm, batch: usize) -> Result<Self> {
+        check_batch(batch, 1)?;
+        let (dx, dy) = (clip.modality(gmm_core::Side::X).dim(), clip.modality(gmm_core::Side::Y).dim());
+        Ok(Self { clip, batch, x: DMatrix::zeros(batch, dx), y: DMatrix::zeros(batch, dy) })
+    }
+}
+
+impl PairSource for ClipStream<'_> {
+    fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_>> {
+        let p = self.clip.sample_pairs(self.batch, rng)?;
+        self.x = p.x;
+        self.y = p.y;
+        Ok(Batch::new(&self.x, &self.y))
+    }
+
+    fn dims(&self) -> (usize, usize) {
+        (self.x.ncols(), self.y.ncols())
+    }
+}
+
+/// Epochs over a fixed labelled data set (`n x d`, rows are samples): each epoch visits the
+/// anchors in a fresh random order, `batch` at a time; an anchor's positive is, with probability
+/// `delta`, another sample of its class (itself only if the class has one sample), otherwise a
+/// sample drawn uniformly from the whole set.
+#[derive(Clone, Debug)]
+pub struct LabelledPairs {
+    x: DMatrix<f64>,
+    labels: Vec<usize>,
+    by_class: Vec<Vec<usize>>,
+    delta: f64,
+    batch: usize,
+    order: Vec<usize>,
+    pos: usize,
+    left: DMatrix<f64>,
+    right: DMatrix<f64>,
+}
+
+impl LabelledPairs {
+    /// # Errors
+    /// Non-finite data, labels not one per row, `batch` outside `2..=n`, `delta` outside `[0, 1]`.
+    pub fn new(x: DMatrix<f64>, labels: Vec<usize>, delta: f64, batch: usize) -> Result<Self> {
+        check_finite(&x, "training data")?;
+        gmm_core::check_delta(delta)?;
+        crate::error::check_shape(&x, (labels.len(), x.ncols()), "rows of the data against the labels")?;
+        if batch < 2 || batch > x.nrows() {
+            return Err(LossError::InvalidParam {
+                name: "batch size",
+                value: batch as f64,
+                reason: "must be between 2 and the number of samples",
+            });
+        }
+        let classes = labels.iter().max().map_or(0, |m| m + 1);
+        let mut by_class = vec![Vec::new(); classes];
+        for (i, &z) in labels.iter().enumerate() {
+            by_class[z].push(i);
+        }
+        let d = x.ncols();
+        Ok(Self {
+            order: (0..x.nrows()).collect(),
+            pos: usize::MAX,
+            x,
+            labels,
+            by_class,
+            delta,
+            batch,
+            left: DMatrix::zeros(batch, d),
+            right: DMatrix::zeros(batch, d),
+        })
+    }
+}
+
+impl PairSource for LabelledPairs {
+    fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_>> {
+        if self.pos.saturating_add(self.batch) > self.order.len() {
+            self.order.shuffle(rng);
+            self.pos = 0;
+        }
+        let n = self.x.nrows();
+        for b in 0..self.batch {
+            let anchor = self.order[self.pos + b];
+            let positive = if rng.random::<f64>() < self.delta {
+                let same = &self.by_class[self.labels[anchor]];
+                if same.len() == 1 {
+                    anchor
+                } else {
+                    // Another member of the class: draw among the others.
+                    let k = rng.random_range(0..same.len() - 1);
+                    let pick = same[k];
+                    if pick == anchor { same[same.len() - 1] } else { pick }
+                }
+            } else {
+                rng.random_range(0..n)
+            };
+            self.left.set_row(b, &self.x.row(anchor));
+            self.right.set_row(b, &self.x.row(positive));
+        }
+        self.pos += self.batch;
+        Ok(Batch::new(&self.left, &self.right))
+    }
+
+    fn dims(&self) -> (usize, usize) {
+        (self.x.ncols(), self.x.ncols())
+    }
+}

@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod contrastive;
+pub mod data;
+pub mod error;
+pub mod kernels;
+pub mod objective;
+pub mod optim;
+pub mod population;
+pub mod simsiam;
+pub mod train;
+
+pub use contrastive::{Clip, Form, InfoNce, Score};
+pub use data::{ClipStream, GmmStream, LabelledPairs, PairSource};
+pub use error::{LossError, Result};
+pub use objective::{Batch, Objective};
+pub use optim::{Optimizer, OptimizerKind, Schedule};
+pub use population::PopulationInfoNce;
+pub use simsiam::{SimSiam, SimSiamForm, whiten_rows, whitened_optimum};
+pub use train::{Plateau, StepInfo, StopReason, TrainConfig, TrainOutcome, small_random_init, train};

@@ -1,0 +1,98 @@
+//! The one trait every loss implements, and the batch it is evaluated on.
+
+use nalgebra::DMatrix;
+
+use crate::error::{Result, check_finite, check_shape};
+
+/// A batch of positive pairs: row `i` of `left` and row `i` of `right` are a positive pair
+/// (anchors and positives for InfoNCE and SimSiam; modality x and modality y for CLIP).
+/// Samples are rows.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// `n x d_left`.
+    pub left: &'a DMatrix<f64>,
+    /// `n x d_right`.
+    pub right: &'a DMatrix<f64>,
+}
+
+impl<'a> Batch<'a> {
+    /// A batch from two matrices with one pair per row.
+    pub fn new(left: &'a DMatrix<f64>, right: &'a DMatrix<f64>) -> Self {
+        Self { left, right }
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.left.nrows()
+    }
+
+    /// True for an empty batch.
+    pub fn is_empty(&self) -> bool {
+        self.left.nrows() == 0
+    }
+
+    /// Checks finiteness and that both sides have the same number of rows (at least `min_n`).
+    pub fn validate(&self, min_n: usize) -> Result<()> {
+        check_shape(self.right, (self.left.nrows(), self.right.ncols()), "rows of the two sides of a batch")?;
+        if self.len() < min_n {
+            return Err(crate::LossError::InvalidParam {
+                name: "batch size",
+                value: self.len() as f64,
+                reason: "a contrastive batch needs at least 2 pairs (the others are the negatives)",
+            });
+        }
+        check_finite(self.left, "batch (left side)")?;
+        check_finite(self.right, "batch (right side)")
+    }
+}
+
+/// A differentiable objective over parameter blocks (e.g. `[A]`, `[A, W]`, `[A, B]`).
+///
+/// `value_grad` returns the loss on a batch and writes the gradient of each block into the
+/// caller-owned `grads` (same shapes as `params`), so a training loop allocates nothing per step.
+pub trait Objective {
+    /// Short name, e.g. `"infonce"`.
+    fn name(&self) -> &'static str;
+
+    /// Shapes of the parameter blocks for output dimension `r` and input dimensions
+    /// `(d_left, d_right)`.
+    fn block_shapes(&self, r: usize, d_left: usize, d_right: usize) -> Vec<(usize, usize)>;
+
+    /// Loss value on `batch`; gradients into `grads`.
+    ///
+    /// # Errors
+    /// Shape mismatches between blocks, batch and gradients; a batch that is too small.
+    fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64>;
+}
+
+/// Checks that `params` and `grads` have the shapes `shapes`.
+pub(crate) fn check_blocks(params: &[DMatrix<f64>], grads: &[DMatrix<f64>], shapes: &[(usize, usize)]) -> Result<()> {
+    if params.len() != shapes.len() || grads.len() != shapes.len() {
+        return Err(crate::LossError::Shape {
+            what: "number of parameter / gradient blocks",
+            expected: (shapes.len(), shapes.len()),
+            got: (params.len(), grads.len()),
+        });
+    }
+    for ((p, g), &s) in params.iter().zip(grads).zip(shapes) {
+        check_shape(p, s, "parameter block")?;
+        check_shape(g, s, "gradient block")?;
+    }
+    Ok(())
+}
+
+/// `out = X A^T` into a reusable buffer (resized when the shape changes).
+pub(crate) fn project_into(x: &DMatrix<f64>, a: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+    if out.shape() != (x.nrows(), a.nrows()) {
+        *out = DMatrix::zeros(x.nrows(), a.nrows());
+    }
+    // X A^T = (A X^T)^T; nalgebra's gemm takes A^T explicitly.
+    out.gemm(1.0, x, &a.transpose(), 0.0);
+}
+
+/// Resizes a buffer to `(n, m)` if needed.
+pub(crate) fn ensure_shape(buf: &mut DMatrix<f64>, n: usize, m: usize) {
+    if buf.shape() != (n, m) {
+        *buf = DMatrix::zeros(n, m);
+    }
+}

@@ -1,0 +1,91 @@
+//! Population InfoNCE: infinitely many negatives (theory.md section 3).
+//!
+//! `L_inf(A) = -(1/tau) tr(A C A^T) + E_x log E_{x-} exp(x^T A^T A x- / tau)`, `C = E[x+ x^T]`
+//! (depends on the coupling `delta`). The inner expectation is in closed form,
+//! `E exp(v^T x-) = sum_j pi_j exp(v^T mu_j + v^T Sigma v / 2)` with `v = A^T A x / tau`; the outer
+//! one is a Monte Carlo mean over the rows of a sample matrix (the batch's left side).
+//!
+//! Gradient: with `V = X A^T A / tau` (`n x d`), `H_ij = log pi_j + V_i mu_j + V_i Sigma V_i^T / 2`,
+//! `W = softmax_rows(H)`, `Gm = W M_mu + V Sigma` (`M_mu`: means as rows),
+//! `dL/dA = -(2/tau) A C + A (X^T Gm + Gm^T X) / (n tau)`.
+
+use gmm_core::Gmm;
+use gmm_core::linalg::log_sum_exp;
+use nalgebra::{DMatrix, DVector};
+
+use crate::error::{Result, check_positive};
+use crate::objective::{Batch, Objective, check_blocks};
+
+/// The population InfoNCE objective of a mixture; see the module docs. As an [`Objective`] it
+/// reads the Monte Carlo samples of `x` from the batch's left side (the right side is unused).
+#[derive(Clone, Debug)]
+pub struct PopulationInfoNce {
+    gmm: Gmm,
+    tau: f64,
+    c: DMatrix<f64>,
+}
+
+impl PopulationInfoNce {
+    /// # Errors
+    /// `tau <= 0`, `delta` outside `[0, 1]`.
+    pub fn new(gmm: &Gmm, delta: f64, tau: f64) -> Result<Self> {
+        check_positive(tau, "temperature tau")?;
+        Ok(Self { gmm: gmm.clone(), tau, c: gmm.cross_moment(delta)? })
+    }
+
+    /// `log E_{x-} exp(v^T x-)` in closed form (`v` of length `d`).
+    pub fn log_inner_expectation(&self, v: &DVector<f64>) -> f64 {
+        let quad = 0.5 * v.dot(&(self.gmm.covariance() * v));
+        let terms: Vec<f64> = (0..self.gmm.k())
+            .map(|j| self.gmm.weights()[j].ln() + self.gmm.means().row(j).transpose().dot(v) + quad)
+            .collect();
+        log_sum_exp(&terms)
+    }
+
+    /// Loss and gradient at `A` with the Monte Carlo samples `x` (`n x d`, rows are samples).
+    pub fn value_grad_at(&self, a: &DMatrix<f64>, x: &DMatrix<f64>) -> Result<(f64, DMatrix<f64>)> {
+        let d = self.gmm.dim();
+        crate::error::check_shape(a, (a.nrows(), d), "map against the mixture dimension")?;
+        crate::error::check_shape(x, (x.nrows(), d), "Monte Carlo samples against the mixture dimension")?;
+        crate::error::check_finite(x, "Monte Carlo samples")?;
+        let n = x.nrows() as f64;
+        let inv_tau = 1.0 / self.tau;
+        let b = a.tr_mul(a);
+        let v = x * &b * inv_tau; // n x d
+        let vs = &v * self.gmm.covariance(); // n x d
+        let mut h = &v * self.gmm.means().transpose(); // n x k
+        let mut outer = 0.0;
+        for i in 0..x.nrows() {
+            let quad = 0.5 * v.row(i).dot(&vs.row(i));
+            let mut row: Vec<f64> = (0..self.gmm.k()).map(|j| h[(i, j)] + quad + self.gmm.weights()[j].ln()).collect();
+            let lse = log_sum_exp(&row);
+            outer += lse;
+            for (j, value) in row.iter_mut().enumerate() {
+                h[(i, j)] = (*value - lse).exp();
+            }
+        }
+        let loss = -inv_tau * (a * &self.c).dot(a) + outer / n;
+        let gm = &h * self.gmm.means() + vs; // n x d
+        let sym = x.tr_mul(&gm) + gm.tr_mul(x);
+        let grad = a * (&self.c * (-2.0 * inv_tau)) + a * sym * (inv_tau / n);
+        Ok((loss, grad))
+    }
+}
+
+impl Objective for PopulationInfoNce {
+    fn name(&self) -> &'static str {
+        "infonce-population"
+    }
+
+    fn block_shapes(&self, r: usize, d_left: usize, _d_right: usize) -> Vec<(usize, usize)> {
+        vec![(r, d_left)]
+    }
+
+    fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
+        let r = params.first().map_or(0, |a| a.nrows());
+        check_blocks(params, grads, &[(r, self.gmm.dim())])?;
+        let (loss, grad) = self.value_grad_at(&params[0], batch.left)?;
+        grads[0].copy_from(&grad);
+        Ok(loss)
+    }
+}

@@ -1,0 +1,170 @@
+//! SimSiam on a linear encoder with a linear predictor (theory.md section 3).
+//!
+//! Blocks `[A (r x d), W (r x r)]`. One direction: online outputs `P = X A^T W^T`, targets
+//! `T = sg(X+ A^T)` (stop-gradient: `T` is a constant for differentiation).
+//! * MSE: `L = (1/n) sum_i ||P_i - T_i||^2`, `dL/dP = 2 (P - T) / n`;
+//! * negative cosine: `L = -(1/n) sum_i cos(P_i, T_i)`,
+//!   `dL/dP_i = -(T_i/||T_i|| - cos_i P_i/||P_i||) / (n ||P_i||)`;
+//!
+//! then `dL/dW = dP^T (X A^T)`, `dL/dA = (dP W)^T X`. The symmetrised loss averages both
+//! directions (`x -> x+` and `x+ -> x`). Without a constraint the minimum is the collapse
+//! `A = 0`; [`whiten_rows`] projects `A` back onto `A M A^T = I`, and [`whitened_optimum`] is the
+//! closed-form minimiser under that constraint.
+
+use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LossError, Result};
+use crate::objective::{Batch, Objective, check_blocks, ensure_shape, project_into};
+
+/// The per-pair loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SimSiamForm {
+    /// Squared error `||W A x - sg(A x+)||^2`.
+    Mse,
+    /// Negative cosine similarity, as used in practice.
+    NegCosine,
+}
+
+/// SimSiam objective; see the module docs.
+#[derive(Clone, Debug)]
+pub struct SimSiam {
+    form: SimSiamForm,
+    symmetric: bool,
+    z: DMatrix<f64>,
+    t: DMatrix<f64>,
+    p: DMatrix<f64>,
+    dp: DMatrix<f64>,
+    dz: DMatrix<f64>,
+}
+
+impl SimSiam {
+    /// A SimSiam loss of the given form, one-directional or symmetrised.
+    pub fn new(form: SimSiamForm, symmetric: bool) -> Self {
+        let e = DMatrix::zeros(0, 0);
+        Self { form, symmetric, z: e.clone(), t: e.clone(), p: e.clone(), dp: e.clone(), dz: e }
+    }
+
+    /// Loss and gradient with respect to the **online** parameters `[A, W]`, the targets being
+    /// computed with `a_target` (the stop-gradient copy). [`Objective::value_grad`] calls this
+    /// with `a_target = A`; finite differences of this function in `[A, W]` with `a_target`
+    /// fixed are what the analytic gradient must match.
+    pub fn value_grad_with_target(
+        &mut self,
+        params: &[DMatrix<f64>],
+        a_target: &DMatrix<f64>,
+        batch: Batch<'_>,
+        grads: &mut [DMatrix<f64>],
+    ) -> Result<f64> {
+        batch.validate(1)?;
+        let r = params.first().map_or(0, |a| a.nrows());
+        let d = batch.left.ncols();
+        check_blocks(params, grads, &[(r, d), (r, r)])?;
+        crate::error::check_shape(a_target, (r, d), "stop-gradient copy of A")?;
+        crate::error::check_shape(batch.right, (batch.len(), d), "positives against anchors")?;
+        grads[0].fill(0.0);
+        grads[1].fill(0.0);
+        let directions: &[(bool, f64)] = if self.symmetric { &[(false, 0.5), (true, 0.5)] } else { &[(false, 1.0)] };
+        let mut loss = 0.0;
+        for &(swap, weight) in directions {
+            let (online, target) = if swap { (batch.right, batch.left) } else { (batch.left, batch.right) };
+            loss += weight * self.direction(params, a_target, online, target, weight, grads);
+        }
+        Ok(loss)
+    }
+
+    /// One direction: adds `weight * gradient` into `grads`, returns the unweighted loss.
+    fn direction(
+        &mut self,
+        params: &[DMatrix<f64>],
+        a_target: &DMatrix<f64>,
+        online: &DMatrix<f64>,
+        target: &DMatrix<f64>,
+        weight: f64,
+        grads: &mut [DMatrix<f64>],
+    ) -> f64 {
+        let (a, w) = (&params[0], &params[1]);
+        let n = online.nrows();
+        let r = a.nrows();
+        project_into(online, a, &mut self.z);
+        project_into(target, a_target, &mut self.t);
+        project_into(&self.z, w, &mut self.p);
+        ensure_shape(&mut self.dp, n, r);
+        let inv_n = 1.0 / n as f64;
+        let mut loss = 0.0;
+        match self.form {
+            SimSiamForm::Mse => {
+                self.dp.copy_from(&self.p);
+                self.dp -= &self.t;
+                loss = self.dp.norm_squared() * inv_n;
+                self.dp *= 2.0 * inv_n;
+            }
+            SimSiamForm::NegCosine => {
+                for i in 0..n {
+                    let (p, t) = (self.p.row(i), self.t.row(i));
+                    let (np, nt) = (p.norm().max(1e-12), t.norm().max(1e-12));
+                    let cos = p.dot(&t) / (np * nt);
+                    loss -= cos * inv_n;
+                    let g = (t / nt - p * (cos / np)) * (-inv_n / np);
+                    self.dp.set_row(i, &g);
+                }
+            }
+        }
+        // dW = dP^T Z, dZ = dP W, dA = dZ^T X.
+        grads[1].gemm_tr(weight, &self.dp, &self.z, 1.0);
+        ensure_shape(&mut self.dz, n, r);
+        self.dz.gemm(1.0, &self.dp, w, 0.0);
+        grads[0].gemm_tr(weight, &self.dz, online, 1.0);
+        loss
+    }
+}
+
+impl Objective for SimSiam {
+    fn name(&self) -> &'static str {
+        "simsiam"
+    }
+
+    fn block_shapes(&self, r: usize, d_left: usize, _d_right: usize) -> Vec<(usize, usize)> {
+        vec![(r, d_left), (r, r)]
+    }
+
+    fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
+        let a_target = params.first().cloned().unwrap_or_else(|| DMatrix::zeros(0, 0));
+        self.value_grad_with_target(params, &a_target, batch, grads)
+    }
+}
+
+/// Projects `A` (`r x d`) onto the whitening constraint `A M A^T = I_r`:
+/// `A <- (A M A^T)^{-1/2} A`, `M` (`d x d`) symmetric positive definite.
+///
+/// # Errors
+/// `A M A^T` singular (e.g. `A` has collapsed to rank `< r`).
+pub fn whiten_rows(a: &DMatrix<f64>, m: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+    let gram = a * m * a.transpose();
+    let inv_half = gmm_core::linalg::spd_inv_sqrt(&gram).map_err(LossError::from)?;
+    Ok(inv_half * a)
+}
+
+/// Closed-form minimiser of the SimSiam MSE loss under `A M A^T = I_r` (with the optimal
+/// predictor `W = A C A^T`): `A = Q^T M^{-1/2}`, `Q` the top-`r` eigenvectors of
+/// `M^{-1/2} C M^{-1/2}`, `C = sym(E[x+ x^T])`. Its row space is the Fisher subspace when the
+/// means are centred and `r = k - 1` (claim C11).
+///
+/// # Errors
+/// `r` outside `1..=d`, `M` not positive definite, shapes.
+pub fn whitened_optimum(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<DMatrix<f64>> {
+    let d = m.nrows();
+    if r == 0 || r > d {
+        return Err(LossError::InvalidParam {
+            name: "output dimension r",
+            value: r as f64,
+            reason: "must be in 1..=d",
+        });
+    }
+    crate::error::check_shape(c, (d, d), "cross moment C against M")?;
+    let inv_half = gmm_core::linalg::spd_inv_sqrt(m)?;
+    let sym_c = gmm_core::linalg::symmetrize(c);
+    let (_, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * sym_c * &inv_half))?;
+    Ok(q.columns(0, r).transpose() * inv_half)
+}

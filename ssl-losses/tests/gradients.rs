@@ -1,0 +1,187 @@
+//! Every analytic gradient against central finite differences (relative error < 1e-6 in f64,
+//! theory.md section 3), on random inputs, for every loss variant; and the reparametrisation
+//! identity C5 for InfoNCE, SimSiam and CLIP.
+//!
+//! Finite differences use step `h = 1e-5`: the central-difference truncation error is
+//! `O(h^2) ~ 1e-10` and the rounding error `O(eps / h) ~ 1e-11`, far below the 1e-6 bound, so a
+//! wrong gradient term (typically an O(1) relative error) cannot pass.
+
+use gmm_core::generate::gaussian_matrix;
+use gmm_core::{MixtureGenerator, seeded};
+use nalgebra::DMatrix;
+use ssl_losses::{Batch, Clip, Form, InfoNce, Objective, PopulationInfoNce, Score, SimSiam, SimSiamForm};
+
+const H: f64 = 1e-5;
+const REL_TOL: f64 = 1e-6;
+
+/// Central differences of `f` over every entry of every block.
+fn finite_differences(params: &[DMatrix<f64>], mut f: impl FnMut(&[DMatrix<f64>]) -> f64) -> Vec<DMatrix<f64>> {
+    let mut out: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
+    let mut work = params.to_vec();
+    for b in 0..params.len() {
+        for idx in 0..params[b].len() {
+            let orig = work[b][idx];
+            work[b][idx] = orig + H;
+            let up = f(&work);
+            work[b][idx] = orig - H;
+            let down = f(&work);
+            work[b][idx] = orig;
+            out[b][idx] = (up - down) / (2.0 * H);
+        }
+    }
+    out
+}
+
+fn relative_error(a: &[DMatrix<f64>], b: &[DMatrix<f64>]) -> f64 {
+    let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y).norm_squared()).sum::<f64>().sqrt();
+    let scale: f64 = b.iter().map(|y| y.norm_squared()).sum::<f64>().sqrt();
+    diff / scale.max(1e-300)
+}
+
+fn check(
+    objective: &mut dyn Objective,
+    params: Vec<DMatrix<f64>>,
+    left: &DMatrix<f64>,
+    right: &DMatrix<f64>,
+    label: &str,
+) {
+    let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
+    objective.value_grad(&params, Batch::new(left, right), &mut grads).unwrap();
+    let fd = finite_differences(&params, |p| {
+        let mut g: Vec<DMatrix<f64>> = p.iter().map(|q| DMatrix::zeros(q.nrows(), q.ncols())).collect();
+        objective.value_grad(p, Batch::new(left, right), &mut g).unwrap()
+    });
+    let err = relative_error(&grads, &fd);
+    assert!(err < REL_TOL, "{label}: relative gradient error {err:.3e}");
+}
+
+fn random(n: usize, m: usize, seed: u64) -> DMatrix<f64> {
+    gaussian_matrix(n, m, &mut seeded(seed))
+}
+
+#[test]
+fn infonce_gradients_all_forms_and_scores() {
+    for seed in 0..4 {
+        let (n, d, r) = (7, 5, 3);
+        let x = random(n, d, seed);
+        let xp = &x + random(n, d, seed + 100) * 0.5;
+        let a = random(r, d, seed + 200) * 0.7;
+        for form in [Form::OneWay, Form::Symmetric, Form::SimClr] {
+            for score in [Score::Dot, Score::Cosine] {
+                let mut loss = InfoNce::new(0.7, form, score).unwrap();
+                check(&mut loss, vec![a.clone()], &x, &xp, &format!("InfoNCE {form:?} {score:?} seed {seed}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn clip_gradients() {
+    for seed in 0..4 {
+        let (n, dx, dy, r) = (6, 5, 4, 2);
+        let x = random(n, dx, seed);
+        let y = random(n, dy, seed + 10);
+        let params = vec![random(r, dx, seed + 20), random(r, dy, seed + 30)];
+        for score in [Score::Dot, Score::Cosine] {
+            let mut loss = Clip::new(0.5, score).unwrap();
+            check(&mut loss, params.clone(), &x, &y, &format!("CLIP {score:?} seed {seed}"));
+        }
+    }
+}
+
+#[test]
+fn simsiam_gradients_with_the_target_held_fixed() {
+    for seed in 0..4 {
+        let (n, d, r) = (6, 5, 3);
+        let x = random(n, d, seed);
+        let xp = &x + random(n, d, seed + 1) * 0.3;
+        let a = random(r, d, seed + 2);
+        let w = random(r, r, seed + 3);
+        for form in [SimSiamForm::Mse, SimSiamForm::NegCosine] {
+            for symmetric in [false, true] {
+                let mut loss = SimSiam::new(form, symmetric);
+                let params = vec![a.clone(), w.clone()];
+                let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, r)];
+                let batch = Batch::new(&x, &xp);
+                loss.value_grad(&params, batch, &mut grads).unwrap();
+                // Stop-gradient: differentiate in the online copy only.
+                let fd = finite_differences(&params, |p| {
+                    let mut g = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, r)];
+                    loss.value_grad_with_target(p, &a, batch, &mut g).unwrap()
+                });
+                let err = relative_error(&grads, &fd);
+                assert!(err < REL_TOL, "SimSiam {form:?} symmetric={symmetric} seed {seed}: {err:.3e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn population_infonce_gradient() {
+    for (seed, delta) in [(0, 1.0), (1, 0.6), (2, 0.0)] {
+        let g = MixtureGenerator::isotropic(3, 4).condition(5.0).generate(&mut seeded(seed)).unwrap();
+        let x = g.sample(50, &mut seeded(seed + 7)).x;
+        let mut loss = PopulationInfoNce::new(&g, delta, 0.8).unwrap();
+        let a = random(2, 4, seed + 9) * 0.5;
+        check(&mut loss, vec![a], &x, &x, &format!("population InfoNCE delta {delta}"));
+    }
+}
+
+/// C5: `L(A; x) = L(A G^{-1}; G x)` for invertible `G` (samples are rows: `X -> X G^T`).
+#[test]
+fn c5_reparametrisation_invariance() {
+    for seed in 0..4 {
+        let (n, d, r) = (8, 5, 2);
+        let g = random(d, d, seed + 50) + DMatrix::identity(d, d) * 3.0; // well conditioned
+        let g_inv = g.clone().try_inverse().unwrap();
+        let x = random(n, d, seed);
+        let xp = &x + random(n, d, seed + 1) * 0.4;
+        let (xg, xpg) = (&x * g.transpose(), &xp * g.transpose());
+        let a = random(r, d, seed + 2);
+        let value = |obj: &mut dyn Objective, params: Vec<DMatrix<f64>>, l: &DMatrix<f64>, rr: &DMatrix<f64>| {
+            let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
+            obj.value_grad(&params, Batch::new(l, rr), &mut grads).unwrap()
+        };
+        let close =
+            |u: f64, v: f64, what: &str| assert!((u - v).abs() <= 1e-10 * u.abs().max(1.0), "{what}: {u} vs {v}");
+        for score in [Score::Dot, Score::Cosine] {
+            let mut loss = InfoNce::new(0.5, Form::Symmetric, score).unwrap();
+            let before = value(&mut loss, vec![a.clone()], &x, &xp);
+            let after = value(&mut loss, vec![&a * &g_inv], &xg, &xpg);
+            close(before, after, "InfoNCE");
+        }
+        let mut siam = SimSiam::new(SimSiamForm::Mse, true);
+        let w = random(r, r, seed + 3);
+        let before = value(&mut siam, vec![a.clone(), w.clone()], &x, &xp);
+        let after = value(&mut siam, vec![&a * &g_inv, w], &xg, &xpg);
+        close(before, after, "SimSiam");
+        let h = random(4, 4, seed + 60) + DMatrix::identity(4, 4) * 3.0;
+        let y = random(n, 4, seed + 4);
+        let b = random(r, 4, seed + 5);
+        let mut clip = Clip::new(0.5, Score::Dot).unwrap();
+        let before = value(&mut clip, vec![a.clone(), b.clone()], &x, &y);
+        let after =
+            value(&mut clip, vec![&a * &g_inv, &b * h.clone().try_inverse().unwrap()], &xg, &(&y * h.transpose()));
+        close(before, after, "CLIP");
+        // Negative control: transforming the data without the map changes the loss.
+        let mut loss = InfoNce::new(0.5, Form::OneWay, Score::Dot).unwrap();
+        let before = value(&mut loss, vec![a.clone()], &x, &xp);
+        let wrong = value(&mut loss, vec![a.clone()], &xg, &xpg);
+        assert!((before - wrong).abs() > 1e-3);
+    }
+}
+
+#[test]
+fn bad_inputs_are_typed_errors() {
+    assert!(InfoNce::new(0.0, Form::OneWay, Score::Dot).is_err());
+    assert!(InfoNce::new(f64::NAN, Form::OneWay, Score::Dot).is_err());
+    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let x = random(1, 3, 0);
+    let mut g = vec![DMatrix::zeros(2, 3)];
+    assert!(loss.value_grad(&[random(2, 3, 1)], Batch::new(&x, &x), &mut g).is_err(), "batch of 1");
+    let mut x = random(4, 3, 0);
+    x[(2, 1)] = f64::NAN;
+    assert!(loss.value_grad(&[random(2, 3, 1)], Batch::new(&x, &x), &mut g).is_err(), "NaN in data");
+    let x = random(4, 3, 0);
+    assert!(loss.value_grad(&[random(2, 4, 1)], Batch::new(&x, &x), &mut g).is_err(), "wrong map shape");
+}
