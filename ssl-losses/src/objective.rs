@@ -3,6 +3,7 @@
 use nalgebra::DMatrix;
 
 use crate::error::{Result, check_finite, check_shape};
+use crate::kernels::{Op, gemm};
 
 /// A batch of positive pairs: row `i` of `left` and row `i` of `right` are a positive pair
 /// (anchors and positives for InfoNCE and SimSiam; modality x and modality y for CLIP).
@@ -86,8 +87,7 @@ pub(crate) fn project_into(x: &DMatrix<f64>, a: &DMatrix<f64>, out: &mut DMatrix
     if out.shape() != (x.nrows(), a.nrows()) {
         *out = DMatrix::zeros(x.nrows(), a.nrows());
     }
-    // X A^T = (A X^T)^T; nalgebra's gemm takes A^T explicitly.
-    out.gemm(1.0, x, &a.transpose(), 0.0);
+    gemm(1.0, x, Op::N, a, Op::T, 0.0, out);
 }
 
 /// Resizes a buffer to `(n, m)` if needed.

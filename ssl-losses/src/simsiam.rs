@@ -15,6 +15,7 @@ use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LossError, Result};
+use crate::kernels::{Op, gemm};
 use crate::objective::{Batch, Objective, check_blocks, ensure_shape, project_into};
 
 /// The per-pair loss.
@@ -112,10 +113,10 @@ impl SimSiam {
             }
         }
         // dW = dP^T Z, dZ = dP W, dA = dZ^T X.
-        grads[1].gemm_tr(weight, &self.dp, &self.z, 1.0);
+        gemm(weight, &self.dp, Op::T, &self.z, Op::N, 1.0, &mut grads[1]);
         ensure_shape(&mut self.dz, n, r);
-        self.dz.gemm(1.0, &self.dp, w, 0.0);
-        grads[0].gemm_tr(weight, &self.dz, online, 1.0);
+        gemm(1.0, &self.dp, Op::N, w, Op::N, 0.0, &mut self.dz);
+        gemm(weight, &self.dz, Op::T, online, Op::N, 1.0, &mut grads[0]);
         loss
     }
 }

@@ -4,7 +4,7 @@
 use gmm_core::{LinearMap, MixtureGenerator, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
-    Form, GmmStream, InfoNce, LabelledPairs, LossError, OptimizerKind, PairSource, Score, SimSiam, SimSiamForm,
+    Form, GmmStream, InfoNce, LabelledPairs, LossError, Objective, OptimizerKind, PairSource, Score, SimSiam, SimSiamForm,
     TrainConfig, small_random_init, train, whitened_optimum,
 };
 
@@ -116,4 +116,23 @@ fn labelled_pairs_respect_delta_and_classes() {
     }
     assert!(LabelledPairs::new(x.clone(), vec![0; 39], 1.0, 10).is_err());
     assert!(LabelledPairs::new(x, vec![0; 40], 1.0, 1).is_err());
+}
+
+#[test]
+fn same_bits_on_any_thread_count() {
+    let g = trap();
+    let pairs = g.sample_pairs(300, 1.0, &mut seeded(3)).unwrap();
+    let a = vec![small_random_init(2, 10, 0.5, 4)];
+    let eval = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut loss = InfoNce::new(0.7, Form::OneWay, Score::Dot).unwrap();
+            let mut grad = vec![DMatrix::zeros(2, 10)];
+            let value = loss.value_grad(&a, ssl_losses::Batch::new(&pairs.x, &pairs.x_plus), &mut grad).unwrap();
+            (value, grad)
+        })
+    };
+    let (one, two, three) = (eval(1), eval(2), eval(3));
+    assert_eq!(one, two);
+    assert_eq!(one, three);
 }
