@@ -4,6 +4,8 @@
 
 use gmm_core::{Gmm, MixtureGenerator, PairSampler, Pairs, seeded};
 use nalgebra::DMatrix;
+use rayon::prelude::*;
+use ssl_losses::kernels::Op;
 use ssl_losses::{Batch, Form, InfoNce, Objective, Score};
 
 /// Flops of one InfoNCE loss+gradient step (one-directional, dot score): the four `n x d x r`
@@ -92,8 +94,93 @@ impl Gemm {
         }
     }
 
-    /// `C = A B`.
+    /// `C = A B` on one thread (matrixmultiply's kernels).
     pub fn run(&mut self) {
-        self.c.gemm(1.0, &self.a, &self.b, 0.0);
+        ssl_losses::kernels::gemm(1.0, &self.a, Op::N, &self.b, Op::N, 0.0, &mut self.c);
     }
+
+    /// `C = A B` on all threads of the rayon pool: `B` and `C` split into column blocks, one
+    /// product per block (the machine's multi-core f64 GEMM rate).
+    pub fn run_parallel(&mut self) {
+        let m = self.a.nrows();
+        let threads = rayon::current_num_threads().max(1);
+        let width = m.div_ceil(threads);
+        let (a, b) = (&self.a, &self.b);
+        let mut blocks: Vec<DMatrix<f64>> =
+            (0..m).step_by(width).map(|start| DMatrix::zeros(m, width.min(m - start))).collect();
+        blocks.par_iter_mut().enumerate().for_each(|(i, c)| {
+            let cols = b.columns(i * width, c.ncols());
+            ssl_losses::kernels::gemm(1.0, a, Op::N, &cols, Op::N, 0.0, c);
+        });
+        for (i, c) in blocks.iter().enumerate() {
+            self.c.columns_mut(i * width, c.ncols()).copy_from(c);
+        }
+    }
+}
+
+/// Median of `reps` timings (seconds) of `f`, after one warm-up call.
+pub fn median_seconds(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..reps.max(1))
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// One measured workload, as printed by the `workloads` binary (one JSON object per line).
+#[derive(Debug, serde::Serialize)]
+pub struct Measurement {
+    /// Workload name.
+    pub workload: &'static str,
+    /// Parameters, e.g. `{"n": 1024, "d": 128, "r": 16}`.
+    pub params: serde_json::Value,
+    /// Median seconds per call.
+    pub seconds: f64,
+    /// Flops per second, where the flop count is defined.
+    pub gflops: Option<f64>,
+}
+
+/// Runs the workloads of the peer comparison and returns their medians.
+pub fn measure_all(quick: bool) -> Vec<Measurement> {
+    let reps = if quick { 5 } else { 31 };
+    let mut out = Vec::new();
+    let m = 2048;
+    let mut g = Gemm::new(m);
+    let flops = 2.0 * (m as f64).powi(3);
+    let s = median_seconds(reps.min(11), || g.run_parallel());
+    out.push(Measurement {
+        workload: "gemm-f64",
+        params: serde_json::json!({"m": m, "threads": rayon::current_num_threads()}),
+        seconds: s,
+        gflops: Some(flops / s / 1e9),
+    });
+    for (n, d, r) in [(1024, 128, 16), (256, 32, 4), (4096, 512, 64)] {
+        let mut w = InfoNceStep::new(n, d, r);
+        let s = median_seconds(if n > 2048 { reps.min(7) } else { reps }, || {
+            std::hint::black_box(w.run());
+        });
+        out.push(Measurement {
+            workload: "infonce-step",
+            params: serde_json::json!({"n": n, "d": d, "r": r, "dtype": "f64"}),
+            seconds: s,
+            gflops: Some(infonce_flops(n, d, r) / s / 1e9),
+        });
+    }
+    for d in [64, 512] {
+        let n = 4096;
+        let mut w = Sampling::new(n, d);
+        let s = median_seconds(reps.min(11), || w.run());
+        out.push(Measurement {
+            workload: "pair-sampling",
+            params: serde_json::json!({"n": n, "d": d}),
+            seconds: s,
+            gflops: None,
+        });
+    }
+    out
 }

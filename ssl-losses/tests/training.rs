@@ -4,8 +4,8 @@
 use gmm_core::{LinearMap, MixtureGenerator, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
-    Form, GmmStream, InfoNce, LabelledPairs, LossError, Objective, OptimizerKind, PairSource, Score, SimSiam, SimSiamForm,
-    TrainConfig, small_random_init, train, whitened_optimum,
+    Form, GmmStream, InfoNce, LabelledPairs, LossError, Objective, OptimizerKind, PairSource, Score, SimSiam,
+    SimSiamForm, TrainConfig, small_random_init, train, whitened_optimum,
 };
 
 fn trap() -> gmm_core::Gmm {
