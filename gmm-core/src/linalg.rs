@@ -7,7 +7,8 @@
 //! faer is also 4-6x faster at d >= 500. Errors are mapped into [`GmmError`]. Eigenvalues and
 //! singular values are always returned **sorted in descending order**.
 
-use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
+use nalgebra::{Cholesky, DMatrix, DVector, Dyn, Matrix, RawStorage};
+use rayon::prelude::*;
 
 use crate::error::{GmmError, Result};
 
@@ -17,6 +18,90 @@ pub const SYMMETRY_RTOL: f64 = 1e-10;
 
 /// Default relative rank tolerance: singular values `s_i <= RANK_RTOL * s_max` count as zero.
 pub const RANK_RTOL: f64 = 1e-9;
+
+/// Whether an operand of [`gemm`] enters as itself or transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `A`.
+    N,
+    /// `A^T`.
+    T,
+}
+
+/// `C = alpha op(A) op(B) + beta C` by matrixmultiply's packed microkernels (nalgebra's own
+/// `gemm_tr` is a plain loop). Transposes cost nothing: they only swap strides. `A` and `B` may
+/// be views (e.g. a block of rows). With `beta = 0`, `C` is overwritten (its old content is not
+/// read).
+///
+/// # Panics
+/// If the shapes do not fit: callers inside the crate size their workspaces before calling.
+pub fn gemm<SA, SB>(
+    alpha: f64,
+    a: &Matrix<f64, Dyn, Dyn, SA>,
+    ta: Op,
+    b: &Matrix<f64, Dyn, Dyn, SB>,
+    tb: Op,
+    beta: f64,
+    c: &mut DMatrix<f64>,
+) where
+    SA: RawStorage<f64, Dyn, Dyn>,
+    SB: RawStorage<f64, Dyn, Dyn>,
+{
+    let oriented = |shape: (usize, usize), strides: (usize, usize), op: Op| match op {
+        Op::N => (shape, (strides.0 as isize, strides.1 as isize)),
+        Op::T => ((shape.1, shape.0), (strides.1 as isize, strides.0 as isize)),
+    };
+    let ((m, k), (rsa, csa)) = oriented(a.shape(), a.strides(), ta);
+    let ((k2, n), (rsb, csb)) = oriented(b.shape(), b.strides(), tb);
+    assert!(k == k2 && c.shape() == (m, n), "gemm shapes: ({m} x {k}) ({k2} x {n}) into {:?}", c.shape());
+    let (rsc, csc) = c.strides();
+    // SAFETY: the pointers and strides come from nalgebra matrices whose shapes were checked
+    // above to match (m, k), (k, n) and (m, n); `c` is borrowed mutably, so it aliases neither.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            rsc as isize,
+            csc as isize,
+        );
+    }
+}
+
+/// Rows per block of [`gram`]: fixed, so the partition (and the bits) do not depend on the
+/// number of threads.
+const GRAM_BLOCK: usize = 2048;
+
+/// `X^T X` (`d x d`) for `X` (`n x d`, rows are samples): one pass over the data, blocks of
+/// rows in parallel (rayon), block products summed in block order, then symmetrised. The same
+/// bits on any number of threads.
+pub fn gram(x: &DMatrix<f64>) -> DMatrix<f64> {
+    let (n, d) = x.shape();
+    let starts: Vec<usize> = (0..n).step_by(GRAM_BLOCK).collect();
+    let partials: Vec<DMatrix<f64>> = starts
+        .par_iter()
+        .map(|&start| {
+            let rows = x.rows(start, GRAM_BLOCK.min(n - start));
+            let mut c = DMatrix::zeros(d, d);
+            gemm(1.0, &rows, Op::T, &rows, Op::N, 0.0, &mut c);
+            c
+        })
+        .collect();
+    let mut total = DMatrix::zeros(d, d);
+    for p in &partials {
+        total += p;
+    }
+    symmetrize(&total)
+}
 
 /// Copies a nalgebra matrix into a faer one.
 fn to_faer(m: &DMatrix<f64>) -> faer::Mat<f64> {
@@ -243,6 +328,28 @@ pub fn log_sum_exp(v: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gemm_matches_nalgebra_in_every_orientation() {
+        let a = DMatrix::from_fn(3, 4, |i, j| (i * 4 + j) as f64 * 0.5 - 2.0);
+        let b = DMatrix::from_fn(4, 2, |i, j| (i + 3 * j) as f64 - 1.5);
+        let mut c = DMatrix::from_element(3, 2, f64::NAN);
+        gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut c);
+        assert_eq!(c, &a * &b);
+        let mut c2 = DMatrix::zeros(3, 2);
+        gemm(2.0, &a.transpose(), Op::T, &b.transpose(), Op::T, 0.0, &mut c2);
+        assert_eq!(c2, (&a * &b) * 2.0);
+        let mut c3 = DMatrix::from_element(4, 4, 1.0);
+        gemm(1.0, &a.rows(0, 2), Op::T, &a.rows(1, 2), Op::N, 1.0, &mut c3);
+        assert_eq!(c3, a.rows(0, 2).transpose() * a.rows(1, 2) + DMatrix::from_element(4, 4, 1.0));
+    }
+
+    #[test]
+    fn gram_matches_the_direct_product() {
+        let x = DMatrix::from_fn(5000, 3, |i, j| ((i * 7 + j * 13) % 11) as f64 - 5.0);
+        let g = gram(&x);
+        assert!((g - x.transpose() * &x).amax() < 1e-9);
+    }
 
     #[test]
     fn generalized_eigen_solves_and_sorts() {

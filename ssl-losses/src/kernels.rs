@@ -5,65 +5,9 @@
 //! column (the inner loop walks down a column, contiguous and vectorisable), keeping per-row
 //! maxima and sums in caller-owned scratch vectors; nothing here allocates.
 
-use nalgebra::{DMatrix, Dyn, Matrix, RawStorage};
+use nalgebra::DMatrix;
 
-/// Whether an operand of [`gemm`] enters as itself or transposed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// `A`.
-    N,
-    /// `A^T`.
-    T,
-}
-
-/// `C = alpha op(A) op(B) + beta C` by matrixmultiply's packed microkernels (nalgebra's own
-/// `gemm_tr` is a plain loop). Transposes cost nothing: they only swap strides. `A` and `B` may
-/// be views (e.g. a block of rows). With `beta = 0`, `C` is overwritten (its old content is not
-/// read).
-///
-/// # Panics
-/// If the shapes do not fit: callers inside the crate size their workspaces before calling.
-pub fn gemm<SA, SB>(
-    alpha: f64,
-    a: &Matrix<f64, Dyn, Dyn, SA>,
-    ta: Op,
-    b: &Matrix<f64, Dyn, Dyn, SB>,
-    tb: Op,
-    beta: f64,
-    c: &mut DMatrix<f64>,
-) where
-    SA: RawStorage<f64, Dyn, Dyn>,
-    SB: RawStorage<f64, Dyn, Dyn>,
-{
-    let oriented = |shape: (usize, usize), strides: (usize, usize), op: Op| match op {
-        Op::N => (shape, (strides.0 as isize, strides.1 as isize)),
-        Op::T => ((shape.1, shape.0), (strides.1 as isize, strides.0 as isize)),
-    };
-    let ((m, k), (rsa, csa)) = oriented(a.shape(), a.strides(), ta);
-    let ((k2, n), (rsb, csb)) = oriented(b.shape(), b.strides(), tb);
-    assert!(k == k2 && c.shape() == (m, n), "gemm shapes: ({m} x {k}) ({k2} x {n}) into {:?}", c.shape());
-    let (rsc, csc) = c.strides();
-    // SAFETY: the pointers and strides come from nalgebra matrices whose shapes were checked
-    // above to match (m, k), (k, n) and (m, n); `c` is borrowed mutably, so it aliases neither.
-    unsafe {
-        matrixmultiply::dgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            rsc as isize,
-            csc as isize,
-        );
-    }
-}
+pub use gmm_core::linalg::{Op, gemm};
 
 /// `log2(e)`.
 const LOG2E: f64 = std::f64::consts::LOG2_E;
@@ -288,21 +232,6 @@ pub fn normalize_rows_backward(u: &DMatrix<f64>, norms: &[f64], g: &mut DMatrix<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gemm_matches_nalgebra_in_every_orientation() {
-        let a = DMatrix::from_fn(3, 4, |i, j| (i * 4 + j) as f64 * 0.5 - 2.0);
-        let b = DMatrix::from_fn(4, 2, |i, j| (i + 3 * j) as f64 - 1.5);
-        let mut c = DMatrix::from_element(3, 2, f64::NAN);
-        gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut c);
-        assert_eq!(c, &a * &b);
-        let mut c2 = DMatrix::zeros(3, 2);
-        gemm(2.0, &a.transpose(), Op::T, &b.transpose(), Op::T, 0.0, &mut c2);
-        assert_eq!(c2, (&a * &b) * 2.0);
-        let mut c3 = DMatrix::from_element(4, 4, 1.0);
-        gemm(1.0, &a.rows(0, 2), Op::T, &a.rows(1, 2), Op::N, 1.0, &mut c3);
-        assert_eq!(c3, a.rows(0, 2).transpose() * a.rows(1, 2) + DMatrix::from_element(4, 4, 1.0));
-    }
 
     #[test]
     fn fast_exp_is_accurate_to_a_few_ulp() {

@@ -1,0 +1,112 @@
+//! Shared statistics: column means, covariances by one blocked product, class means and priors.
+
+use gmm_core::linalg::{gram, symmetrize};
+use nalgebra::{DMatrix, DVector};
+
+use crate::error::{BaselineError, Result, check_finite};
+
+/// Column means of `x` (`n x d`).
+pub fn column_means(x: &DMatrix<f64>) -> DVector<f64> {
+    x.row_mean().transpose()
+}
+
+/// `x` with `mean` subtracted from every row.
+pub fn centred(x: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
+    let mut c = x.clone();
+    for (j, mut col) in c.column_iter_mut().enumerate() {
+        col.add_scalar_mut(-mean[j]);
+    }
+    c
+}
+
+/// Biased covariance `(1/n) sum_i (x_i - m)(x_i - m)^T` (as scikit-learn's `empirical_covariance`).
+pub fn covariance(x: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
+    gram(&centred(x, mean)) / x.nrows() as f64
+}
+
+/// Labelled data checked and summarised: class means (`c x d`, row per class), priors (class
+/// frequencies), and the rows centred by their own class mean.
+pub struct Classes {
+    /// Number of classes `c` (labels are `0..c`).
+    pub count: usize,
+    /// Class means, `c x d`.
+    pub means: DMatrix<f64>,
+    /// Class frequencies.
+    pub priors: DVector<f64>,
+    /// Overall mean.
+    pub mean: DVector<f64>,
+}
+
+impl Classes {
+    /// Validates `x` (`n x d`) and `labels` (`n`, values `0..c`, every class present).
+    pub fn new(x: &DMatrix<f64>, labels: &[usize]) -> Result<Self> {
+        check_finite(x, "data")?;
+        if labels.len() != x.nrows() {
+            return Err(BaselineError::Shape { what: "labels against rows", expected: x.nrows(), got: labels.len() });
+        }
+        let count = labels.iter().max().map_or(0, |m| m + 1);
+        let mut sizes = vec![0usize; count];
+        labels.iter().for_each(|&z| sizes[z] += 1);
+        let present = sizes.iter().filter(|&&s| s > 0).count();
+        if present < 2 {
+            return Err(BaselineError::TooFew { what: "classes with samples", min: 2, got: present });
+        }
+        if let Some(empty) = sizes.iter().position(|&s| s == 0) {
+            return Err(BaselineError::InvalidParam {
+                name: "label",
+                value: empty as f64,
+                reason: "labels must be 0..c with every class present".into(),
+            });
+        }
+        let d = x.ncols();
+        let mut means = DMatrix::zeros(count, d);
+        for (i, &z) in labels.iter().enumerate() {
+            let mut row = means.row_mut(z);
+            row += x.row(i);
+        }
+        for (z, &s) in sizes.iter().enumerate() {
+            means.row_mut(z).scale_mut(1.0 / s as f64);
+        }
+        let n = x.nrows() as f64;
+        let priors = DVector::from_iterator(count, sizes.iter().map(|&s| s as f64 / n));
+        Ok(Self { count, mean: means.tr_mul(&priors), means, priors })
+    }
+
+    /// Between-class scatter from the class means: `S_B = sum_c p_c (m_c - m)(m_c - m)^T`.
+    pub fn between_scatter(&self) -> DMatrix<f64> {
+        let mut d = self.means.clone();
+        for (c, mut row) in d.row_iter_mut().enumerate() {
+            row -= self.mean.transpose();
+            row *= self.priors[c].sqrt();
+        }
+        symmetrize(&d.tr_mul(&d))
+    }
+
+    /// `x` with each row centred by its class mean.
+    pub fn within_centred(&self, x: &DMatrix<f64>, labels: &[usize]) -> DMatrix<f64> {
+        let mut c = x.clone();
+        for (j, mut col) in c.column_iter_mut().enumerate() {
+            for (v, &z) in col.iter_mut().zip(labels) {
+                *v -= self.means[(z, j)];
+            }
+        }
+        c
+    }
+}
+
+/// Makes the largest-magnitude entry of every row positive (scikit-learn's `svd_flip` rule
+/// for components), so that shown directions are reproducible.
+pub fn fix_row_signs(a: &mut DMatrix<f64>) {
+    for mut row in a.row_iter_mut() {
+        let (mut best, mut value) = (0.0f64, 0.0);
+        for &v in row.iter() {
+            if v.abs() > best {
+                best = v.abs();
+                value = v;
+            }
+        }
+        if value < 0.0 {
+            row.neg_mut();
+        }
+    }
+}
