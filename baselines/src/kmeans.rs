@@ -125,9 +125,9 @@ fn update(x: &DMatrix<f64>, labels: &[usize], centres: &mut DMatrix<f64>) -> f64
         counts[c] += 1;
     }
     let mut moved = 0.0;
-    for c in 0..k {
-        if counts[c] > 0 {
-            let new = sums.row(c) / counts[c] as f64;
+    for (c, &count) in counts.iter().enumerate() {
+        if count > 0 {
+            let new = sums.row(c) / count as f64;
             moved += (&new - centres.row(c)).norm_squared();
             centres.set_row(c, &new);
         }
