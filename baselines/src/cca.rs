@@ -14,6 +14,15 @@ use crate::stats::{centred, column_means, fix_row_signs};
 pub struct CcaPairs {
     /// Number of directions `r`.
     pub n_components: usize,
+    /// Ridge added to `Cov(x)`: `Cov(x) + ridge I` (0: none).
+    pub ridge: f64,
+}
+
+impl CcaPairs {
+    /// `r` directions, no ridge.
+    pub fn new(n_components: usize) -> Self {
+        Self { n_components, ridge: 0.0 }
+    }
 }
 
 /// A fitted CCA on pairs.
@@ -53,12 +62,22 @@ impl CcaPairs {
         check_finite(x_plus, "positives")?;
         let mean = (column_means(x) + column_means(x_plus)) * 0.5;
         let (cx, cp) = (centred(x, &mean), centred(x_plus, &mean));
-        let cov = (gram(&cx) + gram(&cp)) / (2.0 * n as f64);
+        if !(self.ridge >= 0.0 && self.ridge.is_finite()) {
+            return Err(BaselineError::InvalidParam {
+                name: "ridge",
+                value: self.ridge,
+                reason: "must be >= 0".into(),
+            });
+        }
+        let mut cov = (gram(&cx) + gram(&cp)) / (2.0 * n as f64);
+        for i in 0..d {
+            cov[(i, i)] += self.ridge;
+        }
         let mut cross = DMatrix::zeros(d, d);
         gemm(1.0 / n as f64, &cp, Op::T, &cx, Op::N, 0.0, &mut cross);
         let ge = gen_sym_eig(&symmetrize(&cross), &cov).map_err(|e| match e {
             gmm_core::GmmError::NotPositiveDefinite { .. } => {
-                BaselineError::SingularWithin { detail: "Cov(x) of the pairs is singular".into() }
+                BaselineError::Singular { what: "Cov(x) of the pairs", fix: "pass a ridge (e.g. --ridge 1e-6)" }
             }
             other => BaselineError::Core(other),
         })?;

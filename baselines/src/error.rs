@@ -46,14 +46,14 @@ pub enum BaselineError {
         /// Column.
         col: usize,
     },
-    /// The within-class scatter is singular (e.g. more features than samples, or a constant
-    /// feature); LDA needs it invertible.
-    #[error(
-        "the within-class scatter S_W is singular (rank-deficient: {detail}); pass a shrinkage (e.g. --shrinkage 0.1 or ledoit-wolf) or a ridge"
-    )]
-    SingularWithin {
-        /// What the factorisation reported.
-        detail: String,
+    /// A scatter matrix that must be inverted is singular (e.g. more features than samples,
+    /// or a constant feature).
+    #[error("{what} is singular (a constant feature, or fewer samples than features, does this); {fix}")]
+    Singular {
+        /// Which matrix.
+        what: &'static str,
+        /// How to fix it.
+        fix: &'static str,
     },
     /// An error of the linear algebra in gmm-core.
     #[error(transparent)]

@@ -100,11 +100,9 @@ impl Lda {
                 for c in 0..classes.count {
                     let rows: Vec<usize> = (0..n).filter(|&i| labels[i] == c).collect();
                     let rc = residuals.select_rows(rows.iter());
-                    let mut sc = gram(&rc) / rows.len() as f64;
-                    let a = ledoit_wolf_shrinkage(&rc, &sc);
-                    shrink_to_diagonal(&mut sc, a);
-                    sw += sc * classes.priors[c];
-                    mean_a += classes.priors[c] * a;
+                    let sc = gram(&rc) / rows.len() as f64;
+                    sw += ledoit_wolf_shrunk(&rc, &sc) * classes.priors[c];
+                    mean_a += classes.priors[c] * ledoit_wolf_shrinkage(&rc, &sc);
                 }
                 mean_a
             }
@@ -124,9 +122,10 @@ impl Lda {
         };
         let sb = classes.between_scatter();
         let ge = gen_sym_eig(&sb, &sw).map_err(|e| match e {
-            gmm_core::GmmError::NotPositiveDefinite { .. } => {
-                BaselineError::SingularWithin { detail: format!("{d} features, {n} samples, Cholesky failed") }
-            }
+            gmm_core::GmmError::NotPositiveDefinite { .. } => BaselineError::Singular {
+                what: "the within-class scatter S_W",
+                fix: "pass a shrinkage (e.g. --shrinkage 0.1 or --shrinkage ledoit-wolf) or a ridge (--ridge 1e-6)",
+            },
             other => BaselineError::Core(other),
         })?;
         let eigenvalues: Vec<f64> = ge.values.iter().take(max_r).copied().collect();
@@ -144,13 +143,25 @@ impl Lda {
     }
 }
 
-/// `S <- (1 - a) S + a diag(S)`.
-fn shrink_to_diagonal(s: &mut DMatrix<f64>, a: f64) {
-    let diag = s.diagonal();
-    *s *= 1.0 - a;
-    for i in 0..s.nrows() {
-        s[(i, i)] += a * diag[i];
+/// Feature scales of scikit-learn's `StandardScaler`: the standard deviation, or 1 for a
+/// constant feature.
+fn feature_scales(cov: &DMatrix<f64>) -> Vec<f64> {
+    cov.diagonal().iter().map(|&v| if v > 0.0 { v.sqrt() } else { 1.0 }).collect()
+}
+
+/// One class's covariance shrunk as scikit-learn's `shrinkage="auto"`: in standardised
+/// coordinates `C <- (1 - a) C + a mu I` (`mu = tr C / d`, below 1 when a feature is constant),
+/// then scaled back: `S <- (1 - a) S + a mu diag(s^2)`.
+fn ledoit_wolf_shrunk(residuals: &DMatrix<f64>, cov: &DMatrix<f64>) -> DMatrix<f64> {
+    let a = ledoit_wolf_shrinkage(residuals, cov);
+    let scales = feature_scales(cov);
+    let d = cov.nrows();
+    let mu = (0..d).map(|j| cov[(j, j)] / (scales[j] * scales[j])).sum::<f64>() / d as f64;
+    let mut out = cov * (1.0 - a);
+    for j in 0..d {
+        out[(j, j)] += a * mu * scales[j] * scales[j];
     }
+    out
 }
 
 /// Ledoit-Wolf shrinkage coefficient of one class's standardised residuals (scikit-learn's
@@ -161,7 +172,7 @@ fn shrink_to_diagonal(s: &mut DMatrix<f64>, a: f64) {
 fn ledoit_wolf_shrinkage(residuals: &DMatrix<f64>, sw: &DMatrix<f64>) -> f64 {
     let (n, d) = residuals.shape();
     let nf = n as f64;
-    let scale: Vec<f64> = (0..d).map(|j| sw[(j, j)].sqrt().max(f64::MIN_POSITIVE)).collect();
+    let scale = feature_scales(sw);
     let y = DMatrix::from_fn(n, d, |i, j| residuals[(i, j)] / scale[j]);
     let y2 = y.map(|v| v * v);
     let emp_trace: DVector<f64> = y2.row_sum().transpose() / nf;

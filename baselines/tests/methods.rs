@@ -25,7 +25,7 @@ fn lda_and_cca_find_fisher_pca_does_not() {
     // cut the error by well over 2 (theory: 4), and the large-n error must be small.
     let cca_sin = |n: usize, seed: u64| {
         let pairs = g.sample_pairs(n, 0.7, &mut seeded(seed)).unwrap();
-        let cca = CcaPairs { n_components: 2 }.fit(&pairs.x, &pairs.x_plus).unwrap();
+        let cca = CcaPairs::new(2).fit(&pairs.x, &pairs.x_plus).unwrap();
         cca.map.row_space().unwrap().sin_theta_max(&fisher).unwrap()
     };
     let (small, large) = (cca_sin(20_000, 2), cca_sin(320_000, 2));
@@ -37,7 +37,7 @@ fn lda_and_cca_find_fisher_pca_does_not() {
     }
     // Negative control for CCA: delta = 0 pairs carry no signal.
     let noise = g.sample_pairs(20_000, 0.0, &mut seeded(3)).unwrap();
-    let cca0 = CcaPairs { n_components: 2 }.fit(&noise.x, &noise.x_plus).unwrap();
+    let cca0 = CcaPairs::new(2).fit(&noise.x, &noise.x_plus).unwrap();
     assert!(cca0.map.row_space().unwrap().sin_theta_max(&fisher).unwrap() > 0.5);
 }
 
@@ -90,12 +90,12 @@ fn bad_input_gets_typed_errors() {
     let mut constant = x.clone();
     constant.column_mut(2).fill(1.0);
     let err = Lda::default().fit(&constant, &y).unwrap_err();
-    assert!(matches!(err, BaselineError::SingularWithin { .. }) && err.to_string().contains("shrinkage"), "{err}");
+    assert!(matches!(err, BaselineError::Singular { .. }) && err.to_string().contains("shrinkage"), "{err}");
     assert!(Lda { n_components: None, shrinkage: Shrinkage::Fixed(0.1) }.fit(&constant, &y).is_ok());
     assert!(Lda { n_components: None, shrinkage: Shrinkage::Fixed(1.5) }.fit(&x, &y).is_err());
     assert!(Pca::new(0).fit(&x).is_err());
     assert!(Pca::new(4).fit(&x).is_err());
-    assert!(CcaPairs { n_components: 1 }.fit(&x, &x.rows(0, 10).into_owned()).is_err());
+    assert!(CcaPairs::new(1).fit(&x, &x.rows(0, 10).into_owned()).is_err());
     assert!(KMeans::new(0, 1).fit(&x).is_err());
     assert!(Lda::default().fit(&x, &y[..10]).is_err());
 }

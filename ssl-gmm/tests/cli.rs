@@ -139,3 +139,56 @@ fn train_rejects_bad_settings_in_one_line() {
         assert!(stderr.starts_with("error: ") && stderr.trim_end().lines().count() == 1, "{extra:?}: {stderr}");
     }
 }
+
+fn data_file(name: &str) -> String {
+    format!("{}/../data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn fit_lda_on_wine_separates_the_cultivars() {
+    let out = temp_path("wine-lda.json");
+    let wine = data_file("wine.csv");
+    let (ok, _, stderr) = ssl_gmm(&[
+        "fit",
+        "--method",
+        "lda",
+        "--data",
+        &wine,
+        "--labels-col",
+        "last",
+        "--evaluate",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["method"], "lda");
+    assert_eq!(v["dim"], 2);
+    assert_eq!(v["components"].as_array().unwrap().len(), 2);
+    assert_eq!(v["components"][0].as_array().unwrap().len(), 13);
+    assert_eq!(v["mean"].as_array().unwrap().len(), 13);
+    assert!(v["evaluation"]["ari"].as_f64().unwrap() > 0.9, "{v}");
+    assert!(stderr.contains("ARI"));
+}
+
+#[test]
+fn fit_reports_bad_files_by_line_and_column() {
+    let cases = [
+        ("bad.csv", "1,2,3\n4,x,6\n", "line 2, column 2"),
+        ("ragged.csv", "1,2,3\n4,5\n", "line 2 has 2 fields"),
+        ("empty.csv", "", "no data rows"),
+        ("nan.csv", "1,2,0\nNaN,4,1\n", "line 2, column 1"),
+        ("oneclass.csv", "1,2,0\n3,4,0\n5,7,0\n", "classes"),
+    ];
+    for (name, text, expected) in cases {
+        let path = temp_path(name);
+        std::fs::write(&path, text).unwrap();
+        let (ok, _, stderr) =
+            ssl_gmm(&["fit", "--method", "lda", "--data", path.to_str().unwrap(), "--labels-col", "last"]);
+        assert!(!ok, "{name} should fail");
+        assert!(stderr.contains(expected) && stderr.trim_end().lines().count() == 1, "{name}: {stderr}");
+    }
+    let wine = data_file("wine.csv");
+    let (ok, _, stderr) = ssl_gmm(&["fit", "--method", "lda", "--data", &wine, "--labels-col", "last", "--dim", "5"]);
+    assert!(!ok && stderr.contains("n_components"), "{stderr}");
+}

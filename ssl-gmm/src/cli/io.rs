@@ -77,3 +77,74 @@ impl Table {
 fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
 }
+
+/// Reads `.csv` (optionally gzip-compressed, `.csv.gz`; with or without a header row: the first
+/// row is a header when any of its fields is not a number) or `.npy` (2-D float64 or integer).
+///
+/// # Errors
+/// Unreadable file, empty file, ragged rows, or a bad value, naming its line and column.
+pub fn read_data(path: &Path) -> anyhow::Result<DMatrix<f64>> {
+    let name = path.to_string_lossy();
+    if name.ends_with(".npy") {
+        return read_npy(path);
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader: Box<dyn std::io::Read> =
+        if name.ends_with(".gz") { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+    let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    let mut width = None;
+    for (index, record) in csv.records().enumerate() {
+        let line = index + 1;
+        let record = record.with_context(|| format!("{}: cannot read line {line}", path.display()))?;
+        if record.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let parsed: Vec<Result<f64, _>> = record.iter().map(|f| f.parse::<f64>()).collect();
+        if index == 0 && parsed.iter().any(|p| p.is_err()) {
+            continue; // a header row
+        }
+        let mut row = Vec::with_capacity(parsed.len());
+        for (col, (value, field)) in parsed.into_iter().zip(record.iter()).enumerate() {
+            match value {
+                Ok(v) if v.is_finite() => row.push(v),
+                _ => bail!("{}: line {line}, column {}: {field:?} is not a finite number", path.display(), col + 1),
+            }
+        }
+        match width {
+            None => width = Some(row.len()),
+            Some(w) if w != row.len() => {
+                bail!("{}: line {line} has {} fields, the first data line has {w}", path.display(), row.len())
+            }
+            Some(_) => {}
+        }
+        rows.push(row);
+    }
+    let w = width.with_context(|| format!("{} has no data rows", path.display()))?;
+    Ok(DMatrix::from_fn(rows.len(), w, |i, j| rows[i][j]))
+}
+
+fn read_npy(path: &Path) -> anyhow::Result<DMatrix<f64>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let npy = npyz::NpyFile::new(&bytes[..]).with_context(|| format!("{} is not a valid .npy file", path.display()))?;
+    let shape = npy.shape().to_vec();
+    if shape.len() != 2 || shape[0] == 0 {
+        bail!("{}: expected a non-empty 2-D array, got shape {shape:?}", path.display());
+    }
+    let (n, m) = (shape[0] as usize, shape[1] as usize);
+    let fortran = npy.order() == npyz::Order::Fortran;
+    let data: Vec<f64> = match npy.dtype() {
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float => npy.into_vec::<f64>()?,
+        _ => npy
+            .into_vec::<i64>()
+            .with_context(|| format!("{}: dtype must be float64 or int64", path.display()))?
+            .into_iter()
+            .map(|v| v as f64)
+            .collect(),
+    };
+    let values = if fortran { DMatrix::from_column_slice(n, m, &data) } else { DMatrix::from_row_slice(n, m, &data) };
+    if let Some(p) = values.iter().position(|v| !v.is_finite()) {
+        bail!("{}: non-finite value at row {}, column {}", path.display(), p % n + 1, p / n + 1);
+    }
+    Ok(values)
+}

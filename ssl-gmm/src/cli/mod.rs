@@ -1,6 +1,7 @@
 //! Subcommands, one module each.
 
 mod describe;
+mod fit;
 mod io;
 mod model;
 mod sample;
@@ -27,6 +28,8 @@ enum Command {
     /// Train InfoNCE, SimSiam or CLIP on streaming pairs and compare with the Fisher subspace.
     #[command(allow_negative_numbers = true)]
     Train(train::Args),
+    /// Fit a baseline (LDA, PCA, CCA on pairs) to data from a file; optionally evaluate by k-means.
+    Fit(fit::Args),
     /// List the preset mixtures.
     Presets,
 }
@@ -37,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Describe(args) => describe::run(&args),
         Command::Sample(args) => sample::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Fit(args) => fit::run(&args),
         Command::Presets => {
             for (name, what) in gmm_core::PRESETS {
                 println!("{name:<14} {what}");

@@ -1,0 +1,237 @@
+//! `ssl-gmm fit`: a baseline (LDA, PCA or CCA on pairs) on real data, with an optional
+//! clustering evaluation.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use baselines::{
+    CcaPairs, KMeans, Lda, Pca, Shrinkage, adjusted_rand_index, clustering_accuracy, normalized_mutual_info,
+};
+use clap::ValueEnum;
+use gmm_core::LinearMap;
+use nalgebra::DMatrix;
+use serde::Serialize;
+
+use super::io::{read_data, write_atomic};
+
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Method {
+    Lda,
+    Pca,
+    Cca,
+}
+
+/// Arguments of `fit`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The method.
+    #[arg(long, value_enum)]
+    method: Method,
+    /// Data file: .csv (header optional), .csv.gz or .npy; rows are samples.
+    #[arg(long)]
+    data: PathBuf,
+    /// Column holding the class labels (1-based number, or `last`); it is removed from the features.
+    #[arg(long)]
+    labels_col: Option<String>,
+    /// For CCA: the positives, one row per row of --data. Without it, CCA pairs each sample with
+    /// another of its class (needs labels).
+    #[arg(long)]
+    pairs: Option<PathBuf>,
+    /// Output dimension (default: classes - 1 for LDA and CCA, 2 for PCA without labels).
+    #[arg(long)]
+    dim: Option<usize>,
+    /// LDA shrinkage: a number in [0, 1] or `ledoit-wolf`.
+    #[arg(long)]
+    shrinkage: Option<String>,
+    /// Ridge added to the matrix that is inverted (S_W for LDA, Cov(x) for CCA).
+    #[arg(long)]
+    ridge: Option<f64>,
+    /// Standardise every feature (zero mean, unit variance) before fitting.
+    #[arg(long)]
+    standardize: bool,
+    /// Project, run k-means with as many clusters as classes, report ARI, NMI and accuracy.
+    #[arg(long)]
+    evaluate: bool,
+    /// Seed of k-means and of the CCA pairing.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write the JSON result here (default: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Evaluation {
+    ari: f64,
+    nmi: f64,
+    accuracy: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct FitReport {
+    method: Method,
+    dim: usize,
+    components: Vec<Vec<f64>>,
+    mean: Vec<f64>,
+    explained_variance_ratio: Vec<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evaluation: Option<Evaluation>,
+}
+
+/// Splits the label column off the table.
+fn split_labels(values: DMatrix<f64>, spec: &str) -> anyhow::Result<(DMatrix<f64>, Vec<usize>)> {
+    let m = values.ncols();
+    let col = if spec == "last" {
+        m - 1
+    } else {
+        let k: usize =
+            spec.parse().with_context(|| format!("--labels-col must be a column number or `last`, got {spec:?}"))?;
+        if k == 0 || k > m {
+            bail!("--labels-col {k} is outside the {m} columns");
+        }
+        k - 1
+    };
+    if m < 2 {
+        bail!("the data needs at least one feature column besides the labels");
+    }
+    let mut labels = Vec::with_capacity(values.nrows());
+    for (i, &v) in values.column(col).iter().enumerate() {
+        if v < 0.0 || v.fract() != 0.0 {
+            bail!("row {}: label {v} is not a non-negative integer", i + 1);
+        }
+        labels.push(v as usize);
+    }
+    Ok((values.remove_column(col), labels))
+}
+
+/// Relabels to `0..c` in order of first appearance of the sorted distinct values.
+fn compact_labels(labels: &[usize]) -> Vec<usize> {
+    let mut distinct: Vec<usize> = labels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    labels.iter().map(|l| distinct.binary_search(l).expect("present")).collect()
+}
+
+/// Standardises columns in place (constant columns are only centred).
+pub fn standardize(x: &mut DMatrix<f64>) {
+    for mut col in x.column_iter_mut() {
+        let mean = col.mean();
+        let sd = col.variance().sqrt();
+        col.add_scalar_mut(-mean);
+        if sd > 0.0 {
+            col /= sd;
+        }
+    }
+}
+
+/// Positives for CCA from labels: another sample of the same class, uniformly.
+fn same_class_partners(x: &DMatrix<f64>, labels: &[usize], seed: u64) -> DMatrix<f64> {
+    use rand::RngExt;
+    let mut rng = gmm_core::seeded(seed);
+    let classes = labels.iter().max().map_or(0, |m| m + 1);
+    let mut members = vec![Vec::new(); classes];
+    labels.iter().enumerate().for_each(|(i, &z)| members[z].push(i));
+    let mut out = DMatrix::zeros(x.nrows(), x.ncols());
+    for (i, &z) in labels.iter().enumerate() {
+        let pool = &members[z];
+        let j = pool[rng.random_range(0..pool.len())];
+        out.set_row(i, &x.row(j));
+    }
+    out
+}
+
+/// Runs `fit`.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let data = read_data(&args.data)?;
+    let (mut x, labels) = match &args.labels_col {
+        Some(spec) => {
+            let (x, l) = split_labels(data, spec)?;
+            (x, Some(compact_labels(&l)))
+        }
+        None => (data, None),
+    };
+    if args.standardize {
+        standardize(&mut x);
+    }
+    let classes = labels.as_ref().map(|l| l.iter().max().map_or(0, |m| m + 1));
+    let shrinkage = match (args.shrinkage.as_deref(), args.ridge) {
+        (Some(_), Some(_)) => bail!("--shrinkage and --ridge are alternatives: pass one"),
+        (None, Some(r)) => Shrinkage::Ridge(r),
+        (None, None) => Shrinkage::None,
+        (Some("ledoit-wolf") | Some("auto"), None) => Shrinkage::LedoitWolf,
+        (Some(v), None) => Shrinkage::Fixed(
+            v.parse().with_context(|| format!("--shrinkage must be a number or `ledoit-wolf`, got {v:?}"))?,
+        ),
+    };
+    let (map, ratio): (LinearMap, Vec<f64>) = match args.method {
+        Method::Lda => {
+            let labels = labels.as_ref().context("LDA needs labels: pass --labels-col N|last")?;
+            let fit = Lda { n_components: args.dim, shrinkage }.fit(&x, labels)?;
+            let r = fit.map.out_dim();
+            (fit.map, fit.explained_variance_ratio[..r].to_vec())
+        }
+        Method::Pca => {
+            let r = args.dim.or(classes.map(|c| c.saturating_sub(1).max(1))).unwrap_or(2);
+            let fit = Pca::new(r).fit(&x)?;
+            (fit.map, fit.explained_variance_ratio)
+        }
+        Method::Cca => {
+            let positives = match (&args.pairs, &labels) {
+                (Some(path), _) => {
+                    let mut p = read_data(path)?;
+                    if args.standardize {
+                        standardize(&mut p);
+                    }
+                    p
+                }
+                (None, Some(l)) => same_class_partners(&x, l, args.seed),
+                (None, None) => bail!("CCA needs pairs: pass --pairs FILE, or --labels-col to pair samples of a class"),
+            };
+            let r = args.dim.or(classes.map(|c| c.saturating_sub(1).max(1))).context("pass --dim")?;
+            let fit = CcaPairs { n_components: r, ridge: args.ridge.unwrap_or(0.0) }.fit(&x, &positives)?;
+            let total: f64 = fit.eigenvalues.iter().map(|v| v.max(0.0)).sum();
+            let ratio = fit.eigenvalues.iter().map(|v| v / total).collect();
+            (fit.map, ratio)
+        }
+    };
+    let evaluation = if args.evaluate {
+        let labels = labels.as_ref().context("--evaluate needs labels: pass --labels-col")?;
+        let z = map.transform(&x)?;
+        let km = KMeans::new(classes.unwrap_or(2), args.seed).fit(&z)?;
+        Some(Evaluation {
+            ari: adjusted_rand_index(labels, &km.labels)?,
+            nmi: normalized_mutual_info(labels, &km.labels)?,
+            accuracy: clustering_accuracy(labels, &km.labels)?,
+        })
+    } else {
+        None
+    };
+    let report = FitReport {
+        method: args.method,
+        dim: map.out_dim(),
+        components: gmm_core::gmm::matrix_to_rows(&map.components),
+        mean: map.mean.iter().copied().collect(),
+        explained_variance_ratio: ratio,
+        evaluation,
+    };
+    eprintln!(
+        "{:?} on {} ({} samples x {} features{}): {} directions, explained-variance ratio {:?}",
+        args.method,
+        args.data.display(),
+        x.nrows(),
+        x.ncols(),
+        classes.map(|c| format!(", {c} classes")).unwrap_or_default(),
+        report.dim,
+        report.explained_variance_ratio.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>()
+    );
+    if let Some(e) = &report.evaluation {
+        eprintln!("k-means on the projection: ARI {:.4}, NMI {:.4}, accuracy {:.4}", e.ari, e.nmi, e.accuracy);
+    }
+    let json = serde_json::to_string_pretty(&report)?;
+    match &args.out {
+        Some(path) => write_atomic(path, |w| Ok(std::io::Write::write_all(w, json.as_bytes())?))?,
+        None => println!("{json}"),
+    }
+    Ok(())
+}
