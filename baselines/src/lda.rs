@@ -73,8 +73,7 @@ impl Lda {
                 reason: format!("must be between 1 and min(classes - 1, d) = {max_r}"),
             });
         }
-        let residuals = classes.within_centred(x, labels);
-        let mut sw = gram(&residuals) / n as f64;
+        let mut sw = classes.within_scatter(x, labels) / n as f64;
         let shrinkage_used = match self.shrinkage {
             Shrinkage::None => 0.0,
             Shrinkage::Fixed(a) => {
@@ -96,6 +95,7 @@ impl Lda {
                 // Per class, as scikit-learn: each class covariance shrunk with its own
                 // coefficient, then weighted by the priors. Reported: the prior-weighted mean.
                 sw.fill(0.0);
+                let residuals = classes.within_centred(x, labels);
                 let mut mean_a = 0.0;
                 for c in 0..classes.count {
                     let rows: Vec<usize> = (0..n).filter(|&i| labels[i] == c).collect();

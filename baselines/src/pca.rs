@@ -6,7 +6,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{BaselineError, Result, check_finite};
-use crate::stats::{centred, column_means, fix_row_signs};
+use crate::stats::{centred, centred_scatter, column_means, fix_row_signs};
 
 /// Which spectral decomposition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,8 +75,8 @@ impl Pca {
             PcaVariant::Covariance | PcaVariant::SecondMoment => {
                 let (mean, scatter) = if self.variant == PcaVariant::Covariance {
                     let mean = column_means(x);
-                    let c = centred(x, &mean);
-                    (mean, gram(&c) / (n as f64 - 1.0))
+                    let scatter = centred_scatter(x, &mean);
+                    (mean, scatter / (n as f64 - 1.0))
                 } else {
                     (DVector::zeros(d), gram(x) / n as f64)
                 };

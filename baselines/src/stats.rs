@@ -1,27 +1,21 @@
 //! Shared statistics: column means, covariances by one blocked product, class means and priors.
 
-use gmm_core::linalg::{gram, symmetrize};
+pub use gmm_core::linalg::column_means;
+use gmm_core::linalg::{gram_with, subtract_row, symmetrize};
 use nalgebra::{DMatrix, DVector};
 
 use crate::error::{BaselineError, Result, check_finite};
 
-/// Column means of `x` (`n x d`).
-pub fn column_means(x: &DMatrix<f64>) -> DVector<f64> {
-    x.row_mean().transpose()
-}
-
 /// `x` with `mean` subtracted from every row.
 pub fn centred(x: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
     let mut c = x.clone();
-    for (j, mut col) in c.column_iter_mut().enumerate() {
-        col.add_scalar_mut(-mean[j]);
-    }
+    subtract_row(&mut c, mean);
     c
 }
 
-/// Biased covariance `(1/n) sum_i (x_i - m)(x_i - m)^T` (as scikit-learn's `empirical_covariance`).
-pub fn covariance(x: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
-    gram(&centred(x, mean)) / x.nrows() as f64
+/// `sum_i (x_i - m)(x_i - m)^T` (`d x d`) in one pass, centring block by block.
+pub fn centred_scatter(x: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
+    gram_with(x, |_, block| subtract_row(block, mean))
 }
 
 /// Labelled data checked and summarised: class means (`c x d`, row per class), priors (class
@@ -82,15 +76,26 @@ impl Classes {
         symmetrize(&d.tr_mul(&d))
     }
 
-    /// `x` with each row centred by its class mean.
-    pub fn within_centred(&self, x: &DMatrix<f64>, labels: &[usize]) -> DMatrix<f64> {
-        let mut c = x.clone();
-        for (j, mut col) in c.column_iter_mut().enumerate() {
+    /// Rows of `block` (starting at row `start` of the data) centred by their class means.
+    fn centre_block(&self, start: usize, block: &mut DMatrix<f64>, labels: &[usize]) {
+        let labels = &labels[start..start + block.nrows()];
+        for (j, mut col) in block.column_iter_mut().enumerate() {
             for (v, &z) in col.iter_mut().zip(labels) {
                 *v -= self.means[(z, j)];
             }
         }
+    }
+
+    /// `x` with each row centred by its class mean.
+    pub fn within_centred(&self, x: &DMatrix<f64>, labels: &[usize]) -> DMatrix<f64> {
+        let mut c = x.clone();
+        self.centre_block(0, &mut c, labels);
         c
+    }
+
+    /// Within-class scatter `sum_i (x_i - m_{z_i})(x_i - m_{z_i})^T` in one pass.
+    pub fn within_scatter(&self, x: &DMatrix<f64>, labels: &[usize]) -> DMatrix<f64> {
+        gram_with(x, |start, block| self.centre_block(start, block, labels))
     }
 }
 

@@ -3,8 +3,11 @@
 
 use std::hint::black_box;
 
-use bench::{Gemm, InfoNceStep, Sampling, infonce_flops};
+use bench::{Gemm, InfoNceStep, Sampling, infonce_flops, labelled, scatter_flops, workload_mixture};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use gmm_core::{LinearMap, seeded};
+use nalgebra::DMatrix;
+use ssl_losses::{Batch, Clip, Objective, Score, SimSiam, SimSiamForm};
 
 fn gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm");
@@ -38,5 +41,68 @@ fn sampling(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gemm, infonce, sampling);
+fn other_steps(c: &mut Criterion) {
+    let mut g = c.benchmark_group("steps");
+    g.sample_size(20);
+    let (n, d, r) = (1024, 128, 16);
+    let clip_model = gmm_core::ClipGenerator {
+        k: 10,
+        k_private: 4,
+        d_x: d,
+        d_y: d / 2,
+        separation: 1.0,
+        private_separation: 1.0,
+        condition: 10.0,
+        orthogonal: true,
+    }
+    .generate(&mut seeded(1))
+    .expect("valid generator");
+    let pairs = clip_model.sample_pairs(n, &mut seeded(2)).expect("valid model");
+    let mut clip = Clip::new(1.0, Score::Dot).expect("tau > 0");
+    let params = vec![ssl_losses::small_random_init(r, d, 0.3, 3), ssl_losses::small_random_init(r, d / 2, 0.3, 4)];
+    let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, d / 2)];
+    g.bench_function(format!("clip n{n} dx{d} dy{} r{r}", d / 2), |b| {
+        b.iter(|| black_box(clip.value_grad(&params, Batch::new(&pairs.x, &pairs.y), &mut grads).expect("shapes")))
+    });
+    let gmm = workload_mixture(d);
+    let p = gmm.sample_pairs(n, 1.0, &mut seeded(5)).expect("valid delta");
+    let mut siam = SimSiam::new(SimSiamForm::Mse, true);
+    let params = vec![ssl_losses::small_random_init(r, d, 0.3, 6), DMatrix::identity(r, r)];
+    let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, r)];
+    g.bench_function(format!("simsiam n{n} d{d} r{r}"), |b| {
+        b.iter(|| black_box(siam.value_grad(&params, Batch::new(&p.x, &p.x_plus), &mut grads).expect("shapes")))
+    });
+    g.finish();
+}
+
+fn fits(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fits");
+    g.sample_size(10);
+    let (n, d) = (20_000, 256);
+    let data = labelled(n, d);
+    g.throughput(Throughput::Elements(scatter_flops(n, d) as u64));
+    g.bench_function("lda n20000 d256 k10", |b| {
+        b.iter(|| black_box(baselines::Lda::default().fit(&data.x, &data.z).expect("valid")))
+    });
+    g.bench_function("pca n20000 d256 r9", |b| {
+        b.iter(|| black_box(baselines::Pca::new(9).fit(&data.x).expect("valid")))
+    });
+    let small = labelled(5000, 16);
+    g.throughput(Throughput::Elements(5000));
+    g.bench_function("kmeans n5000 d16 k10", |b| {
+        b.iter(|| black_box(baselines::KMeans::new(10, 1).fit(&small.x).expect("valid")))
+    });
+    g.finish();
+}
+
+fn angles(c: &mut Criterion) {
+    let mut rng = seeded(7);
+    let a = LinearMap::new(gmm_core::generate::gaussian_matrix(16, 512, &mut rng)).row_space().expect("full rank");
+    let b = LinearMap::new(gmm_core::generate::gaussian_matrix(16, 512, &mut rng)).row_space().expect("full rank");
+    c.bench_function("principal-angles d512 r16", |bench| {
+        bench.iter(|| black_box(a.principal_angles(&b).expect("same d")))
+    });
+}
+
+criterion_group!(benches, gemm, infonce, sampling, other_steps, fits, angles);
 criterion_main!(benches);

@@ -60,6 +60,20 @@ def main():
         emit("infonce-step", {"n": n, "d": d, "r": r, "dtype": "f64", "library": "jax"},
              median_seconds(run, reps), 8.0 * n * d * r + 6.0 * n * n * r)
 
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    n, d, k = 20000, 256, 10
+    means = rng.standard_normal((k, d))
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    cov = (q * np.logspace(0, 2, d)) @ q.T
+    y = rng.integers(0, k, size=n)
+    x = means[y] + rng.standard_normal((n, d)) @ np.linalg.cholesky(cov).T
+    params = {"n": n, "d": d, "k": k, "library": "scikit-learn"}
+    emit("lda-fit", params, median_seconds(lambda: LinearDiscriminantAnalysis(solver="eigen").fit(x, y), min(REPS, 11)),
+         2.0 * n * d * d)
+    emit("pca-fit", params, median_seconds(lambda: PCA(n_components=9, svd_solver="covariance_eigh").fit(x), min(REPS, 11)),
+         2.0 * n * d * d)
+
     for d in [64, 512]:
         n, k = 4096, 10
         means = rng.standard_normal((k, d))

@@ -12,7 +12,7 @@ def load(pattern):
     for path in sorted(glob.glob(pattern)):
         for line in open(path):
             m = json.loads(line)
-            key = (m["workload"], tuple((k, v) for k, v in sorted(m["params"].items()) if k in ("n", "d", "r", "m")))
+            key = (m["workload"], tuple((k, v) for k, v in sorted(m["params"].items()) if k in ("n", "d", "r", "m", "k")))
             rows.setdefault(key, []).append(m)
     return rows
 

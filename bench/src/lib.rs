@@ -118,6 +118,17 @@ impl Gemm {
     }
 }
 
+/// Labelled samples for the LDA / PCA fit workloads: `n` samples of the `k = 10` workload mixture.
+pub fn labelled(n: usize, d: usize) -> gmm_core::Labelled {
+    workload_mixture(d).sample(n, &mut seeded(6))
+}
+
+/// Flops of the scatter product of an LDA or PCA fit: `2 n d^2` (one `d x d` Gram matrix; the
+/// `d x d` eigendecomposition is excluded, it is small at `d << n`).
+pub fn scatter_flops(n: usize, d: usize) -> f64 {
+    2.0 * n as f64 * (d * d) as f64
+}
+
 /// Median of `reps` timings (seconds) of `f`, after one warm-up call.
 pub fn median_seconds(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
@@ -171,6 +182,22 @@ pub fn measure_all(quick: bool) -> Vec<Measurement> {
             gflops: Some(infonce_flops(n, d, r) / s / 1e9),
         });
     }
+    let (n, d) = (20_000, 256);
+    let data = labelled(n, d);
+    let s = median_seconds(reps.min(11), || {
+        std::hint::black_box(baselines::Lda::default().fit(&data.x, &data.z).expect("valid data"));
+    });
+    let p = serde_json::json!({"n": n, "d": d, "k": 10});
+    out.push(Measurement {
+        workload: "lda-fit",
+        params: p.clone(),
+        seconds: s,
+        gflops: Some(scatter_flops(n, d) / s / 1e9),
+    });
+    let s = median_seconds(reps.min(11), || {
+        std::hint::black_box(baselines::Pca::new(9).fit(&data.x).expect("valid data"));
+    });
+    out.push(Measurement { workload: "pca-fit", params: p, seconds: s, gflops: Some(scatter_flops(n, d) / s / 1e9) });
     for d in [64, 512] {
         let n = 4096;
         let mut w = Sampling::new(n, d);

@@ -79,18 +79,27 @@ pub fn gemm<SA, SB>(
 
 /// Rows per block of [`gram`]: fixed, so the partition (and the bits) do not depend on the
 /// number of threads.
-const GRAM_BLOCK: usize = 2048;
+const GRAM_BLOCK: usize = 512;
 
 /// `X^T X` (`d x d`) for `X` (`n x d`, rows are samples): one pass over the data, blocks of
 /// rows in parallel (rayon), block products summed in block order, then symmetrised. The same
 /// bits on any number of threads.
 pub fn gram(x: &DMatrix<f64>) -> DMatrix<f64> {
+    gram_with(x, |_, _| {})
+}
+
+/// `Y^T Y` where `Y` is `X` with each block of rows transformed by `prepare(first_row, block)`
+/// (e.g. centring by a mean, or by each row's class mean) just before its product, so the
+/// transformed data is never materialised whole. Blocks, parallelism and summation order as
+/// [`gram`].
+pub fn gram_with(x: &DMatrix<f64>, prepare: impl Fn(usize, &mut DMatrix<f64>) + Sync) -> DMatrix<f64> {
     let (n, d) = x.shape();
     let starts: Vec<usize> = (0..n).step_by(GRAM_BLOCK).collect();
     let partials: Vec<DMatrix<f64>> = starts
         .par_iter()
         .map(|&start| {
-            let rows = x.rows(start, GRAM_BLOCK.min(n - start));
+            let mut rows = x.rows(start, GRAM_BLOCK.min(n - start)).into_owned();
+            prepare(start, &mut rows);
             let mut c = DMatrix::zeros(d, d);
             gemm(1.0, &rows, Op::T, &rows, Op::N, 0.0, &mut c);
             c
@@ -101,6 +110,19 @@ pub fn gram(x: &DMatrix<f64>) -> DMatrix<f64> {
         total += p;
     }
     symmetrize(&total)
+}
+
+/// Column means of `x` (`n x d`): the `d`-vector of `(1/n) sum_i x_ij`.
+pub fn column_means(x: &DMatrix<f64>) -> DVector<f64> {
+    let n = x.nrows().max(1) as f64;
+    DVector::from_iterator(x.ncols(), x.column_iter().map(|c| c.sum() / n))
+}
+
+/// Subtracts `mean` from every row of `x` in place.
+pub fn subtract_row(x: &mut DMatrix<f64>, mean: &DVector<f64>) {
+    for (j, mut col) in x.column_iter_mut().enumerate() {
+        col.add_scalar_mut(-mean[j]);
+    }
 }
 
 /// Copies a nalgebra matrix into a faer one.
