@@ -192,3 +192,16 @@ fn fit_reports_bad_files_by_line_and_column() {
     let (ok, _, stderr) = ssl_gmm(&["fit", "--method", "lda", "--data", &wine, "--labels-col", "last", "--dim", "5"]);
     assert!(!ok && stderr.contains("n_components"), "{stderr}");
 }
+
+#[test]
+fn check_prints_evidence_and_rejects_unknown_claims() {
+    let (ok, stdout, stderr) = ssl_gmm(&["check", "--quick", "--claims", "C1,c5", "--json"]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["id"], "C5");
+    assert_eq!(lines[0]["evidence"]["passed"], true);
+    assert_eq!(lines[0]["control"]["passed"], false);
+    let (ok, _, stderr) = ssl_gmm(&["check", "--claims", "C99"]);
+    assert!(!ok && stderr.contains("unknown claim C99"), "{stderr}");
+}

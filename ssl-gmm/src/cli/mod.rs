@@ -1,5 +1,6 @@
 //! Subcommands, one module each.
 
+mod check;
 mod describe;
 mod fit;
 mod io;
@@ -30,6 +31,8 @@ enum Command {
     Train(train::Args),
     /// Fit a baseline (LDA, PCA, CCA on pairs) to data from a file; optionally evaluate by k-means.
     Fit(fit::Args),
+    /// Check the claims C1..C14 of the theory, each with a negative control; non-zero exit when one fails.
+    Check(check::Args),
     /// List the preset mixtures.
     Presets,
 }
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(args) => sample::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Fit(args) => fit::run(&args),
+        Command::Check(args) => check::run_check(&args),
         Command::Presets => {
             for (name, what) in gmm_core::PRESETS {
                 println!("{name:<14} {what}");
