@@ -21,7 +21,10 @@ fn gemm(c: &mut Criterion) {
 fn infonce(c: &mut Criterion) {
     let mut g = c.benchmark_group("infonce-step");
     g.sample_size(20);
-    for (n, d, r) in [(1024, 128, 16), (256, 32, 4), (4096, 512, 64)] {
+    let grid = [256, 1024, 4096]
+        .into_iter()
+        .flat_map(|n| [32, 128, 512].into_iter().flat_map(move |d| [4, 16, 64].into_iter().map(move |r| (n, d, r))));
+    for (n, d, r) in grid {
         g.throughput(Throughput::Elements(infonce_flops(n, d, r) as u64));
         let mut w = InfoNceStep::new(n, d, r);
         g.bench_function(format!("n{n} d{d} r{r}"), |b| b.iter(|| black_box(w.run())));

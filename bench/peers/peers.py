@@ -1,7 +1,7 @@
 """The peer side of the comparison: the same workloads as `bench/src/lib.rs`, in NumPy and JAX.
 
-Prints one JSON object per line and workload: {"workload", "params", "seconds", "gflops"},
-seconds being the median of repeated calls after a warm-up (JAX: jit-compiled, x64, results
+Prints one flat JSON object per line and workload: {"workload", parameters..., "sec_per_step",
+"gflops"}, sec_per_step being the median of repeated calls after a warm-up (JAX: jit-compiled, x64, results
 blocked on). Run through compare.sh, which alternates it with the Rust side.
 """
 import json
@@ -28,7 +28,7 @@ def median_seconds(f, reps=REPS):
 
 
 def emit(workload, params, seconds, flops=None):
-    print(json.dumps({"workload": workload, "params": params, "seconds": seconds,
+    print(json.dumps({"workload": workload, **params, "sec_per_step": seconds,
                       "gflops": None if flops is None else flops / seconds / 1e9}), flush=True)
 
 

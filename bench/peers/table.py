@@ -12,7 +12,7 @@ def load(pattern):
     for path in sorted(glob.glob(pattern)):
         for line in open(path):
             m = json.loads(line)
-            key = (m["workload"], tuple((k, v) for k, v in sorted(m["params"].items()) if k in ("n", "d", "r", "m", "k")))
+            key = (m["workload"], tuple((k, v) for k, v in sorted(m.items()) if k in ("n", "d", "r", "m", "k")))
             rows.setdefault(key, []).append(m)
     return rows
 
@@ -26,10 +26,10 @@ def main(folder):
     print("| workload | params | ours (ms) | peer | peer (ms) | speed-up (peer / ours) | our GFLOP/s | % of peak |")
     print("|---|---|---|---|---|---|---|---|")
     for key in ours:
-        mine = statistics.median(m["seconds"] for m in ours[key])
+        mine = statistics.median(m["sec_per_step"] for m in ours[key])
         other_rows = peers.get(key, [])
-        other = statistics.median(m["seconds"] for m in other_rows) if other_rows else float("nan")
-        lib = other_rows[0]["params"].get("library", "?") if other_rows else "-"
+        other = statistics.median(m["sec_per_step"] for m in other_rows) if other_rows else float("nan")
+        lib = other_rows[0].get("library", "?") if other_rows else "-"
         gflops = ours[key][0]["gflops"]
         rate = statistics.median(m["gflops"] for m in ours[key]) if gflops is not None else None
         params = ", ".join(f"{k}={v}" for k, v in key[1])

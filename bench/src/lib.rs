@@ -81,6 +81,7 @@ pub struct Gemm {
     a: DMatrix<f64>,
     b: DMatrix<f64>,
     c: DMatrix<f64>,
+    blocks: Vec<DMatrix<f64>>,
 }
 
 impl Gemm {
@@ -91,6 +92,7 @@ impl Gemm {
             a: gmm_core::generate::gaussian_matrix(m, m, &mut rng),
             b: gmm_core::generate::gaussian_matrix(m, m, &mut rng),
             c: DMatrix::zeros(m, m),
+            blocks: Vec::new(),
         }
     }
 
@@ -106,13 +108,14 @@ impl Gemm {
         let threads = rayon::current_num_threads().max(1);
         let width = m.div_ceil(threads);
         let (a, b) = (&self.a, &self.b);
-        let mut blocks: Vec<DMatrix<f64>> =
-            (0..m).step_by(width).map(|start| DMatrix::zeros(m, width.min(m - start))).collect();
-        blocks.par_iter_mut().enumerate().for_each(|(i, c)| {
+        if self.blocks.len() != m.div_ceil(width) {
+            self.blocks = (0..m).step_by(width).map(|start| DMatrix::zeros(m, width.min(m - start))).collect();
+        }
+        self.blocks.par_iter_mut().enumerate().for_each(|(i, c)| {
             let cols = b.columns(i * width, c.ncols());
             ssl_losses::kernels::gemm(1.0, a, Op::N, &cols, Op::N, 0.0, c);
         });
-        for (i, c) in blocks.iter().enumerate() {
+        for (i, c) in self.blocks.iter().enumerate() {
             self.c.columns_mut(i * width, c.ncols()).copy_from(c);
         }
     }
@@ -143,17 +146,30 @@ pub fn median_seconds(reps: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
-/// One measured workload, as printed by the `workloads` binary (one JSON object per line).
+/// One measured workload, printed as one flat JSON object per line, e.g.
+/// `{"workload": "infonce-step", "n": 1024, "d": 128, "r": 16, "dtype": "f64", "sec_per_step": 0.004, "gflops": 29.1}`.
 #[derive(Debug, serde::Serialize)]
 pub struct Measurement {
     /// Workload name.
     pub workload: &'static str,
-    /// Parameters, e.g. `{"n": 1024, "d": 128, "r": 16}`.
-    pub params: serde_json::Value,
-    /// Median seconds per call.
-    pub seconds: f64,
+    /// Parameters, e.g. `n`, `d`, `r`.
+    #[serde(flatten)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Median seconds per call (per step for the loss workloads).
+    pub sec_per_step: f64,
     /// Flops per second, where the flop count is defined.
     pub gflops: Option<f64>,
+}
+
+impl Measurement {
+    fn new(workload: &'static str, params: serde_json::Value, seconds: f64, flops: Option<f64>) -> Self {
+        Self {
+            workload,
+            params: params.as_object().cloned().unwrap_or_default(),
+            sec_per_step: seconds,
+            gflops: flops.map(|f| f / seconds / 1e9),
+        }
+    }
 }
 
 /// Runs the workloads of the peer comparison and returns their medians.
@@ -164,23 +180,15 @@ pub fn measure_all(quick: bool) -> Vec<Measurement> {
     let mut g = Gemm::new(m);
     let flops = 2.0 * (m as f64).powi(3);
     let s = median_seconds(reps.min(11), || g.run_parallel());
-    out.push(Measurement {
-        workload: "gemm-f64",
-        params: serde_json::json!({"m": m, "threads": rayon::current_num_threads()}),
-        seconds: s,
-        gflops: Some(flops / s / 1e9),
-    });
+    let p = serde_json::json!({"m": m, "threads": rayon::current_num_threads()});
+    out.push(Measurement::new("gemm-f64", p, s, Some(flops)));
     for (n, d, r) in [(1024, 128, 16), (256, 32, 4), (4096, 512, 64)] {
         let mut w = InfoNceStep::new(n, d, r);
         let s = median_seconds(if n > 2048 { reps.min(7) } else { reps }, || {
             std::hint::black_box(w.run());
         });
-        out.push(Measurement {
-            workload: "infonce-step",
-            params: serde_json::json!({"n": n, "d": d, "r": r, "dtype": "f64"}),
-            seconds: s,
-            gflops: Some(infonce_flops(n, d, r) / s / 1e9),
-        });
+        let p = serde_json::json!({"n": n, "d": d, "r": r, "dtype": "f64"});
+        out.push(Measurement::new("infonce-step", p, s, Some(infonce_flops(n, d, r))));
     }
     let (n, d) = (20_000, 256);
     let data = labelled(n, d);
@@ -188,26 +196,16 @@ pub fn measure_all(quick: bool) -> Vec<Measurement> {
         std::hint::black_box(baselines::Lda::default().fit(&data.x, &data.z).expect("valid data"));
     });
     let p = serde_json::json!({"n": n, "d": d, "k": 10});
-    out.push(Measurement {
-        workload: "lda-fit",
-        params: p.clone(),
-        seconds: s,
-        gflops: Some(scatter_flops(n, d) / s / 1e9),
-    });
+    out.push(Measurement::new("lda-fit", p.clone(), s, Some(scatter_flops(n, d))));
     let s = median_seconds(reps.min(11), || {
         std::hint::black_box(baselines::Pca::new(9).fit(&data.x).expect("valid data"));
     });
-    out.push(Measurement { workload: "pca-fit", params: p, seconds: s, gflops: Some(scatter_flops(n, d) / s / 1e9) });
+    out.push(Measurement::new("pca-fit", p, s, Some(scatter_flops(n, d))));
     for d in [64, 512] {
         let n = 4096;
         let mut w = Sampling::new(n, d);
         let s = median_seconds(reps.min(11), || w.run());
-        out.push(Measurement {
-            workload: "pair-sampling",
-            params: serde_json::json!({"n": n, "d": d}),
-            seconds: s,
-            gflops: None,
-        });
+        out.push(Measurement::new("pair-sampling", serde_json::json!({"n": n, "d": d}), s, None));
     }
     out
 }

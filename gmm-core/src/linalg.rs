@@ -77,6 +77,38 @@ pub fn gemm<SA, SB>(
     }
 }
 
+/// Rows per block of [`gemm_rows_par`].
+const ROW_BLOCK: usize = 256;
+/// Below this many multiply-adds [`gemm_rows_par`] runs one product on the calling thread
+/// (the split costs more than it saves). A function of the shapes only, so still deterministic.
+const PAR_MIN_WORK: usize = 1 << 24;
+
+/// `C = A B` for `A` (`n x k`), `B` (`k x m`), by blocks of rows of `A` and `C` in parallel
+/// (rayon). Each entry of `C` comes from one block product (or, for small products, one
+/// product) whatever the thread count, so the bits do not depend on it.
+pub fn gemm_rows_par(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &mut DMatrix<f64>) {
+    let n = a.nrows();
+    assert!(c.shape() == (n, b.ncols()) && a.ncols() == b.nrows(), "gemm_rows_par shapes");
+    if n * a.ncols() * b.ncols() < PAR_MIN_WORK {
+        gemm(1.0, a, Op::N, b, Op::N, 0.0, c);
+        return;
+    }
+    let blocks: Vec<DMatrix<f64>> = (0..n)
+        .step_by(ROW_BLOCK)
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|&start| {
+            let rows = a.rows(start, ROW_BLOCK.min(n - start));
+            let mut out = DMatrix::zeros(rows.nrows(), b.ncols());
+            gemm(1.0, &rows, Op::N, b, Op::N, 0.0, &mut out);
+            out
+        })
+        .collect();
+    for (i, block) in blocks.iter().enumerate() {
+        c.rows_mut(i * ROW_BLOCK, block.nrows()).copy_from(block);
+    }
+}
+
 /// Rows per block of [`gram`]: fixed, so the partition (and the bits) do not depend on the
 /// number of threads.
 const GRAM_BLOCK: usize = 512;

@@ -90,7 +90,7 @@ pub(crate) fn fill_gaussian_rows<R: Rng + ?Sized>(
     for e in scratch.iter_mut() {
         *e = rng.sample(StandardNormal);
     }
-    out.gemm(1.0, scratch, chol_t, 0.0);
+    crate::linalg::gemm_rows_par(scratch, chol_t, out);
     add_rows(out, means, labels);
 }
 

@@ -1,4 +1,4 @@
-//! Prints one JSON object per line and workload (median seconds per call, GFLOP/s): the Rust
+//! Prints one flat JSON object per line and workload (median seconds per call, GFLOP/s): the Rust
 //! side of `bench/peers/compare.sh`. `--quick` takes fewer repetitions.
 
 fn main() {

@@ -1,5 +1,6 @@
 //! Subcommands, one module each.
 
+mod bench;
 mod check;
 mod describe;
 mod fit;
@@ -33,6 +34,8 @@ enum Command {
     Fit(fit::Args),
     /// Check the claims C1..C14 of the theory, each with a negative control; non-zero exit when one fails.
     Check(check::Args),
+    /// Time the workloads of the peer comparison (sampling, loss steps, fits) against the GEMM peak.
+    Bench(bench::Args),
     /// List the preset mixtures.
     Presets,
 }
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Check(args) => check::run_check(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Presets => {
             for (name, what) in gmm_core::PRESETS {
                 println!("{name:<14} {what}");
