@@ -5,6 +5,7 @@ pub mod common;
 pub mod evidence;
 pub mod exact;
 pub mod spectral;
+pub mod strategies;
 pub mod trained;
 
 pub use evidence::{Budget, CheckError, Claim, Evidence, Result};
