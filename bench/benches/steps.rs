@@ -48,18 +48,7 @@ fn other_steps(c: &mut Criterion) {
     let mut g = c.benchmark_group("steps");
     g.sample_size(20);
     let (n, d, r) = (1024, 128, 16);
-    let clip_model = gmm_core::ClipGenerator {
-        k: 10,
-        k_private: 4,
-        d_x: d,
-        d_y: d / 2,
-        separation: 1.0,
-        private_separation: 1.0,
-        condition: 10.0,
-        orthogonal: true,
-    }
-    .generate(&mut seeded(1))
-    .expect("valid generator");
+    let clip_model = gmm_core::ClipGenerator::new(10, 4, d, d / 2).generate(&mut seeded(1)).expect("valid generator");
     let pairs = clip_model.sample_pairs(n, &mut seeded(2)).expect("valid model");
     let mut clip = Clip::new(1.0, Score::Dot).expect("tau > 0");
     let params = vec![ssl_losses::small_random_init(r, d, 0.3, 3), ssl_losses::small_random_init(r, d / 2, 0.3, 4)];

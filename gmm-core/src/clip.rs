@@ -315,6 +315,18 @@ pub struct ClipGenerator {
 }
 
 impl ClipGenerator {
+    /// `k` shared and `k_private` private components in dimensions `d_x`, `d_y`; separations 1,
+    /// condition number 10, private means satisfying C10's orthogonality.
+    pub fn new(k: usize, k_private: usize, d_x: usize, d_y: usize) -> Self {
+        Self { k, k_private, d_x, d_y, separation: 1.0, private_separation: 1.0, condition: 10.0, orthogonal: true }
+    }
+
+    /// With (`true`) or without the orthogonality condition of claim C10.
+    pub fn orthogonal(mut self, orthogonal: bool) -> Self {
+        self.orthogonal = orthogonal;
+        self
+    }
+
     /// Checks every parameter.
     pub fn validate(&self) -> Result<()> {
         if self.k < 2 {

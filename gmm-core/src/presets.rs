@@ -40,16 +40,7 @@ pub const PRESET_SEED: u64 = 20_241_105;
 /// [`GmmError::UnknownPreset`] listing the known names.
 pub fn preset(name: &str) -> Result<Model> {
     let mut rng = seeded(PRESET_SEED);
-    let clip = |orthogonal| ClipGenerator {
-        k: 3,
-        k_private: 3,
-        d_x: 8,
-        d_y: 6,
-        separation: 1.0,
-        private_separation: 1.0,
-        condition: 10.0,
-        orthogonal,
-    };
+    let clip = |orthogonal| ClipGenerator::new(3, 3, 8, 6).orthogonal(orthogonal);
     Ok(match name {
         "isotropic" => Model::Gmm(MixtureGenerator::isotropic(3, 10).generate(&mut rng)?),
         "anisotropic" => Model::Gmm(MixtureGenerator::isotropic(3, 10).condition(100.0).generate(&mut rng)?),

@@ -4,16 +4,7 @@
 use gmm_core::{ClipGenerator, ClipGmm, Side, seeded};
 
 fn generator(orthogonal: bool) -> ClipGenerator {
-    ClipGenerator {
-        k: 3,
-        k_private: 3,
-        d_x: 8,
-        d_y: 6,
-        separation: 1.0,
-        private_separation: 1.0,
-        condition: 10.0,
-        orthogonal,
-    }
+    ClipGenerator::new(3, 3, 8, 6).orthogonal(orthogonal)
 }
 
 #[test]
