@@ -85,6 +85,12 @@ impl Gmm {
         Subspace::from_columns(&directions, RANK_RTOL)
     }
 
+    /// The span of the centred means `span{mu_i - mu_bar} = range(S_B)` (orthonormal basis). It
+    /// equals the Fisher subspace when `Sigma` maps it to itself (e.g. isotropic `Sigma`).
+    pub fn mean_span(&self) -> Result<Subspace> {
+        Subspace::from_columns(&self.scaled_centred_means().transpose(), RANK_RTOL)
+    }
+
     /// The top-`r` principal subspace of the population: top-`r` eigenvectors of `Sigma_T`
     /// (what PCA converges to).
     pub fn pca_subspace(&self, r: usize) -> Result<Subspace> {

@@ -31,21 +31,14 @@ fn describe_shows_pca_failing_on_the_trap() {
 
 #[test]
 fn sample_writes_csv_with_header_and_labels() {
-    let path = temp_path("pairs.csv");
-    let (ok, _, stderr) = ssl_gmm(&[
-        "sample",
-        "--preset",
-        "textbook",
-        "--n",
-        "7",
-        "--delta",
-        "1",
-        "--seed",
-        "3",
-        "--out",
-        path.to_str().unwrap(),
-    ]);
-    assert!(ok, "{stderr}");
+    let write = |name: &str| {
+        let path = temp_path(name);
+        let args = ["sample", "--preset", "textbook", "--n", "7", "--delta", "1", "--seed", "3", "--out"];
+        let (ok, _, stderr) = ssl_gmm(&[&args[..], &[path.to_str().unwrap()]].concat());
+        assert!(ok, "{stderr}");
+        path
+    };
+    let path = write("pairs.csv");
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "x0,x1,xp0,xp1,z,z_plus");
@@ -56,21 +49,7 @@ fn sample_writes_csv_with_header_and_labels() {
         assert_eq!(f[4], f[5]);
     }
     // Same seed, same bytes.
-    let again = temp_path("pairs2.csv");
-    ssl_gmm(&[
-        "sample",
-        "--preset",
-        "textbook",
-        "--n",
-        "7",
-        "--delta",
-        "1",
-        "--seed",
-        "3",
-        "--out",
-        again.to_str().unwrap(),
-    ]);
-    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
+    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(write("pairs2.csv")).unwrap());
 }
 
 #[test]

@@ -30,11 +30,7 @@ fn posterior_gap(budget: Budget, seed: u64, orthogonal: bool) -> Result<Evidence
         let cond = if orthogonal { cond.max(100.0) } else { cond };
         let g = mixture(k, d, cond, noise, seed + i as u64)?;
         let x = g.sample(16, &mut seeded(seed ^ i as u64)).x;
-        let p = if orthogonal {
-            Subspace::from_columns(&g.scaled_centred_means().transpose(), RANK_RTOL)?.projector()
-        } else {
-            g.fisher_projector()?
-        };
+        let p = if orthogonal { g.mean_span()?.projector() } else { g.fisher_projector()? };
         worst = worst.max((g.posterior(&x)? - g.posterior(&(&x * p.transpose()))?).amax());
     }
     Ok(Evidence::at_most(cases, worst, 1e-9, "max |p(z|x) - p(z|Px)| over 16 samples per mixture; rounding tolerance"))
@@ -212,11 +208,7 @@ fn small_a_phase(budget: Budget, seed: u64, against_fisher: bool) -> Result<Evid
             it -= grad * (0.5 / cov.norm());
             it *= 1e-5 / it.norm();
         }
-        let target = if against_fisher {
-            g.fisher_subspace()?
-        } else {
-            Subspace::from_columns(&g.scaled_centred_means().transpose(), RANK_RTOL)?
-        };
+        let target = if against_fisher { g.fisher_subspace()? } else { g.mean_span()? };
         worst_gap = worst_gap.max(gap);
         worst_sin = worst_sin.max(sin_to(&it, &target)?);
     }

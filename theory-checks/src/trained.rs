@@ -34,12 +34,7 @@ fn jensen(budget: Budget, seed: u64, orthogonal: bool) -> Result<Evidence> {
     let mut worst_p: f64 = 0.0;
     for i in 0..cases {
         let g = mixture(3, 6, 30.0, false, seed + i as u64)?;
-        let p = if orthogonal {
-            gmm_core::Subspace::from_columns(&g.scaled_centred_means().transpose(), gmm_core::linalg::RANK_RTOL)?
-                .projector()
-        } else {
-            g.fisher_projector()?
-        };
+        let p = if orthogonal { g.mean_span()?.projector() } else { g.fisher_projector()? };
         let pop = PopulationInfoNce::new(&g, 1.0, 1.0)?;
         let a = gmm_core::generate::gaussian_matrix(2, 6, &mut seeded(seed ^ (i as u64 + 3))) * 0.4;
         let x = g.sample(n, &mut seeded(seed + 500 + i as u64)).x;

@@ -1,7 +1,7 @@
 //! `ssl-gmm describe`: the mixture's shape, its Fisher subspace, its top principal subspace and
 //! the principal angles between them (where PCA fails, at a glance).
 
-use gmm_core::{ClipGmm, Gmm, Model, Side, Subspace, linalg::sym_eig_desc, subspace::LinearMap};
+use gmm_core::{ClipGmm, Gmm, Model, Side, Subspace, linalg::sym_eig_desc};
 use serde::Serialize;
 
 use super::model::ModelArgs;
@@ -46,7 +46,7 @@ fn gmm_facts(g: &Gmm) -> anyhow::Result<GmmFacts> {
     let (eig, _) = sym_eig_desc(g.covariance())?;
     let fisher = g.fisher_subspace()?;
     let pca = g.pca_subspace(fisher.dim().max(1))?;
-    let means = LinearMap::new(g.scaled_centred_means()).row_space()?;
+    let means = g.mean_span()?;
     let angles = pca.principal_angles(&fisher)?;
     Ok(GmmFacts {
         k: g.k(),
