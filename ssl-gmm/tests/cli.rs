@@ -184,3 +184,18 @@ fn check_prints_evidence_and_rejects_unknown_claims() {
     let (ok, _, stderr) = ssl_gmm(&["check", "--claims", "C99"]);
     assert!(!ok && stderr.contains("unknown claim C99"), "{stderr}");
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssl-gmm"))
+        .args(["describe", "--preset", "clip", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before the output is written
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
