@@ -62,6 +62,8 @@ struct Core {
     scratch2: Vec<f64>,
     targets: Vec<usize>,
     blocks: Vec<AnchorBlock>,
+    u_cat: DMatrix<f64>,
+    du: DMatrix<f64>,
 }
 
 /// Anchors per block of the fused one-directional kernel: a block's scores against all `n`
@@ -127,6 +129,8 @@ impl Core {
             scratch2: Vec::new(),
             targets: Vec::new(),
             blocks: Vec::new(),
+            u_cat: DMatrix::zeros(0, 0),
+            du: DMatrix::zeros(0, 0),
         })
     }
 
@@ -197,12 +201,13 @@ impl Core {
             }
             Form::SimClr => {
                 // U = [U1; U2] (2n x r), S = U U^T / tau with the diagonal masked.
-                let mut u = DMatrix::zeros(2 * n, r);
-                u.rows_mut(0, n).copy_from(&self.u1);
-                u.rows_mut(n, n).copy_from(&self.u2);
+                ensure_shape(&mut self.u_cat, 2 * n, r);
+                ensure_shape(&mut self.du, 2 * n, r);
+                self.u_cat.rows_mut(0, n).copy_from(&self.u1);
+                self.u_cat.rows_mut(n, n).copy_from(&self.u2);
                 ensure_shape(&mut self.s, 2 * n, 2 * n);
                 ensure_shape(&mut self.g, 2 * n, 2 * n);
-                gemm(inv_tau, &u, Op::N, &u, Op::T, 0.0, &mut self.s);
+                gemm(inv_tau, &self.u_cat, Op::N, &self.u_cat, Op::T, 0.0, &mut self.s);
                 self.s.fill_diagonal(f64::NEG_INFINITY);
                 self.targets.clear();
                 self.targets.extend((0..2 * n).map(|i| (i + n) % (2 * n)));
@@ -210,10 +215,10 @@ impl Core {
                 let loss =
                     row_softmax_xent(&self.s, &self.targets, w, &mut self.g, &mut self.scratch1, &mut self.scratch2);
                 // dL/dU = (G + G^T) U / tau.
-                let sym = &self.g + self.g.transpose();
-                let du = sym * &u * inv_tau;
-                self.dz1.copy_from(&du.rows(0, n));
-                self.dz2.copy_from(&du.rows(n, n));
+                gemm(inv_tau, &self.g, Op::N, &self.u_cat, Op::N, 0.0, &mut self.du);
+                gemm(inv_tau, &self.g, Op::T, &self.u_cat, Op::N, 1.0, &mut self.du);
+                self.dz1.copy_from(&self.du.rows(0, n));
+                self.dz2.copy_from(&self.du.rows(n, n));
                 loss * w
             }
         };
