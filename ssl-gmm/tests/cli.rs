@@ -199,3 +199,66 @@ fn a_closed_pipe_ends_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn reproduce_writes_everything_and_shards_merge_to_the_same_rows() {
+    let config = temp_path("tiny-sweeps.json");
+    std::fs::write(
+        &config,
+        r#"{"seeds": 1, "steps": 40, "batch": 64, "samples": 600, "k": 3, "d": 6,
+            "e1_conditions": [1, 100], "e2_deltas": [1, 0], "e3_dims": [6, 8], "e4_samples": [600, 1200],
+            "e5_ranks": [1, 3], "e6_steps": [20, 40], "e7_datasets": ["wine"]}"#,
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let whole = temp_path("reproduce-whole");
+    let (ok, _, stderr) = ssl_gmm(&["reproduce", "--config", cfg, "--out", whole.to_str().unwrap(), "--quiet"]);
+    assert!(ok, "{stderr}");
+    let stems = [
+        "e1_variance",
+        "e2_augmentation_noise",
+        "e3_dimension",
+        "e4_sample_size",
+        "e5_output_dimension",
+        "e6_clip",
+        "e7_real_data",
+    ];
+    for stem in stems {
+        for ext in ["csv", "svg"] {
+            assert!(whole.join(format!("{stem}.{ext}")).exists(), "{stem}.{ext} missing");
+        }
+    }
+    let report = std::fs::read_to_string(whole.join("report.md")).unwrap();
+    assert!(report.contains("![E1](e1_variance.svg)") && report.contains("Headline numbers"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["E2"]["methods"]["InfoNCE"].is_array());
+    // Two shards, merged, give the same rows as the whole run.
+    let shards: Vec<_> = (0..2).map(|i| temp_path(&format!("reproduce-shard{i}"))).collect();
+    for (i, dir) in shards.iter().enumerate() {
+        let spec = format!("{i}/2");
+        let (ok, _, stderr) =
+            ssl_gmm(&["reproduce", "--config", cfg, "--shard", &spec, "--out", dir.to_str().unwrap()]);
+        assert!(ok, "{stderr}");
+    }
+    let merged = temp_path("reproduce-merged");
+    let (ok, _, stderr) = ssl_gmm(&[
+        "merge",
+        shards[0].to_str().unwrap(),
+        shards[1].to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    for stem in stems {
+        let lines = |dir: &std::path::Path| {
+            let mut l: Vec<String> =
+                std::fs::read_to_string(dir.join(format!("{stem}.csv"))).unwrap().lines().map(String::from).collect();
+            l.sort();
+            l
+        };
+        assert_eq!(lines(&whole), lines(&merged), "{stem}");
+    }
+    let (ok, _, stderr) = ssl_gmm(&["reproduce", "--shard", "2/2", "--out", merged.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("--shard"), "{stderr}");
+}

@@ -80,7 +80,7 @@ struct FitReport {
 }
 
 /// Splits the label column off the table.
-fn split_labels(values: DMatrix<f64>, spec: &str) -> anyhow::Result<(DMatrix<f64>, Vec<usize>)> {
+pub fn split_labels(values: DMatrix<f64>, spec: &str) -> anyhow::Result<(DMatrix<f64>, Vec<usize>)> {
     let m = values.ncols();
     let col = if spec == "last" {
         m - 1
@@ -106,7 +106,7 @@ fn split_labels(values: DMatrix<f64>, spec: &str) -> anyhow::Result<(DMatrix<f64
 }
 
 /// Relabels to `0..c` in order of first appearance of the sorted distinct values.
-fn compact_labels(labels: &[usize]) -> Vec<usize> {
+pub fn compact_labels(labels: &[usize]) -> Vec<usize> {
     let mut distinct: Vec<usize> = labels.to_vec();
     distinct.sort_unstable();
     distinct.dedup();

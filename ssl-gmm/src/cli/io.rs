@@ -89,14 +89,19 @@ pub fn read_data(path: &Path) -> anyhow::Result<DMatrix<f64>> {
         return read_npy(path);
     }
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    read_csv(file, name.ends_with(".gz"), &path.display().to_string())
+}
+
+/// Reads CSV (gzip-compressed when `gz`) from any reader; `name` labels error messages.
+pub fn read_csv(reader: impl std::io::Read, gz: bool, name: &str) -> anyhow::Result<DMatrix<f64>> {
     let reader: Box<dyn std::io::Read> =
-        if name.ends_with(".gz") { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+        if gz { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
     let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let mut width = None;
     for (index, record) in csv.records().enumerate() {
         let line = index + 1;
-        let record = record.with_context(|| format!("{}: cannot read line {line}", path.display()))?;
+        let record = record.with_context(|| format!("{name}: cannot read line {line}"))?;
         if record.iter().all(|f| f.is_empty()) {
             continue;
         }
@@ -108,19 +113,19 @@ pub fn read_data(path: &Path) -> anyhow::Result<DMatrix<f64>> {
         for (col, (value, field)) in parsed.into_iter().zip(record.iter()).enumerate() {
             match value {
                 Ok(v) if v.is_finite() => row.push(v),
-                _ => bail!("{}: line {line}, column {}: {field:?} is not a finite number", path.display(), col + 1),
+                _ => bail!("{name}: line {line}, column {}: {field:?} is not a finite number", col + 1),
             }
         }
         match width {
             None => width = Some(row.len()),
             Some(w) if w != row.len() => {
-                bail!("{}: line {line} has {} fields, the first data line has {w}", path.display(), row.len())
+                bail!("{name}: line {line} has {} fields, the first data line has {w}", row.len())
             }
             Some(_) => {}
         }
         rows.push(row);
     }
-    let w = width.with_context(|| format!("{} has no data rows", path.display()))?;
+    let w = width.with_context(|| format!("{name} has no data rows"))?;
     Ok(DMatrix::from_fn(rows.len(), w, |i, j| rows[i][j]))
 }
 

@@ -6,6 +6,8 @@ mod describe;
 mod fit;
 mod io;
 mod model;
+mod plot;
+mod reproduce;
 mod sample;
 mod train;
 
@@ -22,6 +24,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the paper's experiments E1..E7: CSVs, SVG plots, report.md and summary.json.
+    Reproduce(reproduce::Args),
+    /// Combine the outputs of sharded `reproduce --shard I/N` runs.
+    Merge(reproduce::MergeArgs),
     /// Describe a mixture: its shape, Fisher subspace, top principal subspace and the angles between them.
     Describe(describe::Args),
     /// Sample augmentation pairs (or CLIP pairs) with their labels to CSV or NPY.
@@ -49,6 +55,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(args) => fit::run(&args),
         Command::Check(args) => check::run_check(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Reproduce(args) => reproduce::run(&args),
+        Command::Merge(args) => reproduce::merge(&args),
         Command::Presets => {
             for (name, what) in gmm_core::PRESETS {
                 println!("{name:<14} {what}");
