@@ -32,16 +32,38 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
+/// Titles and axes of a plot.
+pub struct PlotSpec {
+    /// Caption.
+    pub title: &'static str,
+    /// x-axis description.
+    pub x_label: &'static str,
+    /// y-axis description.
+    pub y_label: &'static str,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// Names of integer x positions (categorical axis); empty for a numeric axis.
+    pub x_names: Vec<String>,
+}
+
+/// A short tick label: plain for moderate magnitudes, scientific otherwise.
+fn tick(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if (1e-2..1e4).contains(&v.abs()) {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
 /// Writes an SVG line plot with error bars to `path` (atomically: temporary file, then rename).
-pub fn line_plot(
-    path: &Path,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    log_x: bool,
-    log_y: bool,
-    series: &[Series],
-) -> anyhow::Result<()> {
+/// With `x_names`, integer x positions are labelled by those names (categorical axis).
+pub fn line_plot(path: &Path, spec: &PlotSpec, series: &[Series]) -> anyhow::Result<()> {
+    let PlotSpec { title, x_label, y_label, log_x, log_y, ref x_names } = *spec;
     register_font();
     let all: Vec<&(f64, f64, f64, f64)> = series.iter().flat_map(|s| s.points.iter()).collect();
     let fin = |v: f64| v.is_finite() && (!log_y || v > 0.0);
@@ -71,7 +93,18 @@ pub fn line_plot(
         macro_rules! draw {
             ($chart:expr) => {{
                 let mut chart = $chart;
-                chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw()?;
+                let x_fmt = |v: &f64| match x_names.get(v.round() as usize) {
+                    Some(name) if (v - v.round()).abs() < 1e-9 && *v >= 0.0 => name.clone(),
+                    _ if !x_names.is_empty() => String::new(),
+                    _ => tick(*v),
+                };
+                chart
+                    .configure_mesh()
+                    .x_desc(x_label)
+                    .y_desc(y_label)
+                    .x_label_formatter(&x_fmt)
+                    .y_label_formatter(&|v: &f64| tick(*v))
+                    .draw()?;
                 for (i, s) in series.iter().enumerate() {
                     let colour = COLOURS[i % COLOURS.len()];
                     let pts: Vec<(f64, f64)> = s.points.iter().filter(|p| fin(p.1)).map(|p| (p.0, p.1)).collect();

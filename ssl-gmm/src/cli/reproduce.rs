@@ -18,7 +18,7 @@ use ssl_losses::{
 
 use super::fit::{compact_labels, split_labels, standardize};
 use super::io::{read_csv, write_atomic};
-use super::plot::{Series, line_plot};
+use super::plot::{PlotSpec, Series, line_plot};
 
 /// The sweeps of every experiment. `ssl-gmm reproduce --print-config` prints the defaults;
 /// `--config FILE` overrides any subset of the fields.
@@ -582,7 +582,7 @@ fn write_report(rows: &[Row], out: &Path, seconds: f64) -> anyhow::Result<()> {
         View("E4", sin, "sin theta_max to F", true, true, "samples / pairs n"),
         View("E5", share, "share of ||A Sigma^1/2||^2 outside F", false, false, "output dimension r"),
         View("E6", share, "share outside the shared Fisher subspace", true, true, "training steps"),
-        View("E7", ari, "k-means ARI (held-out)", false, false, "data set (0 = first of e7_datasets)"),
+        View("E7", ari, "k-means ARI (held-out)", false, false, "data set"),
     ];
     let mut report = String::from(
         "# Reproduction report\n\nBansal, Kavis, Sanghavi, *Understanding Self-Supervised Learning via Gaussian Mixture Models* (arXiv 2411.03517): linear encoders trained with InfoNCE and whitened SimSiam on augmentation pairs, against CCA on pairs (label-free, closed form), PCA and supervised LDA. Every number is a mean over seeds; error bars span min..max over seeds.\n\n",
@@ -606,7 +606,17 @@ fn write_report(rows: &[Row], out: &Path, seconds: f64) -> anyhow::Result<()> {
                 points: pts.iter().map(|p| (p.0.max(if log_x { 1e-9 } else { f64::MIN }), p.2, p.3, p.4)).collect(),
             })
             .collect();
-        line_plot(&out.join(format!("{stem}.svg")), title, x_label, name, log_x, log_y, &series)?;
+        let x_names: Vec<String> = if id == "E7" {
+            let mut names: Vec<(u64, String)> =
+                rows.iter().filter(|r| r.experiment == "E7").map(|r| (r.setting.to_bits(), r.label.clone())).collect();
+            names.sort();
+            names.dedup();
+            names.into_iter().map(|(_, n)| n).collect()
+        } else {
+            Vec::new()
+        };
+        let spec = PlotSpec { title, x_label, y_label: name, log_x, log_y, x_names };
+        line_plot(&out.join(format!("{stem}.svg")), &spec, &series)?;
         let mut json = serde_json::Map::new();
         for (m, pts) in &st {
             let last = pts.last().expect("non-empty");
