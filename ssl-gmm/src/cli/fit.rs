@@ -125,20 +125,12 @@ pub fn standardize(x: &mut DMatrix<f64>) {
     }
 }
 
-/// Positives for CCA from labels: another sample of the same class, uniformly.
-fn same_class_partners(x: &DMatrix<f64>, labels: &[usize], seed: u64) -> DMatrix<f64> {
-    use rand::RngExt;
-    let mut rng = gmm_core::seeded(seed);
-    let classes = labels.iter().max().map_or(0, |m| m + 1);
-    let mut members = vec![Vec::new(); classes];
-    labels.iter().enumerate().for_each(|(i, &z)| members[z].push(i));
-    let mut out = DMatrix::zeros(x.nrows(), x.ncols());
-    for (i, &z) in labels.iter().enumerate() {
-        let pool = &members[z];
-        let j = pool[rng.random_range(0..pool.len())];
-        out.set_row(i, &x.row(j));
-    }
-    out
+/// Pairs for CCA from labels: every sample (in a seeded random order) with another sample of
+/// its class, as ssl-losses' labelled pair source makes them with `delta = 1`.
+pub fn same_class_pairs(x: &DMatrix<f64>, labels: &[usize], seed: u64) -> anyhow::Result<(DMatrix<f64>, DMatrix<f64>)> {
+    let mut source = ssl_losses::LabelledPairs::new(x.clone(), labels.to_vec(), 1.0, x.nrows())?;
+    let batch = ssl_losses::PairSource::next_batch(&mut source, &mut gmm_core::seeded(seed))?;
+    Ok((batch.left.clone(), batch.right.clone()))
 }
 
 /// Runs `fit`.
@@ -177,19 +169,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             (fit.map, fit.explained_variance_ratio)
         }
         Method::Cca => {
-            let positives = match (&args.pairs, &labels) {
+            let (anchors, positives) = match (&args.pairs, &labels) {
                 (Some(path), _) => {
                     let mut p = read_data(path)?;
                     if args.standardize {
                         standardize(&mut p);
                     }
-                    p
+                    (x.clone(), p)
                 }
-                (None, Some(l)) => same_class_partners(&x, l, args.seed),
+                (None, Some(l)) => same_class_pairs(&x, l, args.seed)?,
                 (None, None) => bail!("CCA needs pairs: pass --pairs FILE, or --labels-col to pair samples of a class"),
             };
             let r = args.dim.or(classes.map(|c| c.saturating_sub(1).max(1))).context("pass --dim")?;
-            let fit = CcaPairs { n_components: r, ridge: args.ridge.unwrap_or(0.0) }.fit(&x, &positives)?;
+            let fit = CcaPairs { n_components: r, ridge: args.ridge.unwrap_or(0.0) }.fit(&anchors, &positives)?;
             let total: f64 = fit.eigenvalues.iter().map(|v| v.max(0.0)).sum();
             let ratio = fit.eigenvalues.iter().map(|v| v / total).collect();
             (fit.map, ratio)

@@ -16,7 +16,7 @@ use ssl_losses::{
     TrainConfig, small_random_init, train,
 };
 
-use super::fit::{compact_labels, split_labels, standardize};
+use super::fit::{compact_labels, same_class_pairs, split_labels, standardize};
 use super::io::{read_csv, write_atomic};
 use super::plot::{PlotSpec, Series, line_plot};
 
@@ -321,10 +321,7 @@ fn real_rows(job: &Job, s: &Sweeps) -> anyhow::Result<Vec<Row>> {
     let mut infonce = InfoNce::new(1.0, Form::OneWay, Score::Dot)?;
     let mut pairs = LabelledPairs::new(xt.clone(), zt.clone(), 0.9, batch)?;
     let a = trained(&mut infonce, &mut pairs, vec![small_random_init(r, xt.ncols(), 0.1, seed)], &config)?;
-    // CCA's pairs: every training sample (in a shuffled order) with another of its class.
-    let mut all_pairs = LabelledPairs::new(xt.clone(), zt.clone(), 1.0, xt.nrows())?;
-    let pairs_batch = all_pairs.next_batch(&mut seeded(seed + 1))?;
-    let (anchors, partners) = (pairs_batch.left.clone(), pairs_batch.right.clone());
+    let (anchors, partners) = same_class_pairs(&xt, &zt, seed + 1)?;
     let ridge = 1e-6;
     let methods = [
         ("InfoNCE", Ok(LinearMap::new(a))),
@@ -561,11 +558,9 @@ fn stats(rows: &[Row], id: &str, metric: fn(&Row) -> Option<f64>) -> Stats {
 }
 
 fn slope(points: &[(f64, String, f64, f64, f64, usize)]) -> f64 {
-    let xs: Vec<f64> = points.iter().map(|p| p.0.ln()).collect();
-    let ys: Vec<f64> = points.iter().map(|p| p.2.max(1e-300).ln()).collect();
-    let (mx, my) = (xs.iter().sum::<f64>() / xs.len() as f64, ys.iter().sum::<f64>() / ys.len() as f64);
-    let cov: f64 = xs.iter().zip(&ys).map(|(a, b)| (a - mx) * (b - my)).sum();
-    cov / xs.iter().map(|a| (a - mx).powi(2)).sum::<f64>()
+    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.2.max(1e-300)).collect();
+    theory_checks::common::log_log_slope(&xs, &ys)
 }
 
 /// How an experiment is plotted: id, metric, its name, log x, log y, x-axis label.
