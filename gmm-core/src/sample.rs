@@ -3,7 +3,8 @@
 //! All outputs are `n x d` matrices with **samples as rows**. Sampling is batched: the standard
 //! normals of a whole batch are drawn into one matrix `E` and coloured by one matrix product
 //! `E L^T` (`Sigma = L L^T`); the reusable samplers ([`PairSampler`]) keep their scratch space,
-//! so drawing a fresh batch allocates nothing.
+//! so drawing a fresh batch allocates nothing, except for large batches (over 1.6e7
+//! multiply-adds) where the product runs in parallel row blocks, each with its own output block.
 
 use nalgebra::DMatrix;
 use rand::distr::weighted::WeightedIndex;
@@ -135,7 +136,8 @@ impl<'a> PairSampler<'a> {
         self.delta
     }
 
-    /// Overwrites `out` with `out.len()` fresh pairs; allocates nothing once warmed up.
+    /// Overwrites `out` with `out.len()` fresh pairs (no allocation once warmed up, for batches
+    /// below the parallel threshold of the colouring product).
     ///
     /// # Errors
     /// `out`'s matrices do not have `d` columns and one row per label.
