@@ -42,34 +42,59 @@ impl PopulationInfoNce {
         log_sum_exp(&terms)
     }
 
-    /// Loss and gradient at `A` with the Monte Carlo samples `x` (`n x d`, rows are samples).
-    pub fn value_grad_at(&self, a: &DMatrix<f64>, x: &DMatrix<f64>) -> Result<(f64, DMatrix<f64>)> {
+    /// The per-sample terms at `A`: `V = X A^T A / tau`, `V Sigma`, the posterior-like weights
+    /// `W = softmax_rows(H)` (`n x k`) and each sample's `log E_{x-} exp(v_i^T x-)`.
+    fn inner_terms(&self, a: &DMatrix<f64>, x: &DMatrix<f64>) -> Result<InnerTerms> {
         let d = self.gmm.dim();
         crate::error::check_shape(a, (a.nrows(), d), "map against the mixture dimension")?;
         crate::error::check_shape(x, (x.nrows(), d), "Monte Carlo samples against the mixture dimension")?;
         crate::error::check_finite(x, "Monte Carlo samples")?;
-        let n = x.nrows() as f64;
-        let inv_tau = 1.0 / self.tau;
-        let b = a.tr_mul(a);
-        let v = x * &b * inv_tau; // n x d
+        let v = x * a.tr_mul(a) * (1.0 / self.tau); // n x d
         let vs = &v * self.gmm.covariance(); // n x d
-        let mut h = &v * self.gmm.means().transpose(); // n x k
-        let mut outer = 0.0;
+        let mut w = &v * self.gmm.means().transpose(); // n x k
+        let mut lse = Vec::with_capacity(x.nrows());
         for i in 0..x.nrows() {
             let quad = 0.5 * v.row(i).dot(&vs.row(i));
-            let mut row: Vec<f64> = (0..self.gmm.k()).map(|j| h[(i, j)] + quad + self.gmm.weights()[j].ln()).collect();
-            let lse = log_sum_exp(&row);
-            outer += lse;
-            for (j, value) in row.iter_mut().enumerate() {
-                h[(i, j)] = (*value - lse).exp();
+            let row: Vec<f64> = (0..self.gmm.k()).map(|j| w[(i, j)] + quad + self.gmm.weights()[j].ln()).collect();
+            let l = log_sum_exp(&row);
+            for (j, value) in row.iter().enumerate() {
+                w[(i, j)] = (value - l).exp();
             }
+            lse.push(l);
         }
-        let loss = -inv_tau * (a * &self.c).dot(a) + outer / n;
-        let gm = &h * self.gmm.means() + vs; // n x d
+        Ok(InnerTerms { vs, w, lse })
+    }
+
+    /// `-(1/tau) tr(A C A^T)`.
+    fn trace_term(&self, a: &DMatrix<f64>) -> f64 {
+        -(a * &self.c).dot(a) / self.tau
+    }
+
+    /// The loss of each Monte Carlo sample, `-(1/tau) tr(A C A^T) + log E_{x-} exp(x_i^T A^T A x- / tau)`;
+    /// their mean is the population loss (used for paired tests with common random numbers).
+    pub fn per_sample_losses(&self, a: &DMatrix<f64>, x: &DMatrix<f64>) -> Result<Vec<f64>> {
+        let trace = self.trace_term(a);
+        Ok(self.inner_terms(a, x)?.lse.into_iter().map(|l| trace + l).collect())
+    }
+
+    /// Loss and gradient at `A` with the Monte Carlo samples `x` (`n x d`, rows are samples).
+    pub fn value_grad_at(&self, a: &DMatrix<f64>, x: &DMatrix<f64>) -> Result<(f64, DMatrix<f64>)> {
+        let InnerTerms { vs, w, lse } = self.inner_terms(a, x)?;
+        let n = x.nrows() as f64;
+        let inv_tau = 1.0 / self.tau;
+        let loss = self.trace_term(a) + lse.iter().sum::<f64>() / n;
+        let gm = &w * self.gmm.means() + vs; // n x d
         let sym = x.tr_mul(&gm) + gm.tr_mul(x);
         let grad = a * (&self.c * (-2.0 * inv_tau)) + a * sym * (inv_tau / n);
         Ok((loss, grad))
     }
+}
+
+/// Intermediate terms shared by the loss, its gradient and the per-sample losses.
+struct InnerTerms {
+    vs: DMatrix<f64>,
+    w: DMatrix<f64>,
+    lse: Vec<f64>,
 }
 
 impl Objective for PopulationInfoNce {

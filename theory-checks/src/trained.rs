@@ -9,13 +9,6 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use crate::common::{mixture, sin_to, train_clip, train_infonce, train_simsiam};
 use crate::evidence::{Budget, Evidence, Result};
 
-/// Per-sample population InfoNCE terms at `a` on the Monte Carlo samples `x`:
-/// `-(1/tau) tr(A C A^T) + log E_{x-} exp(x_i^T A^T A x- / tau)`.
-fn per_sample_loss(pop: &PopulationInfoNce, a: &DMatrix<f64>, x: &DMatrix<f64>) -> Result<Vec<f64>> {
-    // The mean of these is the population loss; value_grad_at on one row gives each term.
-    (0..x.nrows()).map(|i| Ok(pop.value_grad_at(a, &x.rows(i, 1).into_owned())?.0)).collect()
-}
-
 /// C6: `L_inf(A) >= L_inf(A P)` (noise only hurts). Paired test with common random numbers:
 /// per-sample differences `L_i(A) - L_i(A P)` on the same samples; one-sided t-test of mean > 0
 /// for every random `A`; statistic: the largest p-value, threshold 1e-3 / cases (Bonferroni).
@@ -38,8 +31,8 @@ fn jensen(budget: Budget, seed: u64, orthogonal: bool) -> Result<Evidence> {
         let pop = PopulationInfoNce::new(&g, 1.0, 1.0)?;
         let a = gmm_core::generate::gaussian_matrix(2, 6, &mut seeded(seed ^ (i as u64 + 3))) * 0.4;
         let x = g.sample(n, &mut seeded(seed + 500 + i as u64)).x;
-        let la = per_sample_loss(&pop, &a, &x)?;
-        let lp = per_sample_loss(&pop, &(&a * &p), &x)?;
+        let la = pop.per_sample_losses(&a, &x)?;
+        let lp = pop.per_sample_losses(&(&a * &p), &x)?;
         let d: Vec<f64> = la.iter().zip(&lp).map(|(u, v)| u - v).collect();
         let mean = d.iter().sum::<f64>() / n as f64;
         let sd = (d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt();
