@@ -56,15 +56,6 @@ impl Evidence {
         self.p_value = Some(p);
         self
     }
-
-    /// Combines two pieces of evidence: passes when both pass; reports the first failing one
-    /// (or the first one).
-    pub fn and(self, other: Evidence) -> Evidence {
-        let cases = self.cases + other.cases;
-        let mut out = if self.passed { other } else { self };
-        out.cases = cases;
-        out
-    }
 }
 
 /// Errors of a check (a library error while computing the evidence).
