@@ -239,7 +239,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 }
                 Method::Clip => unreachable!("handled above"),
             };
-            let pca = g.pca_subspace(g.fisher_subspace()?.dim())?.sin_theta_max(&g.fisher_subspace()?)?;
+            let fisher = g.fisher_subspace()?;
+            let pca = g.pca_subspace(fisher.dim())?.sin_theta_max(&fisher)?;
             let single = map_report(&out.params[0], g)
                 .context("the learned map has collapsed to zero (SimSiam without a constraint does)")?;
             (out, (Some(single), None, None, Some(pca), r))
