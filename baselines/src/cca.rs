@@ -1,21 +1,36 @@
 //! Spectral method with augmentations (CCA on pairs; theory.md section 2): label-free.
 
-use gmm_core::LinearMap;
 use gmm_core::linalg::{Op, gemm, gen_sym_eig, gram, symmetrize};
-use nalgebra::DMatrix;
-use serde::{Deserialize, Serialize};
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::{
+    Fit, GmmError, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_non_negative,
+};
 
-use crate::error::{BaselineError, Result, check_finite};
+use crate::error::{BaselineError, Result, singular_with_fix};
 use crate::stats::{centred, column_means, fix_row_signs};
 
 /// CCA-on-pairs parameters: the top `n_components` generalized eigenvectors of
-/// `sym(Cov(x+, x)) w = lambda Cov(x) w`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `sym(Cov(x+, x)) w = lambda Cov(x) w`. Label-free: in the population
+/// `Cov(x+, x) = delta S_B`, so for every `delta > 0` the top `k - 1` directions span the Fisher
+/// subspace.
+///
+/// ```
+/// use baselines::{CcaPairs, Fit};
+/// use gmm_core::{MixtureGenerator, seeded};
+///
+/// // The PCA trap: a noise direction stronger than the means; CCA on pairs is not fooled.
+/// let gmm = MixtureGenerator::isotropic(3, 8).noise_direction(4.0).generate(&mut seeded(1))?;
+/// let pairs = gmm.sample_pairs(4000, 0.8, &mut seeded(2))?;
+/// let fit = CcaPairs::new(2).fit(&pairs)?;
+/// assert!(fit.map.row_space()?.sin_theta_max(&gmm.fisher_subspace()?)? < 0.2);
+/// assert!(gmm.pca_subspace(2)?.sin_theta_max(&gmm.fisher_subspace()?)? > 0.9);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CcaPairs {
-    /// Number of directions `r`.
-    pub n_components: usize,
-    /// Ridge added to `Cov(x)`: `Cov(x) + ridge I` (0: none).
-    pub ridge: f64,
+    n_components: usize,
+    ridge: f64,
 }
 
 impl CcaPairs {
@@ -23,10 +38,42 @@ impl CcaPairs {
     pub fn new(n_components: usize) -> Self {
         Self { n_components, ridge: 0.0 }
     }
+
+    /// Ridge added to `Cov(x)`: `Cov(x) + ridge I` (default 0: none).
+    pub fn ridge(mut self, ridge: f64) -> Self {
+        self.ridge = ridge;
+        self
+    }
+}
+
+impl Validate for CcaPairs {
+    type Error = BaselineError;
+
+    fn validate(&self) -> Result<()> {
+        check_at_least(self.n_components, 1, "CCA n_components")?;
+        Ok(check_non_negative(self.ridge, "ridge")?)
+    }
+}
+
+impl Fit<&Pairs> for CcaPairs {
+    type Fitted = CcaFit;
+
+    /// Fits on the anchors and positives of `pairs` (their labels are not used).
+    fn fit(&self, pairs: &Pairs) -> Result<CcaFit> {
+        self.fit((&pairs.x, &pairs.x_plus))
+    }
+}
+
+impl Transform for CcaFit {
+    /// `(X - mean) A^T`: the canonical coordinates.
+    fn transform(&self, x: &DMatrix<f64>) -> gmm_core::Result<DMatrix<f64>> {
+        self.map.transform(x)
+    }
 }
 
 /// A fitted CCA on pairs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CcaFit {
     /// `r x d`, rows are directions (normalised so `A Cov(x) A^T = I`), centring by the pooled mean.
     pub map: LinearMap,
@@ -34,53 +81,39 @@ pub struct CcaFit {
     pub eigenvalues: Vec<f64>,
 }
 
-impl CcaPairs {
+impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
+    type Fitted = CcaFit;
+
     /// Fits on anchors `x` and positives `x_plus` (both `n x d`, row `i` a pair). Both sides
     /// have the same marginal, so `Cov(x)` and the centring pool both sides; `Cov(x+, x)` is the
-    /// centred cross product `(1/n) sum_i (x+_i - m)(x_i - m)^T`, symmetrised. In the population
-    /// the top `k - 1` directions span the Fisher subspace for every `delta > 0`.
-    pub fn fit(&self, x: &DMatrix<f64>, x_plus: &DMatrix<f64>) -> Result<CcaFit> {
+    /// centred cross product `(1/n) sum_i (x+_i - m)(x_i - m)^T`, symmetrised.
+    ///
+    /// # Errors
+    /// Shapes that differ, fewer than 2 pairs, `n_components > d`, non-finite data, a singular
+    /// `Cov(x)` without a ridge.
+    fn fit(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<CcaFit> {
+        self.validate()?;
         let (n, d) = x.shape();
-        if x_plus.shape() != (n, d) {
-            return Err(BaselineError::Shape {
-                what: "rows of the positives against the anchors",
-                expected: n,
-                got: x_plus.nrows(),
-            });
-        }
-        if n < 2 {
-            return Err(BaselineError::TooFew { what: "pairs", min: 2, got: n });
-        }
-        if self.n_components == 0 || self.n_components > d {
-            return Err(BaselineError::InvalidParam {
-                name: "n_components",
-                value: self.n_components as f64,
-                reason: format!("must be between 1 and d = {d}"),
-            });
+        gmm_core::check_shape(x_plus, n, d, "positives against the anchors")?;
+        check_at_least(n, 2, "pairs")?;
+        if self.n_components > d {
+            let expected = format!("between 1 and d = {d}");
+            return Err(GmmError::out_of_range("CCA n_components", self.n_components as f64, expected).into());
         }
         check_finite(x, "anchors")?;
         check_finite(x_plus, "positives")?;
         let mean = (column_means(x) + column_means(x_plus)) * 0.5;
         let (cx, cp) = (centred(x, &mean), centred(x_plus, &mean));
-        if !(self.ridge >= 0.0 && self.ridge.is_finite()) {
-            return Err(BaselineError::InvalidParam {
-                name: "ridge",
-                value: self.ridge,
-                reason: "must be >= 0".into(),
-            });
-        }
         let mut cov = (gram(&cx) + gram(&cp)) / (2.0 * n as f64);
         for i in 0..d {
             cov[(i, i)] += self.ridge;
         }
         let mut cross = DMatrix::zeros(d, d);
         gemm(1.0 / n as f64, &cp, Op::T, &cx, Op::N, 0.0, &mut cross);
-        let ge = gen_sym_eig(&symmetrize(&cross), &cov).map_err(|e| match e {
-            gmm_core::GmmError::NotPositiveDefinite { .. } => {
-                BaselineError::Singular { what: "Cov(x) of the pairs", fix: "pass a ridge (e.g. --ridge 1e-6)" }
-            }
-            other => BaselineError::Core(other),
-        })?;
+        let ge = gen_sym_eig(&symmetrize(&cross), &cov).map_err(singular_with_fix(
+            "Cov(x) of the pairs",
+            "a constant feature, or fewer pairs than features, does this: pass a ridge (e.g. --ridge 1e-6)",
+        ))?;
         let r = self.n_components;
         let mut components = ge.vectors.columns(0, r).transpose();
         fix_row_signs(&mut components);

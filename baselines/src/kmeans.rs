@@ -1,60 +1,133 @@
 //! k-means with k-means++ initialisation and restarts (seeded).
 
-use gmm_core::seeded;
-use nalgebra::DMatrix;
-use rand::RngExt;
-use rand::distr::weighted::WeightedIndex;
-use serde::{Deserialize, Serialize};
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::rand::RngExt;
+use gmm_core::rand::distr::weighted::WeightedIndex;
+use gmm_core::{Fit, GmmError, Predict, Transform, Validate, check_at_least, check_finite, check_non_negative, seeded};
 
-use crate::error::{BaselineError, Result, check_finite};
+use crate::error::{BaselineError, Result};
 
 /// k-means parameters; defaults as scikit-learn (`n_init = 10`, `max_iter = 300`, `tol = 1e-4`
-/// relative to the mean feature variance).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// relative to the mean feature variance), k-means++ initialisation, Lloyd iterations, and the
+/// restart with the lowest inertia `sum_i ||x_i - c_{label_i}||^2`.
+///
+/// ```
+/// use baselines::{Fit, KMeans, Predict};
+/// use gmm_core::nalgebra::DMatrix;
+///
+/// let x = DMatrix::from_row_slice(4, 1, &[0.0, 0.1, 10.0, 10.1]);
+/// let fit = KMeans::new(2).seed(7).fit(&x)?;
+/// assert_eq!(fit.labels[0], fit.labels[1]);
+/// assert_ne!(fit.labels[0], fit.labels[2]);
+/// // New points go to the nearest centre.
+/// let new = DMatrix::from_row_slice(2, 1, &[9.0, 1.0]);
+/// assert_eq!(fit.predict(&new)?, vec![fit.labels[2], fit.labels[0]]);
+/// # Ok::<(), baselines::BaselineError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KMeans {
-    /// Number of clusters.
-    pub k: usize,
-    /// Restarts; the lowest inertia wins.
-    pub n_init: usize,
-    /// Lloyd iterations per restart.
-    pub max_iter: usize,
-    /// Stop when the centres move less than `tol * mean variance` (squared Frobenius).
-    pub tol: f64,
-    /// Seed.
-    pub seed: u64,
+    n_clusters: usize,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
 }
 
 impl KMeans {
-    /// `k` clusters with scikit-learn's defaults.
-    pub fn new(k: usize, seed: u64) -> Self {
-        Self { k, n_init: 10, max_iter: 300, tol: 1e-4, seed }
+    /// `n_clusters` clusters with scikit-learn's defaults and seed 0.
+    pub fn new(n_clusters: usize) -> Self {
+        Self { n_clusters, n_init: 10, max_iter: 300, tol: 1e-4, seed: 0 }
+    }
+
+    /// Restarts (default 10); the lowest inertia wins.
+    pub fn n_init(mut self, n_init: usize) -> Self {
+        self.n_init = n_init;
+        self
+    }
+
+    /// Lloyd iterations per restart (default 300).
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// Stop when the centres move less than `tol * mean feature variance` (squared Frobenius;
+    /// default `1e-4`).
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// Seed of the k-means++ draws (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
     }
 }
 
-/// A clustering.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A clustering (scikit-learn's attribute names).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KMeansFit {
-    /// Cluster of each row.
+    /// Cluster of each row of the fitted data.
     pub labels: Vec<usize>,
-    /// Centres, `k x d`.
-    pub centres: DMatrix<f64>,
+    /// Centres, `n_clusters x d`.
+    pub cluster_centers: DMatrix<f64>,
     /// Sum of squared distances to the assigned centres.
     pub inertia: f64,
 }
 
-impl KMeans {
+impl Validate for KMeans {
+    type Error = BaselineError;
+
+    fn validate(&self) -> Result<()> {
+        check_at_least(self.n_clusters, 1, "k-means n_clusters")?;
+        check_at_least(self.n_init, 1, "k-means n_init")?;
+        check_at_least(self.max_iter, 1, "k-means max_iter")?;
+        Ok(check_non_negative(self.tol, "k-means tol")?)
+    }
+}
+
+impl Predict for KMeansFit {
+    /// The nearest centre of each row of `x` (`n x d`).
+    fn predict(&self, x: &DMatrix<f64>) -> gmm_core::Result<Vec<usize>> {
+        self.check_input(x)?;
+        let mut labels = vec![0; x.nrows()];
+        assign(x, &self.cluster_centers, &mut labels);
+        Ok(labels)
+    }
+}
+
+impl Transform for KMeansFit {
+    /// Distances to each centre, `n x n_clusters` (scikit-learn's `KMeans.transform`).
+    fn transform(&self, x: &DMatrix<f64>) -> gmm_core::Result<DMatrix<f64>> {
+        self.check_input(x)?;
+        let centres = &self.cluster_centers;
+        Ok(DMatrix::from_fn(x.nrows(), centres.nrows(), |i, c| (x.row(i) - centres.row(c)).norm()))
+    }
+}
+
+impl KMeansFit {
+    fn check_input(&self, x: &DMatrix<f64>) -> gmm_core::Result<()> {
+        gmm_core::check_shape(x, x.nrows(), self.cluster_centers.ncols(), "columns of the data against the centres")?;
+        check_finite(x, "data")
+    }
+}
+
+impl Fit<&DMatrix<f64>> for KMeans {
+    type Fitted = KMeansFit;
+
     /// Clusters the rows of `x` (`n x d`).
-    pub fn fit(&self, x: &DMatrix<f64>) -> Result<KMeansFit> {
+    ///
+    /// # Errors
+    /// `n_clusters > n`, non-finite data, invalid parameters.
+    fn fit(&self, x: &DMatrix<f64>) -> Result<KMeansFit> {
+        self.validate()?;
         let (n, d) = x.shape();
-        if self.k == 0 || self.k > n {
-            return Err(BaselineError::InvalidParam {
-                name: "k",
-                value: self.k as f64,
-                reason: format!("must be in 1..={n}"),
-            });
-        }
-        if self.n_init == 0 {
-            return Err(BaselineError::InvalidParam { name: "n_init", value: 0.0, reason: "must be >= 1".into() });
+        if self.n_clusters > n {
+            let expected = format!("between 1 and the number of samples {n}");
+            return Err(GmmError::out_of_range("k-means n_clusters", self.n_clusters as f64, expected).into());
         }
         check_finite(x, "data")?;
         let variance = (0..d).map(|j| x.column(j).variance()).sum::<f64>() / d as f64;
@@ -73,20 +146,22 @@ impl KMeans {
             }
             let inertia = assign(x, &centres, &mut labels);
             if best.as_ref().is_none_or(|b| inertia < b.inertia) {
-                best = Some(KMeansFit { labels, centres, inertia });
+                best = Some(KMeansFit { labels, cluster_centers: centres, inertia });
             }
         }
-        Ok(best.expect("n_init >= 1"))
+        best.ok_or_else(|| GmmError::TooFew { what: "k-means n_init", min: 1, got: 0 }.into())
     }
+}
 
+impl KMeans {
     /// k-means++: first centre uniform, then each new one with probability proportional to
     /// the squared distance to the nearest chosen centre.
     fn plus_plus(&self, x: &DMatrix<f64>, rng: &mut gmm_core::SeedRng) -> Result<DMatrix<f64>> {
         let (n, d) = x.shape();
-        let mut centres = DMatrix::zeros(self.k, d);
+        let mut centres = DMatrix::zeros(self.n_clusters, d);
         centres.set_row(0, &x.row(rng.random_range(0..n)));
         let mut dist: Vec<f64> = (0..n).map(|i| (x.row(i) - centres.row(0)).norm_squared()).collect();
-        for c in 1..self.k {
+        for c in 1..self.n_clusters {
             let pick = match WeightedIndex::new(dist.iter().copied()) {
                 Ok(w) => rng.sample(&w),
                 Err(_) => rng.random_range(0..n), // all points coincide with chosen centres

@@ -1,16 +1,18 @@
 //! Fisher's linear discriminant analysis (supervised reference).
 
-use gmm_core::LinearMap;
-use gmm_core::linalg::{gen_sym_eig, gram};
-use nalgebra::{DMatrix, DVector};
-use serde::{Deserialize, Serialize};
+use std::str::FromStr;
 
-use crate::error::{BaselineError, Result};
+use gmm_core::linalg::{gen_sym_eig, gram};
+use gmm_core::nalgebra::{DMatrix, DVector};
+use gmm_core::{Fit, GmmError, Labelled, LinearMap, Predict, Transform, Validate, check_non_negative};
+
+use crate::error::{BaselineError, Result, singular_with_fix};
 use crate::stats::{Classes, fix_row_signs};
 
 /// Regularisation of the within-class scatter.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case", tag = "kind", content = "value"))]
 pub enum Shrinkage {
     /// None: `S_W` must be positive definite.
     #[default]
@@ -25,18 +27,56 @@ pub enum Shrinkage {
     Ridge(f64),
 }
 
-/// LDA parameters (scikit-learn's `LinearDiscriminantAnalysis(solver="eigen")`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+impl FromStr for Shrinkage {
+    type Err = GmmError;
+
+    /// `none`, `ledoit-wolf` (or scikit-learn's `auto`), or a number in `[0, 1]` (fixed
+    /// shrinkage). A ridge has its own option where a tool offers one.
+    fn from_str(s: &str) -> std::result::Result<Self, GmmError> {
+        match s {
+            "none" => Ok(Self::None),
+            "ledoit-wolf" | "auto" => Ok(Self::LedoitWolf),
+            _ => match s.parse::<f64>() {
+                Ok(a) if (0.0..=1.0).contains(&a) => Ok(Self::Fixed(a)),
+                Ok(a) => Err(GmmError::out_of_range("shrinkage", a, "in [0, 1]")),
+                Err(_) => {
+                    Err(GmmError::unknown_name("shrinkage", s, &["none", "ledoit-wolf", "auto", "a number in [0, 1]"]))
+                }
+            },
+        }
+    }
+}
+
+/// LDA parameters (scikit-learn's `LinearDiscriminantAnalysis(solver="eigen")`): the top
+/// generalized eigenvectors of `S_B w = lambda S_W w`, which span the Fisher subspace
+/// `range(S_W^{-1} S_B)`.
+///
+/// ```
+/// use baselines::{Fit, Lda, Predict, Shrinkage};
+/// use gmm_core::{MixtureGenerator, seeded};
+///
+/// let gmm = MixtureGenerator::isotropic(3, 6).condition(50.0).generate(&mut seeded(1))?;
+/// let train = gmm.sample(3000, &mut seeded(2));
+/// let fit = Lda::new().shrinkage(Shrinkage::Ridge(1e-9)).fit(&train)?;
+/// // Two directions for three classes, close to the population Fisher subspace.
+/// let learned = fit.map.row_space()?;
+/// assert_eq!(learned.dim(), 2);
+/// assert!(learned.sin_theta_max(&gmm.fisher_subspace()?)? < 0.2);
+/// let test = gmm.sample(10, &mut seeded(3));
+/// assert_eq!(fit.predict(&test.x)?.len(), 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Lda {
-    /// Number of directions; default (and maximum) `min(classes - 1, d)`.
-    pub n_components: Option<usize>,
-    /// Regularisation of `S_W`.
-    pub shrinkage: Shrinkage,
+    n_components: Option<usize>,
+    shrinkage: Shrinkage,
 }
 
 /// A fitted LDA: the map (rows = discriminant directions, descending eigenvalue, normalised so
 /// that `A S_W A^T = I`), the eigenvalues' shares, and what the classifier needs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LdaFit {
     /// `r x d`; rows are directions, centring by the overall mean.
     pub map: LinearMap,
@@ -53,6 +93,44 @@ pub struct LdaFit {
 }
 
 impl Lda {
+    /// `min(classes - 1, d)` directions, no shrinkage.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of directions (default, and maximum, `min(classes - 1, d)`).
+    pub fn n_components(mut self, n_components: usize) -> Self {
+        self.n_components = Some(n_components);
+        self
+    }
+
+    /// Regularisation of `S_W` (default none).
+    pub fn shrinkage(mut self, shrinkage: Shrinkage) -> Self {
+        self.shrinkage = shrinkage;
+        self
+    }
+}
+
+impl Validate for Lda {
+    type Error = BaselineError;
+
+    fn validate(&self) -> Result<()> {
+        if self.n_components == Some(0) {
+            return Err(GmmError::out_of_range("LDA n_components", 0.0, ">= 1").into());
+        }
+        match self.shrinkage {
+            Shrinkage::Fixed(a) if !(0.0..=1.0).contains(&a) => {
+                Err(GmmError::out_of_range("shrinkage", a, "in [0, 1]").into())
+            }
+            Shrinkage::Ridge(lambda) => Ok(check_non_negative(lambda, "ridge")?),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<L: AsRef<[usize]> + ?Sized> Fit<(&DMatrix<f64>, &L)> for Lda {
+    type Fitted = LdaFit;
+
     /// Fits on `x` (`n x d`, rows are samples) with `labels` in `0..c`.
     ///
     /// `S_W` = prior-weighted class covariances (biased, as scikit-learn) = the covariance of the
@@ -60,30 +138,37 @@ impl Lda {
     /// the class means and priors; `S_B w = lambda S_W w` by gmm-core's Cholesky reduction.
     ///
     /// # Errors
-    /// One class, NaN, `n_components` out of range, singular `S_W` without shrinkage.
-    pub fn fit(&self, x: &DMatrix<f64>, labels: &[usize]) -> Result<LdaFit> {
+    /// One class, an empty class, NaN, `n_components` out of range, singular `S_W` without
+    /// shrinkage.
+    fn fit(&self, (x, labels): (&DMatrix<f64>, &L)) -> Result<LdaFit> {
+        self.fit_labelled(x, labels.as_ref())
+    }
+}
+
+impl Fit<&Labelled> for Lda {
+    type Fitted = LdaFit;
+
+    /// Fits on labelled samples (`x` with the components `z` as labels).
+    fn fit(&self, data: &Labelled) -> Result<LdaFit> {
+        self.fit_labelled(&data.x, &data.z)
+    }
+}
+
+impl Lda {
+    fn fit_labelled(&self, x: &DMatrix<f64>, labels: &[usize]) -> Result<LdaFit> {
+        self.validate()?;
         let classes = Classes::new(x, labels)?;
         let (n, d) = x.shape();
         let max_r = (classes.count - 1).min(d);
         let r = self.n_components.unwrap_or(max_r);
-        if r == 0 || r > max_r {
-            return Err(BaselineError::InvalidParam {
-                name: "n_components",
-                value: r as f64,
-                reason: format!("must be between 1 and min(classes - 1, d) = {max_r}"),
-            });
+        if r > max_r {
+            let expected = format!("between 1 and min(classes - 1, d) = {max_r}");
+            return Err(GmmError::out_of_range("LDA n_components", r as f64, expected).into());
         }
         let mut sw = classes.within_scatter(x, labels) / n as f64;
         let shrinkage_used = match self.shrinkage {
             Shrinkage::None => 0.0,
             Shrinkage::Fixed(a) => {
-                if !(0.0..=1.0).contains(&a) {
-                    return Err(BaselineError::InvalidParam {
-                        name: "shrinkage",
-                        value: a,
-                        reason: "must be in [0, 1]".into(),
-                    });
-                }
                 let mu = sw.trace() / d as f64;
                 sw *= 1.0 - a;
                 for i in 0..d {
@@ -107,13 +192,6 @@ impl Lda {
                 mean_a
             }
             Shrinkage::Ridge(lambda) => {
-                if !(lambda >= 0.0 && lambda.is_finite()) {
-                    return Err(BaselineError::InvalidParam {
-                        name: "ridge",
-                        value: lambda,
-                        reason: "must be >= 0".into(),
-                    });
-                }
                 for i in 0..d {
                     sw[(i, i)] += lambda;
                 }
@@ -121,13 +199,10 @@ impl Lda {
             }
         };
         let sb = classes.between_scatter();
-        let ge = gen_sym_eig(&sb, &sw).map_err(|e| match e {
-            gmm_core::GmmError::NotPositiveDefinite { .. } => BaselineError::Singular {
-                what: "the within-class scatter S_W",
-                fix: "pass a shrinkage (e.g. --shrinkage 0.1 or --shrinkage ledoit-wolf) or a ridge (--ridge 1e-6)",
-            },
-            other => BaselineError::Core(other),
-        })?;
+        let ge = gen_sym_eig(&sb, &sw).map_err(singular_with_fix(
+            "the within-class scatter S_W",
+            "a constant feature, or fewer samples than features, does this: pass a shrinkage (e.g. --shrinkage 0.1 or --shrinkage ledoit-wolf) or a ridge (--ridge 1e-6)",
+        ))?;
         let eigenvalues: Vec<f64> = ge.values.iter().take(max_r).copied().collect();
         let total: f64 = eigenvalues.iter().sum();
         let mut components = ge.vectors.columns(0, r).transpose();
@@ -186,17 +261,19 @@ fn ledoit_wolf_shrinkage(residuals: &DMatrix<f64>, sw: &DMatrix<f64>) -> f64 {
     if beta == 0.0 { 0.0 } else { beta / delta }
 }
 
-impl LdaFit {
+impl Transform for LdaFit {
     /// Projects `x` (`n x d`) onto the discriminant directions: `(X - mean) A^T`.
-    pub fn transform(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
-        Ok(self.map.transform(x)?)
+    fn transform(&self, x: &DMatrix<f64>) -> gmm_core::Result<DMatrix<f64>> {
+        self.map.transform(x)
     }
+}
 
+impl Predict for LdaFit {
     /// The LDA classifier: nearest class mean in the projected space (where the pooled
     /// covariance is the identity, since `A S_W A^T = I`), with log-prior correction:
     /// `argmax_c [log p_c - ||A (x - m_c)||^2 / 2]`.
-    pub fn predict(&self, x: &DMatrix<f64>) -> Result<Vec<usize>> {
-        let z = self.transform(x)?;
+    fn predict(&self, x: &DMatrix<f64>) -> gmm_core::Result<Vec<usize>> {
+        let z = self.map.transform(x)?;
         let centres = self.map.transform(&self.class_means)?;
         Ok((0..z.nrows())
             .map(|i| {

@@ -1,5 +1,13 @@
 #![doc = include_str!("../README.md")]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+//!
+//! Every method follows one estimator shape (gmm-core's traits, re-exported here):
+//! parameters built with a builder, [`Validate`] before any work, [`Fit`] to data, then
+//! [`Transform`] on every fitted model and [`Predict`] where it means something (the LDA
+//! classifier, k-means). Names follow scikit-learn where it has the method (`n_components`,
+//! `explained_variance_ratio`, `n_clusters`, `cluster_centers`, `n_init`, `max_iter`, `tol`).
+//!
+//! Features: `parallel` (default; rayon in the scatter products) and `serde` (default).
 
 pub mod cca;
 pub mod error;
@@ -11,6 +19,7 @@ pub mod stats;
 
 pub use cca::{CcaFit, CcaPairs};
 pub use error::{BaselineError, Result};
+pub use gmm_core::{Fit, Predict, Transform, Validate};
 pub use kmeans::{KMeans, KMeansFit};
 pub use lda::{Lda, LdaFit, Shrinkage};
 pub use metrics::{adjusted_rand_index, clustering_accuracy, normalized_mutual_info};

@@ -4,27 +4,38 @@
 
 use pathfinding::prelude::{Matrix, kuhn_munkres};
 
-use crate::error::{BaselineError, Result};
+use gmm_core::{GmmError, check_at_least};
+
+use crate::error::Result;
 
 /// Contingency table `n_{ij}` = number of samples with true class `i` and cluster `j`.
 fn contingency(truth: &[usize], pred: &[usize]) -> Result<Vec<Vec<u64>>> {
     if truth.len() != pred.len() {
-        return Err(BaselineError::Shape {
+        return Err(GmmError::Shape {
             what: "predicted labels against true labels",
             expected: truth.len(),
             got: pred.len(),
-        });
+        }
+        .into());
     }
-    if truth.is_empty() {
-        return Err(BaselineError::TooFew { what: "labelled samples", min: 1, got: 0 });
-    }
-    let rows = truth.iter().max().map_or(0, |m| m + 1);
-    let cols = pred.iter().max().map_or(0, |m| m + 1);
+    check_at_least(truth.len(), 1, "labelled samples")?;
+    // Labels are names: any values, compacted to 0..m (no table sized by the largest label).
+    let (truth, rows) = compact(truth);
+    let (pred, cols) = compact(pred);
     let mut table = vec![vec![0u64; cols]; rows];
-    for (&t, &p) in truth.iter().zip(pred) {
+    for (&t, &p) in truth.iter().zip(&pred) {
         table[t][p] += 1;
     }
     Ok(table)
+}
+
+/// The labels renamed to `0..m` in increasing order of their values, and `m`.
+fn compact(labels: &[usize]) -> (Vec<usize>, usize) {
+    let mut distinct = labels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let renamed = labels.iter().map(|l| distinct.partition_point(|d| d < l)).collect();
+    (renamed, distinct.len())
 }
 
 fn comb2(x: u64) -> f64 {

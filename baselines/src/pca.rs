@@ -1,16 +1,18 @@
 //! PCA / spectral baselines.
 
-use gmm_core::LinearMap;
-use gmm_core::linalg::{gram, svd, sym_eig_desc};
-use nalgebra::{DMatrix, DVector};
-use serde::{Deserialize, Serialize};
+use std::str::FromStr;
 
-use crate::error::{BaselineError, Result, check_finite};
+use gmm_core::linalg::{gram, svd, sym_eig_desc};
+use gmm_core::nalgebra::{DMatrix, DVector};
+use gmm_core::{Fit, GmmError, LinearMap, Transform, Validate, check_at_least, check_finite};
+
+use crate::error::{BaselineError, Result};
 use crate::stats::{centred, centred_scatter, column_means, fix_row_signs};
 
 /// Which spectral decomposition.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum PcaVariant {
     /// Top eigenvectors of the sample covariance `(1/(n-1)) Xc^T Xc` (scikit-learn's
     /// `PCA(svd_solver="covariance_eigh")`).
@@ -22,18 +24,44 @@ pub enum PcaVariant {
     Svd,
 }
 
-/// PCA parameters: `n_components` (`1..=min(n, d)`), variant.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+impl FromStr for PcaVariant {
+    type Err = GmmError;
+
+    /// `covariance`, `second-moment` or `svd`.
+    fn from_str(s: &str) -> std::result::Result<Self, GmmError> {
+        let table = [("covariance", Self::Covariance), ("second-moment", Self::SecondMoment), ("svd", Self::Svd)];
+        gmm_core::parse_name("PCA variant", s, &table)
+    }
+}
+
+/// PCA parameters (scikit-learn's `PCA`): `n_components` (`1..=min(n, d)`) and the
+/// decomposition. The top `r` eigenvectors of the sample covariance
+/// `S = (1/(n-1)) sum_i (x_i - m)(x_i - m)^T`, descending.
+///
+/// ```
+/// use baselines::{Fit, Pca, Transform};
+/// use gmm_core::nalgebra::DMatrix;
+///
+/// // Points on the line y = 2x: one direction explains all the variance.
+/// let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 1.0, 2.0, 2.0, 4.0, 3.0, 6.0]);
+/// let fit = Pca::new(1).fit(&x)?;
+/// let dir = fit.map.components.row(0);
+/// assert!((dir[0] - 1.0 / 5f64.sqrt()).abs() < 1e-12 && (dir[1] - 2.0 / 5f64.sqrt()).abs() < 1e-12);
+/// assert!((fit.explained_variance_ratio[0] - 1.0).abs() < 1e-12);
+/// assert_eq!(fit.transform(&x)?.shape(), (4, 1));
+/// # Ok::<(), baselines::BaselineError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Pca {
-    /// Number of directions `r`.
-    pub n_components: usize,
-    /// Decomposition.
-    pub variant: PcaVariant,
+    n_components: usize,
+    variant: PcaVariant,
 }
 
 /// A fitted PCA: the map (rows = principal directions, descending variance, largest entry of
 /// each positive) and the explained variance of each direction and its share of the total.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PcaFit {
     /// `r x d` map with the centring used.
     pub map: LinearMap,
@@ -49,26 +77,37 @@ impl Pca {
         Self { n_components, variant: PcaVariant::Covariance }
     }
 
-    /// Checks the parameters against data of shape `(n, d)`.
-    pub fn validate(&self, n: usize, d: usize) -> Result<()> {
-        if n < 2 {
-            return Err(BaselineError::TooFew { what: "samples for PCA", min: 2, got: n });
-        }
-        if self.n_components == 0 || self.n_components > d.min(n) {
-            return Err(BaselineError::InvalidParam {
-                name: "n_components",
-                value: self.n_components as f64,
-                reason: format!("must be between 1 and min(n, d) = {}", d.min(n)),
-            });
-        }
-        Ok(())
+    /// Sets the decomposition (default [`PcaVariant::Covariance`]).
+    pub fn variant(mut self, variant: PcaVariant) -> Self {
+        self.variant = variant;
+        self
     }
+}
+
+impl Validate for Pca {
+    type Error = BaselineError;
+
+    fn validate(&self) -> Result<()> {
+        Ok(check_at_least(self.n_components, 1, "PCA n_components")?)
+    }
+}
+
+impl Fit<&DMatrix<f64>> for Pca {
+    type Fitted = PcaFit;
 
     /// Fits on `x` (`n x d`, rows are samples): one pass over the data for the `d x d` scatter
     /// (one blocked product) and one `d x d` symmetric eigendecomposition.
-    pub fn fit(&self, x: &DMatrix<f64>) -> Result<PcaFit> {
+    ///
+    /// # Errors
+    /// Fewer than 2 samples, `n_components > min(n, d)`, non-finite data.
+    fn fit(&self, x: &DMatrix<f64>) -> Result<PcaFit> {
+        self.validate()?;
         let (n, d) = x.shape();
-        self.validate(n, d)?;
+        check_at_least(n, 2, "samples for PCA")?;
+        if self.n_components > d.min(n) {
+            let expected = format!("between 1 and min(n, d) = {}", d.min(n));
+            return Err(GmmError::out_of_range("PCA n_components", self.n_components as f64, expected).into());
+        }
         check_finite(x, "data")?;
         let r = self.n_components;
         let (mean, values, mut components) = match self.variant {
@@ -100,5 +139,12 @@ impl Pca {
             explained_variance: explained,
             map: LinearMap { components, mean },
         })
+    }
+}
+
+impl Transform for PcaFit {
+    /// `(X - mean) A^T`: the principal coordinates.
+    fn transform(&self, x: &DMatrix<f64>) -> gmm_core::Result<DMatrix<f64>> {
+        self.map.transform(x)
     }
 }

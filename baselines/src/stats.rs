@@ -4,7 +4,9 @@ pub use gmm_core::linalg::column_means;
 use gmm_core::linalg::{gram_with, subtract_row, symmetrize};
 use nalgebra::{DMatrix, DVector};
 
-use crate::error::{BaselineError, Result, check_finite};
+use gmm_core::{GmmError, check_at_least, check_finite};
+
+use crate::error::{BaselineError, Result};
 
 /// `x` with `mean` subtracted from every row.
 pub fn centred(x: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
@@ -36,22 +38,19 @@ impl Classes {
     pub fn new(x: &DMatrix<f64>, labels: &[usize]) -> Result<Self> {
         check_finite(x, "data")?;
         if labels.len() != x.nrows() {
-            return Err(BaselineError::Shape { what: "labels against rows", expected: x.nrows(), got: labels.len() });
+            return Err(GmmError::Shape { what: "labels against rows", expected: x.nrows(), got: labels.len() }.into());
         }
-        let count = labels.iter().max().map_or(0, |m| m + 1);
+        let mut distinct = labels.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        check_at_least(distinct.len(), 2, "classes with samples")?;
+        // Labels 0..c with every class present: the i-th distinct label is i.
+        if let Some(class) = distinct.iter().enumerate().position(|(i, &l)| i != l) {
+            return Err(BaselineError::EmptyClass { class, classes: distinct[distinct.len() - 1].saturating_add(1) });
+        }
+        let count = distinct.len();
         let mut sizes = vec![0usize; count];
         labels.iter().for_each(|&z| sizes[z] += 1);
-        let present = sizes.iter().filter(|&&s| s > 0).count();
-        if present < 2 {
-            return Err(BaselineError::TooFew { what: "classes with samples", min: 2, got: present });
-        }
-        if let Some(empty) = sizes.iter().position(|&s| s == 0) {
-            return Err(BaselineError::InvalidParam {
-                name: "label",
-                value: empty as f64,
-                reason: "labels must be 0..c with every class present".into(),
-            });
-        }
         let d = x.ncols();
         let mut means = DMatrix::zeros(count, d);
         for (i, &z) in labels.iter().enumerate() {

@@ -1,10 +1,19 @@
 //! Behaviour on mixtures (the Fisher subspace is known) and on bad input.
 
 use baselines::{
-    BaselineError, CcaPairs, KMeans, Lda, Pca, PcaVariant, Shrinkage, adjusted_rand_index, clustering_accuracy,
+    BaselineError, CcaPairs, Fit, KMeans, Lda, Pca, PcaVariant, Predict, Shrinkage, Transform, Validate,
+    adjusted_rand_index, clustering_accuracy,
 };
-use gmm_core::{MixtureGenerator, seeded};
-use nalgebra::DMatrix;
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::{GmmError, MixtureGenerator, seeded};
+
+/// The core error inside a baseline error.
+fn core(e: BaselineError) -> GmmError {
+    match e {
+        BaselineError::Core(c) => c,
+        other => panic!("expected a core error, got {other}"),
+    }
+}
 
 fn trap() -> gmm_core::Gmm {
     MixtureGenerator::isotropic(3, 10).noise_direction(4.0).generate(&mut seeded(5)).unwrap()
@@ -15,7 +24,7 @@ fn lda_and_cca_find_fisher_pca_does_not() {
     let g = trap();
     let fisher = g.fisher_subspace().unwrap();
     let data = g.sample(20_000, &mut seeded(1));
-    let lda = Lda::default().fit(&data.x, &data.z).unwrap();
+    let lda = Lda::new().fit((&data.x, &data.z)).unwrap();
     // Sample estimates converge at rate c n^{-1/2} (C12). LDA's constant here is below 3
     // (measured), so at n = 2e4 its sin theta_max is below 0.05 with room to spare.
     let sin = lda.map.row_space().unwrap().sin_theta_max(&fisher).unwrap();
@@ -25,19 +34,19 @@ fn lda_and_cca_find_fisher_pca_does_not() {
     // cut the error by well over 2 (theory: 4), and the large-n error must be small.
     let cca_sin = |n: usize, seed: u64| {
         let pairs = g.sample_pairs(n, 0.7, &mut seeded(seed)).unwrap();
-        let cca = CcaPairs::new(2).fit(&pairs.x, &pairs.x_plus).unwrap();
+        let cca = CcaPairs::new(2).fit((&pairs.x, &pairs.x_plus)).unwrap();
         cca.map.row_space().unwrap().sin_theta_max(&fisher).unwrap()
     };
     let (small, large) = (cca_sin(20_000, 2), cca_sin(320_000, 2));
     assert!(small / large > 2.0 && large < 0.03, "CCA: sin {small} at n = 2e4, {large} at 3.2e5");
     for variant in [PcaVariant::Covariance, PcaVariant::SecondMoment, PcaVariant::Svd] {
-        let pca = Pca { n_components: 2, variant }.fit(&data.x).unwrap();
+        let pca = Pca::new(2).variant(variant).fit(&data.x).unwrap();
         let sin = pca.map.row_space().unwrap().sin_theta_max(&fisher).unwrap();
         assert!(sin > 0.95, "PCA {variant:?} should miss F: sin {sin}");
     }
     // Negative control for CCA: delta = 0 pairs carry no signal.
     let noise = g.sample_pairs(20_000, 0.0, &mut seeded(3)).unwrap();
-    let cca0 = CcaPairs::new(2).fit(&noise.x, &noise.x_plus).unwrap();
+    let cca0 = CcaPairs::new(2).fit((&noise.x, &noise.x_plus)).unwrap();
     assert!(cca0.map.row_space().unwrap().sin_theta_max(&fisher).unwrap() > 0.5);
 }
 
@@ -45,8 +54,8 @@ fn lda_and_cca_find_fisher_pca_does_not() {
 fn pca_variants_agree_and_explain_variance() {
     let g = MixtureGenerator::isotropic(3, 6).condition(10.0).generate(&mut seeded(7)).unwrap();
     let x = g.sample(3000, &mut seeded(8)).x;
-    let cov = Pca { n_components: 3, variant: PcaVariant::Covariance }.fit(&x).unwrap();
-    let svd = Pca { n_components: 3, variant: PcaVariant::Svd }.fit(&x).unwrap();
+    let cov = Pca::new(3).variant(PcaVariant::Covariance).fit(&x).unwrap();
+    let svd = Pca::new(3).variant(PcaVariant::Svd).fit(&x).unwrap();
     assert!((cov.map.components.clone() - svd.map.components.clone()).amax() < 1e-8, "signs fixed the same way");
     for (a, b) in cov.explained_variance.iter().zip(&svd.explained_variance) {
         assert!((a - b).abs() < 1e-9 * a);
@@ -59,7 +68,7 @@ fn lda_classifier_and_kmeans_on_separated_classes() {
     let g = MixtureGenerator::isotropic(4, 5).separation(4.0).generate(&mut seeded(9)).unwrap();
     let train = g.sample(2000, &mut seeded(10));
     let test = g.sample(2000, &mut seeded(11));
-    let lda = Lda::default().fit(&train.x, &train.z).unwrap();
+    let lda = Lda::new().fit((&train.x, &train.z)).unwrap();
     let pred = lda.predict(&test.x).unwrap();
     let acc = pred.iter().zip(&test.z).filter(|(a, b)| a == b).count() as f64 / 2000.0;
     // Bayes error at this separation is small; compare with the population posterior's accuracy.
@@ -67,35 +76,66 @@ fn lda_classifier_and_kmeans_on_separated_classes() {
     let bayes_acc = (0..2000).filter(|&i| bayes.row(i).transpose().argmax().0 == test.z[i]).count() as f64 / 2000.0;
     assert!(acc > bayes_acc - 0.02, "LDA {acc} vs Bayes {bayes_acc}");
     let projected = lda.transform(&test.x).unwrap();
-    let km = KMeans::new(4, 1).fit(&projected).unwrap();
+    let km = KMeans::new(4).seed(1).fit(&projected).unwrap();
     assert!(adjusted_rand_index(&test.z, &km.labels).unwrap() > 0.8);
     assert!(clustering_accuracy(&test.z, &km.labels).unwrap() > 0.9);
-    assert_eq!(km, KMeans::new(4, 1).fit(&projected).unwrap(), "same seed, same clustering");
+    assert_eq!(km, KMeans::new(4).seed(1).fit(&projected).unwrap(), "same seed, same clustering");
 }
 
 #[test]
 fn bad_input_gets_typed_errors() {
     let x = DMatrix::from_fn(20, 3, |i, j| ((i * 3 + j) % 7) as f64);
     let one_class = vec![0; 20];
-    assert!(matches!(Lda::default().fit(&x, &one_class), Err(BaselineError::TooFew { .. })));
+    assert!(matches!(core(Lda::new().fit((&x, &one_class)).unwrap_err()), GmmError::TooFew { .. }));
     let y: Vec<usize> = (0..20).map(|i| i % 2).collect();
     let mut nan = x.clone();
     nan[(4, 1)] = f64::NAN;
-    assert!(matches!(Lda::default().fit(&nan, &y), Err(BaselineError::NonFinite { row: 4, col: 1, .. })));
-    assert!(matches!(
-        Lda { n_components: Some(2), ..Lda::default() }.fit(&x, &y),
-        Err(BaselineError::InvalidParam { .. })
-    ));
+    assert!(matches!(core(Lda::new().fit((&nan, &y)).unwrap_err()), GmmError::NonFinite { row: 4, col: 1, .. }));
+    assert!(matches!(core(Lda::new().n_components(2).fit((&x, &y)).unwrap_err()), GmmError::OutOfRange { .. }));
+    // Labels must be 0..c with every class present; huge labels are an error, not an allocation.
+    let gap: Vec<usize> = (0..20).map(|i| 2 * (i % 2)).collect();
+    assert!(matches!(Lda::new().fit((&x, &gap)), Err(BaselineError::EmptyClass { class: 1, classes: 3 })));
+    let huge: Vec<usize> = (0..20).map(|i| if i == 0 { usize::MAX } else { i % 2 }).collect();
+    assert!(matches!(Lda::new().fit((&x, &huge)), Err(BaselineError::EmptyClass { class: 2, .. })));
     // A constant feature makes S_W singular; shrinkage fixes it.
     let mut constant = x.clone();
     constant.column_mut(2).fill(1.0);
-    let err = Lda::default().fit(&constant, &y).unwrap_err();
-    assert!(matches!(err, BaselineError::Singular { .. }) && err.to_string().contains("shrinkage"), "{err}");
-    assert!(Lda { n_components: None, shrinkage: Shrinkage::Fixed(0.1) }.fit(&constant, &y).is_ok());
-    assert!(Lda { n_components: None, shrinkage: Shrinkage::Fixed(1.5) }.fit(&x, &y).is_err());
+    let err = Lda::new().fit((&constant, &y)).unwrap_err();
+    assert!(err.to_string().contains("shrinkage"), "{err}");
+    assert!(matches!(core(err), GmmError::Singular { what: "the within-class scatter S_W", .. }));
+    assert!(Lda::new().shrinkage(Shrinkage::Fixed(0.1)).fit((&constant, &y)).is_ok());
+    assert!(Lda::new().shrinkage(Shrinkage::Fixed(1.5)).fit((&x, &y)).is_err());
     assert!(Pca::new(0).fit(&x).is_err());
     assert!(Pca::new(4).fit(&x).is_err());
-    assert!(CcaPairs::new(1).fit(&x, &x.rows(0, 10).into_owned()).is_err());
-    assert!(KMeans::new(0, 1).fit(&x).is_err());
-    assert!(Lda::default().fit(&x, &y[..10]).is_err());
+    assert!(CcaPairs::new(1).fit((&x, &x.rows(0, 10).into_owned())).is_err());
+    assert!(KMeans::new(0).seed(1).fit(&x).is_err());
+    assert!(KMeans::new(2).tol(f64::NAN).validate().is_err());
+    assert!(KMeans::new(2).n_init(0).fit(&x).is_err());
+    assert!(CcaPairs::new(1).ridge(-1.0).validate().is_err());
+    assert!(Lda::new().fit((&x, &y[..10])).is_err());
+    let km = KMeans::new(2).fit(&x).unwrap();
+    assert!(km.predict(&DMatrix::zeros(1, 2)).is_err(), "wrong number of columns");
+    assert!(km.transform(&DMatrix::from_element(1, 3, f64::NAN)).is_err(), "NaN");
+}
+
+#[test]
+fn fitted_models_share_transform_and_kmeans_predicts_its_own_labels() {
+    let g = trap();
+    let data = g.sample(600, &mut seeded(8));
+    let lda = Lda::new().fit(&data).unwrap();
+    let pca = Pca::new(2).fit(&data.x).unwrap();
+    let cca = CcaPairs::new(2).fit(&g.sample_pairs(600, 1.0, &mut seeded(9)).unwrap()).unwrap();
+    let models: [&dyn Transform; 4] = [&lda, &pca, &cca, &lda.map];
+    for m in models {
+        assert_eq!(m.transform(&data.x).unwrap().shape(), (600, 2));
+    }
+    let z = lda.transform(&data.x).unwrap();
+    let km = KMeans::new(3).seed(2).fit(&z).unwrap();
+    assert_eq!(km.predict(&z).unwrap(), km.labels, "a converged clustering is its own nearest-centre assignment");
+    let dist = km.transform(&z).unwrap();
+    assert_eq!(dist.shape(), (600, 3));
+    for (i, &l) in km.labels.iter().enumerate() {
+        assert!((0..3).all(|c| dist[(i, l)] <= dist[(i, c)]));
+    }
+    assert_eq!(lda.predict(&data.x).unwrap().len(), 600);
 }

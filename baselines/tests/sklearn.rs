@@ -3,7 +3,7 @@
 //! two implementations solve the same eigenproblems, so they agree to rounding, amplified by
 //! the conditioning of S_W), metrics to 1e-10.
 
-use baselines::{Lda, Pca, Shrinkage, adjusted_rand_index, normalized_mutual_info};
+use baselines::{Fit, Lda, Pca, Shrinkage, adjusted_rand_index, normalized_mutual_info};
 use gmm_core::{LinearMap, Subspace};
 use nalgebra::DMatrix;
 use serde_json::Value;
@@ -34,7 +34,7 @@ fn lda_pca_and_metrics_match_scikit_learn() {
     for name in ["synthetic", "wine"] {
         let f = load(name);
         let (x, y) = (matrix(&f["x"]), labels(&f["y"]));
-        let fit = Lda::default().fit(&x, &y).unwrap();
+        let fit = Lda::new().fit((&x, &y)).unwrap();
         let theirs = matrix(&f["lda"]["scalings"]);
         // Compare nested prefixes too: the directions are ordered by eigenvalue in both.
         for r in 1..=theirs.nrows() {
@@ -45,7 +45,7 @@ fn lda_pca_and_metrics_match_scikit_learn() {
         for (a, b) in fit.explained_variance_ratio.iter().zip(&ratio) {
             assert!((a - b).abs() < 1e-10, "{name} LDA ratio {a} vs {b}");
         }
-        let lw = Lda { n_components: None, shrinkage: Shrinkage::LedoitWolf }.fit(&x, &y).unwrap();
+        let lw = Lda::new().shrinkage(Shrinkage::LedoitWolf).fit((&x, &y)).unwrap();
         let expected = f["ledoit_wolf_mean"].as_f64().unwrap();
         assert!((lw.shrinkage_used - expected).abs() < 1e-10, "{name} Ledoit-Wolf {} vs {expected}", lw.shrinkage_used);
         let pca = Pca::new(3).fit(&x).unwrap();

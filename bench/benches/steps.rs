@@ -3,11 +3,12 @@
 
 use std::hint::black_box;
 
+use baselines::Fit;
 use bench::{Gemm, InfoNceStep, Sampling, infonce_flops, labelled, scatter_flops, workload_mixture};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gmm_core::{LinearMap, seeded};
 use nalgebra::DMatrix;
-use ssl_losses::{Batch, Clip, Objective, Score, SimSiam, SimSiamForm};
+use ssl_losses::{Batch, Clip, Directions, Objective, Score, SimSiam, SimSiamForm};
 
 fn gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm");
@@ -58,7 +59,7 @@ fn other_steps(c: &mut Criterion) {
     });
     let gmm = workload_mixture(d);
     let p = gmm.sample_pairs(n, 1.0, &mut seeded(5)).expect("valid delta");
-    let mut siam = SimSiam::new(SimSiamForm::Mse, true);
+    let mut siam = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
     let params = vec![ssl_losses::small_random_init(r, d, 0.3, 6), DMatrix::identity(r, r)];
     let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, r)];
     g.bench_function(format!("simsiam n{n} d{d} r{r}"), |b| {
@@ -74,7 +75,7 @@ fn fits(c: &mut Criterion) {
     let data = labelled(n, d);
     g.throughput(Throughput::Elements(scatter_flops(n, d) as u64));
     g.bench_function("lda n20000 d256 k10", |b| {
-        b.iter(|| black_box(baselines::Lda::default().fit(&data.x, &data.z).expect("valid")))
+        b.iter(|| black_box(baselines::Lda::new().fit((&data.x, &data.z)).expect("valid")))
     });
     g.bench_function("pca n20000 d256 r9", |b| {
         b.iter(|| black_box(baselines::Pca::new(9).fit(&data.x).expect("valid")))
@@ -82,7 +83,7 @@ fn fits(c: &mut Criterion) {
     let small = labelled(5000, 16);
     g.throughput(Throughput::Elements(5000));
     g.bench_function("kmeans n5000 d16 k10", |b| {
-        b.iter(|| black_box(baselines::KMeans::new(10, 1).fit(&small.x).expect("valid")))
+        b.iter(|| black_box(baselines::KMeans::new(10).seed(1).fit(&small.x).expect("valid")))
     });
     g.finish();
 }

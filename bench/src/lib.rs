@@ -1,7 +1,8 @@
 //! Workloads shared by the criterion benches, `ssl-gmm bench` and the peer comparison, so the
 //! three measure exactly the same thing.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
+use baselines::Fit;
 use gmm_core::{Gmm, MixtureGenerator, PairSampler, Pairs, seeded};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -193,7 +194,7 @@ pub fn measure_all(quick: bool) -> Vec<Measurement> {
     let (n, d) = (20_000, 256);
     let data = labelled(n, d);
     let s = median_seconds(reps.min(11), || {
-        std::hint::black_box(baselines::Lda::default().fit(&data.x, &data.z).expect("valid data"));
+        std::hint::black_box(baselines::Lda::new().fit((&data.x, &data.z)).expect("valid data"));
     });
     let p = serde_json::json!({"n": n, "d": d, "k": 10});
     out.push(Measurement::new("lda-fit", p.clone(), s, Some(scatter_flops(n, d))));

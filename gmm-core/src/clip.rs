@@ -7,19 +7,20 @@
 use nalgebra::{DMatrix, DVector};
 use rand::distr::weighted::WeightedIndex;
 use rand::{Rng, RngExt};
-use serde::{Deserialize, Serialize};
 
+use crate::error::check_finite;
 use crate::error::{GmmError, Result};
 use crate::generate::{gaussian_matrix, random_covariance};
 use crate::gmm::{Gmm, checked_weights, matrix_from_rows, matrix_to_rows};
-use crate::linalg::{RANK_RTOL, check_finite, checked_symmetric, cholesky, orthonormal_column_basis, symmetrize};
+use crate::linalg::{RANK_RTOL, checked_symmetric, cholesky, orthonormal_column_basis, symmetrize};
 use crate::sample::{add_rows, categorical, fill_gaussian_rows};
 use crate::subspace::Subspace;
 
 /// One modality of a [`ClipGmm`]: shared means (`k x d`, row `i` for `z = i`), private weights
 /// and means (`k_p x d`), and the noise covariance.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "ModalitySpec", into = "ModalitySpec")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "ModalitySpec", into = "ModalitySpec"))]
 pub struct Modality {
     means: DMatrix<f64>,
     private_weights: DVector<f64>,
@@ -29,8 +30,9 @@ pub struct Modality {
 }
 
 /// Plain-data form of a [`Modality`] (nested rows).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct ModalitySpec {
     /// Shared means, one row per shared component.
     pub means: Vec<Vec<f64>>,
@@ -43,7 +45,8 @@ pub struct ModalitySpec {
 }
 
 /// Which modality.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Side {
     /// Modality x (map `A`).
     X,
@@ -62,30 +65,26 @@ impl Modality {
         let private_weights = checked_weights(private_weights, "private weights")?;
         let d = means.ncols();
         if d == 0 {
-            return Err(GmmError::TooSmall { what: "modality dimension", min: 1, got: 0 });
+            return Err(GmmError::TooFew { what: "modality dimension", min: 1, got: 0 });
         }
         check_finite(&means, "shared means")?;
         check_finite(&private_means, "private means")?;
         if private_means.nrows() != private_weights.len() {
-            return Err(GmmError::DimensionMismatch {
+            return Err(GmmError::Shape {
                 what: "rows of the private means against the private weights",
                 expected: private_weights.len(),
                 got: private_means.nrows(),
             });
         }
         if private_means.ncols() != d {
-            return Err(GmmError::DimensionMismatch {
+            return Err(GmmError::Shape {
                 what: "columns of the private means",
                 expected: d,
                 got: private_means.ncols(),
             });
         }
         if covariance.shape() != (d, d) {
-            return Err(GmmError::DimensionMismatch {
-                what: "modality covariance size",
-                expected: d,
-                got: covariance.nrows(),
-            });
+            return Err(GmmError::Shape { what: "modality covariance size", expected: d, got: covariance.nrows() });
         }
         let covariance = checked_symmetric(&covariance, "modality covariance")?;
         let chol_t = cholesky(&covariance, "modality covariance")?.l().transpose();
@@ -124,8 +123,9 @@ impl Modality {
 }
 
 /// A two-modality CLIP-GMM; see the module docs. Serialises as `{"weights", "x", "y"}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "ClipGmmSpec", into = "ClipGmmSpec")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "ClipGmmSpec", into = "ClipGmmSpec"))]
 pub struct ClipGmm {
     weights: DVector<f64>,
     x: Modality,
@@ -133,8 +133,9 @@ pub struct ClipGmm {
 }
 
 /// Plain-data form of a [`ClipGmm`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct ClipGmmSpec {
     /// Shared weights `pi`.
     pub weights: Vec<f64>,
@@ -146,7 +147,8 @@ pub struct ClipGmmSpec {
 
 /// Pairs from a [`ClipGmm`]: row `i` of `x` (`n x d_x`) and of `y` (`n x d_y`) share `z[i]`;
 /// `w`, `v` are the private latents.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ClipPairs {
     /// Modality-x samples, `n x d_x`.
     pub x: DMatrix<f64>,
@@ -166,7 +168,7 @@ impl ClipGmm {
         let weights = checked_weights(weights, "shared weights")?;
         for m in [&x, &y] {
             if m.means.nrows() != weights.len() {
-                return Err(GmmError::DimensionMismatch {
+                return Err(GmmError::Shape {
                     what: "rows of a modality's shared means against the shared weights",
                     expected: weights.len(),
                     got: m.means.nrows(),
@@ -292,8 +294,9 @@ impl Modality {
 /// number of both covariances (random eigenbases), and whether the private means satisfy the
 /// `Sigma`-orthogonality condition of claim C10 (`eta_w = Sigma u_w` with `u_w` orthogonal to the
 /// centred shared means, then centred with the private weights).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct ClipGenerator {
     /// Shared components `k >= 2`.
     pub k: usize,
@@ -330,15 +333,15 @@ impl ClipGenerator {
     /// Checks every parameter.
     pub fn validate(&self) -> Result<()> {
         if self.k < 2 {
-            return Err(GmmError::TooSmall { what: "shared components k", min: 2, got: self.k });
+            return Err(GmmError::TooFew { what: "shared components k", min: 2, got: self.k });
         }
         if self.k_private < 1 {
-            return Err(GmmError::TooSmall { what: "private components", min: 1, got: self.k_private });
+            return Err(GmmError::TooFew { what: "private components", min: 1, got: self.k_private });
         }
         let need = self.k - 1 + self.k_private - 1;
         for d in [self.d_x, self.d_y] {
             if d < need.max(1) {
-                return Err(GmmError::TooSmall {
+                return Err(GmmError::TooFew {
                     what: "modality dimension (>= k - 1 + k_private - 1)",
                     min: need.max(1),
                     got: d,
@@ -347,11 +350,11 @@ impl ClipGenerator {
         }
         for (name, v) in [("separation", self.separation), ("private separation", self.private_separation)] {
             if !(v > 0.0 && v.is_finite()) {
-                return Err(GmmError::OutOfRange { name, value: v, range: "(0, inf)" });
+                return Err(GmmError::out_of_range(name, v, "in (0, inf)"));
             }
         }
         if !(self.condition >= 1.0 && self.condition.is_finite()) {
-            return Err(GmmError::OutOfRange { name: "condition number", value: self.condition, range: "[1, inf)" });
+            return Err(GmmError::out_of_range("condition number", self.condition, "in [1, inf)"));
         }
         Ok(())
     }

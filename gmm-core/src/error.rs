@@ -1,15 +1,37 @@
-//! The crate's error type.
+//! The error core of the workspace: [`GmmError`] and the input checks every crate uses.
+//!
+//! The higher crates (`ssl-losses`, `baselines`, `theory-checks`) wrap [`GmmError`] in their own
+//! error type (`Core(GmmError)`) and add only what is theirs (divergence of training, bad
+//! labels, ...). A shape, a non-finite value, a parameter out of range, a count below its
+//! minimum and a singular matrix are therefore reported the same way by every crate, by the
+//! checks below: [`check_shape`], [`check_finite`], [`check_positive`],
+//! [`check_non_negative`], [`check_at_least`].
+//!
+//! ```
+//! use gmm_core::nalgebra::DMatrix;
+//! use gmm_core::{GmmError, check_finite, check_shape};
+//!
+//! let x = DMatrix::from_row_slice(2, 2, &[1.0, f64::NAN, 0.0, 1.0]);
+//! assert!(check_shape(&x, 2, 2, "data").is_ok());
+//! let err = check_finite(&x, "data").unwrap_err();
+//! assert!(matches!(err, GmmError::NonFinite { row: 0, col: 1, .. }));
+//! assert_eq!(err.to_string(), "non-finite value NaN in data at row 0, column 1");
+//! ```
 
+use std::borrow::Cow;
+
+use nalgebra::{DMatrix, Dyn, Matrix, RawStorage};
 use thiserror::Error;
 
-/// Everything that can go wrong in `gmm-core`. Library code never panics on user input: each
-/// check of a constructor or a parameter maps to one variant here.
+/// Everything that can go wrong in `gmm-core`, and the shared variants of the other crates'
+/// errors. Library code never panics on user input: each check of a constructor or a parameter
+/// maps to one variant here.
 #[derive(Debug, Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum GmmError {
-    /// Two inputs that must agree in size do not.
-    #[error("dimension mismatch in {what}: expected {expected}, got {got}")]
-    DimensionMismatch {
+    /// Two sizes that must agree do not (a matrix shape, a vector length, a number of blocks).
+    #[error("shape mismatch in {what}: expected {expected}, got {got}")]
+    Shape {
         /// What was being checked.
         what: &'static str,
         /// The size required.
@@ -17,9 +39,9 @@ pub enum GmmError {
         /// The size given.
         got: usize,
     },
-    /// A count (components, dimension, samples) below its minimum.
-    #[error("{what} must be at least {min}, got {got}")]
-    TooSmall {
+    /// A count (components, dimension, samples, classes) below its minimum.
+    #[error("{what}: need at least {min}, got {got}")]
+    TooFew {
         /// What was counted.
         what: &'static str,
         /// The smallest allowed value.
@@ -38,6 +60,25 @@ pub enum GmmError {
         col: usize,
         /// The offending value.
         value: f64,
+    },
+    /// A parameter outside its allowed range (checked before any work starts).
+    #[error("{name} = {value} is out of range: expected {expected}")]
+    OutOfRange {
+        /// The parameter.
+        name: &'static str,
+        /// Its value (a count is given as a float).
+        value: f64,
+        /// What is allowed, written out (e.g. `"in [0, 1]"`, `"between 1 and d = 5"`).
+        expected: Cow<'static, str>,
+    },
+    /// A matrix that must be positive definite (to be factorised or inverted) is not: it is
+    /// singular, indefinite, or not a covariance.
+    #[error("{what} is singular or not positive definite; {fix}")]
+    Singular {
+        /// Which matrix.
+        what: &'static str,
+        /// What to do about it.
+        fix: &'static str,
     },
     /// A mixture weight that is zero or negative.
     #[error("{what}: weight {index} is {value}, but every weight must be > 0")]
@@ -73,22 +114,6 @@ pub enum GmmError {
         /// The relative tolerance.
         tol: f64,
     },
-    /// A matrix that must be positive definite is not (its Cholesky factorisation failed).
-    #[error("{what} is not positive definite (Cholesky factorisation failed)")]
-    NotPositiveDefinite {
-        /// Which matrix.
-        what: &'static str,
-    },
-    /// A real parameter outside its allowed range.
-    #[error("{name} = {value} is outside its allowed range {range}")]
-    OutOfRange {
-        /// The parameter.
-        name: &'static str,
-        /// Its value.
-        value: f64,
-        /// The allowed range, written out.
-        range: &'static str,
-    },
     /// An iterative decomposition did not converge.
     #[error("{what} did not converge")]
     NoConvergence {
@@ -101,10 +126,12 @@ pub enum GmmError {
         /// Which subspace.
         what: &'static str,
     },
-    /// An unknown preset name.
-    #[error("unknown preset {name:?}; known presets: {known}")]
-    UnknownPreset {
-        /// The name asked for.
+    /// An unknown name (preset, method, form) where one of a fixed set is expected.
+    #[error("unknown {what} {name:?}; known: {known}")]
+    UnknownName {
+        /// What kind of name.
+        what: &'static str,
+        /// The name given.
         name: String,
         /// The names known, comma separated.
         known: String,
@@ -113,3 +140,109 @@ pub enum GmmError {
 
 /// Shorthand for results of this crate.
 pub type Result<T> = std::result::Result<T, GmmError>;
+
+impl GmmError {
+    /// [`GmmError::OutOfRange`] for a parameter `name = value`; `expected` says what is allowed.
+    pub fn out_of_range(name: &'static str, value: f64, expected: impl Into<Cow<'static, str>>) -> Self {
+        Self::OutOfRange { name, value, expected: expected.into() }
+    }
+
+    /// [`GmmError::UnknownName`] listing the `known` names.
+    pub fn unknown_name(what: &'static str, name: &str, known: &[&str]) -> Self {
+        Self::UnknownName { what, name: name.to_string(), known: known.join(", ") }
+    }
+}
+
+/// The value of `name` in a table of `(name, value)` pairs: the one parser behind the `FromStr`
+/// implementations of the workspace's option types.
+///
+/// # Errors
+/// [`GmmError::UnknownName`] listing the known names.
+pub fn parse_name<T: Copy>(what: &'static str, name: &str, table: &[(&str, T)]) -> Result<T> {
+    match table.iter().find(|(n, _)| *n == name) {
+        Some(&(_, value)) => Ok(value),
+        None => Err(GmmError::unknown_name(what, name, &table.iter().map(|(n, _)| *n).collect::<Vec<_>>())),
+    }
+}
+
+/// Returns [`GmmError::NonFinite`] naming the first (column-major) non-finite entry of `m`.
+///
+/// # Errors
+/// A NaN or an infinity anywhere in `m`.
+pub fn check_finite<S: RawStorage<f64, Dyn, Dyn>>(m: &Matrix<f64, Dyn, Dyn, S>, what: &'static str) -> Result<()> {
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            let value = m[(i, j)];
+            if !value.is_finite() {
+                return Err(GmmError::NonFinite { what, row: i, col: j, value });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Returns [`GmmError::Shape`] unless `m` is `rows x cols` (the row count is checked first).
+///
+/// # Errors
+/// A matrix of another shape.
+pub fn check_shape(m: &DMatrix<f64>, rows: usize, cols: usize, what: &'static str) -> Result<()> {
+    if m.nrows() != rows {
+        return Err(GmmError::Shape { what, expected: rows, got: m.nrows() });
+    }
+    if m.ncols() != cols {
+        return Err(GmmError::Shape { what, expected: cols, got: m.ncols() });
+    }
+    Ok(())
+}
+
+/// Returns [`GmmError::OutOfRange`] unless `value` is finite and `> 0`.
+///
+/// # Errors
+/// Zero, a negative value, NaN or an infinity.
+pub fn check_positive(value: f64, name: &'static str) -> Result<()> {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(GmmError::out_of_range(name, value, "positive and finite"))
+    }
+}
+
+/// Returns [`GmmError::OutOfRange`] unless `value` is finite and `>= 0`.
+///
+/// # Errors
+/// A negative value, NaN or an infinity.
+pub fn check_non_negative(value: f64, name: &'static str) -> Result<()> {
+    if value >= 0.0 && value.is_finite() { Ok(()) } else { Err(GmmError::out_of_range(name, value, ">= 0 and finite")) }
+}
+
+/// Returns [`GmmError::TooFew`] unless `got >= min`.
+///
+/// # Errors
+/// A count below its minimum.
+pub fn check_at_least(got: usize, min: usize, what: &'static str) -> Result<()> {
+    if got >= min { Ok(()) } else { Err(GmmError::TooFew { what, min, got }) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_name_the_problem() {
+        let m = DMatrix::from_row_slice(2, 3, &[0.0, 1.0, 2.0, 3.0, f64::INFINITY, 5.0]);
+        assert_eq!(check_shape(&m, 2, 4, "x"), Err(GmmError::Shape { what: "x", expected: 4, got: 3 }));
+        assert_eq!(check_shape(&m, 3, 3, "x"), Err(GmmError::Shape { what: "x", expected: 3, got: 2 }));
+        assert!(matches!(check_finite(&m, "x"), Err(GmmError::NonFinite { row: 1, col: 1, .. })));
+        assert!(check_finite(&m.columns(0, 1), "first column").is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(matches!(check_positive(bad, "lr"), Err(GmmError::OutOfRange { name: "lr", .. })));
+        }
+        assert!(check_non_negative(0.0, "ridge").is_ok());
+        assert!(check_non_negative(-1e-300, "ridge").is_err());
+        assert_eq!(check_at_least(1, 2, "classes"), Err(GmmError::TooFew { what: "classes", min: 2, got: 1 }));
+        assert_eq!(
+            GmmError::unknown_name("preset", "foo", &["a", "b"]).to_string(),
+            "unknown preset \"foo\"; known: a, b"
+        );
+    }
+}

@@ -6,7 +6,6 @@
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{GmmError, Result};
 use crate::gmm::Gmm;
@@ -14,15 +13,19 @@ use crate::linalg::{RANK_RTOL, orthonormal_column_basis, sym_eig_desc, symmetriz
 
 /// Parameters of a random [`Gmm`].
 ///
-/// * means: `mu_i ~ N(0, separation^2 I_d)`, then centred so that `mu_bar = 0`;
+/// * means: `mu_i ~ N(0, separation^2 I_d)`, then centred so that `mu_bar = 0` (assumption A0
+///   of docs/theory.md), unless a mean offset is asked for: then every mean is shifted by
+///   `mu_bar = offset * L u` (`Sigma = L L^T`, `u` a random unit vector), so that
+///   `||Sigma^{-1/2} mu_bar|| = offset` (the non-centred inputs of claim C15);
 /// * weights: equal, or (if `!balanced`) `u_i ~ U[0.5, 1.5]` normalised;
 /// * covariance: `Sigma_0 = Q diag(lambda) Q^T`, `Q` Haar-random orthogonal, `lambda`
 ///   log-spaced from 1 to `condition` (`condition = 1`: `Sigma_0 = I`);
 /// * optional dominant noise direction: `Sigma = Sigma_0 + c v v^T` with `v` a random unit vector
 ///   orthogonal to the span of the means and `c = noise_factor * lambda_max(Sigma_0 + S_B)`, so
 ///   that for `noise_factor >= 1` the top principal direction of `Sigma_T` is (close to) `v`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct MixtureGenerator {
     /// Number of components `k >= 2`.
     pub k: usize,
@@ -36,12 +39,15 @@ pub struct MixtureGenerator {
     pub noise_factor: Option<f64>,
     /// Equal weights when true.
     pub balanced: bool,
+    /// `||Sigma^{-1/2} mu_bar||` of the generated mixture (`0`: centred, the default).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mean_offset: f64,
 }
 
 impl MixtureGenerator {
     /// Isotropic `Sigma = I`, balanced weights, separation 1.
     pub fn isotropic(k: usize, d: usize) -> Self {
-        Self { k, d, separation: 1.0, condition: 1.0, noise_factor: None, balanced: true }
+        Self { k, d, separation: 1.0, condition: 1.0, noise_factor: None, balanced: true, mean_offset: 0.0 }
     }
 
     /// Sets the condition number of `Sigma_0`.
@@ -62,6 +68,13 @@ impl MixtureGenerator {
         self
     }
 
+    /// Non-centred means: shifts every mean by `mu_bar` with `||Sigma^{-1/2} mu_bar|| = offset`
+    /// in a random direction (`0` keeps them centred).
+    pub fn mean_offset(mut self, offset: f64) -> Self {
+        self.mean_offset = offset;
+        self
+    }
+
     /// Random (unbalanced) weights.
     pub fn unbalanced(mut self) -> Self {
         self.balanced = false;
@@ -71,23 +84,24 @@ impl MixtureGenerator {
     /// Checks every parameter before any work.
     pub fn validate(&self) -> Result<()> {
         if self.k < 2 {
-            return Err(GmmError::TooSmall { what: "number of components k", min: 2, got: self.k });
+            return Err(GmmError::TooFew { what: "number of components k", min: 2, got: self.k });
         }
         let min_d = if self.noise_factor.is_some() { self.k } else { self.k - 1 };
         if self.d < min_d.max(1) {
-            return Err(GmmError::TooSmall { what: "dimension d", min: min_d.max(1), got: self.d });
+            return Err(GmmError::TooFew { what: "dimension d", min: min_d.max(1), got: self.d });
         }
         if !(self.separation > 0.0 && self.separation.is_finite()) {
-            return Err(GmmError::OutOfRange { name: "separation", value: self.separation, range: "(0, inf)" });
+            return Err(GmmError::out_of_range("separation", self.separation, "in (0, inf)"));
         }
         if !(self.condition >= 1.0 && self.condition.is_finite()) {
-            return Err(GmmError::OutOfRange { name: "condition number", value: self.condition, range: "[1, inf)" });
+            return Err(GmmError::out_of_range("condition number", self.condition, "in [1, inf)"));
         }
         if let Some(f) = self.noise_factor
             && !(f > 0.0 && f.is_finite())
         {
-            return Err(GmmError::OutOfRange { name: "noise factor", value: f, range: "(0, inf)" });
+            return Err(GmmError::out_of_range("noise factor", f, "in (0, inf)"));
         }
+        crate::error::check_non_negative(self.mean_offset, "mean offset")?;
         Ok(())
     }
 
@@ -110,15 +124,31 @@ impl MixtureGenerator {
         }
         let sigma0 = random_covariance(d, self.condition, rng);
         let base = Gmm::new(&weights, means, sigma0)?;
-        match self.noise_factor {
-            None => Ok(base),
+        let centred = match self.noise_factor {
+            None => base,
             Some(factor) => {
                 let v = unit_vector_orthogonal_to(&base.means().transpose(), rng)?;
                 let (top, _) = sym_eig_desc(&base.total_covariance())?;
                 let c = factor * top[0];
-                base.with_covariance(symmetrize(&(base.covariance() + (&v * v.transpose()) * c)))
+                base.with_covariance(symmetrize(&(base.covariance() + (&v * v.transpose()) * c)))?
             }
+        };
+        if self.mean_offset == 0.0 {
+            return Ok(centred);
         }
+        let u = loop {
+            let g = gaussian_matrix(d, 1, rng);
+            let norm = g.norm();
+            if norm > 0.0 {
+                break g / norm;
+            }
+        };
+        let shift = centred.cholesky_factor() * u * self.mean_offset;
+        let mut means = centred.means().clone();
+        for mut row in means.row_iter_mut() {
+            row += shift.transpose();
+        }
+        Gmm::new(centred.weights().as_slice(), means, centred.covariance().clone())
     }
 }
 
@@ -155,7 +185,7 @@ pub fn random_covariance<R: Rng + ?Sized>(d: usize, condition: f64, rng: &mut R)
 pub fn unit_vector_orthogonal_to<R: Rng + ?Sized>(span: &DMatrix<f64>, rng: &mut R) -> Result<DVector<f64>> {
     let q = orthonormal_column_basis(span, RANK_RTOL)?;
     if q.ncols() >= span.nrows() {
-        return Err(GmmError::TooSmall { what: "dimension left outside the spanned subspace", min: 1, got: 0 });
+        return Err(GmmError::TooFew { what: "dimension left outside the spanned subspace", min: 1, got: 0 });
     }
     loop {
         let g: DVector<f64> = DVector::from_fn(span.nrows(), |_, _| rng.sample(StandardNormal));

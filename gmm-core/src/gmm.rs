@@ -1,10 +1,10 @@
 //! The Gaussian mixture with shared covariance, and its validating constructor.
 
 use nalgebra::{DMatrix, DVector};
-use serde::{Deserialize, Serialize};
 
+use crate::error::check_finite;
 use crate::error::{GmmError, Result};
-use crate::linalg::{check_finite, checked_symmetric, cholesky};
+use crate::linalg::{checked_symmetric, cholesky};
 
 /// Weights must sum to one within this absolute tolerance (they are then renormalised exactly).
 pub const WEIGHT_SUM_TOL: f64 = 1e-9;
@@ -17,9 +17,23 @@ pub const WEIGHT_SUM_TOL: f64 = 1e-9;
 /// (`Sigma = L L^T`) is kept for sampling (`x = mu_z + L e`, `e ~ N(0, I)`).
 ///
 /// Serialises to JSON as `{"weights": [..k..], "means": [[..d..] x k], "covariance": [[..d..] x d]}`
-/// and deserialises through the same validation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "GmmSpec", into = "GmmSpec")]
+/// and deserialises through the same validation (feature `serde`).
+///
+/// ```
+/// use gmm_core::nalgebra::DMatrix;
+/// use gmm_core::{Gmm, GmmError};
+///
+/// let means = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, -1.0, 0.0]);
+/// let g = Gmm::new(&[0.5, 0.5], means.clone(), DMatrix::identity(2, 2))?;
+/// assert_eq!((g.k(), g.dim()), (2, 2));
+/// // Bad input is a typed error, never a panic.
+/// let err = Gmm::new(&[0.5, 0.6], means, DMatrix::identity(2, 2)).unwrap_err();
+/// assert!(matches!(err, GmmError::WeightsNotNormalised { .. }));
+/// # Ok::<(), GmmError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "GmmSpec", into = "GmmSpec"))]
 pub struct Gmm {
     weights: DVector<f64>,
     means: DMatrix<f64>,
@@ -28,8 +42,9 @@ pub struct Gmm {
 }
 
 /// The plain-data form of a [`Gmm`] used for (de)serialisation: nested rows, as people write them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct GmmSpec {
     /// Mixture weights `pi` (k).
     pub weights: Vec<f64>,
@@ -44,7 +59,7 @@ pub fn matrix_from_rows(rows: &[Vec<f64>], what: &'static str) -> Result<DMatrix
     let ncols = rows.first().map_or(0, Vec::len);
     for row in rows {
         if row.len() != ncols {
-            return Err(GmmError::DimensionMismatch { what, expected: ncols, got: row.len() });
+            return Err(GmmError::Shape { what, expected: ncols, got: row.len() });
         }
     }
     Ok(DMatrix::from_fn(rows.len(), ncols, |i, j| rows[i][j]))
@@ -59,7 +74,7 @@ pub fn matrix_to_rows(m: &DMatrix<f64>) -> Vec<Vec<f64>> {
 /// renormalised to sum to one exactly (up to rounding).
 pub fn checked_weights(weights: &[f64], what: &'static str) -> Result<DVector<f64>> {
     if weights.is_empty() {
-        return Err(GmmError::TooSmall { what, min: 1, got: 0 });
+        return Err(GmmError::TooFew { what, min: 1, got: 0 });
     }
     for (index, &value) in weights.iter().enumerate() {
         if !value.is_finite() {
@@ -90,7 +105,7 @@ impl Gmm {
         let weights = checked_weights(weights, "mixture weights")?;
         let k = weights.len();
         if means.nrows() != k {
-            return Err(GmmError::DimensionMismatch {
+            return Err(GmmError::Shape {
                 what: "rows of the means against the number of weights",
                 expected: k,
                 got: means.nrows(),
@@ -98,11 +113,11 @@ impl Gmm {
         }
         let d = means.ncols();
         if d == 0 {
-            return Err(GmmError::TooSmall { what: "dimension d", min: 1, got: 0 });
+            return Err(GmmError::TooFew { what: "dimension d", min: 1, got: 0 });
         }
         check_finite(&means, "means")?;
         if covariance.nrows() != d || covariance.ncols() != d {
-            return Err(GmmError::DimensionMismatch {
+            return Err(GmmError::Shape {
                 what: "covariance size against the dimension of the means",
                 expected: d,
                 got: if covariance.nrows() != d { covariance.nrows() } else { covariance.ncols() },
@@ -187,28 +202,29 @@ mod tests {
     fn rejects_each_bad_input_with_its_error() {
         let (w, m, c) = ok_parts();
         let e = |r: Result<Gmm>| r.unwrap_err();
-        assert!(matches!(e(Gmm::new(&[], m.clone(), c.clone())), GmmError::TooSmall { .. }));
+        assert!(matches!(e(Gmm::new(&[], m.clone(), c.clone())), GmmError::TooFew { .. }));
         assert!(matches!(e(Gmm::new(&[0.5, 0.6], m.clone(), c.clone())), GmmError::WeightsNotNormalised { .. }));
         assert!(matches!(
             e(Gmm::new(&[1.5, -0.5], m.clone(), c.clone())),
             GmmError::NonPositiveWeight { index: 1, .. }
         ));
         assert!(matches!(e(Gmm::new(&[f64::NAN, 0.5], m.clone(), c.clone())), GmmError::NonFinite { .. }));
-        assert!(matches!(e(Gmm::new(&[1.0], m.clone(), c.clone())), GmmError::DimensionMismatch { .. }));
+        assert!(matches!(e(Gmm::new(&[1.0], m.clone(), c.clone())), GmmError::Shape { .. }));
         let mut bad_m = m.clone();
         bad_m[(1, 1)] = f64::INFINITY;
         assert!(matches!(e(Gmm::new(&w, bad_m, c.clone())), GmmError::NonFinite { what: "means", row: 1, col: 1, .. }));
-        assert!(matches!(e(Gmm::new(&w, DMatrix::zeros(2, 0), c.clone())), GmmError::TooSmall { .. }));
-        assert!(matches!(e(Gmm::new(&w, m.clone(), DMatrix::identity(3, 3))), GmmError::DimensionMismatch { .. }));
+        assert!(matches!(e(Gmm::new(&w, DMatrix::zeros(2, 0), c.clone())), GmmError::TooFew { .. }));
+        assert!(matches!(e(Gmm::new(&w, m.clone(), DMatrix::identity(3, 3))), GmmError::Shape { .. }));
         let asym = DMatrix::from_row_slice(2, 2, &[1.0, 0.1, 0.0, 1.0]);
         assert!(matches!(e(Gmm::new(&w, m.clone(), asym)), GmmError::NotSymmetric { .. }));
         let indef = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
-        assert!(matches!(e(Gmm::new(&w, m.clone(), indef)), GmmError::NotPositiveDefinite { .. }));
+        assert!(matches!(e(Gmm::new(&w, m.clone(), indef)), GmmError::Singular { .. }));
         let mut nan_c = c.clone();
         nan_c[(0, 0)] = f64::NAN;
         assert!(matches!(e(Gmm::new(&w, m, nan_c)), GmmError::NonFinite { .. }));
     }
 
+    #[cfg(feature = "serde")]
     #[test]
     fn json_round_trip_and_validation() {
         let (w, m, c) = ok_parts();
@@ -219,6 +235,6 @@ mod tests {
         assert_eq!(back, g);
         let ragged = r#"{"weights":[1.0],"means":[[0.0,0.0]],"covariance":[[1.0,0.0],[0.0]]}"#;
         let err = serde_json::from_str::<Gmm>(ragged).unwrap_err().to_string();
-        assert!(err.contains("dimension mismatch"), "{err}");
+        assert!(err.contains("shape mismatch"), "{err}");
     }
 }

@@ -8,9 +8,8 @@
 //! singular values are always returned **sorted in descending order**.
 
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn, Matrix, RawStorage};
-use rayon::prelude::*;
 
-use crate::error::{GmmError, Result};
+use crate::error::{GmmError, Result, check_finite, check_shape};
 
 /// Relative tolerance for symmetry of user-supplied matrices:
 /// `max |C_ij - C_ji| <= SYMMETRY_RTOL * max |C_ij|`. Within it the matrix is symmetrised.
@@ -84,7 +83,7 @@ const ROW_BLOCK: usize = 256;
 const PAR_MIN_WORK: usize = 1 << 24;
 
 /// `C = A B` for `A` (`n x k`), `B` (`k x m`), by blocks of rows of `A` and `C` in parallel
-/// (rayon). Each entry of `C` comes from one block product (or, for small products, one
+/// (rayon, feature `parallel`). Each entry of `C` comes from one block product (or, for small products, one
 /// product) whatever the thread count, so the bits do not depend on it.
 pub fn gemm_rows_par(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &mut DMatrix<f64>) {
     let n = a.nrows();
@@ -93,17 +92,13 @@ pub fn gemm_rows_par(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &mut DMatrix<f64>) {
         gemm(1.0, a, Op::N, b, Op::N, 0.0, c);
         return;
     }
-    let blocks: Vec<DMatrix<f64>> = (0..n)
-        .step_by(ROW_BLOCK)
-        .collect::<Vec<_>>()
-        .par_iter()
-        .map(|&start| {
-            let rows = a.rows(start, ROW_BLOCK.min(n - start));
-            let mut out = DMatrix::zeros(rows.nrows(), b.ncols());
-            gemm(1.0, &rows, Op::N, b, Op::N, 0.0, &mut out);
-            out
-        })
-        .collect();
+    let starts: Vec<usize> = (0..n).step_by(ROW_BLOCK).collect();
+    let blocks = crate::parallel::map(&starts, |&start| {
+        let rows = a.rows(start, ROW_BLOCK.min(n - start));
+        let mut out = DMatrix::zeros(rows.nrows(), b.ncols());
+        gemm(1.0, &rows, Op::N, b, Op::N, 0.0, &mut out);
+        out
+    });
     for (i, block) in blocks.iter().enumerate() {
         c.rows_mut(i * ROW_BLOCK, block.nrows()).copy_from(block);
     }
@@ -114,7 +109,7 @@ pub fn gemm_rows_par(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &mut DMatrix<f64>) {
 const GRAM_BLOCK: usize = 512;
 
 /// `X^T X` (`d x d`) for `X` (`n x d`, rows are samples): one pass over the data, blocks of
-/// rows in parallel (rayon), block products summed in block order, then symmetrised. The same
+/// rows in parallel (rayon, feature `parallel`), block products summed in block order, then symmetrised. The same
 /// bits on any number of threads.
 pub fn gram(x: &DMatrix<f64>) -> DMatrix<f64> {
     gram_with(x, |_, _| {})
@@ -127,16 +122,13 @@ pub fn gram(x: &DMatrix<f64>) -> DMatrix<f64> {
 pub fn gram_with(x: &DMatrix<f64>, prepare: impl Fn(usize, &mut DMatrix<f64>) + Sync) -> DMatrix<f64> {
     let (n, d) = x.shape();
     let starts: Vec<usize> = (0..n).step_by(GRAM_BLOCK).collect();
-    let partials: Vec<DMatrix<f64>> = starts
-        .par_iter()
-        .map(|&start| {
-            let mut rows = x.rows(start, GRAM_BLOCK.min(n - start)).into_owned();
-            prepare(start, &mut rows);
-            let mut c = DMatrix::zeros(d, d);
-            gemm(1.0, &rows, Op::T, &rows, Op::N, 0.0, &mut c);
-            c
-        })
-        .collect();
+    let partials = crate::parallel::map(&starts, |&start| {
+        let mut rows = x.rows(start, GRAM_BLOCK.min(n - start)).into_owned();
+        prepare(start, &mut rows);
+        let mut c = DMatrix::zeros(d, d);
+        gemm(1.0, &rows, Op::T, &rows, Op::N, 0.0, &mut c);
+        c
+    });
     let mut total = DMatrix::zeros(d, d);
     for p in &partials {
         total += p;
@@ -165,30 +157,6 @@ fn to_faer(m: &DMatrix<f64>) -> faer::Mat<f64> {
 /// Copies a faer matrix into a nalgebra one.
 fn from_faer(m: faer::MatRef<'_, f64>) -> DMatrix<f64> {
     DMatrix::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)])
-}
-
-/// Returns an error naming the first non-finite entry of `m`.
-pub fn check_finite(m: &DMatrix<f64>, what: &'static str) -> Result<()> {
-    for j in 0..m.ncols() {
-        for i in 0..m.nrows() {
-            let value = m[(i, j)];
-            if !value.is_finite() {
-                return Err(GmmError::NonFinite { what, row: i, col: j, value });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Returns an error unless `m` is `rows x cols`.
-pub fn check_shape(m: &DMatrix<f64>, rows: usize, cols: usize, what: &'static str) -> Result<()> {
-    if m.nrows() != rows {
-        return Err(GmmError::DimensionMismatch { what, expected: rows, got: m.nrows() });
-    }
-    if m.ncols() != cols {
-        return Err(GmmError::DimensionMismatch { what, expected: cols, got: m.ncols() });
-    }
-    Ok(())
 }
 
 /// `(S + S^T) / 2`.
@@ -220,9 +188,14 @@ pub fn checked_symmetric(s: &DMatrix<f64>, what: &'static str) -> Result<DMatrix
 /// Cholesky factorisation `S = L L^T` of a symmetric positive definite matrix.
 ///
 /// # Errors
-/// [`GmmError::NotPositiveDefinite`] when the factorisation fails.
+/// [`GmmError::Singular`] when the factorisation fails.
 pub fn cholesky(s: &DMatrix<f64>, what: &'static str) -> Result<Cholesky<f64, Dyn>> {
-    Cholesky::new(s.clone()).ok_or(GmmError::NotPositiveDefinite { what })
+    Cholesky::new(s.clone()).ok_or_else(|| not_positive_definite(what))
+}
+
+/// [`GmmError::Singular`] for a matrix that had to be symmetric positive definite.
+fn not_positive_definite(what: &'static str) -> GmmError {
+    GmmError::Singular { what, fix: "it must be symmetric positive definite (a covariance of full rank)" }
 }
 
 /// Eigen-decomposition of a symmetric matrix, `S = V diag(w) V^T`.
@@ -299,7 +272,7 @@ fn spd_function(s: &DMatrix<f64>, what: &'static str, f: impl Fn(f64) -> f64) ->
     check_finite(s, what)?;
     let (w, v) = sym_eig_desc(s)?;
     if w.iter().any(|&x| x <= 0.0) {
-        return Err(GmmError::NotPositiveDefinite { what });
+        return Err(not_positive_definite(what));
     }
     let mut scaled = v.clone();
     for (j, &x) in w.iter().enumerate() {
@@ -424,7 +397,7 @@ mod tests {
     fn generalized_eigen_rejects_singular_b() {
         let a = DMatrix::identity(2, 2);
         let b = DMatrix::from_row_slice(2, 2, &[1.0, 1.0, 1.0, 1.0]);
-        assert!(matches!(gen_sym_eig(&a, &b), Err(GmmError::NotPositiveDefinite { .. })));
+        assert!(matches!(gen_sym_eig(&a, &b), Err(GmmError::Singular { .. })));
     }
 
     #[test]

@@ -3,11 +3,11 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::error::{GmmError, Result};
+use crate::error::{GmmError, Result, check_shape};
 use crate::gmm::Gmm;
 use crate::linalg::{
-    RANK_RTOL, check_shape, log_sum_exp, solve_lower_in_place, solve_lower_transpose_in_place, spd_inv_sqrt, spd_sqrt,
-    sym_eig_desc, symmetrize,
+    RANK_RTOL, log_sum_exp, solve_lower_in_place, solve_lower_transpose_in_place, spd_inv_sqrt, spd_sqrt, sym_eig_desc,
+    symmetrize,
 };
 use crate::sample::check_delta;
 use crate::subspace::Subspace;
@@ -80,6 +80,17 @@ impl Gmm {
 
     /// The Fisher subspace `F = span{Sigma^{-1}(mu_i - mu_bar)} = range(Sigma^{-1} S_B)`, as an
     /// orthonormal basis of dimension `rank(S_B) <= k - 1` (rank by [`RANK_RTOL`]).
+    ///
+    /// ```
+    /// // The textbook trap: mu = +-1.5 e_1, Sigma = diag(1, 9). F = span{e_1}, while PCA's top
+    /// // direction is e_2 (variance 9 > 1 + 1.5^2).
+    /// let g = gmm_core::textbook_2d(1.5, 9.0)?;
+    /// let f = g.fisher_subspace()?;
+    /// assert_eq!(f.dim(), 1);
+    /// assert!(f.basis()[(0, 0)].abs() > 1.0 - 1e-12);
+    /// assert!(g.pca_subspace(1)?.sin_theta_max(&f)? > 1.0 - 1e-12);
+    /// # Ok::<(), gmm_core::GmmError>(())
+    /// ```
     pub fn fisher_subspace(&self) -> Result<Subspace> {
         let directions = self.solve_covariance(&self.scaled_centred_means().transpose())?;
         Subspace::from_columns(&directions, RANK_RTOL)
@@ -95,7 +106,11 @@ impl Gmm {
     /// (what PCA converges to).
     pub fn pca_subspace(&self, r: usize) -> Result<Subspace> {
         if r == 0 || r > self.dim() {
-            return Err(GmmError::OutOfRange { name: "PCA dimension r", value: r as f64, range: "1..=d" });
+            return Err(GmmError::out_of_range(
+                "PCA dimension r",
+                r as f64,
+                format!("between 1 and d = {}", self.dim()),
+            ));
         }
         let (_, v) = sym_eig_desc(&self.total_covariance())?;
         Subspace::from_orthonormal(v.columns(0, r).into_owned())
@@ -119,7 +134,17 @@ impl Gmm {
         Ok(logits)
     }
 
-    /// The Bayes posterior `p(z = i | x)` for each row of `x`: `n x k`, rows sum to 1.
+    /// The Bayes posterior `p(z = i | x)` for each row of `x`: `n x k`, rows sum to 1,
+    /// `p(z = i | x) = softmax_i(log pi_i + mu_i^T Sigma^{-1} x - mu_i^T Sigma^{-1} mu_i / 2)`.
+    ///
+    /// ```
+    /// use gmm_core::nalgebra::DMatrix;
+    /// let g = gmm_core::textbook_2d(1.5, 9.0)?;
+    /// // Midway between the means the posterior is even, whatever the second coordinate.
+    /// let p = g.posterior(&DMatrix::from_row_slice(2, 2, &[0.0, 0.0, 0.0, 100.0]))?;
+    /// assert!((p[(0, 0)] - 0.5).abs() < 1e-12 && (p[(1, 1)] - 0.5).abs() < 1e-12);
+    /// # Ok::<(), gmm_core::GmmError>(())
+    /// ```
     pub fn posterior(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         Ok(self.log_posterior(x)?.map(f64::exp))
     }

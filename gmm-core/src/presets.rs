@@ -1,7 +1,5 @@
 //! Named mixtures with fixed seeds, shared by the CLI, the examples and the experiments.
 
-use serde::{Deserialize, Serialize};
-
 use crate::clip::{ClipGenerator, ClipGmm};
 use crate::error::{GmmError, Result};
 use crate::generate::{MixtureGenerator, textbook_2d};
@@ -9,8 +7,9 @@ use crate::gmm::Gmm;
 use crate::rng::seeded;
 
 /// A model: a single-modality mixture or a two-modality CLIP-GMM.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
 pub enum Model {
     /// A shared-covariance Gaussian mixture.
     Gmm(Gmm),
@@ -37,7 +36,7 @@ pub const PRESET_SEED: u64 = 20_241_105;
 /// The model called `name` (see [`PRESETS`]).
 ///
 /// # Errors
-/// [`GmmError::UnknownPreset`] listing the known names.
+/// [`GmmError::UnknownName`] listing the known names.
 pub fn preset(name: &str) -> Result<Model> {
     let mut rng = seeded(PRESET_SEED);
     let clip = |orthogonal| ClipGenerator::new(3, 3, 8, 6).orthogonal(orthogonal);
@@ -49,10 +48,8 @@ pub fn preset(name: &str) -> Result<Model> {
         "clip" => Model::Clip(Box::new(clip(true).generate(&mut rng)?)),
         "clip-general" => Model::Clip(Box::new(clip(false).generate(&mut rng)?)),
         _ => {
-            return Err(GmmError::UnknownPreset {
-                name: name.to_string(),
-                known: PRESETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-            });
+            let known: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+            return Err(GmmError::unknown_name("preset", name, &known));
         }
     })
 }

@@ -10,13 +10,13 @@ use nalgebra::DMatrix;
 use rand::distr::weighted::WeightedIndex;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{GmmError, Result};
 use crate::gmm::Gmm;
 
 /// Labelled samples: `x` is `n x d` (rows are samples), `z[i]` the component of row `i`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Labelled {
     /// `n x d` samples.
     pub x: DMatrix<f64>,
@@ -26,7 +26,8 @@ pub struct Labelled {
 
 /// Augmentation pairs: row `i` of `x` and row `i` of `x_plus` form a positive pair;
 /// `z`, `z_plus` are their components (theory.md section 1).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Pairs {
     /// Anchors, `n x d`.
     pub x: DMatrix<f64>,
@@ -58,18 +59,15 @@ impl Pairs {
 /// Checks the coupling `delta in [0, 1]`.
 pub fn check_delta(delta: f64) -> Result<()> {
     if !(0.0..=1.0).contains(&delta) {
-        return Err(GmmError::OutOfRange { name: "coupling delta", value: delta, range: "[0, 1]" });
+        return Err(GmmError::out_of_range("coupling delta", delta, "in [0, 1]"));
     }
     Ok(())
 }
 
 /// A categorical sampler over mixture weights.
 pub(crate) fn categorical(weights: &[f64], what: &'static str) -> Result<WeightedIndex<f64>> {
-    WeightedIndex::new(weights.iter().copied()).map_err(|_| GmmError::OutOfRange {
-        name: what,
-        value: weights.iter().sum(),
-        range: "positive finite weights",
-    })
+    WeightedIndex::new(weights.iter().copied())
+        .map_err(|_| GmmError::out_of_range(what, weights.iter().sum(), "positive finite weights"))
 }
 
 /// Colours standard normals into Gaussian rows: `out = E L^T + means[labels]`.
@@ -144,14 +142,10 @@ impl<'a> PairSampler<'a> {
     pub fn fill<R: Rng + ?Sized>(&mut self, rng: &mut R, out: &mut Pairs) -> Result<()> {
         let n = out.z.len();
         for (what, m) in [("anchors of the pair buffer", &out.x), ("positives of the pair buffer", &out.x_plus)] {
-            crate::linalg::check_shape(m, n, self.gmm.dim(), what)?;
+            crate::error::check_shape(m, n, self.gmm.dim(), what)?;
         }
         if out.z_plus.len() != n {
-            return Err(GmmError::DimensionMismatch {
-                what: "labels of the pair buffer",
-                expected: n,
-                got: out.z_plus.len(),
-            });
+            return Err(GmmError::Shape { what: "labels of the pair buffer", expected: n, got: out.z_plus.len() });
         }
         for (z, zp) in out.z.iter_mut().zip(out.z_plus.iter_mut()) {
             *z = rng.sample(&self.labels);
@@ -182,7 +176,18 @@ impl Gmm {
         Labelled { x, z }
     }
 
-    /// `n` augmentation pairs with coupling `delta` (see [`PairSampler`]).
+    /// `n` augmentation pairs with coupling `delta` (see [`PairSampler`]): `z+ = z` with
+    /// probability `delta`, otherwise `z+ ~ pi` independently; `x | z ~ N(mu_z, Sigma)`, so
+    /// `Cov(x+, x) = delta S_B`.
+    ///
+    /// ```
+    /// use gmm_core::{MixtureGenerator, seeded};
+    /// let g = MixtureGenerator::isotropic(3, 5).generate(&mut seeded(1))?;
+    /// let pairs = g.sample_pairs(1000, 1.0, &mut seeded(2))?;
+    /// assert_eq!(pairs.x.shape(), (1000, 5));
+    /// assert_eq!(pairs.z, pairs.z_plus); // delta = 1: every positive shares its component
+    /// # Ok::<(), gmm_core::GmmError>(())
+    /// ```
     ///
     /// # Errors
     /// `delta` outside `[0, 1]`.

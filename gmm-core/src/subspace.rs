@@ -5,10 +5,10 @@
 //! is between [`Subspace`]s (orthonormal bases).
 
 use nalgebra::{DMatrix, DVector};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{GmmError, Result};
-use crate::linalg::{check_finite, check_shape, orthonormal_column_basis, singular_values, svd};
+use crate::error::{check_finite, check_shape};
+use crate::linalg::{orthonormal_column_basis, singular_values, svd};
 
 /// A linear subspace of `R^d`, stored as an orthonormal basis: a `d x m` matrix `Q` with
 /// `Q^T Q = I_m` whose **columns** span the subspace.
@@ -38,11 +38,7 @@ impl Subspace {
         let gram = basis.transpose() * &basis;
         let gap = (gram - DMatrix::identity(basis.ncols(), basis.ncols())).amax();
         if gap > 1e-10 {
-            return Err(GmmError::OutOfRange {
-                name: "max |Q^T Q - I| of a claimed orthonormal basis",
-                value: gap,
-                range: "[0, 1e-10]",
-            });
+            return Err(GmmError::out_of_range("max |Q^T Q - I| of a claimed orthonormal basis", gap, "in [0, 1e-10]"));
         }
         Ok(Self { basis })
     }
@@ -69,7 +65,7 @@ impl Subspace {
 
     fn check_comparable(&self, other: &Subspace) -> Result<()> {
         if self.ambient_dim() != other.ambient_dim() {
-            return Err(GmmError::DimensionMismatch {
+            return Err(GmmError::Shape {
                 what: "ambient dimension of compared subspaces",
                 expected: self.ambient_dim(),
                 got: other.ambient_dim(),
@@ -91,6 +87,17 @@ impl Subspace {
     /// `Q1^T Q2` and the sines those of the residual `Q2 - Q1 Q1^T Q2`. An angle is taken from its
     /// sine where `cos^2 >= 1/2` (small angles, resolved down to ~1e-16) and from its cosine
     /// otherwise.
+    ///
+    /// ```
+    /// use gmm_core::Subspace;
+    /// use gmm_core::nalgebra::DMatrix;
+    /// let t = 0.3f64;
+    /// let a = Subspace::from_columns(&DMatrix::from_row_slice(3, 1, &[1.0, 0.0, 0.0]), 1e-12)?;
+    /// let b = Subspace::from_columns(&DMatrix::from_row_slice(3, 1, &[t.cos(), t.sin(), 0.0]), 1e-12)?;
+    /// assert!((a.principal_angles(&b)?[0] - t).abs() < 1e-15);
+    /// assert!((a.sin_theta_max(&b)? - t.sin()).abs() < 1e-15);
+    /// # Ok::<(), gmm_core::GmmError>(())
+    /// ```
     ///
     /// # Errors
     /// Different ambient dimensions, an empty subspace, or an SVD that does not converge.
@@ -129,7 +136,18 @@ impl Subspace {
 
 /// A linear encoder `f(x) = A (x - mean)`: `components` is `r x d` (rows are the learned
 /// directions), `mean` the centring used (`d`; zero when the method does not centre).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// ```
+/// use gmm_core::LinearMap;
+/// use gmm_core::nalgebra::{DMatrix, DVector};
+/// let map = LinearMap { components: DMatrix::from_row_slice(1, 2, &[1.0, 2.0]), mean: DVector::from_element(2, 1.0) };
+/// let x = DMatrix::from_row_slice(1, 2, &[2.0, 3.0]);
+/// assert_eq!(map.transform(&x)?[(0, 0)], 1.0 * 1.0 + 2.0 * 2.0);
+/// assert_eq!(map.row_space()?.dim(), 1);
+/// # Ok::<(), gmm_core::GmmError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LinearMap {
     /// `r x d`; rows are directions.
     pub components: DMatrix<f64>,
@@ -157,6 +175,14 @@ impl LinearMap {
     /// Projects samples (`n x d`, rows are samples) to `n x r`: `(X - 1 mean^T) A^T`.
     pub fn transform(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         check_shape(x, x.nrows(), self.in_dim(), "columns of the data against the map's input dimension")?;
+        if self.mean.len() != self.in_dim() {
+            return Err(GmmError::Shape {
+                what: "length of the map's mean against its input dimension",
+                expected: self.in_dim(),
+                got: self.mean.len(),
+            });
+        }
+        check_finite(x, "samples to transform")?;
         let mut centred = x.clone();
         for (j, mut col) in centred.column_iter_mut().enumerate() {
             col.add_scalar_mut(-self.mean[j]);
@@ -217,7 +243,7 @@ mod tests {
         let line = Subspace::from_rows(&DMatrix::from_row_slice(1, 3, &[1.0, 0.0, 0.0]), 1e-12).unwrap();
         assert!(matches!(zero.sin_theta_max(&line), Err(GmmError::EmptySubspace { .. })));
         let other = Subspace::from_rows(&DMatrix::from_row_slice(1, 2, &[1.0, 0.0]), 1e-12).unwrap();
-        assert!(matches!(line.principal_angles(&other), Err(GmmError::DimensionMismatch { .. })));
+        assert!(matches!(line.principal_angles(&other), Err(GmmError::Shape { .. })));
     }
 
     #[test]

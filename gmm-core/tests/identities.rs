@@ -1,5 +1,6 @@
-//! Claims C1 and C2 of theory.md as exact identities over random mixtures (proptest), and the
-//! principal-angle metric against constructed angles under random rotations.
+//! Claims C1 and C2 of docs/theory.md as exact identities over random mixtures (the shared
+//! strategies of `gmm_core::strategies`, centred and non-centred), and the principal-angle
+//! metric against constructed angles under random rotations.
 //!
 //! Tolerances are rounding tolerances: the quantities compared are equal in exact arithmetic,
 //! and the bounds (1e-8 on sines, 1e-9 on probabilities) leave room for `eps * cond(Sigma)`
@@ -7,34 +8,19 @@
 
 use gmm_core::generate::random_orthogonal;
 use gmm_core::linalg::RANK_RTOL;
+use gmm_core::strategies::MixtureRanges;
 use gmm_core::{Gmm, MixtureGenerator, Subspace, seeded};
 use nalgebra::DMatrix;
 use proptest::prelude::*;
-
-/// Random mixtures over theory.md's ranges: k in 2..=6, d in k..=40, condition number up to
-/// 1e3 (log-uniform), optionally a dominant noise direction, balanced or not.
-fn mixtures() -> impl Strategy<Value = (Gmm, u64)> {
-    (2usize..=6, 0usize..=34, 0.0f64..3.0, any::<bool>(), any::<bool>(), any::<u64>()).prop_map(
-        |(k, extra, log_cond, noise, balanced, seed)| {
-            let d = (k + extra).min(40);
-            let mut generator = MixtureGenerator::isotropic(k, d).condition(10f64.powf(log_cond));
-            if noise {
-                generator = generator.noise_direction(4.0);
-            }
-            if !balanced {
-                generator = generator.unbalanced();
-            }
-            (generator.generate(&mut seeded(seed)).unwrap(), seed)
-        },
-    )
-}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     /// C1: the Bayes posterior computed from x equals the one computed from P x.
     #[test]
-    fn c1_posterior_depends_only_on_fisher_coordinates((g, seed) in mixtures()) {
+    fn c1_posterior_depends_only_on_fisher_coordinates(
+        g in MixtureRanges::default().mean_offset(0.0..=3.0).strategy().unwrap(), seed in any::<u64>()
+    ) {
         let x = g.sample(16, &mut seeded(seed ^ 1)).x;
         let p = g.fisher_projector().unwrap();
         let px = &x * p.transpose();
@@ -46,7 +32,7 @@ proptest! {
 
     /// C2: range(Sigma^{-1} S_B) = range(Sigma_T^{-1} S_B) = the Fisher subspace.
     #[test]
-    fn c2_fisher_subspace_two_ways((g, _seed) in mixtures()) {
+    fn c2_fisher_subspace_two_ways(g in MixtureRanges::default().mean_offset(0.0..=3.0).strategy().unwrap()) {
         let sb = g.between_scatter();
         let via_sigma = Subspace::from_columns(&g.covariance().clone().cholesky().unwrap().solve(&sb), RANK_RTOL).unwrap();
         let via_total = Subspace::from_columns(&g.total_covariance().cholesky().unwrap().solve(&sb), RANK_RTOL).unwrap();

@@ -7,7 +7,7 @@
 //! * [`ssl_losses`]: InfoNCE, SimSiam and CLIP with analytic gradients, optimizers, the trainer.
 //! * [`baselines`]: PCA, LDA, CCA on pairs, k-means, clustering metrics.
 //! * [`theory_checks`]: the claims C1..C14 as checks with negative controls.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub use baselines;
 pub use gmm_core;

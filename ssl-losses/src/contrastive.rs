@@ -9,10 +9,10 @@
 //! the normalisation for cosine scores.
 
 use nalgebra::DMatrix;
-use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, check_positive};
-use rayon::prelude::*;
+use gmm_core::{check_positive, check_shape};
+
+use crate::error::Result;
 
 use crate::kernels::{
     Op, col_softmax_xent_add, gemm, normalize_rows, normalize_rows_backward, row_softmax_xent, softmax_xent_in_place,
@@ -20,8 +20,9 @@ use crate::kernels::{
 use crate::objective::{Batch, Objective, check_blocks, ensure_shape, project_into};
 
 /// Which cross-entropies make up the loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Form {
     /// `L = (1/n) sum_i [-S_ii + logsumexp_j S_ij]` (anchors against in-batch positives).
     OneWay,
@@ -33,13 +34,33 @@ pub enum Form {
 }
 
 /// Similarity score.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Score {
     /// `s(x, y) = <A x, A y> / tau`.
     Dot,
     /// `s(x, y) = <A x, A y> / (||A x|| ||A y|| tau)`.
     Cosine,
+}
+
+impl std::str::FromStr for Form {
+    type Err = gmm_core::GmmError;
+
+    /// `one-way`, `symmetric` or `simclr`.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let table = [("one-way", Self::OneWay), ("symmetric", Self::Symmetric), ("simclr", Self::SimClr)];
+        gmm_core::parse_name("InfoNCE form", s, &table)
+    }
+}
+
+impl std::str::FromStr for Score {
+    type Err = gmm_core::GmmError;
+
+    /// `dot` or `cosine`.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        gmm_core::parse_name("score", s, &[("dot", Self::Dot), ("cosine", Self::Cosine)])
+    }
 }
 
 /// Workspace and settings shared by InfoNCE and CLIP.
@@ -148,7 +169,7 @@ impl Core {
         }
         let inv_tau = 1.0 / self.tau;
         let (u1, u2) = (&self.u1, &self.u2);
-        self.blocks.par_iter_mut().for_each(|block| block.run(u1, u2, inv_tau));
+        gmm_core::parallel::for_each_mut(&mut self.blocks, |block| block.run(u1, u2, inv_tau));
         let mut loss = 0.0;
         self.dz2.fill(0.0);
         for block in &self.blocks {
@@ -234,6 +255,20 @@ impl Core {
 /// negatives. For the one-directional dot-product form:
 /// `Z = X A^T`, `Z+ = X+ A^T`, `S = Z Z+^T / tau`, `L = (1/n) sum_i [-S_ii + logsumexp_j S_ij]`,
 /// `dL/dA = (Z+^T G^T X + Z^T G X+) / tau` with `G = (softmax_rows(S) - I) / n`.
+///
+/// ```
+/// use gmm_core::nalgebra::DMatrix;
+/// use ssl_losses::{Batch, Form, InfoNce, Objective, Score};
+///
+/// let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot)?;
+/// let (x, x_plus) = (DMatrix::identity(4, 3), DMatrix::identity(4, 3));
+/// // A = 0: every score is 0, so the loss is log n.
+/// let a = DMatrix::zeros(2, 3);
+/// let mut grad = vec![DMatrix::zeros(2, 3)];
+/// let value = loss.value_grad(&[a], Batch::new(&x, &x_plus), &mut grad)?;
+/// assert!((value - 4f64.ln()).abs() < 1e-15);
+/// # Ok::<(), ssl_losses::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct InfoNce {
     core: Core,
@@ -260,7 +295,7 @@ impl Objective for InfoNce {
         batch.validate(2)?;
         let shapes = [(params.first().map_or(0, |a| a.nrows()), batch.left.ncols())];
         check_blocks(params, grads, &shapes)?;
-        crate::error::check_shape(batch.right, (batch.len(), batch.left.ncols()), "positives against anchors")?;
+        check_shape(batch.right, batch.len(), batch.left.ncols(), "positives against anchors")?;
         let a = &params[0];
         let loss = self.core.forward_backward(batch.left, a, batch.right, a);
         gemm(1.0, &self.core.dz1, Op::T, batch.left, Op::N, 0.0, &mut grads[0]);

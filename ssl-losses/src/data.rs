@@ -6,7 +6,9 @@ use nalgebra::DMatrix;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 
-use crate::error::{LossError, Result, check_finite};
+use gmm_core::{GmmError, check_at_least, check_finite, check_shape};
+
+use crate::error::Result;
 use crate::objective::Batch;
 
 /// A source of batches of positive pairs.
@@ -28,16 +30,9 @@ impl<'a> GmmStream<'a> {
     /// # Errors
     /// `batch < 1` or `delta` outside `[0, 1]`.
     pub fn new(gmm: &'a Gmm, delta: f64, batch: usize) -> Result<Self> {
-        check_batch(batch, 1)?;
+        check_at_least(batch, 1, "pairs per batch")?;
         Ok(Self { sampler: PairSampler::new(gmm, delta)?, buf: Pairs::zeros(batch, gmm.dim()) })
     }
-}
-
-fn check_batch(batch: usize, min: usize) -> Result<()> {
-    if batch < min {
-        return Err(LossError::InvalidParam { name: "batch size", value: batch as f64, reason: "too small" });
-    }
-    Ok(())
 }
 
 impl PairSource for GmmStream<'_> {
@@ -64,7 +59,7 @@ impl<'a> ClipStream<'a> {
     /// # Errors
     /// `batch < 1`.
     pub fn new(clip: &'a ClipGmm, batch: usize) -> Result<Self> {
-        check_batch(batch, 1)?;
+        check_at_least(batch, 1, "pairs per batch")?;
         let (dx, dy) = (clip.modality(gmm_core::Side::X).dim(), clip.modality(gmm_core::Side::Y).dim());
         Ok(Self { clip, batch, x: DMatrix::zeros(batch, dx), y: DMatrix::zeros(batch, dy) })
     }
@@ -106,13 +101,14 @@ impl LabelledPairs {
     pub fn new(x: DMatrix<f64>, labels: Vec<usize>, delta: f64, batch: usize) -> Result<Self> {
         check_finite(&x, "training data")?;
         gmm_core::check_delta(delta)?;
-        crate::error::check_shape(&x, (labels.len(), x.ncols()), "rows of the data against the labels")?;
+        check_shape(&x, labels.len(), x.ncols(), "rows of the data against the labels")?;
         if batch < 2 || batch > x.nrows() {
-            return Err(LossError::InvalidParam {
-                name: "batch size",
-                value: batch as f64,
-                reason: "must be between 2 and the number of samples",
-            });
+            return Err(GmmError::out_of_range(
+                "batch size",
+                batch as f64,
+                format!("between 2 and the number of samples {}", x.nrows()),
+            )
+            .into());
         }
         let classes = labels.iter().max().map_or(0, |m| m + 1);
         let mut by_class = vec![Vec::new(); classes];

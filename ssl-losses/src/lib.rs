@@ -1,5 +1,5 @@
 #![doc = include_str!("../README.md")]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod contrastive;
 pub mod data;
@@ -17,5 +17,5 @@ pub use error::{LossError, Result};
 pub use objective::{Batch, Objective};
 pub use optim::{Optimizer, OptimizerKind, Schedule};
 pub use population::PopulationInfoNce;
-pub use simsiam::{SimSiam, SimSiamForm, whiten_rows, whitened_optimum};
+pub use simsiam::{Directions, SimSiam, SimSiamForm, whiten_rows, whitened_optimum};
 pub use train::{Plateau, StepInfo, StopReason, TrainConfig, TrainOutcome, small_random_init, train};

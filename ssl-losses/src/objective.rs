@@ -2,7 +2,9 @@
 
 use nalgebra::DMatrix;
 
-use crate::error::{Result, check_finite, check_shape};
+use gmm_core::{GmmError, check_at_least, check_finite, check_shape};
+
+use crate::error::Result;
 use crate::kernels::{Op, gemm};
 
 /// A batch of positive pairs: row `i` of `left` and row `i` of `right` are a positive pair
@@ -34,16 +36,14 @@ impl<'a> Batch<'a> {
 
     /// Checks finiteness and that both sides have the same number of rows (at least `min_n`).
     pub fn validate(&self, min_n: usize) -> Result<()> {
-        check_shape(self.right, (self.left.nrows(), self.right.ncols()), "rows of the two sides of a batch")?;
-        if self.len() < min_n {
-            return Err(crate::LossError::InvalidParam {
-                name: "batch size",
-                value: self.len() as f64,
-                reason: "a contrastive batch needs at least 2 pairs (the others are the negatives)",
-            });
-        }
+        check_shape(self.right, self.left.nrows(), self.right.ncols(), "rows of the two sides of a batch")?;
+        check_at_least(
+            self.len(),
+            min_n,
+            "pairs in a batch (a contrastive batch needs 2: the others are the negatives)",
+        )?;
         check_finite(self.left, "batch (left side)")?;
-        check_finite(self.right, "batch (right side)")
+        Ok(check_finite(self.right, "batch (right side)")?)
     }
 }
 
@@ -68,16 +68,14 @@ pub trait Objective {
 
 /// Checks that `params` and `grads` have the shapes `shapes`.
 pub(crate) fn check_blocks(params: &[DMatrix<f64>], grads: &[DMatrix<f64>], shapes: &[(usize, usize)]) -> Result<()> {
-    if params.len() != shapes.len() || grads.len() != shapes.len() {
-        return Err(crate::LossError::Shape {
-            what: "number of parameter / gradient blocks",
-            expected: (shapes.len(), shapes.len()),
-            got: (params.len(), grads.len()),
-        });
+    for (blocks, what) in [(params.len(), "number of parameter blocks"), (grads.len(), "number of gradient blocks")] {
+        if blocks != shapes.len() {
+            return Err(GmmError::Shape { what, expected: shapes.len(), got: blocks }.into());
+        }
     }
-    for ((p, g), &s) in params.iter().zip(grads).zip(shapes) {
-        check_shape(p, s, "parameter block")?;
-        check_shape(g, s, "gradient block")?;
+    for ((p, g), &(rows, cols)) in params.iter().zip(grads).zip(shapes) {
+        check_shape(p, rows, cols, "parameter block")?;
+        check_shape(g, rows, cols, "gradient block")?;
     }
     Ok(())
 }

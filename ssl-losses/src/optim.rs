@@ -1,13 +1,15 @@
 //! Optimizers (one step on parameter blocks) and learning-rate schedules.
 
 use nalgebra::DMatrix;
-use serde::{Deserialize, Serialize};
 
-use crate::error::{LossError, Result, check_positive};
+use gmm_core::{GmmError, check_positive};
+
+use crate::error::Result;
 
 /// The update rule.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case", tag = "kind"))]
 pub enum OptimizerKind {
     /// `v <- momentum v + g`, `p <- p - lr v`.
     Sgd {
@@ -28,13 +30,30 @@ pub enum OptimizerKind {
 impl Default for OptimizerKind {
     /// Adam with PyTorch's defaults.
     fn default() -> Self {
-        OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        Self::ADAM
+    }
+}
+
+impl OptimizerKind {
+    /// SGD with heavy-ball momentum 0.9.
+    pub const SGD_MOMENTUM: Self = OptimizerKind::Sgd { momentum: 0.9 };
+    /// Adam with PyTorch's defaults (`beta1 = 0.9`, `beta2 = 0.999`, `eps = 1e-8`).
+    pub const ADAM: Self = OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = GmmError;
+
+    /// `adam` ([`OptimizerKind::ADAM`]) or `sgd` ([`OptimizerKind::SGD_MOMENTUM`]).
+    fn from_str(s: &str) -> std::result::Result<Self, GmmError> {
+        gmm_core::parse_name("optimizer", s, &[("adam", Self::ADAM), ("sgd", Self::SGD_MOMENTUM)])
     }
 }
 
 /// Learning rate as a function of the step.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case", tag = "kind"))]
 pub enum Schedule {
     /// `lr` throughout.
     Constant,
@@ -88,11 +107,7 @@ impl Optimizer {
     /// Momentum or betas outside `[0, 1)`, `eps <= 0`.
     pub fn new(kind: OptimizerKind, shapes: &[(usize, usize)]) -> Result<Self> {
         let unit = |v: f64, name| {
-            if (0.0..1.0).contains(&v) {
-                Ok(())
-            } else {
-                Err(LossError::InvalidParam { name, value: v, reason: "must be in [0, 1)" })
-            }
+            if (0.0..1.0).contains(&v) { Ok(()) } else { Err(GmmError::out_of_range(name, v, "in [0, 1)")) }
         };
         match kind {
             OptimizerKind::Sgd { momentum } => unit(momentum, "momentum")?,

@@ -13,7 +13,9 @@ use gmm_core::Gmm;
 use gmm_core::linalg::log_sum_exp;
 use nalgebra::{DMatrix, DVector};
 
-use crate::error::{Result, check_positive};
+use gmm_core::{check_finite, check_positive, check_shape};
+
+use crate::error::Result;
 use crate::objective::{Batch, Objective, check_blocks};
 
 /// The population InfoNCE objective of a mixture; see the module docs. As an [`Objective`] it
@@ -46,9 +48,9 @@ impl PopulationInfoNce {
     /// `W = softmax_rows(H)` (`n x k`) and each sample's `log E_{x-} exp(v_i^T x-)`.
     fn inner_terms(&self, a: &DMatrix<f64>, x: &DMatrix<f64>) -> Result<InnerTerms> {
         let d = self.gmm.dim();
-        crate::error::check_shape(a, (a.nrows(), d), "map against the mixture dimension")?;
-        crate::error::check_shape(x, (x.nrows(), d), "Monte Carlo samples against the mixture dimension")?;
-        crate::error::check_finite(x, "Monte Carlo samples")?;
+        check_shape(a, a.nrows(), d, "map against the mixture dimension")?;
+        check_shape(x, x.nrows(), d, "Monte Carlo samples against the mixture dimension")?;
+        check_finite(x, "Monte Carlo samples")?;
         let v = x * a.tr_mul(a) * (1.0 / self.tau); // n x d
         let vs = &v * self.gmm.covariance(); // n x d
         let mut w = &v * self.gmm.means().transpose(); // n x k

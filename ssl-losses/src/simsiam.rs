@@ -12,15 +12,17 @@
 //! closed-form minimiser under that constraint.
 
 use nalgebra::DMatrix;
-use serde::{Deserialize, Serialize};
+
+use gmm_core::{GmmError, check_shape};
 
 use crate::error::{LossError, Result};
 use crate::kernels::{Op, gemm};
 use crate::objective::{Batch, Objective, check_blocks, ensure_shape, project_into};
 
 /// The per-pair loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum SimSiamForm {
     /// Squared error `||W A x - sg(A x+)||^2`.
     Mse,
@@ -28,11 +30,53 @@ pub enum SimSiamForm {
     NegCosine,
 }
 
+/// Which directions of a pair a loss uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Directions {
+    /// `x` predicts `x+` only.
+    OneWay,
+    /// The mean of both directions (`x -> x+` and `x+ -> x`).
+    Symmetric,
+}
+
+impl std::str::FromStr for Directions {
+    type Err = gmm_core::GmmError;
+
+    /// `one-way` or `symmetric`.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        gmm_core::parse_name("SimSiam directions", s, &[("one-way", Self::OneWay), ("symmetric", Self::Symmetric)])
+    }
+}
+
+impl std::str::FromStr for SimSiamForm {
+    type Err = gmm_core::GmmError;
+
+    /// `mse` or `neg-cosine`.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        gmm_core::parse_name("SimSiam form", s, &[("mse", Self::Mse), ("neg-cosine", Self::NegCosine)])
+    }
+}
+
 /// SimSiam objective; see the module docs.
+///
+/// ```
+/// use gmm_core::nalgebra::DMatrix;
+/// use ssl_losses::{Batch, Directions, Objective, SimSiam, SimSiamForm};
+///
+/// let mut loss = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+/// let x = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]);
+/// // W = I and identical views: the prediction equals the target, the loss is 0.
+/// let params = [DMatrix::identity(2, 2), DMatrix::identity(2, 2)];
+/// let mut grads = vec![DMatrix::zeros(2, 2), DMatrix::zeros(2, 2)];
+/// assert_eq!(loss.value_grad(&params, Batch::new(&x, &x), &mut grads)?, 0.0);
+/// # Ok::<(), ssl_losses::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct SimSiam {
     form: SimSiamForm,
-    symmetric: bool,
+    directions: Directions,
     z: DMatrix<f64>,
     t: DMatrix<f64>,
     p: DMatrix<f64>,
@@ -42,9 +86,9 @@ pub struct SimSiam {
 
 impl SimSiam {
     /// A SimSiam loss of the given form, one-directional or symmetrised.
-    pub fn new(form: SimSiamForm, symmetric: bool) -> Self {
+    pub fn new(form: SimSiamForm, directions: Directions) -> Self {
         let e = DMatrix::zeros(0, 0);
-        Self { form, symmetric, z: e.clone(), t: e.clone(), p: e.clone(), dp: e.clone(), dz: e }
+        Self { form, directions, z: e.clone(), t: e.clone(), p: e.clone(), dp: e.clone(), dz: e }
     }
 
     /// Loss and gradient with respect to the **online** parameters `[A, W]`, the targets being
@@ -62,11 +106,12 @@ impl SimSiam {
         let r = params.first().map_or(0, |a| a.nrows());
         let d = batch.left.ncols();
         check_blocks(params, grads, &[(r, d), (r, r)])?;
-        crate::error::check_shape(a_target, (r, d), "stop-gradient copy of A")?;
-        crate::error::check_shape(batch.right, (batch.len(), d), "positives against anchors")?;
+        check_shape(a_target, r, d, "stop-gradient copy of A")?;
+        check_shape(batch.right, batch.len(), d, "positives against anchors")?;
         grads[0].fill(0.0);
         grads[1].fill(0.0);
-        let directions: &[(bool, f64)] = if self.symmetric { &[(false, 0.5), (true, 0.5)] } else { &[(false, 1.0)] };
+        let directions: &[(bool, f64)] =
+            if self.directions == Directions::Symmetric { &[(false, 0.5), (true, 0.5)] } else { &[(false, 1.0)] };
         let mut loss = 0.0;
         for &(swap, weight) in directions {
             let (online, target) = if swap { (batch.right, batch.left) } else { (batch.left, batch.right) };
@@ -157,13 +202,9 @@ pub fn whiten_rows(a: &DMatrix<f64>, m: &DMatrix<f64>) -> Result<DMatrix<f64>> {
 pub fn whitened_optimum(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<DMatrix<f64>> {
     let d = m.nrows();
     if r == 0 || r > d {
-        return Err(LossError::InvalidParam {
-            name: "output dimension r",
-            value: r as f64,
-            reason: "must be in 1..=d",
-        });
+        return Err(GmmError::out_of_range("output dimension r", r as f64, format!("between 1 and d = {d}")).into());
     }
-    crate::error::check_shape(c, (d, d), "cross moment C against M")?;
+    check_shape(c, d, d, "cross moment C against M")?;
     let inv_half = gmm_core::linalg::spd_inv_sqrt(m)?;
     let sym_c = gmm_core::linalg::symmetrize(c);
     let (_, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * sym_c * &inv_half))?;

@@ -5,17 +5,19 @@ use std::time::Instant;
 
 use gmm_core::seeded;
 use nalgebra::DMatrix;
-use serde::{Deserialize, Serialize};
 
 use crate::data::PairSource;
-use crate::error::{LossError, Result, check_positive};
+use gmm_core::{GmmError, check_at_least, check_finite, check_non_negative, check_positive};
+
+use crate::error::{LossError, Result};
 use crate::objective::Objective;
 use crate::optim::{Optimizer, OptimizerKind, Schedule};
 
 /// Settings of a training run. Defaults: 2000 steps of Adam at `lr = 0.01` with a cosine
 /// schedule (100 warm-up steps, decay to 1% of `lr`), no weight decay, no early stopping.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct TrainConfig {
     /// Maximum number of steps.
     pub steps: usize,
@@ -40,7 +42,8 @@ pub struct TrainConfig {
 }
 
 /// Loss-plateau stopping rule.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Plateau {
     /// Window length in steps.
     pub window: usize,
@@ -68,29 +71,19 @@ impl TrainConfig {
     /// Checks every setting before any work.
     pub fn validate(&self) -> Result<()> {
         check_positive(self.lr, "learning rate")?;
-        if self.steps == 0 {
-            return Err(LossError::InvalidParam { name: "steps", value: 0.0, reason: "must be at least 1" });
-        }
-        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return Err(LossError::InvalidParam {
-                name: "weight decay",
-                value: self.weight_decay,
-                reason: "must be >= 0",
-            });
-        }
+        check_at_least(self.steps, 1, "training steps")?;
+        check_non_negative(self.weight_decay, "weight decay")?;
         if let Some(t) = self.grad_tol {
             check_positive(t, "gradient tolerance")?;
         }
         if let Some(p) = self.plateau {
             check_positive(p.rel_tol, "plateau tolerance")?;
-            if p.window == 0 {
-                return Err(LossError::InvalidParam { name: "plateau window", value: 0.0, reason: "must be >= 1" });
-            }
+            check_at_least(p.window, 1, "plateau window")?;
         }
         if let Some(m) = self.whiten_momentum
             && !(0.0..1.0).contains(&m)
         {
-            return Err(LossError::InvalidParam { name: "whitening momentum", value: m, reason: "must be in [0, 1)" });
+            return Err(GmmError::out_of_range("whitening momentum", m, "in [0, 1)").into());
         }
         Ok(())
     }
@@ -110,8 +103,9 @@ pub struct StepInfo {
 }
 
 /// Why training stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum StopReason {
     /// Ran all steps.
     MaxSteps,
@@ -151,7 +145,7 @@ pub fn train(
 ) -> Result<TrainOutcome> {
     config.validate()?;
     for (b, p) in params.iter().enumerate() {
-        crate::error::check_finite(p, if b == 0 { "initial map" } else { "initial parameter block" })?;
+        check_finite(p, if b == 0 { "initial map" } else { "initial parameter block" })?;
     }
     let shapes: Vec<(usize, usize)> = params.iter().map(|p| p.shape()).collect();
     let mut grads: Vec<DMatrix<f64>> = shapes.iter().map(|&(r, c)| DMatrix::zeros(r, c)).collect();

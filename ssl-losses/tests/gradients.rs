@@ -9,7 +9,7 @@
 use gmm_core::generate::gaussian_matrix;
 use gmm_core::{MixtureGenerator, seeded};
 use nalgebra::DMatrix;
-use ssl_losses::{Batch, Clip, Form, InfoNce, Objective, PopulationInfoNce, Score, SimSiam, SimSiamForm};
+use ssl_losses::{Batch, Clip, Directions, Form, InfoNce, Objective, PopulationInfoNce, Score, SimSiam, SimSiamForm};
 
 const H: f64 = 1e-5;
 const REL_TOL: f64 = 1e-6;
@@ -98,8 +98,8 @@ fn simsiam_gradients_with_the_target_held_fixed() {
         let a = random(r, d, seed + 2);
         let w = random(r, r, seed + 3);
         for form in [SimSiamForm::Mse, SimSiamForm::NegCosine] {
-            for symmetric in [false, true] {
-                let mut loss = SimSiam::new(form, symmetric);
+            for directions in [Directions::OneWay, Directions::Symmetric] {
+                let mut loss = SimSiam::new(form, directions);
                 let params = vec![a.clone(), w.clone()];
                 let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, r)];
                 let batch = Batch::new(&x, &xp);
@@ -110,7 +110,7 @@ fn simsiam_gradients_with_the_target_held_fixed() {
                     loss.value_grad_with_target(p, &a, batch, &mut g).unwrap()
                 });
                 let err = relative_error(&grads, &fd);
-                assert!(err < REL_TOL, "SimSiam {form:?} symmetric={symmetric} seed {seed}: {err:.3e}");
+                assert!(err < REL_TOL, "SimSiam {form:?} {directions:?} seed {seed}: {err:.3e}");
             }
         }
     }
@@ -150,7 +150,7 @@ fn c5_reparametrisation_invariance() {
             let after = value(&mut loss, vec![&a * &g_inv], &xg, &xpg);
             close(before, after, "InfoNCE");
         }
-        let mut siam = SimSiam::new(SimSiamForm::Mse, true);
+        let mut siam = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
         let w = random(r, r, seed + 3);
         let before = value(&mut siam, vec![a.clone(), w.clone()], &x, &xp);
         let after = value(&mut siam, vec![&a * &g_inv, w], &xg, &xpg);

@@ -50,7 +50,7 @@ fn divergence_is_a_typed_error_naming_the_step() {
     let g = trap();
     let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
-    let config = TrainConfig { lr: 1e6, optimizer: OptimizerKind::Sgd { momentum: 0.9 }, ..TrainConfig::default() };
+    let config = TrainConfig { lr: 1e6, optimizer: OptimizerKind::SGD_MOMENTUM, ..TrainConfig::default() };
     let err = train(&mut loss, &mut data, vec![small_random_init(2, 10, 0.1, 1)], &config, &mut |_| {}).unwrap_err();
     assert!(matches!(err, LossError::Diverged { .. }), "{err}");
     assert!(err.to_string().contains("learning rate"));
@@ -83,14 +83,14 @@ fn whitened_simsiam_closed_form_and_trained_optimum_span_fisher() {
     assert!(sin_to_fisher(&a, &g) < 1e-10);
     let constraint = &a * g.second_moment() * a.transpose();
     assert!((constraint - DMatrix::identity(2, 2)).amax() < 1e-10);
-    let mut loss = SimSiam::new(SimSiamForm::Mse, true);
+    let mut loss = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
     let mut data = GmmStream::new(&g, 1.0, 256).unwrap();
     // The slow direction converges at a rate set by the smallest nonzero eigenvalue of
     // M^{-1/2} C M^{-1/2} (0.08 here against 0.58): 2000 steps leave it at sin ~ 0.8, 10000 reach
     // the stochastic floor (~0.02).
     let config = TrainConfig {
         steps: 10_000,
-        optimizer: OptimizerKind::Sgd { momentum: 0.9 },
+        optimizer: OptimizerKind::SGD_MOMENTUM,
         whiten_momentum: Some(0.9),
         ..TrainConfig::default()
     };

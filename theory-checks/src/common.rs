@@ -46,11 +46,11 @@ pub fn train_infonce(g: &Gmm, delta: f64, r: usize, steps: usize, seed: u64) -> 
 /// SimSiam (MSE, symmetrised, predictor starting at I) trained on streaming pairs, with the
 /// whitening constraint (SGD with momentum) or without it (Adam).
 pub fn train_simsiam(g: &Gmm, r: usize, steps: usize, whitened: bool, seed: u64) -> Result<DMatrix<f64>> {
-    let mut loss = SimSiam::new(SimSiamForm::Mse, true);
+    let mut loss = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
     let mut data = GmmStream::new(g, 1.0, 256)?;
     let mut config = TrainConfig { steps, seed, ..TrainConfig::default() };
     if whitened {
-        config.optimizer = OptimizerKind::Sgd { momentum: 0.9 };
+        config.optimizer = OptimizerKind::SGD_MOMENTUM;
         config.whiten_momentum = Some(0.9);
     }
     let init = vec![small_random_init(r, g.dim(), 0.1, seed ^ 0x5eed), DMatrix::identity(r, r)];

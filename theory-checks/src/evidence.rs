@@ -1,10 +1,9 @@
 //! What a check returns, and the registry's shape.
 
-use serde::Serialize;
-
 /// How much work a check may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Budget {
     /// Few cases, short training: the CI run.
     Quick,
@@ -24,7 +23,8 @@ impl Budget {
 
 /// The evidence a check produces: the worst statistic over its cases against the threshold
 /// that the claim (and its stated tolerance) allows.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Evidence {
     /// Cases tried.
     pub cases: usize,

@@ -99,7 +99,7 @@ fn reparametrisation_gap(budget: Budget, seed: u64, control: bool) -> Result<Evi
                 Ok(obj.value_grad(&p, Batch::new(l, rr), &mut grads)?)
             };
         let mut infonce = InfoNce::new(0.7, Form::Symmetric, Score::Dot)?;
-        let mut siam = SimSiam::new(SimSiamForm::Mse, true);
+        let mut siam = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
         let mut clip = Clip::new(0.7, Score::Dot)?;
         let pairs = [
             (value(&mut infonce, vec![a.clone()], &x, &xp)?, value(&mut infonce, vec![ag.clone()], &xg, &xpg)?),

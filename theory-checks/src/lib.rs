@@ -1,11 +1,10 @@
 #![doc = include_str!("../README.md")]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod common;
 pub mod evidence;
 pub mod exact;
 pub mod spectral;
-pub mod strategies;
 pub mod trained;
 
 pub use evidence::{Budget, CheckError, Claim, Evidence, Result};
@@ -129,7 +128,8 @@ pub fn registry() -> Vec<Claim> {
 }
 
 /// The outcome of one claim: its evidence, its control's, and the time both took.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Outcome {
     /// Claim id.
     pub id: &'static str,

@@ -1,6 +1,6 @@
 //! Spectral claims: C3, C4, C12 (PCA, LDA, CCA against the Fisher subspace).
 
-use baselines::{CcaPairs, Lda, Pca};
+use baselines::{CcaPairs, Fit, Lda, Pca};
 use gmm_core::seeded;
 
 use crate::common::{log_log_slope, mixture, sin_to, train_infonce};
@@ -71,7 +71,7 @@ fn trap_family(budget: Budget, seed: u64, learned: bool) -> Result<Evidence> {
         pca_min = pca_min.min(g.pca_subspace(r)?.sin_theta_max(&f)?);
         if learned {
             let pairs = g.sample_pairs(20_000, 1.0, &mut seeded(seed ^ i as u64))?;
-            let cca = CcaPairs::new(r).fit(&pairs.x, &pairs.x_plus)?;
+            let cca = CcaPairs::new(r).fit((&pairs.x, &pairs.x_plus))?;
             worst = worst.max(sin_to(&cca.map.components, &f)?);
             worst = worst.max(sin_to(&train_infonce(&g, 1.0, r, budget.pick(1500, 3000), seed + i as u64)?, &f)?);
         } else {
@@ -118,12 +118,12 @@ fn lda_cca_rate(budget: Budget, seed: u64, control: bool) -> Result<Evidence> {
     } else {
         let e = mean_errors(&ns, seeds, |n, s| {
             let d = g.sample(n, &mut seeded(seed + 77 * s + n as u64));
-            sin_to(&Lda::default().fit(&d.x, &d.z)?.map.components, &f)
+            sin_to(&Lda::new().fit((&d.x, &d.z))?.map.components, &f)
         })?;
         slopes.push(log_log_slope(&xs, &e));
         let e = mean_errors(&ns, seeds, |n, s| {
             let p = g.sample_pairs(n, 0.8, &mut seeded(seed + 91 * s + n as u64))?;
-            sin_to(&CcaPairs::new(2).fit(&p.x, &p.x_plus)?.map.components, &f)
+            sin_to(&CcaPairs::new(2).fit((&p.x, &p.x_plus))?.map.components, &f)
         })?;
         slopes.push(log_log_slope(&xs, &e));
     }

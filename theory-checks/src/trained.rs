@@ -1,6 +1,6 @@
 //! Trained minimisers: C6 (Jensen), C7, C8, C9, C10, C11.
 
-use baselines::{KMeans, Lda, adjusted_rand_index};
+use baselines::{Fit, KMeans, Lda, adjusted_rand_index};
 use gmm_core::{ClipGenerator, LinearMap, Side, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{PopulationInfoNce, whitened_optimum};
@@ -136,10 +136,10 @@ pub fn c9(budget: Budget, seed: u64) -> Result<Evidence> {
     let deltas: Vec<f64> = budget.pick(vec![1.0, 0.5], vec![1.0, 0.7, 0.5, 0.3, 0.2]);
     let test = g.sample(3000, &mut seeded(seed + 9));
     let train = g.sample(3000, &mut seeded(seed + 10));
-    let lda = Lda::default().fit(&train.x, &train.z)?;
+    let lda = Lda::new().fit((&train.x, &train.z))?;
     let clusters_of = |a: &DMatrix<f64>| -> Result<Vec<usize>> {
         let z = LinearMap::new(a.clone()).transform(&test.x)?;
-        Ok(KMeans::new(3, seed).fit(&z)?.labels)
+        Ok(KMeans::new(3).seed(seed).fit(&z)?.labels)
     };
     let lda_labels = clusters_of(&lda.map.components)?;
     let ari_lda = adjusted_rand_index(&test.z, &lda_labels)?;

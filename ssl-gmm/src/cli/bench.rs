@@ -5,13 +5,24 @@
 pub struct Args {
     /// Fewer repetitions (5 instead of 31 per workload).
     #[arg(long)]
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     quick: bool,
     /// One JSON object per line and workload instead of the table.
     #[arg(long)]
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     json: bool,
 }
 
+/// Runs `bench` (built without the `bench` feature: an error saying how to get it).
+#[cfg(not(feature = "bench"))]
+pub fn run(_args: &Args) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this ssl-gmm was built without the `bench` feature; run `cargo run --release -p ssl-gmm --features bench -- bench`"
+    )
+}
+
 /// Runs `bench`.
+#[cfg(feature = "bench")]
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let results = bench::measure_all(args.quick);
     if args.json {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use baselines::{
-    CcaPairs, KMeans, Lda, Pca, Shrinkage, adjusted_rand_index, clustering_accuracy, normalized_mutual_info,
+    CcaPairs, Fit, KMeans, Lda, Pca, Shrinkage, adjusted_rand_index, clustering_accuracy, normalized_mutual_info,
 };
 use clap::ValueEnum;
 use gmm_core::LinearMap;
@@ -41,9 +41,9 @@ pub struct Args {
     /// Output dimension (default: classes - 1 for LDA and CCA, 2 for PCA without labels).
     #[arg(long)]
     dim: Option<usize>,
-    /// LDA shrinkage: a number in [0, 1] or `ledoit-wolf`.
-    #[arg(long)]
-    shrinkage: Option<String>,
+    /// LDA shrinkage: a number in [0, 1], `ledoit-wolf` (or `auto`), or `none`.
+    #[arg(long, value_name = "X|ledoit-wolf|none")]
+    shrinkage: Option<Shrinkage>,
     /// Ridge added to the matrix that is inverted (S_W for LDA, Cov(x) for CCA).
     #[arg(long)]
     ridge: Option<f64>,
@@ -147,19 +147,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         standardize(&mut x);
     }
     let classes = labels.as_ref().map(|l| l.iter().max().map_or(0, |m| m + 1));
-    let shrinkage = match (args.shrinkage.as_deref(), args.ridge) {
+    let shrinkage = match (args.shrinkage, args.ridge) {
         (Some(_), Some(_)) => bail!("--shrinkage and --ridge are alternatives: pass one"),
         (None, Some(r)) => Shrinkage::Ridge(r),
-        (None, None) => Shrinkage::None,
-        (Some("ledoit-wolf") | Some("auto"), None) => Shrinkage::LedoitWolf,
-        (Some(v), None) => Shrinkage::Fixed(
-            v.parse().with_context(|| format!("--shrinkage must be a number or `ledoit-wolf`, got {v:?}"))?,
-        ),
+        (s, None) => s.unwrap_or_default(),
     };
     let (map, ratio): (LinearMap, Vec<f64>) = match args.method {
         Method::Lda => {
             let labels = labels.as_ref().context("LDA needs labels: pass --labels-col N|last")?;
-            let fit = Lda { n_components: args.dim, shrinkage }.fit(&x, labels)?;
+            let mut lda = Lda::new().shrinkage(shrinkage);
+            if let Some(r) = args.dim {
+                lda = lda.n_components(r);
+            }
+            let fit = lda.fit((&x, labels))?;
             let r = fit.map.out_dim();
             (fit.map, fit.explained_variance_ratio[..r].to_vec())
         }
@@ -181,7 +181,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 (None, None) => bail!("CCA needs pairs: pass --pairs FILE, or --labels-col to pair samples of a class"),
             };
             let r = args.dim.or(classes.map(|c| c.saturating_sub(1).max(1))).context("pass --dim")?;
-            let fit = CcaPairs { n_components: r, ridge: args.ridge.unwrap_or(0.0) }.fit(&anchors, &positives)?;
+            let fit = CcaPairs::new(r).ridge(args.ridge.unwrap_or(0.0)).fit((&anchors, &positives))?;
             let total: f64 = fit.eigenvalues.iter().map(|v| v.max(0.0)).sum();
             let ratio = fit.eigenvalues.iter().map(|v| v / total).collect();
             (fit.map, ratio)
@@ -190,7 +190,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let evaluation = if args.evaluate {
         let labels = labels.as_ref().context("--evaluate needs labels: pass --labels-col")?;
         let z = map.transform(&x)?;
-        let km = KMeans::new(classes.unwrap_or(2), args.seed).fit(&z)?;
+        let km = KMeans::new(classes.unwrap_or(2)).seed(args.seed).fit(&z)?;
         Some(Evaluation {
             ari: adjusted_rand_index(labels, &km.labels)?,
             nmi: normalized_mutual_info(labels, &km.labels)?,

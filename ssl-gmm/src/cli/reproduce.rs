@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use baselines::{CcaPairs, KMeans, Lda, Pca, Shrinkage, adjusted_rand_index, normalized_mutual_info};
+use baselines::{CcaPairs, Fit, KMeans, Lda, Pca, Predict, Shrinkage, adjusted_rand_index, normalized_mutual_info};
 use gmm_core::{ClipGenerator, Gmm, LinearMap, MixtureGenerator, Side, seeded};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -194,18 +194,18 @@ fn fit_methods(
     // M^{-1/2} C M^{-1/2} (issue-5 finding); its steps are ~10x cheaper than InfoNCE's, so it gets 5x as many.
     let whitened = TrainConfig {
         steps: 5 * steps,
-        optimizer: OptimizerKind::Sgd { momentum: 0.9 },
+        optimizer: OptimizerKind::SGD_MOMENTUM,
         whiten_momentum: Some(0.9),
         ..config.clone()
     };
-    let mut siam = SimSiam::new(SimSiamForm::Mse, true);
+    let mut siam = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
     let init = vec![small_random_init(r, d, 0.1, seed + 1), DMatrix::identity(r, r)];
     let w = trained(&mut siam, &mut GmmStream::new(g, delta, s.batch)?, init, &whitened)?;
     let pairs = g.sample_pairs(n, delta, &mut seeded(seed + 2))?;
-    let cca = CcaPairs::new(r).fit(&pairs.x, &pairs.x_plus)?.map;
+    let cca = CcaPairs::new(r).fit((&pairs.x, &pairs.x_plus))?.map;
     let data = g.sample(n, &mut seeded(seed + 3));
     let pca = Pca::new(r).fit(&data.x)?.map;
-    let lda = Lda { n_components: Some(r.min(g.k() - 1)), shrinkage: Shrinkage::None }.fit(&data.x, &data.z)?.map;
+    let lda = Lda::new().n_components(r.min(g.k() - 1)).fit((&data.x, &data.z))?.map;
     Ok(vec![
         Fitted { method: "InfoNCE", map: LinearMap::new(a) },
         Fitted { method: "SimSiam-whitened", map: LinearMap::new(w) },
@@ -227,11 +227,11 @@ fn downstream(
     seed: u64,
 ) -> (Option<f64>, Option<f64>, Option<f64>) {
     let Ok(z_test) = map.transform(test_x) else { return (None, None, None) };
-    let clusters = KMeans::new(k, seed).fit(&z_test).ok();
+    let clusters = KMeans::new(k).seed(seed).fit(&z_test).ok();
     let ari = clusters.as_ref().and_then(|c| adjusted_rand_index(test_z, &c.labels).ok());
     let nmi = clusters.as_ref().and_then(|c| normalized_mutual_info(test_z, &c.labels).ok());
     let accuracy = map.transform(train_x).ok().and_then(|z_train| {
-        let classifier = Lda { n_components: None, shrinkage: Shrinkage::Ridge(1e-9) }.fit(&z_train, train_z).ok()?;
+        let classifier = Lda::new().shrinkage(Shrinkage::Ridge(1e-9)).fit((&z_train, train_z)).ok()?;
         let pred = classifier.predict(&z_test).ok()?;
         Some(pred.iter().zip(test_z).filter(|(a, b)| a == b).count() as f64 / test_z.len() as f64)
     });
@@ -325,9 +325,9 @@ fn real_rows(job: &Job, s: &Sweeps) -> anyhow::Result<Vec<Row>> {
     let ridge = 1e-6;
     let methods = [
         ("InfoNCE", Ok(LinearMap::new(a))),
-        ("CCA", CcaPairs { n_components: r, ridge }.fit(&anchors, &partners).map(|f| f.map)),
+        ("CCA", CcaPairs::new(r).ridge(ridge).fit((&anchors, &partners)).map(|f| f.map)),
         ("PCA", Pca::new(r).fit(&xt).map(|f| f.map)),
-        ("LDA", Lda { n_components: None, shrinkage: Shrinkage::Ridge(ridge) }.fit(&xt, &zt).map(|f| f.map)),
+        ("LDA", Lda::new().shrinkage(Shrinkage::Ridge(ridge)).fit((&xt, &zt)).map(|f| f.map)),
     ];
     let mut rows = Vec::new();
     for (method, map) in methods {

@@ -10,8 +10,8 @@ use gmm_core::{Gmm, LinearMap, Model, Side, Subspace};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
-    Clip, ClipStream, Form, GmmStream, InfoNce, Objective, OptimizerKind, PairSource, Score, SimSiam, SimSiamForm,
-    TrainConfig, TrainOutcome, small_random_init, train,
+    Clip, ClipStream, Directions, Form, GmmStream, InfoNce, Objective, OptimizerKind, PairSource, Score, SimSiam,
+    SimSiamForm, TrainConfig, TrainOutcome, small_random_init, train,
 };
 
 use super::io::write_atomic;
@@ -24,12 +24,6 @@ enum Method {
     Simsiam,
     SimsiamWhitened,
     Clip,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Opt {
-    Adam,
-    Sgd,
 }
 
 /// Arguments of `train`.
@@ -59,16 +53,16 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0)]
     tau: f64,
     /// Score of InfoNCE and CLIP.
-    #[arg(long, value_enum, default_value_t = ScoreArg::Dot)]
-    score: ScoreArg,
+    #[arg(long, default_value = "dot", value_name = "dot|cosine")]
+    score: Score,
     /// Form of InfoNCE.
-    #[arg(long, value_enum, default_value_t = FormArg::OneWay)]
-    form: FormArg,
+    #[arg(long, default_value = "one-way", value_name = "one-way|symmetric|simclr")]
+    form: Form,
     /// Optimizer (default: Adam; SGD with momentum 0.9 for simsiam-whitened, whose projected
     /// steps need an update along the gradient: Adam's per-coordinate scaling moves their fixed
     /// points off the Fisher subspace).
-    #[arg(long, value_enum)]
-    optimizer: Option<Opt>,
+    #[arg(long, value_name = "adam|sgd")]
+    optimizer: Option<OptimizerKind>,
     /// Scale of the small random initial map (entries N(0, scale^2 / d)).
     #[arg(long, default_value_t = 0.1)]
     init_scale: f64,
@@ -81,19 +75,6 @@ pub struct Args {
     /// Also write the JSON result (with the loss curve) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ScoreArg {
-    Dot,
-    Cosine,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum FormArg {
-    OneWay,
-    Symmetric,
-    Simclr,
 }
 
 /// How a learned map compares with the truth of one mixture (or one modality).
@@ -188,20 +169,16 @@ fn run_training(
 /// Runs `train`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
-    let score = match args.score {
-        ScoreArg::Dot => Score::Dot,
-        ScoreArg::Cosine => Score::Cosine,
+    let (score, form) = (args.score, args.form);
+    let default_opt =
+        if let Method::SimsiamWhitened = args.method { OptimizerKind::SGD_MOMENTUM } else { OptimizerKind::ADAM };
+    let mut config = TrainConfig {
+        steps: args.steps,
+        lr: args.lr,
+        seed: args.seed,
+        optimizer: args.optimizer.unwrap_or(default_opt),
+        ..TrainConfig::default()
     };
-    let form = match args.form {
-        FormArg::OneWay => Form::OneWay,
-        FormArg::Symmetric => Form::Symmetric,
-        FormArg::Simclr => Form::SimClr,
-    };
-    let mut config = TrainConfig { steps: args.steps, lr: args.lr, seed: args.seed, ..TrainConfig::default() };
-    let default_opt = if let Method::SimsiamWhitened = args.method { Opt::Sgd } else { Opt::Adam };
-    if let Opt::Sgd = args.optimizer.unwrap_or(default_opt) {
-        config.optimizer = OptimizerKind::Sgd { momentum: 0.9 };
-    }
     let (outcome, (single, x, y, pca, dim)) = match (&model, args.method) {
         (Model::Clip(c), Method::Clip) => {
             let (dx, dy) = (c.modality(Side::X).dim(), c.modality(Side::Y).dim());
@@ -230,7 +207,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     run_training(&mut objective, &mut source, vec![a0], &config, args.json)?
                 }
                 Method::Simsiam | Method::SimsiamWhitened => {
-                    let mut objective = SimSiam::new(SimSiamForm::Mse, true);
+                    let mut objective = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
                     if let Method::SimsiamWhitened = method {
                         config.whiten_momentum = Some(0.9);
                     }
