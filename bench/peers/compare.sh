@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet -r bench/peers/requirements.txt
 fi
-cargo build --quiet --release -p ssl-gmm
+cargo build --quiet --release -p ssl-gmm --features bench
 out=$(mktemp -d)
 rounds=${ROUNDS:-3}
 for round in $(seq "$rounds"); do

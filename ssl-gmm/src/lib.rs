@@ -7,6 +7,24 @@
 //! * [`ssl_losses`]: InfoNCE, SimSiam and CLIP with analytic gradients, optimizers, the trainer.
 //! * [`baselines`]: PCA, LDA, CCA on pairs, k-means, clustering metrics.
 //! * [`theory_checks`]: the claims C1..C14 as checks with negative controls.
+//!
+//! Every method has one estimator shape (`gmm_core::{Validate, Fit, Transform, Predict}`), and
+//! gmm-core re-exports the `nalgebra` and `rand` its API speaks:
+//!
+//! ```
+//! use ssl_gmm::baselines::{CcaPairs, Fit, KMeans, Lda, Predict, Transform};
+//! use ssl_gmm::gmm_core::{MixtureGenerator, seeded};
+//!
+//! let gmm = MixtureGenerator::isotropic(3, 10).noise_direction(4.0).generate(&mut seeded(1))?;
+//! let (data, pairs) = (gmm.sample(5000, &mut seeded(2)), gmm.sample_pairs(5000, 0.8, &mut seeded(3))?);
+//! let cca = CcaPairs::new(2).fit(&pairs)?;                 // label-free, on augmentation pairs
+//! let lda = Lda::new().fit((&data.x, &data.z))?;           // supervised reference
+//! let clusters = KMeans::new(3).seed(4).fit(&cca.transform(&data.x)?)?;
+//! let labels = clusters.predict(&cca.transform(&data.x)?)?; // nearest centre
+//! let sin = cca.map.row_space()?.sin_theta_max(&gmm.fisher_subspace()?)?;
+//! assert!(sin < 0.2 && labels.len() == 5000 && lda.map.out_dim() == 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 pub use baselines;
