@@ -4,7 +4,9 @@
 pub mod contrastive;
 pub mod data;
 pub mod error;
+pub mod fit;
 pub mod kernels;
+pub mod lbfgs;
 pub mod objective;
 pub mod optim;
 pub mod population;
@@ -14,6 +16,8 @@ pub mod train;
 pub use contrastive::{Clip, Form, InfoNce, Score};
 pub use data::{ClipStream, GmmStream, LabelledPairs, PairSource};
 pub use error::{LossError, Result};
+pub use fit::{Centering, InfoNceFit, Preconditioner, SslFitted, Whitening};
+pub use lbfgs::{Certificate, Cost, FixedSample, FnCost, Lbfgs, LbfgsStep, Minimized, PopulationCost};
 pub use objective::{Batch, Objective};
 pub use optim::{Optimizer, OptimizerKind, Schedule};
 pub use population::PopulationInfoNce;

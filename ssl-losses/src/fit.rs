@@ -1,0 +1,319 @@
+//! Label-free preconditioning (docs/theory.md 5.4) and one-call fits that return a certified
+//! [`LinearMap`].
+//!
+//! Centring by the sample mean is assumption A0 (a choice of inputs); whitening by the sample
+//! total covariance `Sigma_T_hat` is a change of coordinates that, by C5, leaves the minimisers
+//! of InfoNCE unchanged (`A = A~ Sigma_T_hat^{-1/2}`) and removes the condition number of
+//! `Sigma` from the optimisation. Both are on by default and independent; their statistics come
+//! from the training sample (anchors and positives pooled), never from labels.
+//!
+//! ```
+//! use gmm_core::{Fit, MixtureGenerator, seeded};
+//! use ssl_losses::InfoNceFit;
+//!
+//! // Condition number 1000: a slow problem for a first-order method on raw inputs.
+//! let gmm = MixtureGenerator::isotropic(3, 8).condition(1000.0).generate(&mut seeded(1))?;
+//! let pairs = gmm.sample_pairs(4000, 1.0, &mut seeded(2))?;
+//! let fit = InfoNceFit::new(2).fit(&pairs)?;
+//! assert!(fit.certificate.converged);
+//! let sin = fit.map.row_space()?.sin_theta_max(&gmm.fisher_subspace()?)?;
+//! assert!(sin < 0.2, "sin theta_max {sin}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use gmm_core::linalg::{column_means, gram_with, spd_inv_sqrt, subtract_row};
+use gmm_core::nalgebra::{DMatrix, DVector};
+use gmm_core::{Fit, GmmError, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_positive};
+
+use crate::contrastive::{Form, InfoNce, Score};
+use crate::error::{LossError, Result};
+use crate::lbfgs::{Certificate, FixedSample, Lbfgs};
+use crate::train::small_random_init;
+
+/// Whether inputs are centred before training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Centering {
+    /// Subtract the sample mean (assumption A0).
+    #[default]
+    SampleMean,
+    /// Raw inputs (claim C15's setting).
+    None,
+}
+
+/// Whether inputs are whitened before training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Whitening {
+    /// Multiply by `Sigma_T_hat^{-1/2}`, the sample total covariance (around the mean that
+    /// centring uses: the sample mean, or 0 without centring).
+    #[default]
+    SampleCovariance,
+    /// Keep the coordinates.
+    None,
+}
+
+/// A label-free change of coordinates `x~ = W (x - m)`, `W` symmetric (`I` without whitening,
+/// `m = 0` without centring).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Preconditioner {
+    mean: DVector<f64>,
+    w: DMatrix<f64>,
+}
+
+impl Preconditioner {
+    /// From the rows of `sample` (`n x d`).
+    ///
+    /// # Errors
+    /// Fewer than 2 rows, non-finite values, or (with whitening) a singular sample covariance,
+    /// e.g. fewer samples than dimensions or a constant feature.
+    pub fn fit(sample: &DMatrix<f64>, centering: Centering, whitening: Whitening) -> Result<Self> {
+        let (n, d) = sample.shape();
+        check_at_least(n, 2, "samples for the preconditioner")?;
+        check_finite(sample, "samples for the preconditioner")?;
+        let mean = match centering {
+            Centering::SampleMean => column_means(sample),
+            Centering::None => DVector::zeros(d),
+        };
+        let w = match whitening {
+            Whitening::None => DMatrix::identity(d, d),
+            Whitening::SampleCovariance => {
+                let cov = gram_with(sample, |_, block| subtract_row(block, &mean)) / n as f64;
+                spd_inv_sqrt(&cov).map_err(|e| match e {
+                    GmmError::Singular { .. } => LossError::Core(GmmError::Singular {
+                        what: "the sample covariance used for whitening",
+                        fix: "use more samples than dimensions and no constant feature, or turn whitening off",
+                    }),
+                    other => LossError::Core(other),
+                })?
+            }
+        };
+        Ok(Self { mean, w })
+    }
+
+    /// `(X - 1 m^T) W` (`n x d`, rows are samples).
+    ///
+    /// # Errors
+    /// `x` of another width.
+    pub fn apply(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        gmm_core::check_shape(x, x.nrows(), self.mean.len(), "columns of the data against the preconditioner")?;
+        let mut c = x.clone();
+        subtract_row(&mut c, &self.mean);
+        Ok(c * &self.w)
+    }
+
+    /// The map in the original coordinates of a map `A~` learned on preconditioned inputs:
+    /// `f(x) = A~ W (x - m)`, i.e. components `A~ W` and centring `m`.
+    pub fn map_back(&self, a_tilde: &DMatrix<f64>) -> LinearMap {
+        LinearMap { components: a_tilde * &self.w, mean: self.mean.clone() }
+    }
+}
+
+/// InfoNCE fitted to the certificate on a fixed sample of pairs (docs/theory.md 5.3): the mean
+/// batch loss over a fixed partition into batches of `batch` pairs, minimised by L-BFGS from a
+/// small random map, on preconditioned inputs. Defaults: `tau = 1`, one-way, dot score,
+/// batches of 256, centring and whitening on, L-BFGS with relative gradient tolerance 1e-5,
+/// initial scale 0.1, seed 0.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InfoNceFit {
+    n_components: usize,
+    tau: f64,
+    form: Form,
+    score: Score,
+    batch: usize,
+    centering: Centering,
+    whitening: Whitening,
+    solver: Lbfgs,
+    init_scale: f64,
+    seed: u64,
+}
+
+impl InfoNceFit {
+    /// `r` directions with the defaults above.
+    pub fn new(n_components: usize) -> Self {
+        Self {
+            n_components,
+            tau: 1.0,
+            form: Form::OneWay,
+            score: Score::Dot,
+            batch: 256,
+            centering: Centering::SampleMean,
+            whitening: Whitening::SampleCovariance,
+            solver: Lbfgs::default(),
+            init_scale: 0.1,
+            seed: 0,
+        }
+    }
+
+    /// Temperature `tau > 0`.
+    pub fn tau(mut self, tau: f64) -> Self {
+        self.tau = tau;
+        self
+    }
+
+    /// Form of the loss.
+    pub fn form(mut self, form: Form) -> Self {
+        self.form = form;
+        self
+    }
+
+    /// Score.
+    pub fn score(mut self, score: Score) -> Self {
+        self.score = score;
+        self
+    }
+
+    /// Pairs per batch `m >= 2` of the fixed partition (the in-batch negatives).
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Centring of the inputs.
+    pub fn centering(mut self, centering: Centering) -> Self {
+        self.centering = centering;
+        self
+    }
+
+    /// Whitening of the inputs.
+    pub fn whitening(mut self, whitening: Whitening) -> Self {
+        self.whitening = whitening;
+        self
+    }
+
+    /// The L-BFGS settings (iteration budget, certificate tolerance).
+    pub fn solver(mut self, solver: Lbfgs) -> Self {
+        self.solver = solver;
+        self
+    }
+
+    /// Scale of the random initial map (entries `N(0, scale^2 / d)`).
+    pub fn init_scale(mut self, init_scale: f64) -> Self {
+        self.init_scale = init_scale;
+        self
+    }
+
+    /// Seed of the initial map.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// A fitted self-supervised map with its certificate.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SslFitted {
+    /// The map in the original coordinates (`r x d` rows, centring used).
+    pub map: LinearMap,
+    /// The convergence certificate, in the preconditioned coordinates.
+    pub certificate: Certificate,
+    /// The deterministic loss at the returned map.
+    pub loss: f64,
+    /// Solver iterations.
+    pub iterations: usize,
+    /// Cost evaluations.
+    pub evaluations: usize,
+    /// The change of coordinates used.
+    pub preconditioner: Preconditioner,
+}
+
+impl Transform for SslFitted {
+    fn transform(&self, x: &DMatrix<f64>) -> gmm_core::Result<DMatrix<f64>> {
+        self.map.transform(x)
+    }
+}
+
+impl Validate for InfoNceFit {
+    type Error = LossError;
+
+    fn validate(&self) -> Result<()> {
+        check_at_least(self.n_components, 1, "InfoNCE n_components")?;
+        check_positive(self.tau, "temperature tau")?;
+        check_at_least(self.batch, 2, "pairs per batch")?;
+        check_positive(self.init_scale, "initial scale")?;
+        self.solver.validate()
+    }
+}
+
+impl Fit<&Pairs> for InfoNceFit {
+    type Fitted = SslFitted;
+
+    /// Fits on the anchors and positives of `pairs` (labels unused).
+    fn fit(&self, pairs: &Pairs) -> Result<SslFitted> {
+        self.fit((&pairs.x, &pairs.x_plus))
+    }
+}
+
+impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
+    type Fitted = SslFitted;
+
+    /// Fits on anchors `x` and positives `x_plus` (`n x d` each, row `i` a pair).
+    ///
+    /// # Errors
+    /// Invalid parameters; shapes; fewer than 2 pairs; `r > d`; non-finite data; a singular
+    /// sample covariance with whitening on. A run that does not reach the tolerance is not an
+    /// error: its certificate says `converged: false`.
+    fn fit(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<SslFitted> {
+        self.validate()?;
+        let (n, d) = x.shape();
+        gmm_core::check_shape(x_plus, n, d, "positives against the anchors")?;
+        check_at_least(n, 2, "pairs")?;
+        if self.n_components > d {
+            let expected = format!("between 1 and d = {d}");
+            return Err(GmmError::out_of_range("InfoNCE n_components", self.n_components as f64, expected).into());
+        }
+        let pooled = DMatrix::from_fn(2 * n, d, |i, j| if i < n { x[(i, j)] } else { x_plus[(i - n, j)] });
+        let pre = Preconditioner::fit(&pooled, self.centering, self.whitening)?;
+        let (xt, xpt) = (pre.apply(x)?, pre.apply(x_plus)?);
+        let mut loss = InfoNce::new(self.tau, self.form, self.score)?;
+        let mut cost = FixedSample::new(&mut loss, &xt, &xpt, self.batch.min(n))?;
+        let init = vec![small_random_init(self.n_components, d, self.init_scale, self.seed)];
+        let out = self.solver.minimize(&mut cost, init, &mut |_| {})?;
+        Ok(SslFitted {
+            map: pre.map_back(&out.params[0]),
+            certificate: out.certificate,
+            loss: out.loss,
+            iterations: out.iterations,
+            evaluations: out.evaluations,
+            preconditioner: pre,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gmm_core::{MixtureGenerator, seeded};
+
+    #[test]
+    fn preconditioner_whitens_and_maps_back() {
+        let g = MixtureGenerator::isotropic(3, 5).condition(100.0).generate(&mut seeded(1)).unwrap();
+        let x = g.sample(2000, &mut seeded(2)).x;
+        let pre = Preconditioner::fit(&x, Centering::SampleMean, Whitening::SampleCovariance).unwrap();
+        let xt = pre.apply(&x).unwrap();
+        let cov = xt.transpose() * &xt / 2000.0;
+        assert!((cov - DMatrix::identity(5, 5)).amax() < 1e-10);
+        // f(x) = A~ x~ = (A~ W)(x - m).
+        let a = DMatrix::from_fn(2, 5, |i, j| (i + 2 * j) as f64 * 0.1);
+        let direct = &xt * a.transpose();
+        let mapped = pre.map_back(&a).transform(&x).unwrap();
+        assert!((direct - mapped).amax() < 1e-10);
+        let singular = DMatrix::from_fn(4, 5, |i, j| (i * j) as f64);
+        assert!(Preconditioner::fit(&singular, Centering::SampleMean, Whitening::SampleCovariance).is_err());
+    }
+
+    #[test]
+    fn bad_parameters_are_errors() {
+        let g = MixtureGenerator::isotropic(3, 4).generate(&mut seeded(1)).unwrap();
+        let p = g.sample_pairs(50, 1.0, &mut seeded(2)).unwrap();
+        assert!(InfoNceFit::new(0).fit(&p).is_err());
+        assert!(InfoNceFit::new(5).fit(&p).is_err());
+        assert!(InfoNceFit::new(2).tau(0.0).fit(&p).is_err());
+        assert!(InfoNceFit::new(2).batch(1).fit(&p).is_err());
+    }
+}

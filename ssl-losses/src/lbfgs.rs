@@ -1,0 +1,558 @@
+//! Deterministic minimisation: costs over parameter blocks, L-BFGS with a strong-Wolfe line
+//! search, and the convergence certificate of docs/theory.md section 5.3.
+//!
+//! A [`Cost`] is a deterministic function of the parameter blocks with its exact gradient: the
+//! mean batch loss of an [`Objective`] over a fixed partition of a fixed sample
+//! ([`FixedSample`]), the population InfoNCE at a fixed outer sample ([`PopulationCost`]), or
+//! any closure ([`FnCost`]). [`Lbfgs::minimize`] drives it to a point whose gradient norm,
+//! relative to the gradient norm at the start, is below a stated tolerance, and returns the
+//! [`Certificate`] that says so (or that it did not get there).
+//!
+//! ```
+//! use gmm_core::nalgebra::DMatrix;
+//! use ssl_losses::{FnCost, Lbfgs};
+//!
+//! // f(x) = (x0 - 3)^2 + 10 (x1 + 1)^2, minimiser (3, -1).
+//! let mut cost = FnCost::new(|p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
+//!     let (x0, x1) = (p[0][0], p[0][1]);
+//!     g[0][0] = 2.0 * (x0 - 3.0);
+//!     g[0][1] = 20.0 * (x1 + 1.0);
+//!     Ok((x0 - 3.0).powi(2) + 10.0 * (x1 + 1.0).powi(2))
+//! });
+//! let out = Lbfgs::default().minimize(&mut cost, vec![DMatrix::zeros(1, 2)], &mut |_| {})?;
+//! assert!(out.certificate.converged);
+//! assert!((out.params[0][0] - 3.0).abs() < 1e-8 && (out.params[0][1] + 1.0).abs() < 1e-8);
+//! # Ok::<(), ssl_losses::LossError>(())
+//! ```
+
+use gmm_core::nalgebra::{DMatrix, DVector};
+use gmm_core::{Gmm, GmmError, check_at_least, check_finite, check_positive};
+
+use crate::error::{LossError, Result};
+use crate::objective::{Batch, Objective};
+use crate::population::PopulationInfoNce;
+
+/// A deterministic cost over parameter blocks with its exact gradient.
+pub trait Cost {
+    /// The value at `params`; the gradient of each block into `grads` (same shapes).
+    ///
+    /// # Errors
+    /// Shapes that do not fit the cost.
+    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64>;
+}
+
+/// A [`Cost`] from a closure.
+pub struct FnCost<F>(F);
+
+impl<F: FnMut(&[DMatrix<f64>], &mut [DMatrix<f64>]) -> Result<f64>> FnCost<F> {
+    /// Wraps `f(params, grads) -> value`.
+    pub fn new(f: F) -> Self {
+        Self(f)
+    }
+}
+
+impl<F: FnMut(&[DMatrix<f64>], &mut [DMatrix<f64>]) -> Result<f64>> Cost for FnCost<F> {
+    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64> {
+        (self.0)(params, grads)
+    }
+}
+
+/// The deterministic objective on a fixed sample of `n` pairs (docs/theory.md 5.3): the mean of
+/// the batch loss over a fixed partition of the rows into consecutive batches of `m` pairs (the
+/// last batch keeps the remainder; it is merged into the one before when it would have fewer
+/// than 2 pairs), each batch weighted by its share of the pairs, so that
+/// `L(A) = sum_b (n_b / n) L_batch(A; b)` and its gradient is exact.
+pub struct FixedSample<'a> {
+    objective: &'a mut dyn Objective,
+    batches: Vec<(DMatrix<f64>, DMatrix<f64>)>,
+    n: usize,
+    scratch: Vec<DMatrix<f64>>,
+}
+
+impl<'a> FixedSample<'a> {
+    /// Splits `left` and `right` (`n x d_l`, `n x d_r`, row `i` a pair) into batches of `m`.
+    ///
+    /// # Errors
+    /// Different row counts, fewer than 2 pairs, `m < 2`, non-finite data.
+    pub fn new(objective: &'a mut dyn Objective, left: &DMatrix<f64>, right: &DMatrix<f64>, m: usize) -> Result<Self> {
+        let n = left.nrows();
+        gmm_core::check_shape(right, n, right.ncols(), "rows of the positives against the anchors")?;
+        check_at_least(n, 2, "pairs of a fixed sample")?;
+        check_at_least(m, 2, "pairs per batch of a fixed sample")?;
+        check_finite(left, "fixed sample (anchors)")?;
+        check_finite(right, "fixed sample (positives)")?;
+        let mut starts: Vec<usize> = (0..n).step_by(m).collect();
+        if starts.len() > 1 && n - starts[starts.len() - 1] < 2 {
+            starts.pop();
+        }
+        let batches = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                let end = starts.get(i + 1).copied().unwrap_or(n);
+                (left.rows(s, end - s).into_owned(), right.rows(s, end - s).into_owned())
+            })
+            .collect();
+        Ok(Self { objective, batches, n, scratch: Vec::new() })
+    }
+
+    /// Number of batches in the partition.
+    pub fn batches(&self) -> usize {
+        self.batches.len()
+    }
+}
+
+impl Cost for FixedSample<'_> {
+    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64> {
+        if self.scratch.len() != grads.len() {
+            self.scratch = grads.iter().map(|g| DMatrix::zeros(g.nrows(), g.ncols())).collect();
+        }
+        grads.iter_mut().for_each(|g| g.fill(0.0));
+        let mut total = 0.0;
+        for (left, right) in &self.batches {
+            let w = left.nrows() as f64 / self.n as f64;
+            total += w * self.objective.value_grad(params, Batch::new(left, right), &mut self.scratch)?;
+            for (g, s) in grads.iter_mut().zip(&self.scratch) {
+                *g += s * w;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// The population InfoNCE `L_inf` at a fixed outer Monte Carlo sample (rows of `x`): a
+/// deterministic cost whose minimiser is the reference for trained maps.
+pub struct PopulationCost {
+    objective: PopulationInfoNce,
+    x: DMatrix<f64>,
+}
+
+impl PopulationCost {
+    /// `L_inf` of `gmm` with coupling `delta` and temperature `tau`, outer expectation over the
+    /// rows of `x` (`N x d`).
+    ///
+    /// # Errors
+    /// `tau <= 0`, `delta` outside `[0, 1]`, `x` of the wrong width or non-finite.
+    pub fn new(gmm: &Gmm, delta: f64, tau: f64, x: DMatrix<f64>) -> Result<Self> {
+        gmm_core::check_shape(&x, x.nrows(), gmm.dim(), "outer sample against the mixture dimension")?;
+        check_finite(&x, "outer sample")?;
+        Ok(Self { objective: PopulationInfoNce::new(gmm, delta, tau)?, x })
+    }
+}
+
+impl Cost for PopulationCost {
+    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64> {
+        let (value, grad) = self.objective.value_grad_at(&params[0], &self.x)?;
+        gmm_core::check_shape(&grads[0], grad.nrows(), grad.ncols(), "gradient block")?;
+        grads[0].copy_from(&grad);
+        Ok(value)
+    }
+}
+
+/// The convergence certificate of a minimisation (docs/theory.md 5.3): the gradient norm of the
+/// deterministic cost at the returned point, at the start, their ratio, and whether the ratio
+/// is below the stated tolerance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Certificate {
+    /// `||grad L||_F` at the returned point (all blocks).
+    pub grad_norm: f64,
+    /// `||grad L||_F` at the start.
+    pub grad_norm_start: f64,
+    /// `grad_norm / grad_norm_start` (0 when the start is already stationary).
+    pub relative: f64,
+    /// The tolerance on `relative`.
+    pub tol: f64,
+    /// `relative <= tol`.
+    pub converged: bool,
+}
+
+impl Certificate {
+    /// The certificate of a point with gradient norm `grad_norm`, from a start with
+    /// `grad_norm_start`, against `tol`.
+    pub fn new(grad_norm: f64, grad_norm_start: f64, tol: f64) -> Self {
+        let relative = if grad_norm_start > 0.0 { grad_norm / grad_norm_start } else { 0.0 };
+        Self { grad_norm, grad_norm_start, relative, tol, converged: relative <= tol }
+    }
+}
+
+/// What an L-BFGS observer sees after each iteration.
+#[derive(Clone, Copy, Debug)]
+pub struct LbfgsStep {
+    /// Iteration (0-based).
+    pub iteration: usize,
+    /// Cost at the new point.
+    pub loss: f64,
+    /// Gradient norm at the new point, relative to the start.
+    pub relative_grad: f64,
+    /// Step length accepted by the line search.
+    pub step: f64,
+}
+
+/// The result of [`Lbfgs::minimize`].
+#[derive(Clone, Debug)]
+pub struct Minimized {
+    /// The parameter blocks at the end.
+    pub params: Vec<DMatrix<f64>>,
+    /// The cost there.
+    pub loss: f64,
+    /// The cost after each iteration (the first entry is the start).
+    pub losses: Vec<f64>,
+    /// Iterations taken.
+    pub iterations: usize,
+    /// Cost evaluations (value and gradient) made.
+    pub evaluations: usize,
+    /// Whether the gradient tolerance was reached.
+    pub certificate: Certificate,
+}
+
+/// Limited-memory BFGS (Nocedal & Wright, Algorithms 7.4 and 3.5-3.6) with a strong-Wolfe line
+/// search; deterministic (no randomness, fixed arithmetic order). Stops when
+/// `||grad|| <= grad_rtol * ||grad at start||`, after `max_iters` iterations, or when the line
+/// search cannot decrease the cost any further (rounding level); the certificate tells which.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct Lbfgs {
+    /// Pairs `(s, y)` kept (default 10).
+    pub memory: usize,
+    /// Iteration budget (default 1000).
+    pub max_iters: usize,
+    /// Relative gradient tolerance of the certificate (default 1e-5, docs/theory.md 5.3).
+    pub grad_rtol: f64,
+    /// Sufficient-decrease constant `c1` (default 1e-4).
+    pub c1: f64,
+    /// Curvature constant `c2` (default 0.9).
+    pub c2: f64,
+    /// Cost evaluations per line search (default 30).
+    pub max_line_evals: usize,
+}
+
+impl Default for Lbfgs {
+    fn default() -> Self {
+        Self { memory: 10, max_iters: 1000, grad_rtol: 1e-5, c1: 1e-4, c2: 0.9, max_line_evals: 30 }
+    }
+}
+
+/// Flattens blocks into one vector (column-major within each block, blocks in order).
+fn flatten(blocks: &[DMatrix<f64>]) -> DVector<f64> {
+    DVector::from_iterator(blocks.iter().map(|b| b.len()).sum(), blocks.iter().flat_map(|b| b.iter().copied()))
+}
+
+/// Writes the vector back into blocks of the same shapes.
+fn unflatten(v: &DVector<f64>, blocks: &mut [DMatrix<f64>]) {
+    let mut offset = 0;
+    for b in blocks.iter_mut() {
+        let len = b.len();
+        b.as_mut_slice().copy_from_slice(&v.as_slice()[offset..offset + len]);
+        offset += len;
+    }
+}
+
+/// The cost along the search direction: value and directional derivative at `x + t p`.
+struct Line<'a> {
+    cost: &'a mut dyn Cost,
+    x: &'a DVector<f64>,
+    p: &'a DVector<f64>,
+    blocks: Vec<DMatrix<f64>>,
+    grads: Vec<DMatrix<f64>>,
+    evaluations: usize,
+}
+
+/// One evaluated point of the line search.
+#[derive(Clone)]
+struct Point {
+    t: f64,
+    f: f64,
+    slope: f64,
+    g: DVector<f64>,
+}
+
+impl Line<'_> {
+    fn eval(&mut self, t: f64) -> Result<Point> {
+        let xt = self.x + self.p * t;
+        unflatten(&xt, &mut self.blocks);
+        let f = self.cost.cost_grad(&self.blocks, &mut self.grads)?;
+        self.evaluations += 1;
+        let g = flatten(&self.grads);
+        Ok(Point { t, f, slope: g.dot(self.p), g })
+    }
+}
+
+/// Minimiser of the cubic through `(a, fa, da)` and `(b, fb, db)`, kept inside the bracket
+/// (bisection when the cubic has no usable minimiser).
+fn cubic_min(a: &Point, b: &Point) -> f64 {
+    let (lo, hi) = if a.t < b.t { (a.t, b.t) } else { (b.t, a.t) };
+    let d1 = a.slope + b.slope - 3.0 * (a.f - b.f) / (a.t - b.t);
+    let disc = d1 * d1 - a.slope * b.slope;
+    let mid = 0.5 * (lo + hi);
+    if disc.is_nan() || disc < 0.0 || disc.is_infinite() {
+        return mid;
+    }
+    let d2 = (b.t - a.t).signum() * disc.sqrt();
+    let t = b.t - (b.t - a.t) * (b.slope + d2 - d1) / (b.slope - a.slope + 2.0 * d2);
+    // Stay clear of the ends, so that the bracket shrinks.
+    let margin = 0.1 * (hi - lo);
+    if t.is_finite() && t > lo + margin && t < hi - margin { t } else { mid }
+}
+
+impl Lbfgs {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// `memory`, `max_iters` or `max_line_evals` zero; tolerances not positive; not
+    /// `0 < c1 < c2 < 1`.
+    pub fn validate(&self) -> Result<()> {
+        check_at_least(self.memory, 1, "L-BFGS memory")?;
+        check_at_least(self.max_iters, 1, "L-BFGS iterations")?;
+        check_at_least(self.max_line_evals, 1, "line-search evaluations")?;
+        check_positive(self.grad_rtol, "L-BFGS relative gradient tolerance")?;
+        if !(self.c1 > 0.0 && self.c1 < self.c2 && self.c2 < 1.0) {
+            return Err(
+                GmmError::out_of_range("Wolfe constant c1", self.c1, format!("0 < c1 < c2 = {} < 1", self.c2)).into()
+            );
+        }
+        Ok(())
+    }
+
+    /// Minimises `cost` from `params`. The observer sees each iteration.
+    ///
+    /// # Errors
+    /// Invalid settings; non-finite initial parameters; the cost's errors; a non-finite cost or
+    /// gradient ([`LossError::Diverged`], naming the iteration).
+    pub fn minimize(
+        &self,
+        cost: &mut dyn Cost,
+        mut params: Vec<DMatrix<f64>>,
+        observer: &mut dyn FnMut(&LbfgsStep),
+    ) -> Result<Minimized> {
+        self.validate()?;
+        for p in &params {
+            check_finite(p, "initial parameters")?;
+        }
+        let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
+        let mut f = cost.cost_grad(&params, &mut grads)?;
+        let mut evaluations = 1;
+        let mut x = flatten(&params);
+        let mut g = flatten(&grads);
+        // A non-finite cost or gradient at an accepted point (the line search rejects
+        // non-finite trial points): reported with the iteration in the row field.
+        let non_finite = |iteration: usize, value: f64| -> LossError {
+            GmmError::NonFinite {
+                what: "cost or gradient at an L-BFGS iterate (row = iteration)",
+                row: iteration,
+                col: 0,
+                value,
+            }
+            .into()
+        };
+        if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
+            return Err(non_finite(0, f));
+        }
+        let g0 = g.norm();
+        let mut losses = vec![f];
+        let mut history: Vec<(DVector<f64>, DVector<f64>, f64)> = Vec::with_capacity(self.memory);
+        let mut iterations = 0;
+        while iterations < self.max_iters && g.norm() > self.grad_rtol * g0 {
+            // Two-loop recursion: p = -H g.
+            let mut q = g.clone();
+            let mut alphas = Vec::with_capacity(history.len());
+            for (s, y, rho) in history.iter().rev() {
+                let a = rho * s.dot(&q);
+                q.axpy(-a, y, 1.0);
+                alphas.push(a);
+            }
+            let gamma = history.last().map_or(1.0 / g.norm().max(f64::MIN_POSITIVE), |(s, y, _)| s.dot(y) / y.dot(y));
+            q *= gamma;
+            for ((s, y, rho), a) in history.iter().zip(alphas.iter().rev()) {
+                let b = rho * y.dot(&q);
+                q.axpy(a - b, s, 1.0);
+            }
+            let mut p = -q;
+            let mut slope = g.dot(&p);
+            if slope.is_nan() || slope >= 0.0 {
+                // Not a descent direction (rounding): restart from steepest descent.
+                history.clear();
+                p = -&g / g.norm();
+                slope = g.dot(&p);
+            }
+            let start = Point { t: 0.0, f, slope, g: g.clone() };
+            let mut line =
+                Line { cost: &mut *cost, x: &x, p: &p, blocks: params.clone(), grads: grads.clone(), evaluations: 0 };
+            let found = self.strong_wolfe(&mut line, &start)?;
+            evaluations += line.evaluations;
+            let Some(next) = found else {
+                break; // no decrease possible along p: rounding level reached
+            };
+            if !next.f.is_finite() || next.g.iter().any(|v| !v.is_finite()) {
+                return Err(non_finite(iterations + 1, next.f));
+            }
+            let s = &p * next.t;
+            let y = &next.g - &g;
+            let sy = s.dot(&y);
+            if sy > 1e-12 * s.norm() * y.norm() {
+                if history.len() == self.memory {
+                    history.remove(0);
+                }
+                history.push((s.clone(), y, 1.0 / sy));
+            }
+            x += s;
+            f = next.f;
+            g = next.g;
+            iterations += 1;
+            losses.push(f);
+            observer(&LbfgsStep {
+                iteration: iterations - 1,
+                loss: f,
+                relative_grad: g.norm() / g0.max(f64::MIN_POSITIVE),
+                step: next.t,
+            });
+        }
+        unflatten(&x, &mut params);
+        let certificate = Certificate::new(g.norm(), g0, self.grad_rtol);
+        Ok(Minimized { params, loss: f, losses, iterations, evaluations, certificate })
+    }
+
+    /// A step length satisfying the strong Wolfe conditions along the line, or `None` when
+    /// no decrease is possible (the cost is flat to rounding along the direction).
+    fn strong_wolfe(&self, line: &mut Line<'_>, start: &Point) -> Result<Option<Point>> {
+        let (c1, c2) = (self.c1, self.c2);
+        let armijo = |pt: &Point| pt.f <= start.f + c1 * pt.t * start.slope;
+        let curvature = |pt: &Point| pt.slope.abs() <= c2 * start.slope.abs();
+        let mut prev = start.clone();
+        let mut t = 1.0;
+        let mut best: Option<Point> = None;
+        for i in 0..self.max_line_evals {
+            let pt = line.eval(t)?;
+            if pt.f.is_finite() && pt.f < best.as_ref().map_or(start.f, |b| b.f) {
+                best = Some(pt.clone());
+            }
+            if !pt.f.is_finite() || !armijo(&pt) || (i > 0 && pt.f >= prev.f) {
+                return self.zoom(line, start, prev, pt, self.max_line_evals - i - 1, best);
+            }
+            if curvature(&pt) {
+                return Ok(Some(pt));
+            }
+            if pt.slope >= 0.0 {
+                return self.zoom(line, start, pt, prev, self.max_line_evals - i - 1, best);
+            }
+            prev = pt;
+            t *= 2.0;
+        }
+        Ok(best)
+    }
+
+    /// Zoom of Nocedal & Wright's Algorithm 3.6 between `lo` (satisfies sufficient decrease,
+    /// lowest cost so far) and `hi`. Falls back to the best decreasing point seen when the
+    /// evaluation budget runs out.
+    fn zoom(
+        &self,
+        line: &mut Line<'_>,
+        start: &Point,
+        mut lo: Point,
+        mut hi: Point,
+        budget: usize,
+        mut best: Option<Point>,
+    ) -> Result<Option<Point>> {
+        for _ in 0..budget {
+            let t = if hi.f.is_finite() { cubic_min(&lo, &hi) } else { 0.5 * (lo.t + hi.t) };
+            if (hi.t - lo.t).abs() <= f64::EPSILON * lo.t.abs().max(1e-300) {
+                break;
+            }
+            let pt = line.eval(t)?;
+            if pt.f.is_finite() && pt.f < best.as_ref().map_or(start.f, |b| b.f) {
+                best = Some(pt.clone());
+            }
+            if !pt.f.is_finite() || pt.f > start.f + self.c1 * t * start.slope || pt.f >= lo.f {
+                hi = pt;
+            } else {
+                if pt.slope.abs() <= self.c2 * start.slope.abs() {
+                    return Ok(Some(pt));
+                }
+                if pt.slope * (hi.t - lo.t) >= 0.0 {
+                    hi = lo;
+                }
+                lo = pt;
+            }
+        }
+        Ok(best)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rosenbrock(dim: usize) -> impl FnMut(&[DMatrix<f64>], &mut [DMatrix<f64>]) -> Result<f64> {
+        move |p, g| {
+            let x = &p[0];
+            let mut f = 0.0;
+            g[0].fill(0.0);
+            for i in 0..dim - 1 {
+                let (a, b) = (x[i], x[i + 1]);
+                f += 100.0 * (b - a * a).powi(2) + (1.0 - a).powi(2);
+                g[0][i] += -400.0 * a * (b - a * a) - 2.0 * (1.0 - a);
+                g[0][i + 1] += 200.0 * (b - a * a);
+            }
+            Ok(f)
+        }
+    }
+
+    #[test]
+    fn rosenbrock_reaches_the_minimiser() {
+        for dim in [2, 10] {
+            let mut cost = FnCost::new(rosenbrock(dim));
+            let start = DMatrix::from_fn(1, dim, |_, j| if j % 2 == 0 { -1.2 } else { 1.0 });
+            let solver = Lbfgs { grad_rtol: 1e-10, ..Lbfgs::default() };
+            let out = solver.minimize(&mut cost, vec![start], &mut |_| {}).unwrap();
+            assert!(out.certificate.converged, "dim {dim}: {:?}", out.certificate);
+            let err = (out.params[0].clone() - DMatrix::from_element(1, dim, 1.0)).amax();
+            assert!(err < 1e-7, "dim {dim}: max error {err:e} after {} iterations", out.iterations);
+            assert!(out.losses.windows(2).all(|w| w[1] <= w[0]), "monotone decrease");
+        }
+    }
+
+    #[test]
+    fn quadratic_reaches_its_known_minimiser() {
+        // f(x) = x^T Q x / 2 - b^T x with Q SPD (condition number 1e4): minimiser Q^{-1} b.
+        let d = 20;
+        let q = DMatrix::from_fn(d, d, |i, j| if i == j { 10f64.powf(4.0 * i as f64 / (d - 1) as f64) } else { 0.0 });
+        let rot = gmm_core::generate::random_orthogonal(d, &mut gmm_core::seeded(3));
+        let q = &rot * q * rot.transpose();
+        let b = DVector::from_fn(d, |i, _| (i as f64).sin());
+        let expected = q.clone().cholesky().unwrap().solve(&b);
+        let (q2, b2) = (q.clone(), b.clone());
+        let mut cost = FnCost::new(move |p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
+            let x = DVector::from_column_slice(p[0].as_slice());
+            let qx = &q2 * &x;
+            g[0].copy_from_slice((&qx - &b2).as_slice());
+            Ok(0.5 * x.dot(&qx) - b2.dot(&x))
+        });
+        // ||x - x*|| <= ||Q^{-1}|| ||grad|| = ||grad|| (smallest eigenvalue 1): a relative
+        // gradient of 1e-6 (||b|| ~ 3) bounds the error by ~3e-6. (Below ~1e-6 the line
+        // search's value comparisons reach rounding along the stiff directions:
+        // f - f* ~ ||g||^2 / (2 lambda_max) meets eps |f| near ||g|| ~ 1e-6.)
+        let solver = Lbfgs { grad_rtol: 1e-6, memory: d, ..Lbfgs::default() };
+        let out = solver.minimize(&mut cost, vec![DMatrix::zeros(d, 1)], &mut |_| {}).unwrap();
+        let got = DVector::from_column_slice(out.params[0].as_slice());
+        assert!(out.certificate.converged, "{:?} after {} iterations", out.certificate, out.iterations);
+        assert!(
+            (got - expected).norm() <= out.certificate.grad_norm * (1.0 + 1e-6),
+            "after {} iterations",
+            out.iterations
+        );
+    }
+
+    #[test]
+    fn budget_exhausted_is_not_converged_and_bad_settings_are_errors() {
+        let mut cost = FnCost::new(rosenbrock(2));
+        let solver = Lbfgs { max_iters: 3, ..Lbfgs::default() };
+        let out = solver.minimize(&mut cost, vec![DMatrix::from_row_slice(1, 2, &[-1.2, 1.0])], &mut |_| {}).unwrap();
+        assert_eq!(out.iterations, 3);
+        assert!(!out.certificate.converged && out.certificate.relative > out.certificate.tol);
+        assert!(Lbfgs { c1: 0.95, ..Lbfgs::default() }.validate().is_err());
+        assert!(Lbfgs { memory: 0, ..Lbfgs::default() }.validate().is_err());
+        let nan = vec![DMatrix::from_row_slice(1, 2, &[f64::NAN, 1.0])];
+        assert!(Lbfgs::default().minimize(&mut cost, nan, &mut |_| {}).is_err());
+    }
+}
