@@ -17,7 +17,9 @@ pub use contrastive::{Clip, Form, InfoNce, Score};
 pub use data::{ClipStream, GmmStream, LabelledPairs, PairSource};
 pub use error::{LossError, Result};
 pub use fit::{Centering, InfoNceFit, Preconditioner, SslFitted, Whitening};
-pub use lbfgs::{Certificate, Cost, FixedSample, FnCost, Lbfgs, LbfgsStep, Minimized, PopulationCost};
+pub use lbfgs::{
+    Certificate, Cost, FixedSample, FnCost, Lbfgs, LbfgsStep, Minimized, PopulationCost, population_minimiser,
+};
 pub use objective::{Batch, Objective};
 pub use optim::{Optimizer, OptimizerKind, Schedule};
 pub use population::PopulationInfoNce;
