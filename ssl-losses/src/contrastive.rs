@@ -302,6 +302,10 @@ impl Objective for InfoNce {
         gemm(1.0, &self.core.dz2, Op::T, batch.right, Op::N, 1.0, &mut grads[0]);
         Ok(loss)
     }
+
+    fn divergence_factor(&self) -> Option<f64> {
+        Some(crate::objective::CONTRASTIVE_DIVERGENCE_FACTOR)
+    }
 }
 
 /// CLIP: symmetric two-way InfoNCE between modality x (`A`: `r x d_x`) and modality y
@@ -339,5 +343,9 @@ impl Objective for Clip {
         gemm(1.0, &self.core.dz1, Op::T, batch.left, Op::N, 0.0, &mut ga[0]);
         gemm(1.0, &self.core.dz2, Op::T, batch.right, Op::N, 0.0, &mut gb[0]);
         Ok(loss)
+    }
+
+    fn divergence_factor(&self) -> Option<f64> {
+        Some(crate::objective::CONTRASTIVE_DIVERGENCE_FACTOR)
     }
 }

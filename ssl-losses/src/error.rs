@@ -9,12 +9,11 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum LossError {
-    /// Training diverged: the loss or the gradient stopped being finite.
-    #[error(
-        "{quantity} became non-finite at step {step} (loss before: {last_loss:.4e}); the learning rate {lr:.4e} is likely too large"
-    )]
+    /// Training diverged: the loss or the gradient stopped being finite, or the loss grew
+    /// beyond the objective's divergence factor times its start.
+    #[error("{quantity} at step {step} (loss before: {last_loss:.4e}); the learning rate {lr:.4e} is likely too large")]
     Diverged {
-        /// "loss" or "gradient".
+        /// What happened, e.g. "loss became non-finite".
         quantity: &'static str,
         /// Step at which it happened (0-based).
         step: usize,

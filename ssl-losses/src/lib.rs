@@ -21,7 +21,10 @@ pub use lbfgs::{
     Certificate, Cost, FixedSample, FnCost, Lbfgs, LbfgsStep, Minimized, PopulationCost, population_minimiser,
 };
 pub use objective::{Batch, Objective};
-pub use optim::{Optimizer, OptimizerKind, Schedule};
+pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};
 pub use population::PopulationInfoNce;
-pub use simsiam::{Directions, SimSiam, SimSiamForm, whiten_rows, whitened_optimum};
-pub use train::{Plateau, StepInfo, StopReason, TrainConfig, TrainOutcome, small_random_init, train};
+pub use simsiam::{Directions, SimSiam, SimSiamForm, train_whitened_simsiam, whiten_rows, whitened_optimum};
+pub use train::{
+    Constraint, Observer, Plateau, RunningWhitening, StepInfo, StopReason, TrainConfig, TrainOutcome,
+    small_random_init, train, train_with,
+};

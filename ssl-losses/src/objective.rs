@@ -64,7 +64,17 @@ pub trait Objective {
     /// # Errors
     /// Shape mismatches between blocks, batch and gradients; a batch that is too small.
     fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64>;
+
+    /// A training run diverges when the loss exceeds this factor times `max(|first loss|, 1)`;
+    /// `None` (the default) for losses that rightly grow from a small start (SimSiam's does).
+    fn divergence_factor(&self) -> Option<f64> {
+        None
+    }
 }
+
+/// The divergence factor of the contrastive losses (InfoNCE, CLIP): they are non-negative and
+/// start near `log n` at a small map, so a loss ten times its start means exploding logits.
+pub const CONTRASTIVE_DIVERGENCE_FACTOR: f64 = 10.0;
 
 /// Checks that `params` and `grads` have the shapes `shapes`.
 pub(crate) fn check_blocks(params: &[DMatrix<f64>], grads: &[DMatrix<f64>], shapes: &[(usize, usize)]) -> Result<()> {

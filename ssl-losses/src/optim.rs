@@ -91,16 +91,38 @@ impl Schedule {
     }
 }
 
-/// Optimizer state for a list of parameter blocks.
+/// A first-order update rule on parameter blocks: the solver of the streaming executor
+/// ([`crate::train_with`]). Implement it to bring your own; [`OptimizerKind::build`] gives the
+/// built-in ones.
+pub trait Optimizer {
+    /// One update of `params` from their gradients `grads` (same shapes) at learning rate `lr`.
+    ///
+    /// # Errors
+    /// Blocks whose number or shapes differ from those the optimizer was built for.
+    fn step(&mut self, params: &mut [DMatrix<f64>], grads: &[DMatrix<f64>], lr: f64) -> Result<()>;
+}
+
+/// The built-in optimizers' state for a list of parameter blocks: SGD with heavy-ball momentum
+/// (`v <- momentum v + g`, `p <- p - lr v`) or Adam with bias correction.
 #[derive(Clone, Debug)]
-pub struct Optimizer {
+pub struct FirstOrder {
     kind: OptimizerKind,
     first: Vec<DMatrix<f64>>,
     second: Vec<DMatrix<f64>>,
     t: u32,
 }
 
-impl Optimizer {
+impl OptimizerKind {
+    /// A fresh optimizer of this kind for blocks of the given shapes.
+    ///
+    /// # Errors
+    /// As [`FirstOrder::new`].
+    pub fn build(self, shapes: &[(usize, usize)]) -> Result<FirstOrder> {
+        FirstOrder::new(self, shapes)
+    }
+}
+
+impl FirstOrder {
     /// A fresh optimizer for blocks of the given shapes.
     ///
     /// # Errors
@@ -120,15 +142,24 @@ impl Optimizer {
         let zeros = || shapes.iter().map(|&(r, c)| DMatrix::zeros(r, c)).collect::<Vec<_>>();
         Ok(Self { kind, first: zeros(), second: zeros(), t: 0 })
     }
+}
 
-    /// One step: `params <- params - lr * update(grads)`, then decoupled weight decay
-    /// `params <- params (1 - lr * weight_decay)`.
-    pub fn step(&mut self, params: &mut [DMatrix<f64>], grads: &[DMatrix<f64>], lr: f64, weight_decay: f64) {
+impl Optimizer for FirstOrder {
+    fn step(&mut self, params: &mut [DMatrix<f64>], grads: &[DMatrix<f64>], lr: f64) -> Result<()> {
+        for (what, blocks) in [
+            ("parameter blocks of an optimizer step", params.len()),
+            ("gradient blocks of an optimizer step", grads.len()),
+        ] {
+            if blocks != self.first.len() {
+                return Err(GmmError::Shape { what, expected: self.first.len(), got: blocks }.into());
+            }
+        }
+        for ((p, g), m) in params.iter().zip(grads).zip(&self.first) {
+            gmm_core::check_shape(p, m.nrows(), m.ncols(), "parameter block of an optimizer step")?;
+            gmm_core::check_shape(g, m.nrows(), m.ncols(), "gradient block of an optimizer step")?;
+        }
         self.t += 1;
         for (b, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-            if weight_decay > 0.0 {
-                *p *= 1.0 - lr * weight_decay;
-            }
             match self.kind {
                 OptimizerKind::Sgd { momentum } => {
                     let v = &mut self.first[b];
@@ -148,6 +179,7 @@ impl Optimizer {
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -168,14 +200,16 @@ mod tests {
     #[test]
     fn both_optimizers_minimise_a_quadratic() {
         for kind in [OptimizerKind::Sgd { momentum: 0.9 }, OptimizerKind::default()] {
-            let mut opt = Optimizer::new(kind, &[(1, 2)]).unwrap();
+            let mut opt = kind.build(&[(1, 2)]).unwrap();
             let mut p = vec![DMatrix::from_row_slice(1, 2, &[3.0, -2.0])];
             for _ in 0..2000 {
                 let g = vec![p[0].clone() * 2.0];
-                opt.step(&mut p, &g, 0.01, 0.0);
+                opt.step(&mut p, &g, 0.01).unwrap();
             }
             assert!(p[0].amax() < 1e-3, "{kind:?}: {}", p[0]);
+            assert!(opt.step(&mut p, &[], 0.01).is_err(), "missing gradient block");
+            assert!(opt.step(&mut [DMatrix::zeros(2, 2)], &[DMatrix::zeros(2, 2)], 0.01).is_err(), "wrong shape");
         }
-        assert!(Optimizer::new(OptimizerKind::Sgd { momentum: 1.0 }, &[]).is_err());
+        assert!(FirstOrder::new(OptimizerKind::Sgd { momentum: 1.0 }, &[]).is_err());
     }
 }

@@ -210,3 +210,27 @@ pub fn whitened_optimum(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<
     let (_, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * sym_c * &inv_half))?;
     Ok(q.columns(0, r).transpose() * inv_half)
 }
+
+/// The named recipe for whitened SimSiam as docs/theory.md analyses it (claim C11): the MSE loss,
+/// symmetrised, with stop-gradient and a linear predictor starting at `I`; the whitening
+/// constraint `A M A^T = I` after every step ([`crate::RunningWhitening`], momentum 0.9); and
+/// SGD with momentum 0.9 whatever `config.optimizer` says (Adam's per-coordinate scaling moves
+/// the fixed points of projected steps off the Fisher subspace). `init_map` (`r x d`) is the
+/// starting map; the outcome's block 0 is the learned map, block 1 the predictor.
+///
+/// # Errors
+/// As [`crate::train_with`].
+pub fn train_whitened_simsiam(
+    source: &mut dyn crate::PairSource,
+    init_map: DMatrix<f64>,
+    config: &crate::TrainConfig,
+    observer: &mut dyn crate::Observer,
+) -> Result<crate::TrainOutcome> {
+    let r = init_map.nrows();
+    let init = vec![init_map, DMatrix::identity(r, r)];
+    let shapes: Vec<(usize, usize)> = init.iter().map(|p| p.shape()).collect();
+    let mut optimizer = crate::OptimizerKind::SGD_MOMENTUM.build(&shapes)?;
+    let mut whitening = crate::RunningWhitening::new(0.9)?;
+    let mut loss = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+    crate::train_with(&mut loss, source, init, config, &mut optimizer, Some(&mut whitening), observer)
+}

@@ -1,6 +1,14 @@
-//! The training loop: objective (value + gradient) / optimizer step / driver with stopping
-//! rules and an observer, in the argmin spirit.
+//! The streaming executor, split as argmin splits optimisation: the problem is an
+//! [`Objective`] (value and gradient on a batch), the solver an [`Optimizer`] (one update), and
+//! this module the executor: the loop over batches, the learning-rate schedule, decoupled weight
+//! decay, a [`Constraint`] hook applied after every step (e.g. [`RunningWhitening`], the
+//! whitening constraint of SimSiam), stopping rules, divergence checks, and an [`Observer`]
+//! that sees the parameters and may stop the run.
+//!
+//! For a certified minimiser of a fixed sample, use the deterministic path instead
+//! ([`crate::Lbfgs`], [`crate::InfoNceFit`]).
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use gmm_core::seeded;
@@ -10,7 +18,7 @@ use crate::data::PairSource;
 use gmm_core::{GmmError, check_at_least, check_finite, check_non_negative, check_positive};
 
 use crate::error::{LossError, Result};
-use crate::objective::Objective;
+use crate::objective::{Batch, Objective};
 use crate::optim::{Optimizer, OptimizerKind, Schedule};
 
 /// Settings of a training run. Defaults: 2000 steps of Adam at `lr = 0.01` with a cosine
@@ -34,9 +42,6 @@ pub struct TrainConfig {
     /// Stop when the mean loss of the last `window` steps improved on the window before by
     /// less than `rel_tol` (relative).
     pub plateau: Option<Plateau>,
-    /// Keep block 0 on the whitening constraint `A M A^T = I` after every step, `M` a running
-    /// (exponential, this momentum) estimate of the second moment from the batches.
-    pub whiten_momentum: Option<f64>,
     /// Seed of the data stream.
     pub seed: u64,
 }
@@ -61,7 +66,6 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             grad_tol: None,
             plateau: None,
-            whiten_momentum: None,
             seed: 0,
         }
     }
@@ -79,11 +83,6 @@ impl TrainConfig {
         if let Some(p) = self.plateau {
             check_positive(p.rel_tol, "plateau tolerance")?;
             check_at_least(p.window, 1, "plateau window")?;
-        }
-        if let Some(m) = self.whiten_momentum
-            && !(0.0..1.0).contains(&m)
-        {
-            return Err(GmmError::out_of_range("whitening momentum", m, "in [0, 1)").into());
         }
         Ok(())
     }
@@ -113,6 +112,77 @@ pub enum StopReason {
     GradTol,
     /// Loss plateaued.
     Plateau,
+    /// The observer asked to stop.
+    Observer,
+}
+
+/// Sees every step and the parameters after it; returns [`ControlFlow::Break`] to stop the run.
+/// Closures `FnMut(&StepInfo, &[DMatrix<f64>]) -> ControlFlow<()>` are observers.
+pub trait Observer {
+    /// Called after each step with the step's summary and the updated parameters.
+    fn observe(&mut self, info: &StepInfo, params: &[DMatrix<f64>]) -> ControlFlow<()>;
+}
+
+impl<F: FnMut(&StepInfo, &[DMatrix<f64>]) -> ControlFlow<()>> Observer for F {
+    fn observe(&mut self, info: &StepInfo, params: &[DMatrix<f64>]) -> ControlFlow<()> {
+        self(info, params)
+    }
+}
+
+/// A constraint kept after every step: it sees each batch, then projects the parameters.
+pub trait Constraint {
+    /// Sees the batch of the step (e.g. to update running statistics). The default ignores it.
+    ///
+    /// # Errors
+    /// A batch the constraint cannot use.
+    fn observe_batch(&mut self, _batch: &Batch<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Projects `params` back onto the constraint set.
+    ///
+    /// # Errors
+    /// A projection that is impossible (e.g. a rank-deficient map under whitening).
+    fn project(&mut self, params: &mut [DMatrix<f64>]) -> Result<()>;
+}
+
+/// The whitening constraint of SimSiam on block 0: `A M A^T = I` after every step, `M` a running
+/// (exponential, with this momentum) estimate of the second moment `E[x x^T]` from the batches
+/// (both sides pooled): `A <- (A M A^T)^{-1/2} A`.
+#[derive(Clone, Debug)]
+pub struct RunningWhitening {
+    momentum: f64,
+    m: Option<DMatrix<f64>>,
+}
+
+impl RunningWhitening {
+    /// # Errors
+    /// `momentum` outside `[0, 1)`.
+    pub fn new(momentum: f64) -> Result<Self> {
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(GmmError::out_of_range("whitening momentum", momentum, "in [0, 1)").into());
+        }
+        Ok(Self { momentum, m: None })
+    }
+}
+
+impl Constraint for RunningWhitening {
+    fn observe_batch(&mut self, batch: &Batch<'_>) -> Result<()> {
+        let n = batch.len() as f64;
+        let m = (batch.left.tr_mul(batch.left) + batch.right.tr_mul(batch.right)) / (2.0 * n);
+        self.m = Some(match self.m.take() {
+            None => m,
+            Some(prev) => prev * self.momentum + m * (1.0 - self.momentum),
+        });
+        Ok(())
+    }
+
+    fn project(&mut self, params: &mut [DMatrix<f64>]) -> Result<()> {
+        if let (Some(m), Some(a)) = (&self.m, params.first_mut()) {
+            *a = crate::simsiam::whiten_rows(a, m)?;
+        }
+        Ok(())
+    }
 }
 
 /// The result of a run.
@@ -131,28 +201,54 @@ pub struct TrainOutcome {
 }
 
 /// Trains `params` (initial blocks, shapes as the objective's `block_shapes`) on batches from
-/// `source`. Deterministic given `config.seed`: same seed, same result bit for bit.
+/// `source` with the optimizer of `config.optimizer`, no constraint, and an observer that sees
+/// each step's summary: [`train_with`] for the common case.
 ///
 /// # Errors
-/// Invalid settings; shapes; [`LossError::Diverged`] naming the step when the loss or the
-/// gradient stops being finite (never NaN output).
+/// As [`train_with`].
 pub fn train(
+    objective: &mut dyn Objective,
+    source: &mut dyn PairSource,
+    params: Vec<DMatrix<f64>>,
+    config: &TrainConfig,
+    observer: &mut dyn FnMut(&StepInfo),
+) -> Result<TrainOutcome> {
+    let shapes: Vec<(usize, usize)> = params.iter().map(|p| p.shape()).collect();
+    let mut optimizer = config.optimizer.build(&shapes)?;
+    let mut observe = |info: &StepInfo, _: &[DMatrix<f64>]| {
+        observer(info);
+        ControlFlow::Continue(())
+    };
+    train_with(objective, source, params, config, &mut optimizer, None, &mut observe)
+}
+
+/// The executor: trains `params` on batches from `source` with `optimizer` (the learning rate
+/// from `config.schedule`, decoupled weight decay `p <- p (1 - lr wd)` before each update), keeps
+/// `constraint` after every step, and reports each step to `observer`, which may stop the run.
+/// `config.optimizer` is not used here (the optimizer is given). Deterministic given
+/// `config.seed`: same seed, same result bit for bit, on any thread count.
+///
+/// # Errors
+/// Invalid settings; shapes; [`LossError::Diverged`] naming the step and the learning rate when
+/// the loss or the gradient stops being finite, or when the loss grows beyond the objective's
+/// [`Objective::divergence_factor`] times its start (never NaN output).
+pub fn train_with(
     objective: &mut dyn Objective,
     source: &mut dyn PairSource,
     mut params: Vec<DMatrix<f64>>,
     config: &TrainConfig,
-    observer: &mut dyn FnMut(&StepInfo),
+    optimizer: &mut dyn Optimizer,
+    mut constraint: Option<&mut dyn Constraint>,
+    observer: &mut dyn Observer,
 ) -> Result<TrainOutcome> {
     config.validate()?;
     for (b, p) in params.iter().enumerate() {
         check_finite(p, if b == 0 { "initial map" } else { "initial parameter block" })?;
     }
-    let shapes: Vec<(usize, usize)> = params.iter().map(|p| p.shape()).collect();
-    let mut grads: Vec<DMatrix<f64>> = shapes.iter().map(|&(r, c)| DMatrix::zeros(r, c)).collect();
-    let mut optimizer = Optimizer::new(config.optimizer, &shapes)?;
+    let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
     let mut rng = seeded(config.seed);
-    let mut losses = Vec::with_capacity(config.steps);
-    let mut running_m: Option<DMatrix<f64>> = None;
+    let mut losses = Vec::new();
+    let growth = objective.divergence_factor();
     let start = Instant::now();
     let mut stop = StopReason::MaxSteps;
     for step in 0..config.steps {
@@ -161,29 +257,45 @@ pub fn train(
         let loss = objective.value_grad(&params, batch, &mut grads)?;
         let last_loss = losses.last().copied().unwrap_or(f64::NAN);
         if !loss.is_finite() {
-            return Err(LossError::Diverged { quantity: "loss", step, lr, last_loss });
+            return Err(LossError::Diverged { quantity: "loss became non-finite", step, lr, last_loss });
         }
         let grad_norm = grads.iter().map(|g| g.norm_squared()).sum::<f64>().sqrt();
         if !grad_norm.is_finite() {
-            return Err(LossError::Diverged { quantity: "gradient", step, lr, last_loss });
+            return Err(LossError::Diverged { quantity: "gradient became non-finite", step, lr, last_loss });
         }
-        if let Some(momentum) = config.whiten_momentum {
-            let n = batch.len() as f64;
-            let m = (batch.left.tr_mul(batch.left) + batch.right.tr_mul(batch.right)) / (2.0 * n);
-            running_m = Some(match running_m.take() {
-                None => m,
-                Some(prev) => prev * momentum + m * (1.0 - momentum),
+        if let (Some(factor), Some(&first)) = (growth, losses.first())
+            && loss > factor * f64::abs(first).max(1.0)
+        {
+            return Err(LossError::Diverged {
+                quantity: "loss grew beyond its divergence factor times its start",
+                step,
+                lr,
+                last_loss,
             });
         }
+        if let Some(c) = constraint.as_deref_mut() {
+            c.observe_batch(&batch)?;
+        }
         losses.push(loss);
-        observer(&StepInfo { step, loss, grad_norm, lr });
+        let info = StepInfo { step, loss, grad_norm, lr };
         if config.grad_tol.is_some_and(|t| grad_norm < t) {
+            // The run stops here whatever the observer says.
+            let _ = observer.observe(&info, &params);
             stop = StopReason::GradTol;
             break;
         }
-        optimizer.step(&mut params, &grads, lr, config.weight_decay);
-        if let Some(m) = &running_m {
-            params[0] = crate::simsiam::whiten_rows(&params[0], m)?;
+        if config.weight_decay > 0.0 {
+            for p in params.iter_mut() {
+                *p *= 1.0 - lr * config.weight_decay;
+            }
+        }
+        optimizer.step(&mut params, &grads, lr)?;
+        if let Some(c) = constraint.as_deref_mut() {
+            c.project(&mut params)?;
+        }
+        if observer.observe(&info, &params).is_break() {
+            stop = StopReason::Observer;
+            break;
         }
         if let Some(p) = config.plateau
             && losses.len() >= 2 * p.window
@@ -199,7 +311,7 @@ pub fn train(
     }
     if params.iter().any(|p| p.iter().any(|v| !v.is_finite())) {
         return Err(LossError::Diverged {
-            quantity: "parameters",
+            quantity: "parameters became non-finite",
             step: losses.len(),
             lr: config.lr,
             last_loss: f64::NAN,

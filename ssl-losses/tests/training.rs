@@ -1,11 +1,14 @@
 //! The trainer end to end: InfoNCE recovers the Fisher subspace where PCA fails, the result is
 //! reproducible bit for bit, and divergence is a typed error.
 
-use gmm_core::{LinearMap, MixtureGenerator, seeded};
-use nalgebra::DMatrix;
+use std::ops::ControlFlow;
+
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::{Fit, LinearMap, MixtureGenerator, seeded};
 use ssl_losses::{
-    Form, GmmStream, InfoNce, LabelledPairs, LossError, Objective, OptimizerKind, PairSource, Score, SimSiam,
-    SimSiamForm, TrainConfig, small_random_init, train, whitened_optimum,
+    Constraint, Form, GmmStream, InfoNce, InfoNceFit, LabelledPairs, LossError, Objective, OptimizerKind, PairSource,
+    Score, StepInfo, StopReason, TrainConfig, small_random_init, train, train_whitened_simsiam, train_with,
+    whitened_optimum,
 };
 
 fn trap() -> gmm_core::Gmm {
@@ -83,19 +86,13 @@ fn whitened_simsiam_closed_form_and_trained_optimum_span_fisher() {
     assert!(sin_to_fisher(&a, &g) < 1e-10);
     let constraint = &a * g.second_moment() * a.transpose();
     assert!((constraint - DMatrix::identity(2, 2)).amax() < 1e-10);
-    let mut loss = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
     let mut data = GmmStream::new(&g, 1.0, 256).unwrap();
     // The slow direction converges at a rate set by the smallest nonzero eigenvalue of
     // M^{-1/2} C M^{-1/2} (0.08 here against 0.58): 2000 steps leave it at sin ~ 0.8, 10000 reach
     // the stochastic floor (~0.02).
-    let config = TrainConfig {
-        steps: 10_000,
-        optimizer: OptimizerKind::SGD_MOMENTUM,
-        whiten_momentum: Some(0.9),
-        ..TrainConfig::default()
-    };
-    let init = vec![small_random_init(2, 8, 0.1, 2), DMatrix::identity(2, 2)];
-    let out = train(&mut loss, &mut data, init, &config, &mut |_| {}).unwrap();
+    let config = TrainConfig { steps: 10_000, ..TrainConfig::default() };
+    let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
+    let out = train_whitened_simsiam(&mut data, small_random_init(2, 8, 0.1, 2), &config, &mut no_observer).unwrap();
     let sin = sin_to_fisher(&out.params[0], &g);
     assert!(sin < 0.05, "trained whitened SimSiam sin theta_max = {sin}");
 }
@@ -135,4 +132,101 @@ fn same_bits_on_any_thread_count() {
     let (one, two, three) = (eval(1), eval(2), eval(3));
     assert_eq!(one, two);
     assert_eq!(one, three);
+}
+
+#[test]
+fn observers_see_the_parameters_and_can_stop_the_run() {
+    let g = trap();
+    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
+    let config = TrainConfig::default();
+    let mut optimizer = config.optimizer.build(&[(2, 10)]).unwrap();
+    let mut seen = Vec::new();
+    let mut stop_at_five = |info: &StepInfo, params: &[DMatrix<f64>]| {
+        seen.push(params[0].clone());
+        if info.step == 4 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    };
+    let init = vec![small_random_init(2, 10, 0.1, 1)];
+    let out = train_with(&mut loss, &mut data, init, &config, &mut optimizer, None, &mut stop_at_five).unwrap();
+    assert_eq!((out.steps, out.stop), (5, StopReason::Observer));
+    assert_eq!(seen.last(), Some(&out.params[0]), "the observer sees the updated parameters");
+}
+
+/// A constraint that keeps every entry of block 0 in [-c, c] and counts the batches it saw.
+struct BoxConstraint {
+    c: f64,
+    batches: usize,
+}
+
+impl Constraint for BoxConstraint {
+    fn observe_batch(&mut self, _batch: &ssl_losses::Batch<'_>) -> ssl_losses::Result<()> {
+        self.batches += 1;
+        Ok(())
+    }
+
+    fn project(&mut self, params: &mut [DMatrix<f64>]) -> ssl_losses::Result<()> {
+        params[0].apply(|v| *v = v.clamp(-self.c, self.c));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_user_constraint_is_kept_after_every_step() {
+    let g = trap();
+    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
+    let config = TrainConfig { steps: 200, lr: 0.05, ..TrainConfig::default() };
+    let mut optimizer = config.optimizer.build(&[(2, 10)]).unwrap();
+    let mut constraint = BoxConstraint { c: 0.05, batches: 0 };
+    let mut check = |_: &StepInfo, p: &[DMatrix<f64>]| {
+        assert!(p[0].amax() <= 0.05);
+        ControlFlow::Continue(())
+    };
+    let init = vec![small_random_init(2, 10, 0.1, 1)];
+    let out =
+        train_with(&mut loss, &mut data, init, &config, &mut optimizer, Some(&mut constraint), &mut check).unwrap();
+    assert_eq!(constraint.batches, 200);
+    assert!((out.params[0].amax() - 0.05).abs() < 1e-15, "the box binds: unconstrained InfoNCE grows A");
+}
+
+#[test]
+fn a_growing_contrastive_loss_is_divergence() {
+    // Adam steps of size lr move every entry by ~lr per step: at lr = 10 the logits explode
+    // within a few steps while staying finite; the loss passes 10x its start (log 64 ~ 4.2).
+    let g = trap();
+    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
+    let config = TrainConfig { lr: 10.0, schedule: ssl_losses::Schedule::Constant, ..TrainConfig::default() };
+    let err = train(&mut loss, &mut data, vec![small_random_init(2, 10, 0.1, 1)], &config, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, LossError::Diverged { lr: 10.0, .. }), "{err}");
+    assert!(err.to_string().contains("divergence factor"), "{err}");
+}
+
+#[test]
+fn certified_infonce_fit_is_reproducible_and_finds_fisher_where_pca_fails() {
+    let g = trap();
+    let pairs = g.sample_pairs(4000, 1.0, &mut seeded(5)).unwrap();
+    let fit = InfoNceFit::new(2).seed(3).fit(&pairs).unwrap();
+    assert!(fit.certificate.converged, "{:?}", fit.certificate);
+    assert!(fit.certificate.relative <= 1e-5);
+    // The sample error of a label-free fit on 4000 pairs: CCA on the same pairs is the yardstick.
+    let cca = cca_sin(&g, &pairs);
+    let sin = sin_to_fisher(&fit.map.components, &g);
+    assert!(sin < 3.0 * cca.max(0.01), "InfoNCE {sin} against CCA {cca}");
+    assert_eq!(fit, InfoNceFit::new(2).seed(3).fit(&pairs).unwrap(), "same seed, same bits");
+}
+
+/// sin theta_max of the population-free closed form on the same pairs: the top k - 1
+/// generalized eigenvectors of sym(Cov(x+, x)) w = lambda Cov(x) w (CCA on pairs), computed here
+/// without the baselines crate.
+fn cca_sin(g: &gmm_core::Gmm, p: &gmm_core::Pairs) -> f64 {
+    let n = p.len() as f64;
+    let mean = (gmm_core::linalg::column_means(&p.x) + gmm_core::linalg::column_means(&p.x_plus)) * 0.5;
+    let (mut cx, mut cp) = (p.x.clone(), p.x_plus.clone());
+    gmm_core::linalg::subtract_row(&mut cx, &mean);
+    gmm_core::linalg::subtract_row(&mut cp, &mean);
+    let cov = (cx.transpose() * &cx + cp.transpose() * &cp) / (2.0 * n);
+    let cross = cp.transpose() * &cx / n;
+    let ge = gmm_core::linalg::gen_sym_eig(&gmm_core::linalg::symmetrize(&cross), &cov).unwrap();
+    sin_to_fisher(&ge.vectors.columns(0, 2).transpose(), g)
 }

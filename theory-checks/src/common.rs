@@ -3,8 +3,8 @@
 use gmm_core::{ClipGmm, Gmm, LinearMap, MixtureGenerator, Side, Subspace, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
-    Clip, ClipStream, Form, GmmStream, InfoNce, OptimizerKind, Score, SimSiam, SimSiamForm, TrainConfig,
-    small_random_init, train,
+    Clip, ClipStream, Form, GmmStream, InfoNce, Score, SimSiam, SimSiamForm, TrainConfig, small_random_init, train,
+    train_whitened_simsiam,
 };
 
 use crate::evidence::Result;
@@ -46,15 +46,16 @@ pub fn train_infonce(g: &Gmm, delta: f64, r: usize, steps: usize, seed: u64) -> 
 /// SimSiam (MSE, symmetrised, predictor starting at I) trained on streaming pairs, with the
 /// whitening constraint (SGD with momentum) or without it (Adam).
 pub fn train_simsiam(g: &Gmm, r: usize, steps: usize, whitened: bool, seed: u64) -> Result<DMatrix<f64>> {
-    let mut loss = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
     let mut data = GmmStream::new(g, 1.0, 256)?;
-    let mut config = TrainConfig { steps, seed, ..TrainConfig::default() };
-    if whitened {
-        config.optimizer = OptimizerKind::SGD_MOMENTUM;
-        config.whiten_momentum = Some(0.9);
-    }
-    let init = vec![small_random_init(r, g.dim(), 0.1, seed ^ 0x5eed), DMatrix::identity(r, r)];
-    let out = train(&mut loss, &mut data, init, &config, &mut |_| {})?;
+    let config = TrainConfig { steps, seed, ..TrainConfig::default() };
+    let a0 = small_random_init(r, g.dim(), 0.1, seed ^ 0x5eed);
+    let out = if whitened {
+        let mut no_observer = |_: &ssl_losses::StepInfo, _: &[DMatrix<f64>]| std::ops::ControlFlow::Continue(());
+        train_whitened_simsiam(&mut data, a0, &config, &mut no_observer)?
+    } else {
+        let mut loss = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
+        train(&mut loss, &mut data, vec![a0, DMatrix::identity(r, r)], &config, &mut |_| {})?
+    };
     Ok(out.params[0].clone())
 }
 

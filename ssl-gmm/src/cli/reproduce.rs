@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -12,8 +13,8 @@ use nalgebra::DMatrix;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use ssl_losses::{
-    Clip, ClipStream, Form, GmmStream, InfoNce, LabelledPairs, OptimizerKind, PairSource, Score, SimSiam, SimSiamForm,
-    TrainConfig, small_random_init, train,
+    Clip, ClipStream, Form, GmmStream, InfoNce, LabelledPairs, PairSource, Score, StepInfo, TrainConfig,
+    small_random_init, train, train_whitened_simsiam,
 };
 
 use super::fit::{compact_labels, same_class_pairs, split_labels, standardize};
@@ -192,15 +193,16 @@ fn fit_methods(
     )?;
     // Projected SGD converges at a rate set by the smallest nonzero eigenvalue of
     // M^{-1/2} C M^{-1/2} (issue-5 finding); its steps are ~10x cheaper than InfoNCE's, so it gets 5x as many.
-    let whitened = TrainConfig {
-        steps: 5 * steps,
-        optimizer: OptimizerKind::SGD_MOMENTUM,
-        whiten_momentum: Some(0.9),
-        ..config.clone()
-    };
-    let mut siam = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
-    let init = vec![small_random_init(r, d, 0.1, seed + 1), DMatrix::identity(r, r)];
-    let w = trained(&mut siam, &mut GmmStream::new(g, delta, s.batch)?, init, &whitened)?;
+    let whitened = TrainConfig { steps: 5 * steps, ..config.clone() };
+    let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
+    let w = train_whitened_simsiam(
+        &mut GmmStream::new(g, delta, s.batch)?,
+        small_random_init(r, d, 0.1, seed + 1),
+        &whitened,
+        &mut no_observer,
+    )?
+    .params
+    .swap_remove(0);
     let pairs = g.sample_pairs(n, delta, &mut seeded(seed + 2))?;
     let cca = CcaPairs::new(r).fit((&pairs.x, &pairs.x_plus))?.map;
     let data = g.sample(n, &mut seeded(seed + 3));

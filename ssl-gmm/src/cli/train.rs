@@ -2,6 +2,7 @@
 //! learned row space is to the Fisher subspace (and to PCA's).
 
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -10,8 +11,8 @@ use gmm_core::{Gmm, LinearMap, Model, Side, Subspace};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
-    Clip, ClipStream, Directions, Form, GmmStream, InfoNce, Objective, OptimizerKind, PairSource, Score, SimSiam,
-    SimSiamForm, TrainConfig, TrainOutcome, small_random_init, train,
+    Clip, ClipStream, Directions, Form, GmmStream, InfoNce, Objective, Observer, OptimizerKind, PairSource, Score,
+    SimSiam, SimSiamForm, StepInfo, TrainConfig, TrainOutcome, small_random_init, train_whitened_simsiam, train_with,
 };
 
 use super::io::write_atomic;
@@ -58,9 +59,9 @@ pub struct Args {
     /// Form of InfoNCE.
     #[arg(long, default_value = "one-way", value_name = "one-way|symmetric|simclr")]
     form: Form,
-    /// Optimizer (default: Adam; SGD with momentum 0.9 for simsiam-whitened, whose projected
-    /// steps need an update along the gradient: Adam's per-coordinate scaling moves their fixed
-    /// points off the Fisher subspace).
+    /// Optimizer of infonce, simsiam and clip (default adam; sgd is SGD with momentum 0.9).
+    /// simsiam-whitened always trains by its recipe (SGD with momentum 0.9: Adam's
+    /// per-coordinate scaling moves the fixed points of projected steps off the Fisher subspace).
     #[arg(long, value_name = "adam|sgd")]
     optimizer: Option<OptimizerKind>,
     /// Scale of the small random initial map (entries N(0, scale^2 / d)).
@@ -155,13 +156,28 @@ fn run_training(
     config: &TrainConfig,
     quiet: bool,
 ) -> anyhow::Result<TrainOutcome> {
-    let bar = progress(config.steps, quiet);
-    let outcome = train(objective, source, init, config, &mut |info| {
+    with_progress(config.steps, quiet, |observer| {
+        let shapes: Vec<(usize, usize)> = init.iter().map(|p| p.shape()).collect();
+        let mut optimizer = config.optimizer.build(&shapes)?;
+        train_with(objective, source, init, config, &mut optimizer, None, observer)
+    })
+}
+
+/// Runs `run` with an observer that draws a progress bar (none when `quiet`).
+fn with_progress(
+    steps: usize,
+    quiet: bool,
+    run: impl FnOnce(&mut dyn Observer) -> ssl_losses::Result<TrainOutcome>,
+) -> anyhow::Result<TrainOutcome> {
+    let bar = progress(steps, quiet);
+    let mut observer = |info: &StepInfo, _: &[DMatrix<f64>]| {
         bar.inc(1);
-        if info.step % 50 == 0 {
+        if info.step.is_multiple_of(50) {
             bar.set_message(format!("loss {:.4}", info.loss));
         }
-    });
+        ControlFlow::Continue(())
+    };
+    let outcome = run(&mut observer);
     bar.finish_and_clear();
     Ok(outcome?)
 }
@@ -170,13 +186,17 @@ fn run_training(
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let (score, form) = (args.score, args.form);
-    let default_opt =
-        if let Method::SimsiamWhitened = args.method { OptimizerKind::SGD_MOMENTUM } else { OptimizerKind::ADAM };
-    let mut config = TrainConfig {
+    if let (Method::SimsiamWhitened, Some(_)) = (args.method, args.optimizer) {
+        bail!(
+            "simsiam-whitened trains by its recipe (SGD with momentum 0.9 under the whitening constraint: Adam's \
+             per-coordinate scaling moves the fixed points of projected steps); --optimizer applies to infonce, simsiam and clip"
+        );
+    }
+    let config = TrainConfig {
         steps: args.steps,
         lr: args.lr,
         seed: args.seed,
-        optimizer: args.optimizer.unwrap_or(default_opt),
+        optimizer: args.optimizer.unwrap_or(OptimizerKind::ADAM),
         ..TrainConfig::default()
     };
     let (outcome, (single, x, y, pca, dim)) = match (&model, args.method) {
@@ -206,14 +226,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     let mut objective = InfoNce::new(args.tau, form, score)?;
                     run_training(&mut objective, &mut source, vec![a0], &config, args.json)?
                 }
-                Method::Simsiam | Method::SimsiamWhitened => {
+                Method::Simsiam => {
                     let mut objective = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
-                    if let Method::SimsiamWhitened = method {
-                        config.whiten_momentum = Some(0.9);
-                    }
                     let init = vec![a0, DMatrix::identity(r, r)];
                     run_training(&mut objective, &mut source, init, &config, args.json)?
                 }
+                Method::SimsiamWhitened => with_progress(config.steps, args.json, |observer| {
+                    train_whitened_simsiam(&mut source, a0, &config, observer)
+                })?,
                 Method::Clip => unreachable!("handled above"),
             };
             let fisher = g.fisher_subspace()?;
