@@ -27,7 +27,7 @@ use gmm_core::{Fit, GmmError, LinearMap, Pairs, Transform, Validate, check_at_le
 
 use crate::contrastive::{Form, InfoNce, Score};
 use crate::error::{LossError, Result};
-use crate::lbfgs::{Certificate, FixedSample, Lbfgs};
+use crate::lbfgs::{Certificate, Cost, FixedSample, FnCost, Lbfgs};
 use crate::train::small_random_init;
 
 /// Whether inputs are centred before training.
@@ -47,13 +47,19 @@ pub enum Centering {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Whitening {
-    /// Multiply by `Sigma_T_hat^{-1/2}`, the sample total covariance (around the mean that
-    /// centring uses: the sample mean, or 0 without centring).
+    /// Multiply by `(Sigma_T_hat + lambda I)^{-1/2}`, `Sigma_T_hat` the sample total covariance
+    /// (around the mean that centring uses: the sample mean, or 0 without centring) and
+    /// `lambda = 1e-9 tr(Sigma_T_hat) / d` a relative ridge that keeps the map invertible when a
+    /// feature is constant. By C5 any invertible change of coordinates leaves the minimisers of
+    /// InfoNCE unchanged, so the ridge changes the conditioning, not the answer.
     #[default]
     SampleCovariance,
     /// Keep the coordinates.
     None,
 }
+
+/// Relative ridge of [`Whitening::SampleCovariance`].
+pub const WHITENING_RIDGE: f64 = 1e-9;
 
 /// A label-free change of coordinates `x~ = W (x - m)`, `W` symmetric (`I` without whitening,
 /// `m = 0` without centring).
@@ -81,11 +87,15 @@ impl Preconditioner {
         let w = match whitening {
             Whitening::None => DMatrix::identity(d, d),
             Whitening::SampleCovariance => {
-                let cov = gram_with(sample, |_, block| subtract_row(block, &mean)) / n as f64;
+                let mut cov = gram_with(sample, |_, block| subtract_row(block, &mean)) / n as f64;
+                let ridge = WHITENING_RIDGE * cov.trace() / d as f64;
+                for i in 0..d {
+                    cov[(i, i)] += ridge;
+                }
                 spd_inv_sqrt(&cov).map_err(|e| match e {
                     GmmError::Singular { .. } => LossError::Core(GmmError::Singular {
-                        what: "the sample covariance used for whitening",
-                        fix: "use more samples than dimensions and no constant feature, or turn whitening off",
+                        what: "the sample covariance used for whitening (every feature is constant)",
+                        fix: "the data carry no variance to learn from; check the input, or turn whitening off",
                     }),
                     other => LossError::Core(other),
                 })?
@@ -129,6 +139,7 @@ pub struct InfoNceFit {
     whitening: Whitening,
     solver: Lbfgs,
     init_scale: f64,
+    weight_decay: f64,
     seed: u64,
 }
 
@@ -145,8 +156,19 @@ impl InfoNceFit {
             whitening: Whitening::SampleCovariance,
             solver: Lbfgs::default(),
             init_scale: 0.1,
+            weight_decay: 0.0,
             seed: 0,
         }
+    }
+
+    /// A ridge penalty `(lambda / 2) ||A~||_F^2` on the map in the preconditioned coordinates
+    /// (default 0). On a finite sample whose pairs can be separated perfectly in some direction
+    /// (e.g. a pixel constant within one class of a small image set), the InfoNCE loss decreases
+    /// without bound as the map grows along it, so there is no minimiser to certify; the penalty
+    /// makes one exist. It changes the objective: state it with the result.
+    pub fn weight_decay(mut self, lambda: f64) -> Self {
+        self.weight_decay = lambda;
+        self
     }
 
     /// Temperature `tau > 0`.
@@ -236,6 +258,7 @@ impl Validate for InfoNceFit {
         check_positive(self.tau, "temperature tau")?;
         check_at_least(self.batch, 2, "pairs per batch")?;
         check_positive(self.init_scale, "initial scale")?;
+        gmm_core::check_non_negative(self.weight_decay, "weight decay")?;
         self.solver.validate()
     }
 }
@@ -271,7 +294,16 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
         let pre = Preconditioner::fit(&pooled, self.centering, self.whitening)?;
         let (xt, xpt) = (pre.apply(x)?, pre.apply(x_plus)?);
         let mut loss = InfoNce::new(self.tau, self.form, self.score)?;
-        let mut cost = FixedSample::new(&mut loss, &xt, &xpt, self.batch.min(n))?;
+        let mut sample = FixedSample::new(&mut loss, &xt, &xpt, self.batch.min(n))?;
+        let lambda = self.weight_decay;
+        let mut cost = FnCost::new(|p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
+            let value = sample.cost_grad(p, g)?;
+            if lambda == 0.0 {
+                return Ok(value);
+            }
+            g[0] += &p[0] * lambda;
+            Ok(value + 0.5 * lambda * p[0].norm_squared())
+        });
         let init = vec![small_random_init(self.n_components, d, self.init_scale, self.seed)];
         let out = self.solver.minimize(&mut cost, init, &mut |_| {})?;
         Ok(SslFitted {
@@ -297,14 +329,18 @@ mod tests {
         let pre = Preconditioner::fit(&x, Centering::SampleMean, Whitening::SampleCovariance).unwrap();
         let xt = pre.apply(&x).unwrap();
         let cov = xt.transpose() * &xt / 2000.0;
-        assert!((cov - DMatrix::identity(5, 5)).amax() < 1e-10);
+        // Whitened up to the relative ridge 1e-9.
+        assert!((cov - DMatrix::identity(5, 5)).amax() < 1e-8);
         // f(x) = A~ x~ = (A~ W)(x - m).
         let a = DMatrix::from_fn(2, 5, |i, j| (i + 2 * j) as f64 * 0.1);
         let direct = &xt * a.transpose();
         let mapped = pre.map_back(&a).transform(&x).unwrap();
         assert!((direct - mapped).amax() < 1e-10);
-        let singular = DMatrix::from_fn(4, 5, |i, j| (i * j) as f64);
-        assert!(Preconditioner::fit(&singular, Centering::SampleMean, Whitening::SampleCovariance).is_err());
+        // Fewer samples than dimensions: the ridge keeps W invertible; constant data has nothing.
+        let short = DMatrix::from_fn(4, 5, |i, j| (i * j) as f64);
+        assert!(Preconditioner::fit(&short, Centering::SampleMean, Whitening::SampleCovariance).is_ok());
+        let constant = DMatrix::from_element(4, 5, 2.0);
+        assert!(Preconditioner::fit(&constant, Centering::SampleMean, Whitening::SampleCovariance).is_err());
     }
 
     #[test]
