@@ -236,6 +236,8 @@ pub struct SslFitted {
     pub certificate: Certificate,
     /// The deterministic loss at the returned map.
     pub loss: f64,
+    /// The loss after each solver iteration (the first entry is the start).
+    pub losses: Vec<f64>,
     /// Solver iterations.
     pub iterations: usize,
     /// Cost evaluations.
@@ -310,6 +312,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
             map: pre.map_back(&out.params[0]),
             certificate: out.certificate,
             loss: out.loss,
+            losses: out.losses,
             iterations: out.iterations,
             evaluations: out.evaluations,
             preconditioner: pre,

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
+use gmm_core::Fit;
 use gmm_core::{Gmm, LinearMap, Model, Side, Subspace};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
-    Clip, ClipStream, Directions, Form, GmmStream, InfoNce, Objective, Observer, OptimizerKind, PairSource, Score,
-    SimSiam, SimSiamForm, StepInfo, TrainConfig, TrainOutcome, small_random_init, train_whitened_simsiam, train_with,
+    Centering, Certificate, Clip, ClipStream, Directions, Form, GmmStream, InfoNce, InfoNceFit, Lbfgs, Objective,
+    Observer, OptimizerKind, PairSource, Score, SimSiam, SimSiamForm, StepInfo, StopReason, TrainConfig, TrainOutcome,
+    Whitening, small_random_init, train_whitened_simsiam, train_with,
 };
 
 use super::io::write_atomic;
@@ -41,13 +43,31 @@ pub struct Args {
     /// Coupling of the augmentation pairs (mixtures only).
     #[arg(long, default_value_t = 1.0)]
     delta: f64,
-    /// Pairs per batch.
+    /// Pairs per batch (InfoNCE on a fixed sample: per batch of its fixed partition).
     #[arg(long, default_value_t = 256)]
     batch: usize,
-    /// Training steps.
+    /// InfoNCE: pairs of the fixed sample, trained by L-BFGS to the certificate.
+    #[arg(long, default_value_t = 8192)]
+    samples: usize,
+    /// InfoNCE: train on streaming pairs with --optimizer for --steps instead (no certificate).
+    #[arg(long)]
+    stream: bool,
+    /// InfoNCE on a fixed sample: raw inputs, not centred by the sample mean (claim C15).
+    #[arg(long)]
+    no_center: bool,
+    /// InfoNCE on a fixed sample: no whitening by the sample covariance.
+    #[arg(long)]
+    no_whiten: bool,
+    /// InfoNCE on a fixed sample: the certificate's tolerance on the gradient norm relative to its start.
+    #[arg(long, default_value_t = 1e-5)]
+    tol: f64,
+    /// InfoNCE on a fixed sample: L-BFGS iteration budget.
+    #[arg(long, default_value_t = 1000)]
+    max_iters: usize,
+    /// Training steps of streaming runs (simsiam, simsiam-whitened, clip, infonce --stream).
     #[arg(long, default_value_t = 2000)]
     steps: usize,
-    /// Base learning rate (cosine schedule with 100 warm-up steps down to 1%).
+    /// Base learning rate of streaming runs (cosine schedule with 100 warm-up steps down to 1%).
     #[arg(long, default_value_t = 0.01)]
     lr: f64,
     /// Temperature of InfoNCE and CLIP.
@@ -93,12 +113,13 @@ struct MapReport {
     components: Vec<Vec<f64>>,
 }
 
-/// Compares `a` (`r x d`) with the mixture `g`: for `r > dim F` the top-`dim F` right singular
-/// subspace of `a` is compared (theory.md section 4).
+/// Compares `a` (`r x d`) with the mixture `g` by containment (docs/theory.md 5.6): sin
+/// theta_max between the smaller and the larger of row(A) and the reference subspace, so for
+/// `r > dim F` it measures how far F is from lying in row(A).
 fn map_report(a: &DMatrix<f64>, g: &Gmm) -> anyhow::Result<MapReport> {
     let fisher = g.fisher_subspace()?;
     let map = LinearMap::new(a.clone());
-    let learned: Subspace = map.top_subspace(fisher.dim())?;
+    let learned: Subspace = map.row_space()?;
     let pca = g.pca_subspace(fisher.dim())?;
     Ok(MapReport {
         sin_theta_max_fisher: learned.sin_theta_max(&fisher)?,
@@ -109,9 +130,43 @@ fn map_report(a: &DMatrix<f64>, g: &Gmm) -> anyhow::Result<MapReport> {
     })
 }
 
+/// Every setting of a run, so that a result file describes itself (`None`: does not apply).
+#[derive(Debug, Serialize)]
+struct Hyperparameters {
+    seed: u64,
+    tau: f64,
+    form: Form,
+    score: Score,
+    batch: usize,
+    init_scale: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    samples: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    centering: Option<Centering>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    whitening: Option<Whitening>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tol: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_iters: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    steps: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    optimizer: Option<OptimizerKind>,
+}
+
 #[derive(Debug, Serialize)]
 struct Report {
     method: Method,
+    /// `lbfgs` (fixed sample, certified) or `stream`.
+    solver: &'static str,
+    /// Whether the certificate holds (always false for streaming runs: they have none).
+    converged: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<Certificate>,
+    hyperparameters: Hyperparameters,
     model: String,
     dim: usize,
     delta: f64,
@@ -192,6 +247,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
              per-coordinate scaling moves the fixed points of projected steps); --optimizer applies to infonce, simsiam and clip"
         );
     }
+    let fixed_sample = matches!(args.method, Method::Infonce) && !args.stream;
+    if !fixed_sample && (args.no_center || args.no_whiten) {
+        bail!("--no-center and --no-whiten apply to InfoNCE on a fixed sample (not to --stream or other methods)");
+    }
+    if fixed_sample && args.optimizer.is_some() {
+        bail!("InfoNCE on a fixed sample is minimised by L-BFGS to its certificate; --optimizer applies with --stream");
+    }
     let config = TrainConfig {
         steps: args.steps,
         lr: args.lr,
@@ -199,6 +261,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         optimizer: args.optimizer.unwrap_or(OptimizerKind::ADAM),
         ..TrainConfig::default()
     };
+    let centering = if args.no_center { Centering::None } else { Centering::SampleMean };
+    let whitening = if args.no_whiten { Whitening::None } else { Whitening::SampleCovariance };
+    let mut certificate = None;
     let (outcome, (single, x, y, pca, dim)) = match (&model, args.method) {
         (Model::Clip(c), Method::Clip) => {
             let (dx, dy) = (c.modality(Side::X).dim(), c.modality(Side::Y).dim());
@@ -222,6 +287,32 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let mut source = GmmStream::new(g, args.delta, check_batch(args.batch)?)?;
             let a0 = small_random_init(r, d, args.init_scale, args.seed);
             let out = match method {
+                Method::Infonce if fixed_sample => {
+                    let pairs =
+                        g.sample_pairs(args.samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
+                    let solver = Lbfgs { grad_rtol: args.tol, max_iters: args.max_iters, ..Lbfgs::default() };
+                    let start = std::time::Instant::now();
+                    let fit = InfoNceFit::new(r)
+                        .tau(args.tau)
+                        .form(form)
+                        .score(score)
+                        .batch(check_batch(args.batch)?)
+                        .centering(centering)
+                        .whitening(whitening)
+                        .solver(solver)
+                        .init_scale(args.init_scale)
+                        .seed(args.seed)
+                        .fit(&pairs)?;
+                    certificate = Some(fit.certificate);
+                    let stop = if fit.certificate.converged { StopReason::GradTol } else { StopReason::MaxSteps };
+                    TrainOutcome {
+                        params: vec![fit.map.components],
+                        steps: fit.iterations,
+                        losses: fit.losses,
+                        seconds: start.elapsed().as_secs_f64(),
+                        stop,
+                    }
+                }
                 Method::Infonce => {
                     let mut objective = InfoNce::new(args.tau, form, score)?;
                     run_training(&mut objective, &mut source, vec![a0], &config, args.json)?
@@ -243,10 +334,47 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             (out, (Some(single), None, None, Some(pca), r))
         }
     };
-    let tail = outcome.losses.len().min(50);
+    // A streaming loss is noisy: the mean of the last 50 steps; a fixed sample's is exact.
+    let tail = if fixed_sample { 1 } else { outcome.losses.len().min(50) };
     let final_loss = outcome.losses[outcome.losses.len() - tail..].iter().sum::<f64>() / tail as f64;
+    let hyperparameters = Hyperparameters {
+        seed: args.seed,
+        tau: args.tau,
+        form,
+        score,
+        batch: args.batch,
+        init_scale: args.init_scale,
+        samples: fixed_sample.then_some(args.samples),
+        centering: fixed_sample.then_some(centering),
+        whitening: fixed_sample.then_some(whitening),
+        tol: fixed_sample.then_some(args.tol),
+        max_iters: fixed_sample.then_some(args.max_iters),
+        steps: (!fixed_sample).then_some(args.steps),
+        lr: (!fixed_sample).then_some(args.lr),
+        optimizer: (!fixed_sample).then_some(match args.method {
+            Method::SimsiamWhitened => OptimizerKind::SGD_MOMENTUM,
+            _ => config.optimizer,
+        }),
+    };
+    let converged = certificate.is_some_and(|c| c.converged);
+    match certificate {
+        Some(c) if !c.converged => eprintln!(
+            "warning: not converged: the gradient norm is {:.3e} of its start after {} L-BFGS iterations (tolerance {:.1e}); \
+             raise --max-iters, or check that the fixed-sample loss has a minimiser",
+            c.relative, outcome.steps, c.tol
+        ),
+        Some(_) => {}
+        None => eprintln!(
+            "warning: not converged: a streaming run has no certificate (its loss is stochastic); \
+             for a certified InfoNCE map drop --stream"
+        ),
+    }
     let report = Report {
         method: args.method,
+        solver: if fixed_sample { "lbfgs" } else { "stream" },
+        converged,
+        certificate,
+        hyperparameters,
         model: args.model.label(),
         dim,
         delta: args.delta,
@@ -289,18 +417,34 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(report)?);
         return Ok(());
     }
-    println!(
-        "{:?} on {}: r = {}, delta = {}, batch = {}, {} steps in {:.2} s ({:.0} steps/s), final loss {:.5}",
-        report.method,
-        report.model,
-        report.dim,
-        report.delta,
-        report.batch,
-        report.steps,
-        report.seconds,
-        report.steps_per_sec,
-        report.final_loss
-    );
+    match (&report.certificate, report.hyperparameters.samples) {
+        (Some(c), Some(n)) => println!(
+            "{:?} on {}: r = {}, delta = {}, a fixed sample of {n} pairs in batches of {}, {} L-BFGS iterations in {:.2} s, loss {:.5}; {} (gradient norm {:.2e} of its start, tolerance {:.0e})",
+            report.method,
+            report.model,
+            report.dim,
+            report.delta,
+            report.batch,
+            report.steps,
+            report.seconds,
+            report.final_loss,
+            if c.converged { "certified" } else { "NOT converged" },
+            c.relative,
+            c.tol
+        ),
+        _ => println!(
+            "{:?} on {}: r = {}, delta = {}, batch = {}, {} streaming steps in {:.2} s ({:.0} steps/s), final loss {:.5} (no certificate)",
+            report.method,
+            report.model,
+            report.dim,
+            report.delta,
+            report.batch,
+            report.steps,
+            report.seconds,
+            report.steps_per_sec,
+            report.final_loss
+        ),
+    }
     let show = |label: &str, m: &MapReport| {
         println!(
             "  {label}sin theta_max to Fisher {:.3e}, to PCA {:.3e}; share of weight outside Fisher {:.3e}",
