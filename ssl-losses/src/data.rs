@@ -78,6 +78,77 @@ impl PairSource for ClipStream<'_> {
     }
 }
 
+/// Epochs over a fixed sample of pairs ([`Pairs`] already drawn, or any anchors and positives
+/// with one pair per row): each epoch visits the pairs in a fresh random order, `batch` at a
+/// time (a last partial batch is skipped, so every batch has `batch` pairs).
+#[derive(Clone, Debug)]
+pub struct FixedPairs {
+    x: DMatrix<f64>,
+    x_plus: DMatrix<f64>,
+    batch: usize,
+    order: Vec<usize>,
+    pos: usize,
+    left: DMatrix<f64>,
+    right: DMatrix<f64>,
+}
+
+impl FixedPairs {
+    /// # Errors
+    /// Sides with different row counts, non-finite values, `batch` outside `1..=n`.
+    pub fn new(x: DMatrix<f64>, x_plus: DMatrix<f64>, batch: usize) -> Result<Self> {
+        let n = x.nrows();
+        check_shape(&x_plus, n, x_plus.ncols(), "rows of the positives against the anchors")?;
+        check_finite(&x, "fixed pairs (anchors)")?;
+        check_finite(&x_plus, "fixed pairs (positives)")?;
+        if batch < 1 || batch > n {
+            return Err(GmmError::out_of_range(
+                "batch size",
+                batch as f64,
+                format!("between 1 and the number of pairs {n}"),
+            )
+            .into());
+        }
+        let (dl, dr) = (x.ncols(), x_plus.ncols());
+        Ok(Self {
+            order: (0..n).collect(),
+            pos: usize::MAX,
+            x,
+            x_plus,
+            batch,
+            left: DMatrix::zeros(batch, dl),
+            right: DMatrix::zeros(batch, dr),
+        })
+    }
+
+    /// Epochs over drawn augmentation pairs (their labels are not used).
+    ///
+    /// # Errors
+    /// As [`FixedPairs::new`].
+    pub fn from_pairs(pairs: &Pairs, batch: usize) -> Result<Self> {
+        Self::new(pairs.x.clone(), pairs.x_plus.clone(), batch)
+    }
+}
+
+impl PairSource for FixedPairs {
+    fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_>> {
+        if self.pos.saturating_add(self.batch) > self.order.len() {
+            self.order.shuffle(rng);
+            self.pos = 0;
+        }
+        for b in 0..self.batch {
+            let i = self.order[self.pos + b];
+            self.left.set_row(b, &self.x.row(i));
+            self.right.set_row(b, &self.x_plus.row(i));
+        }
+        self.pos += self.batch;
+        Ok(Batch::new(&self.left, &self.right))
+    }
+
+    fn dims(&self) -> (usize, usize) {
+        (self.x.ncols(), self.x_plus.ncols())
+    }
+}
+
 /// Epochs over a fixed labelled data set (`n x d`, rows are samples): each epoch visits the
 /// anchors in a fresh random order, `batch` at a time; an anchor's positive is, with probability
 /// `delta`, another sample of its class (itself only if the class has one sample), otherwise a
@@ -110,7 +181,17 @@ impl LabelledPairs {
             )
             .into());
         }
-        let classes = labels.iter().max().map_or(0, |m| m + 1);
+        let classes = labels.iter().max().map_or(0, |m| m.saturating_add(1));
+        if classes > x.nrows() {
+            // More classes than samples means labels that are not 0..c: refuse instead of
+            // allocating a table sized by the largest label.
+            return Err(GmmError::out_of_range(
+                "largest label",
+                (classes - 1) as f64,
+                format!("below the number of samples {} (labels 0..c)", x.nrows()),
+            )
+            .into());
+        }
         let mut by_class = vec![Vec::new(); classes];
         for (i, &z) in labels.iter().enumerate() {
             by_class[z].push(i);

@@ -230,3 +230,24 @@ fn cca_sin(g: &gmm_core::Gmm, p: &gmm_core::Pairs) -> f64 {
     let ge = gmm_core::linalg::gen_sym_eig(&gmm_core::linalg::symmetrize(&cross), &cov).unwrap();
     sin_to_fisher(&ge.vectors.columns(0, 2).transpose(), g)
 }
+
+#[test]
+fn epochs_over_fixed_pairs_visit_every_pair_once_per_epoch() {
+    let x = DMatrix::from_fn(12, 2, |i, j| (10 * i + j) as f64);
+    let x_plus = &x * 2.0;
+    let mut src = ssl_losses::FixedPairs::new(x.clone(), x_plus, 4).unwrap();
+    let mut rng = seeded(2);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let b = src.next_batch(&mut rng).unwrap();
+        for i in 0..4 {
+            assert_eq!(b.right[(i, 0)], 2.0 * b.left[(i, 0)], "rows stay paired");
+            seen.push(b.left[(i, 0)] as usize / 10);
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..12).collect::<Vec<_>>(), "one epoch = every pair once");
+    assert!(ssl_losses::FixedPairs::new(x.clone(), DMatrix::zeros(11, 2), 4).is_err());
+    assert!(ssl_losses::FixedPairs::new(x.clone(), x.clone(), 13).is_err());
+    assert!(LabelledPairs::new(x, vec![usize::MAX; 12], 1.0, 4).is_err(), "huge labels: an error, not an allocation");
+}
