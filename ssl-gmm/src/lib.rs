@@ -7,6 +7,7 @@
 //! * [`ssl_losses`]: InfoNCE, SimSiam and CLIP with analytic gradients, optimizers, the trainer.
 //! * [`baselines`]: PCA, LDA, CCA on pairs, k-means, clustering metrics.
 //! * [`theory_checks`]: the claims C1..C14 as checks with negative controls.
+//! * [`experiments`]: the experiments E1..E7 (sweeps, runner, CSVs, plots, report).
 //!
 //! Every method has one estimator shape (`gmm_core::{Validate, Fit, Transform, Predict}`), and
 //! gmm-core re-exports the `nalgebra` and `rand` its API speaks:
@@ -28,6 +29,7 @@
 #![deny(missing_docs)]
 
 pub use baselines;
+pub use experiments;
 pub use gmm_core;
 pub use ssl_losses;
 pub use theory_checks;

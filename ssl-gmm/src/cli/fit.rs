@@ -9,8 +9,9 @@ use baselines::{
 };
 use clap::ValueEnum;
 use gmm_core::LinearMap;
-use nalgebra::DMatrix;
 use serde::Serialize;
+
+use experiments::data::{compact_labels, same_class_pairs, split_labels, standardize};
 
 use super::io::{read_data, write_atomic};
 
@@ -77,60 +78,6 @@ struct FitReport {
     explained_variance_ratio: Vec<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     evaluation: Option<Evaluation>,
-}
-
-/// Splits the label column off the table.
-pub fn split_labels(values: DMatrix<f64>, spec: &str) -> anyhow::Result<(DMatrix<f64>, Vec<usize>)> {
-    let m = values.ncols();
-    let col = if spec == "last" {
-        m - 1
-    } else {
-        let k: usize =
-            spec.parse().with_context(|| format!("--labels-col must be a column number or `last`, got {spec:?}"))?;
-        if k == 0 || k > m {
-            bail!("--labels-col {k} is outside the {m} columns");
-        }
-        k - 1
-    };
-    if m < 2 {
-        bail!("the data needs at least one feature column besides the labels");
-    }
-    let mut labels = Vec::with_capacity(values.nrows());
-    for (i, &v) in values.column(col).iter().enumerate() {
-        if v < 0.0 || v.fract() != 0.0 {
-            bail!("row {}: label {v} is not a non-negative integer", i + 1);
-        }
-        labels.push(v as usize);
-    }
-    Ok((values.remove_column(col), labels))
-}
-
-/// Relabels to `0..c` in order of first appearance of the sorted distinct values.
-pub fn compact_labels(labels: &[usize]) -> Vec<usize> {
-    let mut distinct: Vec<usize> = labels.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    labels.iter().map(|l| distinct.binary_search(l).expect("present")).collect()
-}
-
-/// Standardises columns in place (constant columns are only centred).
-pub fn standardize(x: &mut DMatrix<f64>) {
-    for mut col in x.column_iter_mut() {
-        let mean = col.mean();
-        let sd = col.variance().sqrt();
-        col.add_scalar_mut(-mean);
-        if sd > 0.0 {
-            col /= sd;
-        }
-    }
-}
-
-/// Pairs for CCA from labels: every sample (in a seeded random order) with another sample of
-/// its class, as ssl-losses' labelled pair source makes them with `delta = 1`.
-pub fn same_class_pairs(x: &DMatrix<f64>, labels: &[usize], seed: u64) -> anyhow::Result<(DMatrix<f64>, DMatrix<f64>)> {
-    let mut source = ssl_losses::LabelledPairs::new(x.clone(), labels.to_vec(), 1.0, x.nrows())?;
-    let batch = ssl_losses::PairSource::next_batch(&mut source, &mut gmm_core::seeded(seed))?;
-    Ok((batch.left.clone(), batch.right.clone()))
 }
 
 /// Runs `fit`.

@@ -1,39 +1,16 @@
 //! Output files: atomic writes, CSV with a header row, NPY.
 
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use nalgebra::DMatrix;
 
-/// Writes a file atomically: the content goes to a temporary file beside `path`, which is then
-/// renamed over it, so an interrupted run never leaves a half-written file.
+/// [`experiments::io::write_atomic`] with the CLI's error type.
 pub fn write_atomic(
     path: &Path,
-    write: impl FnOnce(&mut BufWriter<std::fs::File>) -> anyhow::Result<()>,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let file_name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp: PathBuf = path.with_file_name(tmp_name);
-    let result = (|| {
-        let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut w = BufWriter::new(file);
-        write(&mut w)?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        Ok(())
-    })();
-    match result {
-        Ok(()) => {
-            std::fs::rename(&tmp, path).with_context(|| format!("cannot move the output into {}", path.display()))
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    experiments::io::write_atomic::<anyhow::Error>(path, write)
 }
 
 /// A table of named columns, all of length `n`.
@@ -89,44 +66,7 @@ pub fn read_data(path: &Path) -> anyhow::Result<DMatrix<f64>> {
         return read_npy(path);
     }
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    read_csv(file, name.ends_with(".gz"), &path.display().to_string())
-}
-
-/// Reads CSV (gzip-compressed when `gz`) from any reader; `name` labels error messages.
-pub fn read_csv(reader: impl std::io::Read, gz: bool, name: &str) -> anyhow::Result<DMatrix<f64>> {
-    let reader: Box<dyn std::io::Read> =
-        if gz { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
-    let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
-    let mut rows: Vec<Vec<f64>> = Vec::new();
-    let mut width = None;
-    for (index, record) in csv.records().enumerate() {
-        let line = index + 1;
-        let record = record.with_context(|| format!("{name}: cannot read line {line}"))?;
-        if record.iter().all(|f| f.is_empty()) {
-            continue;
-        }
-        let parsed: Vec<Result<f64, _>> = record.iter().map(|f| f.parse::<f64>()).collect();
-        if index == 0 && parsed.iter().any(|p| p.is_err()) {
-            continue; // a header row
-        }
-        let mut row = Vec::with_capacity(parsed.len());
-        for (col, (value, field)) in parsed.into_iter().zip(record.iter()).enumerate() {
-            match value {
-                Ok(v) if v.is_finite() => row.push(v),
-                _ => bail!("{name}: line {line}, column {}: {field:?} is not a finite number", col + 1),
-            }
-        }
-        match width {
-            None => width = Some(row.len()),
-            Some(w) if w != row.len() => {
-                bail!("{name}: line {line} has {} fields, the first data line has {w}", row.len())
-            }
-            Some(_) => {}
-        }
-        rows.push(row);
-    }
-    let w = width.with_context(|| format!("{name} has no data rows"))?;
-    Ok(DMatrix::from_fn(rows.len(), w, |i, j| rows[i][j]))
+    Ok(experiments::io::read_csv(file, name.ends_with(".gz"), &path.display().to_string())?)
 }
 
 fn read_npy(path: &Path) -> anyhow::Result<DMatrix<f64>> {

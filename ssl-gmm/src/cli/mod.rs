@@ -6,7 +6,6 @@ mod describe;
 mod fit;
 mod io;
 mod model;
-mod plot;
 mod reproduce;
 mod sample;
 mod train;

@@ -1,0 +1,143 @@
+//! Labelled data: the label column of a table, compact labels, standardisation, same-class
+//! pairs, and the real data sets embedded in the crate (wine and digits, with their provenance
+//! in the repository's `data/`).
+
+use gmm_core::nalgebra::DMatrix;
+
+use crate::error::{ExperimentError, Result};
+use crate::io::read_csv;
+
+/// Splits the label column off a table: `spec` is a 1-based column number or `last`.
+///
+/// # Errors
+/// [`ExperimentError::Data`] for a bad `spec`, a table without a feature column, or a label that
+/// is not a non-negative integer (naming its row).
+pub fn split_labels(values: DMatrix<f64>, spec: &str) -> Result<(DMatrix<f64>, Vec<usize>)> {
+    let m = values.ncols();
+    if m < 2 {
+        return Err(ExperimentError::Data("the data needs at least one feature column besides the labels".into()));
+    }
+    let col = if spec == "last" {
+        m - 1
+    } else {
+        let k: usize = spec.parse().map_err(|_| {
+            ExperimentError::Data(format!("the label column must be a column number or `last`, got {spec:?}"))
+        })?;
+        if k == 0 || k > m {
+            return Err(ExperimentError::Data(format!("label column {k} is outside the {m} columns")));
+        }
+        k - 1
+    };
+    let mut labels = Vec::with_capacity(values.nrows());
+    for (i, &v) in values.column(col).iter().enumerate() {
+        if v < 0.0 || v.fract() != 0.0 {
+            return Err(ExperimentError::Data(format!("row {}: label {v} is not a non-negative integer", i + 1)));
+        }
+        labels.push(v as usize);
+    }
+    Ok((values.remove_column(col), labels))
+}
+
+/// Relabels to `0..c` in increasing order of the distinct values.
+pub fn compact_labels(labels: &[usize]) -> Vec<usize> {
+    let mut distinct: Vec<usize> = labels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    labels.iter().map(|l| distinct.partition_point(|d| d < l)).collect()
+}
+
+/// Standardises columns in place: zero mean, unit variance (constant columns are only centred).
+pub fn standardize(x: &mut DMatrix<f64>) {
+    for mut col in x.column_iter_mut() {
+        let mean = col.mean();
+        let sd = col.variance().sqrt();
+        col.add_scalar_mut(-mean);
+        if sd > 0.0 {
+            col /= sd;
+        }
+    }
+}
+
+/// Pairs from labels: every sample (in a seeded random order) with another sample of its class,
+/// as ssl-losses' labelled pair source makes them with `delta = 1` (supervised pairing).
+///
+/// # Errors
+/// Fewer than 2 samples, labels not one per row, non-finite data.
+pub fn same_class_pairs(x: &DMatrix<f64>, labels: &[usize], seed: u64) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
+    let mut source = ssl_losses::LabelledPairs::new(x.clone(), labels.to_vec(), 1.0, x.nrows())?;
+    let batch = ssl_losses::PairSource::next_batch(&mut source, &mut gmm_core::seeded(seed))?;
+    Ok((batch.left.clone(), batch.right.clone()))
+}
+
+/// A real data set embedded in the crate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataset {
+    /// UCI wine: 178 samples, 13 features, 3 cultivars.
+    Wine,
+    /// UCI optical digits (scikit-learn's `load_digits`): 1797 images of 8x8 pixels, 10 classes.
+    Digits,
+}
+
+const WINE: &[u8] = include_bytes!("../../data/wine.csv");
+const DIGITS: &[u8] = include_bytes!("../../data/digits.csv.gz");
+
+impl Dataset {
+    /// Every embedded data set.
+    pub const ALL: [Dataset; 2] = [Dataset::Wine, Dataset::Digits];
+
+    /// Its name (`wine`, `digits`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Wine => "wine",
+            Dataset::Digits => "digits",
+        }
+    }
+
+    /// The features (standardised) and the compact labels `0..c`.
+    ///
+    /// # Errors
+    /// Never for the embedded files (an error would mean a corrupted build).
+    pub fn load(self) -> Result<(DMatrix<f64>, Vec<usize>)> {
+        let table = match self {
+            Dataset::Wine => read_csv(WINE, false, "embedded wine.csv")?,
+            Dataset::Digits => read_csv(DIGITS, true, "embedded digits.csv.gz")?,
+        };
+        let (mut x, labels) = split_labels(table, "last")?;
+        standardize(&mut x);
+        Ok((x, compact_labels(&labels)))
+    }
+}
+
+impl std::str::FromStr for Dataset {
+    type Err = gmm_core::GmmError;
+
+    /// `wine` or `digits`.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        gmm_core::parse_name("data set", s, &[("wine", Dataset::Wine), ("digits", Dataset::Digits)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_data_sets_load_with_their_shapes() {
+        let (x, z) = Dataset::Wine.load().unwrap();
+        assert_eq!((x.shape(), z.iter().max().copied()), ((178, 13), Some(2)));
+        let (x, z) = Dataset::Digits.load().unwrap();
+        assert_eq!((x.shape(), z.iter().max().copied()), ((1797, 64), Some(9)));
+    }
+
+    #[test]
+    fn labels_split_and_compact() {
+        let t = DMatrix::from_row_slice(3, 2, &[0.5, 7.0, 1.5, 3.0, 2.5, 7.0]);
+        let (x, l) = split_labels(t.clone(), "last").unwrap();
+        assert_eq!((x.ncols(), compact_labels(&l)), (1, vec![1, 0, 1]));
+        assert!(split_labels(t.clone(), "0").is_err());
+        assert!(split_labels(t.clone(), "x").is_err());
+        assert!(split_labels(t, "1").is_err(), "0.5 is not an integer label");
+        assert!(split_labels(DMatrix::zeros(2, 1), "last").is_err());
+    }
+}

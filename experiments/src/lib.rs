@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod data;
+pub mod error;
+pub mod experiment;
+pub mod io;
+pub mod plot;
+pub mod report;
+pub mod run;
+pub mod sweeps;
+
+pub use data::Dataset;
+pub use error::{ExperimentError, Result};
+pub use experiment::{Experiment, Metric};
+pub use report::{read_rows, write_csvs, write_report};
+pub use run::{Job, Row, Shard, jobs, run, run_job};
+pub use sweeps::Sweeps;
