@@ -94,18 +94,27 @@ impl Dataset {
         }
     }
 
-    /// The features (standardised) and the compact labels `0..c`.
+    /// The features as stored (digits: pixel values 0..16) and the compact labels `0..c`.
     ///
     /// # Errors
     /// Never for the embedded files (an error would mean a corrupted build).
-    pub fn load(self) -> Result<(DMatrix<f64>, Vec<usize>)> {
+    pub fn load_raw(self) -> Result<(DMatrix<f64>, Vec<usize>)> {
         let table = match self {
             Dataset::Wine => read_csv(WINE, false, "embedded wine.csv")?,
             Dataset::Digits => read_csv(DIGITS, true, "embedded digits.csv.gz")?,
         };
-        let (mut x, labels) = split_labels(table, "last")?;
-        standardize(&mut x);
+        let (x, labels) = split_labels(table, "last")?;
         Ok((x, compact_labels(&labels)))
+    }
+
+    /// The features standardised (zero mean, unit variance per feature) and the compact labels.
+    ///
+    /// # Errors
+    /// As [`Dataset::load_raw`].
+    pub fn load(self) -> Result<(DMatrix<f64>, Vec<usize>)> {
+        let (mut x, labels) = self.load_raw()?;
+        standardize(&mut x);
+        Ok((x, labels))
     }
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::run::Row;
 
-/// One experiment of the reproduction (see README: E1..E7).
+/// One experiment of the reproduction (see README: E1..E8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Experiment {
     /// Anisotropy: the condition number of `Sigma`.
@@ -21,6 +21,9 @@ pub enum Experiment {
     E6,
     /// Real data (wine, digits) with supervised pairing: held-out k-means ARI.
     E7,
+    /// Digits with label-free augmentations (two views of an image are a pair): held-out
+    /// k-means ARI after whitening each representation by its own covariance.
+    E8,
 }
 
 /// The statistic an experiment plots.
@@ -47,7 +50,7 @@ impl Metric {
 
 impl Experiment {
     /// Every experiment, in order.
-    pub const ALL: [Experiment; 7] = [
+    pub const ALL: [Experiment; 8] = [
         Experiment::E1,
         Experiment::E2,
         Experiment::E3,
@@ -55,9 +58,10 @@ impl Experiment {
         Experiment::E5,
         Experiment::E6,
         Experiment::E7,
+        Experiment::E8,
     ];
 
-    /// `E1`..`E7`.
+    /// `E1`..`E8`.
     pub fn id(self) -> &'static str {
         match self {
             Experiment::E1 => "E1",
@@ -67,6 +71,7 @@ impl Experiment {
             Experiment::E5 => "E5",
             Experiment::E6 => "E6",
             Experiment::E7 => "E7",
+            Experiment::E8 => "E8",
         }
     }
 
@@ -80,6 +85,7 @@ impl Experiment {
             Experiment::E5 => "e5_output_dimension",
             Experiment::E6 => "e6_clip",
             Experiment::E7 => "e7_real_data",
+            Experiment::E8 => "e8_augmented_digits",
         }
     }
 
@@ -92,7 +98,8 @@ impl Experiment {
             Experiment::E4 => "E4 sample size n",
             Experiment::E5 => "E5 output dimension r",
             Experiment::E6 => "E6 CLIP-GMM: weight outside the shared Fisher subspace",
-            Experiment::E7 => "E7 real data: k-means ARI on held-out samples",
+            Experiment::E7 => "E7 real data, supervised pairing: k-means ARI on held-out samples",
+            Experiment::E8 => "E8 digits, label-free augmentations: held-out k-means ARI (whitened)",
         }
     }
 
@@ -100,7 +107,7 @@ impl Experiment {
     pub fn metric(self) -> Metric {
         match self {
             Experiment::E6 => Metric::ShareOutside,
-            Experiment::E7 => Metric::Ari,
+            Experiment::E7 | Experiment::E8 => Metric::Ari,
             _ => Metric::SinThetaMax,
         }
     }
@@ -110,7 +117,7 @@ impl Experiment {
         match self {
             Experiment::E5 => "sin θ_max: F against row(A) (containment)",
             Experiment::E6 => "share outside the shared Fisher subspace",
-            Experiment::E7 => "k-means ARI (held-out)",
+            Experiment::E7 | Experiment::E8 => "k-means ARI (held-out)",
             _ => "sin θ_max to F",
         }
     }
@@ -125,6 +132,7 @@ impl Experiment {
             Experiment::E5 => "output dimension r",
             Experiment::E6 => "training steps",
             Experiment::E7 => "data set",
+            Experiment::E8 => "augmentations",
         }
     }
 
@@ -139,6 +147,6 @@ impl Experiment {
 
     /// Whether the x axis is categorical (named settings).
     pub fn categorical(self) -> bool {
-        self == Experiment::E7
+        matches!(self, Experiment::E7 | Experiment::E8)
     }
 }

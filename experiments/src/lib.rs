@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod augment;
 pub mod data;
 pub mod error;
 pub mod experiment;

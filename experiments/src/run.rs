@@ -7,8 +7,8 @@ use gmm_core::nalgebra::DMatrix;
 use gmm_core::{ClipGenerator, Gmm, LinearMap, MixtureGenerator, Side, seeded};
 use serde::{Deserialize, Serialize};
 use ssl_losses::{
-    Certificate, Clip, ClipStream, GmmStream, InfoNceFit, Score, StepInfo, TrainConfig, small_random_init, train,
-    train_whitened_simsiam,
+    Centering, Certificate, Clip, ClipStream, FixedPairs, GmmStream, InfoNceFit, Preconditioner, Score, StepInfo,
+    TrainConfig, Whitening, small_random_init, train, train_whitened_simsiam,
 };
 
 use crate::data::{Dataset, same_class_pairs};
@@ -81,12 +81,19 @@ pub fn jobs(s: &Sweeps) -> Vec<Job> {
     s.e5_ranks.iter().for_each(|&r| add(Experiment::E5, r as f64, format!("r {r}")));
     s.e6_steps.iter().for_each(|&t| add(Experiment::E6, t as f64, format!("steps {t}")));
     s.e7_datasets.iter().enumerate().for_each(|(i, set)| add(Experiment::E7, i as f64, set.name().into()));
+    if s.e8_pairs_per_image > 0 {
+        add(Experiment::E8, 0.0, "digits, augmented".into());
+    }
     out
 }
 
 /// Whitened SimSiam's label: it trains on a stream of fresh pairs (its recipe), not on the fixed
 /// sample of the other methods, and has no certificate.
 pub(crate) const SIMSIAM: &str = "SimSiam-whitened (stream)";
+
+/// Whitened SimSiam's label in E8: its recipe over epochs of the fixed augmented pairs, no
+/// certificate.
+pub(crate) const SIMSIAM_EPOCHS: &str = "SimSiam-whitened (epochs)";
 
 /// A learned or fitted map, by method, with how it was obtained.
 struct Fitted {
@@ -282,6 +289,64 @@ fn real_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// k-means ARI and NMI of the held-out samples after whitening the representation by its own
+/// covariance on the training samples (label-free: k-means then sees the same metric whatever
+/// invertible map inside the subspace a method chose).
+fn whitened_clustering(
+    map: &LinearMap,
+    train_x: &DMatrix<f64>,
+    test_x: &DMatrix<f64>,
+    test_z: &[usize],
+    k: usize,
+    seed: u64,
+) -> Result<(f64, f64)> {
+    let z_train = map.transform(train_x)?;
+    let pre = Preconditioner::fit(&z_train, Centering::SampleMean, Whitening::SampleCovariance)?;
+    let z_test = pre.apply(&map.transform(test_x)?)?;
+    let clusters = KMeans::new(k).seed(seed).fit(&z_test)?;
+    Ok((adjusted_rand_index(test_z, &clusters.labels)?, normalized_mutual_info(test_z, &clusters.labels)?))
+}
+
+/// E8: the digits, two label-free augmented views of a training image per pair; InfoNCE to the
+/// certificate and whitened SimSiam (its recipe, epochs over the same pairs) against PCA and
+/// supervised LDA on the training images; held-out k-means after whitening.
+fn augmented_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
+    let (images, labels) = Dataset::Digits.load_raw()?;
+    let classes = labels.iter().max().map_or(0, |m| m + 1);
+    let r = classes - 1;
+    let mut order: Vec<usize> = (0..images.nrows()).collect();
+    gmm_core::rand::seq::SliceRandom::shuffle(&mut order[..], &mut seeded(job.seed + 199));
+    let cut = images.nrows() * 7 / 10;
+    let pick = |idx: &[usize]| (images.select_rows(idx.iter()), idx.iter().map(|&i| labels[i]).collect::<Vec<_>>());
+    let ((xt, zt), (xs, zs)) = (pick(&order[..cut]), pick(&order[cut..]));
+    let seed = 1000 * job.seed + 41;
+    let (left, right) = s.e8_recipe.pairs(&xt, s.e8_pairs_per_image, &mut seeded(seed))?;
+    let n = left.nrows();
+    let infonce = InfoNceFit::new(r).batch(s.batch).seed(seed).fit((&left, &right))?;
+    // Whitened SimSiam on the same pairs (centred and whitened as InfoNCE's), epochs over them.
+    let pooled = DMatrix::from_fn(2 * n, left.ncols(), |i, j| if i < n { left[(i, j)] } else { right[(i - n, j)] });
+    let pre = Preconditioner::fit(&pooled, Centering::SampleMean, Whitening::SampleCovariance)?;
+    let mut epochs = FixedPairs::new(pre.apply(&left)?, pre.apply(&right)?, s.batch.min(n))?;
+    let config = TrainConfig { steps: 5 * s.steps, seed, ..TrainConfig::default() };
+    let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
+    let a0 = small_random_init(r, left.ncols(), 0.1, seed + 1);
+    let siam = train_whitened_simsiam(&mut epochs, a0, &config, &mut no_observer)?.params.swap_remove(0);
+    let methods = [
+        Fitted::infonce(infonce, n),
+        Fitted { method: SIMSIAM_EPOCHS, map: pre.map_back(&siam), solver: "epochs", n, certificate: None },
+        Fitted::closed_form("PCA", Pca::new(r).fit(&xt)?.map, xt.nrows()),
+        Fitted::closed_form("LDA", Lda::new().shrinkage(Shrinkage::Ridge(1e-6)).fit((&xt, &zt))?.map, xt.nrows()),
+    ];
+    let mut rows = Vec::new();
+    for fitted in &methods {
+        let mut out = fitted_row(job, fitted);
+        let (ari, nmi) = whitened_clustering(&fitted.map, &xt, &xs, &zs, classes, seed)?;
+        (out.ari, out.nmi) = (Some(ari), Some(nmi));
+        rows.push(out);
+    }
+    Ok(rows)
+}
+
 fn clip_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     let c = ClipGenerator::new(3, 3, 8, 6).generate(&mut seeded(5))?;
     let seed = 1000 * job.seed + 31;
@@ -324,6 +389,7 @@ pub fn run_job(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
         Experiment::E5 => mixture_rows(job, &base(s.d)?, Setup { r: (job.setting as usize).min(s.d), ..setup }, s),
         Experiment::E6 => clip_rows(job, s),
         Experiment::E7 => real_rows(job, s),
+        Experiment::E8 => augmented_rows(job, s),
     }
     .map_err(|e| ExperimentError::Job {
         job: format!("{} {} seed {}", job.experiment.id(), job.label, job.seed),
@@ -404,6 +470,7 @@ mod tests {
             e5_ranks: vec![2],
             e6_steps: vec![10],
             e7_datasets: vec![Dataset::Wine],
+            e8_pairs_per_image: 1,
             ..Sweeps::default()
         }
     }
@@ -412,7 +479,7 @@ mod tests {
     fn jobs_cover_every_setting_and_shards_partition_them() {
         let s = tiny();
         let all = jobs(&s);
-        assert_eq!(all.len(), 2 + 1 + 1 + 1 + 1 + 1 + 1);
+        assert_eq!(all.len(), 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1);
         assert!(Experiment::ALL.iter().all(|e| all.iter().any(|j| j.experiment == *e)));
         let parts: Vec<Vec<Job>> = (0..3).map(|i| Shard::new(i, 3).unwrap().jobs(&s)).collect();
         assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), all.len());

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::augment::Recipe;
 use crate::data::Dataset;
 use crate::error::{ExperimentError, Result};
 
@@ -38,6 +39,10 @@ pub struct Sweeps {
     pub e6_steps: Vec<usize>,
     /// E7: real data sets (`wine`, `digits`).
     pub e7_datasets: Vec<Dataset>,
+    /// E8: augmented pairs per training image (0: no E8).
+    pub e8_pairs_per_image: usize,
+    /// E8: the augmentation recipe.
+    pub e8_recipe: Recipe,
 }
 
 impl Default for Sweeps {
@@ -56,6 +61,8 @@ impl Default for Sweeps {
             e5_ranks: vec![1, 3, 5, 8],
             e6_steps: vec![100, 300, 1000, 3000],
             e7_datasets: Dataset::ALL.to_vec(),
+            e8_pairs_per_image: 4,
+            e8_recipe: Recipe::default(),
         }
     }
 }
@@ -93,6 +100,7 @@ impl Sweeps {
         if self.e4_samples.iter().any(|&n| n < 10) || self.e6_steps.contains(&0) {
             return Err(ExperimentError::Config("sweeps need e4_samples >= 10 and e6_steps >= 1".into()));
         }
+        self.e8_recipe.validate()?;
         Ok(())
     }
 }

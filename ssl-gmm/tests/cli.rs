@@ -225,7 +225,8 @@ fn reproduce_writes_everything_and_shards_merge_to_the_same_rows() {
         &config,
         r#"{"seeds": 1, "steps": 40, "batch": 64, "samples": 600, "k": 3, "d": 6,
             "e1_conditions": [1, 100], "e2_deltas": [1, 0], "e3_dims": [6, 8], "e4_samples": [600, 1200],
-            "e5_ranks": [1, 3], "e6_steps": [20, 40], "e7_datasets": ["wine"]}"#,
+            "e5_ranks": [1, 3], "e6_steps": [20, 40], "e7_datasets": ["wine"],
+            "e8_pairs_per_image": 1}"#,
     )
     .unwrap();
     let cfg = config.to_str().unwrap();
@@ -240,6 +241,7 @@ fn reproduce_writes_everything_and_shards_merge_to_the_same_rows() {
         "e5_output_dimension",
         "e6_clip",
         "e7_real_data",
+        "e8_augmented_digits",
     ];
     for stem in stems {
         for ext in ["csv", "svg"] {

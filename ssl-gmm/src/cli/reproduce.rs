@@ -85,7 +85,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if shard == Shard::WHOLE {
         experiments::write_report(&rows, &args.out, Some(start.elapsed().as_secs_f64()))?;
         eprintln!(
-            "wrote {} rows, 7 CSVs, 7 plots, report.md and summary.json to {} in {:.1} s",
+            "wrote {} rows, 8 CSVs, 8 plots, report.md and summary.json to {} in {:.1} s",
             rows.len(),
             args.out.display(),
             start.elapsed().as_secs_f64()
