@@ -2,9 +2,7 @@
 
 use gmm_core::linalg::{Op, gemm, gen_sym_eig, gram, symmetrize};
 use gmm_core::nalgebra::DMatrix;
-use gmm_core::{
-    Fit, GmmError, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_non_negative,
-};
+use gmm_core::{Fit, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_non_negative};
 
 use crate::error::{BaselineError, Result, singular_with_fix};
 use crate::stats::{centred, column_means, fix_row_signs};
@@ -93,13 +91,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
     /// `Cov(x)` without a ridge.
     fn fit(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<CcaFit> {
         self.validate()?;
-        let (n, d) = x.shape();
-        gmm_core::check_shape(x_plus, n, d, "positives against the anchors")?;
-        check_at_least(n, 2, "pairs")?;
-        if self.n_components > d {
-            let expected = format!("between 1 and d = {d}");
-            return Err(GmmError::out_of_range("CCA n_components", self.n_components as f64, expected).into());
-        }
+        let (n, d) = gmm_core::check_pairs(x, x_plus, self.n_components, "CCA n_components")?;
         check_finite(x, "anchors")?;
         check_finite(x_plus, "positives")?;
         let mean = (column_means(x) + column_means(x_plus)) * 0.5;

@@ -40,5 +40,5 @@ pub use generate::{MixtureGenerator, textbook_2d};
 pub use gmm::{Gmm, GmmSpec};
 pub use presets::{Model, PRESETS, preset};
 pub use rng::{SeedRng, seeded};
-pub use sample::{Labelled, PairSampler, Pairs, check_delta};
+pub use sample::{Labelled, PairSampler, Pairs, check_delta, check_pairs};
 pub use subspace::{LinearMap, Subspace};

@@ -56,6 +56,22 @@ impl Pairs {
     }
 }
 
+/// Checks a sample of pairs for a method with `r` output directions: anchors `x` and positives
+/// `x_plus` of the same shape `n x d` (row `i` a pair), at least 2 pairs, `1 <= r <= d`.
+/// Returns `(n, d)`. `method` names the method in the error.
+///
+/// # Errors
+/// [`GmmError::Shape`], [`GmmError::TooFew`] or [`GmmError::OutOfRange`] naming the problem.
+pub fn check_pairs(x: &DMatrix<f64>, x_plus: &DMatrix<f64>, r: usize, method: &'static str) -> Result<(usize, usize)> {
+    let (n, d) = x.shape();
+    crate::error::check_shape(x_plus, n, d, "positives against the anchors")?;
+    crate::error::check_at_least(n, 2, "pairs")?;
+    if r == 0 || r > d {
+        return Err(GmmError::out_of_range(method, r as f64, format!("output directions between 1 and d = {d}")));
+    }
+    Ok((n, d))
+}
+
 /// Checks the coupling `delta in [0, 1]`.
 pub fn check_delta(delta: f64) -> Result<()> {
     if !(0.0..=1.0).contains(&delta) {

@@ -78,6 +78,31 @@ impl PairSource for ClipStream<'_> {
     }
 }
 
+/// The visiting order of epochs over `n` items, `batch` at a time: a fresh seeded permutation
+/// whenever the current one has fewer than `batch` items left.
+#[derive(Clone, Debug)]
+struct Epochs {
+    order: Vec<usize>,
+    pos: usize,
+    batch: usize,
+}
+
+impl Epochs {
+    fn new(n: usize, batch: usize) -> Self {
+        Self { order: (0..n).collect(), pos: usize::MAX, batch }
+    }
+
+    /// The indices of the next batch.
+    fn next(&mut self, rng: &mut SeedRng) -> &[usize] {
+        if self.pos.saturating_add(self.batch) > self.order.len() {
+            self.order.shuffle(rng);
+            self.pos = 0;
+        }
+        self.pos += self.batch;
+        &self.order[self.pos - self.batch..self.pos]
+    }
+}
+
 /// Epochs over a fixed sample of pairs ([`Pairs`] already drawn, or any anchors and positives
 /// with one pair per row): each epoch visits the pairs in a fresh random order, `batch` at a
 /// time (a last partial batch is skipped, so every batch has `batch` pairs).
@@ -85,9 +110,7 @@ impl PairSource for ClipStream<'_> {
 pub struct FixedPairs {
     x: DMatrix<f64>,
     x_plus: DMatrix<f64>,
-    batch: usize,
-    order: Vec<usize>,
-    pos: usize,
+    epochs: Epochs,
     left: DMatrix<f64>,
     right: DMatrix<f64>,
 }
@@ -110,11 +133,9 @@ impl FixedPairs {
         }
         let (dl, dr) = (x.ncols(), x_plus.ncols());
         Ok(Self {
-            order: (0..n).collect(),
-            pos: usize::MAX,
+            epochs: Epochs::new(n, batch),
             x,
             x_plus,
-            batch,
             left: DMatrix::zeros(batch, dl),
             right: DMatrix::zeros(batch, dr),
         })
@@ -131,16 +152,10 @@ impl FixedPairs {
 
 impl PairSource for FixedPairs {
     fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_>> {
-        if self.pos.saturating_add(self.batch) > self.order.len() {
-            self.order.shuffle(rng);
-            self.pos = 0;
-        }
-        for b in 0..self.batch {
-            let i = self.order[self.pos + b];
+        for (b, &i) in self.epochs.next(rng).iter().enumerate() {
             self.left.set_row(b, &self.x.row(i));
             self.right.set_row(b, &self.x_plus.row(i));
         }
-        self.pos += self.batch;
         Ok(Batch::new(&self.left, &self.right))
     }
 
@@ -159,9 +174,7 @@ pub struct LabelledPairs {
     labels: Vec<usize>,
     by_class: Vec<Vec<usize>>,
     delta: f64,
-    batch: usize,
-    order: Vec<usize>,
-    pos: usize,
+    epochs: Epochs,
     left: DMatrix<f64>,
     right: DMatrix<f64>,
 }
@@ -198,13 +211,11 @@ impl LabelledPairs {
         }
         let d = x.ncols();
         Ok(Self {
-            order: (0..x.nrows()).collect(),
-            pos: usize::MAX,
+            epochs: Epochs::new(x.nrows(), batch),
             x,
             labels,
             by_class,
             delta,
-            batch,
             left: DMatrix::zeros(batch, d),
             right: DMatrix::zeros(batch, d),
         })
@@ -213,15 +224,13 @@ impl LabelledPairs {
 
 impl PairSource for LabelledPairs {
     fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_>> {
-        if self.pos.saturating_add(self.batch) > self.order.len() {
-            self.order.shuffle(rng);
-            self.pos = 0;
-        }
         let n = self.x.nrows();
-        for b in 0..self.batch {
-            let anchor = self.order[self.pos + b];
-            let positive = if rng.random::<f64>() < self.delta {
-                let same = &self.by_class[self.labels[anchor]];
+        let (by_class, labels, delta) = (&self.by_class, &self.labels, self.delta);
+        let (x, left, right) = (&self.x, &mut self.left, &mut self.right);
+        let anchors = self.epochs.next(rng);
+        for (b, &anchor) in anchors.iter().enumerate() {
+            let positive = if rng.random::<f64>() < delta {
+                let same = &by_class[labels[anchor]];
                 if same.len() == 1 {
                     anchor
                 } else {
@@ -233,10 +242,9 @@ impl PairSource for LabelledPairs {
             } else {
                 rng.random_range(0..n)
             };
-            self.left.set_row(b, &self.x.row(anchor));
-            self.right.set_row(b, &self.x.row(positive));
+            left.set_row(b, &x.row(anchor));
+            right.set_row(b, &x.row(positive));
         }
-        self.pos += self.batch;
         Ok(Batch::new(&self.left, &self.right))
     }
 

@@ -285,13 +285,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
     /// error: its certificate says `converged: false`.
     fn fit(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<SslFitted> {
         self.validate()?;
-        let (n, d) = x.shape();
-        gmm_core::check_shape(x_plus, n, d, "positives against the anchors")?;
-        check_at_least(n, 2, "pairs")?;
-        if self.n_components > d {
-            let expected = format!("between 1 and d = {d}");
-            return Err(GmmError::out_of_range("InfoNCE n_components", self.n_components as f64, expected).into());
-        }
+        let (n, d) = gmm_core::check_pairs(x, x_plus, self.n_components, "InfoNCE n_components")?;
         let pooled = DMatrix::from_fn(2 * n, d, |i, j| if i < n { x[(i, j)] } else { x_plus[(i - n, j)] });
         let pre = Preconditioner::fit(&pooled, self.centering, self.whitening)?;
         let (xt, xpt) = (pre.apply(x)?, pre.apply(x_plus)?);

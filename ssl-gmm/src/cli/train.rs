@@ -417,34 +417,28 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(report)?);
         return Ok(());
     }
-    match (&report.certificate, report.hyperparameters.samples) {
-        (Some(c), Some(n)) => println!(
-            "{:?} on {}: r = {}, delta = {}, a fixed sample of {n} pairs in batches of {}, {} L-BFGS iterations in {:.2} s, loss {:.5}; {} (gradient norm {:.2e} of its start, tolerance {:.0e})",
-            report.method,
-            report.model,
-            report.dim,
-            report.delta,
-            report.batch,
-            report.steps,
-            report.seconds,
-            report.final_loss,
-            if c.converged { "certified" } else { "NOT converged" },
-            c.relative,
-            c.tol
+    let (how, verdict) = match (&report.certificate, report.hyperparameters.samples) {
+        (Some(c), Some(n)) => (
+            format!("a fixed sample of {n} pairs in batches of {}, {} L-BFGS iterations", report.batch, report.steps),
+            format!(
+                "{} (gradient norm {:.2e} of its start, tolerance {:.0e})",
+                if c.converged { "certified" } else { "NOT converged" },
+                c.relative,
+                c.tol
+            ),
         ),
-        _ => println!(
-            "{:?} on {}: r = {}, delta = {}, batch = {}, {} streaming steps in {:.2} s ({:.0} steps/s), final loss {:.5} (no certificate)",
-            report.method,
-            report.model,
-            report.dim,
-            report.delta,
-            report.batch,
-            report.steps,
-            report.seconds,
-            report.steps_per_sec,
-            report.final_loss
+        _ => (
+            format!(
+                "batches of {}, {} streaming steps ({:.0} steps/s)",
+                report.batch, report.steps, report.steps_per_sec
+            ),
+            "no certificate".to_string(),
         ),
-    }
+    };
+    println!(
+        "{:?} on {}: r = {}, delta = {}, {how} in {:.2} s, loss {:.5}; {verdict}",
+        report.method, report.model, report.dim, report.delta, report.seconds, report.final_loss
+    );
     let show = |label: &str, m: &MapReport| {
         println!(
             "  {label}sin theta_max to Fisher {:.3e}, to PCA {:.3e}; share of weight outside Fisher {:.3e}",
