@@ -9,12 +9,12 @@ use rand::seq::SliceRandom;
 use gmm_core::{GmmError, check_at_least, check_finite, check_shape};
 
 use crate::error::Result;
-use crate::objective::Batch;
+use crate::objective::{Batch, Real};
 
-/// A source of batches of positive pairs.
-pub trait PairSource {
+/// A source of batches of positive pairs (scalar `f64` unless stated).
+pub trait PairSource<T: Real = f64> {
     /// The next batch; the matrices are owned by the source and overwritten by the next call.
-    fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_>>;
+    fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_, T>>;
     /// Input dimensions `(d_left, d_right)`.
     fn dims(&self) -> (usize, usize);
 }

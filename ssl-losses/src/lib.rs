@@ -20,7 +20,7 @@ pub use fit::{Centering, InfoNceFit, Preconditioner, SslFitted, WHITENING_RIDGE,
 pub use lbfgs::{
     Certificate, Cost, FixedSample, FnCost, Lbfgs, LbfgsStep, Minimized, PopulationCost, population_minimiser,
 };
-pub use objective::{Batch, Objective};
+pub use objective::{Batch, Objective, Real, from_f64, to_f64};
 pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};
 pub use population::PopulationInfoNce;
 pub use simsiam::{Directions, SimSiam, SimSiamForm, train_whitened_simsiam, whiten_rows, whitened_optimum};

@@ -7,20 +7,43 @@ use gmm_core::{GmmError, check_at_least, check_finite, check_shape};
 use crate::error::Result;
 use crate::kernels::{Op, gemm};
 
-/// A batch of positive pairs: row `i` of `left` and row `i` of `right` are a positive pair
-/// (anchors and positives for InfoNCE and SimSiam; modality x and modality y for CLIP).
-/// Samples are rows.
-#[derive(Clone, Copy, Debug)]
-pub struct Batch<'a> {
-    /// `n x d_left`.
-    pub left: &'a DMatrix<f64>,
-    /// `n x d_right`.
-    pub right: &'a DMatrix<f64>,
+/// The scalar of the training machinery: `f64` (the default everywhere) or `f32`.
+pub trait Real: nalgebra::RealField + Copy {}
+
+impl<T: nalgebra::RealField + Copy> Real for T {}
+
+/// `v` in the scalar `T` (exact for `f64`, rounded for `f32`).
+pub fn from_f64<T: Real>(v: f64) -> T {
+    T::from_subset(&v)
 }
 
-impl<'a> Batch<'a> {
+/// `v` as `f64` (exact from `f32` and `f64`; NaN if it has no `f64` value).
+pub fn to_f64<T: Real>(v: T) -> f64 {
+    v.to_subset().unwrap_or(f64::NAN)
+}
+
+/// A batch of positive pairs: row `i` of `left` and row `i` of `right` are a positive pair
+/// (anchors and positives for InfoNCE and SimSiam; modality x and modality y for CLIP).
+/// Samples are rows; the scalar is `f64` unless stated.
+#[derive(Debug)]
+pub struct Batch<'a, T: Real = f64> {
+    /// `n x d_left`.
+    pub left: &'a DMatrix<T>,
+    /// `n x d_right`.
+    pub right: &'a DMatrix<T>,
+}
+
+impl<T: Real> Clone for Batch<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Real> Copy for Batch<'_, T> {}
+
+impl<'a, T: Real> Batch<'a, T> {
     /// A batch from two matrices with one pair per row.
-    pub fn new(left: &'a DMatrix<f64>, right: &'a DMatrix<f64>) -> Self {
+    pub fn new(left: &'a DMatrix<T>, right: &'a DMatrix<T>) -> Self {
         Self { left, right }
     }
 
@@ -33,7 +56,9 @@ impl<'a> Batch<'a> {
     pub fn is_empty(&self) -> bool {
         self.left.nrows() == 0
     }
+}
 
+impl Batch<'_, f64> {
     /// Checks finiteness and that both sides have the same number of rows (at least `min_n`).
     pub fn validate(&self, min_n: usize) -> Result<()> {
         check_shape(self.right, self.left.nrows(), self.right.ncols(), "rows of the two sides of a batch")?;
@@ -51,7 +76,8 @@ impl<'a> Batch<'a> {
 ///
 /// `value_grad` returns the loss on a batch and writes the gradient of each block into the
 /// caller-owned `grads` (same shapes as `params`), so a training loop allocates nothing per step.
-pub trait Objective {
+/// The scalar `T` is `f64` unless stated; the executor is generic over it.
+pub trait Objective<T: Real = f64> {
     /// Short name, e.g. `"infonce"`.
     fn name(&self) -> &'static str;
 
@@ -63,7 +89,7 @@ pub trait Objective {
     ///
     /// # Errors
     /// Shape mismatches between blocks, batch and gradients; a batch that is too small.
-    fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64>;
+    fn value_grad(&mut self, params: &[DMatrix<T>], batch: Batch<'_, T>, grads: &mut [DMatrix<T>]) -> Result<T>;
 
     /// A training run diverges when the loss exceeds this factor times `max(|first loss|, 1)`;
     /// `None` (the default) for losses that rightly grow from a small start (SimSiam's does).

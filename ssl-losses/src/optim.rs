@@ -5,6 +5,7 @@ use nalgebra::DMatrix;
 use gmm_core::{GmmError, check_positive};
 
 use crate::error::Result;
+use crate::objective::{Real, from_f64};
 
 /// The update rule.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -94,21 +95,22 @@ impl Schedule {
 /// A first-order update rule on parameter blocks: the solver of the streaming executor
 /// ([`crate::train_with`]). Implement it to bring your own; [`OptimizerKind::build`] gives the
 /// built-in ones.
-pub trait Optimizer {
+pub trait Optimizer<T: Real = f64> {
     /// One update of `params` from their gradients `grads` (same shapes) at learning rate `lr`.
     ///
     /// # Errors
     /// Blocks whose number or shapes differ from those the optimizer was built for.
-    fn step(&mut self, params: &mut [DMatrix<f64>], grads: &[DMatrix<f64>], lr: f64) -> Result<()>;
+    fn step(&mut self, params: &mut [DMatrix<T>], grads: &[DMatrix<T>], lr: f64) -> Result<()>;
 }
 
 /// The built-in optimizers' state for a list of parameter blocks: SGD with heavy-ball momentum
-/// (`v <- momentum v + g`, `p <- p - lr v`) or Adam with bias correction.
+/// (`v <- momentum v + g`, `p <- p - lr v`) or Adam with bias correction, in the scalar `T`
+/// (`f64` unless stated).
 #[derive(Clone, Debug)]
-pub struct FirstOrder {
+pub struct FirstOrder<T: Real = f64> {
     kind: OptimizerKind,
-    first: Vec<DMatrix<f64>>,
-    second: Vec<DMatrix<f64>>,
+    first: Vec<DMatrix<T>>,
+    second: Vec<DMatrix<T>>,
     t: u32,
 }
 
@@ -117,12 +119,12 @@ impl OptimizerKind {
     ///
     /// # Errors
     /// As [`FirstOrder::new`].
-    pub fn build(self, shapes: &[(usize, usize)]) -> Result<FirstOrder> {
+    pub fn build<T: Real>(self, shapes: &[(usize, usize)]) -> Result<FirstOrder<T>> {
         FirstOrder::new(self, shapes)
     }
 }
 
-impl FirstOrder {
+impl<T: Real> FirstOrder<T> {
     /// A fresh optimizer for blocks of the given shapes.
     ///
     /// # Errors
@@ -144,8 +146,8 @@ impl FirstOrder {
     }
 }
 
-impl Optimizer for FirstOrder {
-    fn step(&mut self, params: &mut [DMatrix<f64>], grads: &[DMatrix<f64>], lr: f64) -> Result<()> {
+impl<T: Real> Optimizer<T> for FirstOrder<T> {
+    fn step(&mut self, params: &mut [DMatrix<T>], grads: &[DMatrix<T>], lr: f64) -> Result<()> {
         for (what, blocks) in [
             ("parameter blocks of an optimizer step", params.len()),
             ("gradient blocks of an optimizer step", grads.len()),
@@ -155,25 +157,36 @@ impl Optimizer for FirstOrder {
             }
         }
         for ((p, g), m) in params.iter().zip(grads).zip(&self.first) {
-            gmm_core::check_shape(p, m.nrows(), m.ncols(), "parameter block of an optimizer step")?;
-            gmm_core::check_shape(g, m.nrows(), m.ncols(), "gradient block of an optimizer step")?;
+            for (block, what) in [
+                (p.shape(), "parameter block of an optimizer step"),
+                (g.shape(), "gradient block of an optimizer step"),
+            ] {
+                if block != m.shape() {
+                    let (expected, got) =
+                        if block.0 != m.nrows() { (m.nrows(), block.0) } else { (m.ncols(), block.1) };
+                    return Err(GmmError::Shape { what, expected, got }.into());
+                }
+            }
         }
+        let t = from_f64::<T>;
         self.t += 1;
         for (b, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             match self.kind {
                 OptimizerKind::Sgd { momentum } => {
                     let v = &mut self.first[b];
-                    *v *= momentum;
+                    *v *= t(momentum);
                     *v += g;
-                    *p -= &*v * lr;
+                    *p -= &*v * t(lr);
                 }
                 OptimizerKind::Adam { beta1, beta2, eps } => {
-                    let c1 = 1.0 - beta1.powi(self.t as i32);
-                    let c2 = 1.0 - beta2.powi(self.t as i32);
+                    let c1 = t(1.0 - beta1.powi(self.t as i32));
+                    let c2 = t(1.0 - beta2.powi(self.t as i32));
+                    let (b1, b2, one_b1, one_b2, lr, eps) =
+                        (t(beta1), t(beta2), t(1.0 - beta1), t(1.0 - beta2), t(lr), t(eps));
                     let (m, v) = (&mut self.first[b], &mut self.second[b]);
                     for (((pv, &gv), mv), vv) in p.iter_mut().zip(g.iter()).zip(m.iter_mut()).zip(v.iter_mut()) {
-                        *mv = beta1 * *mv + (1.0 - beta1) * gv;
-                        *vv = beta2 * *vv + (1.0 - beta2) * gv * gv;
+                        *mv = b1 * *mv + one_b1 * gv;
+                        *vv = b2 * *vv + one_b2 * gv * gv;
                         *pv -= lr * (*mv / c1) / ((*vv / c2).sqrt() + eps);
                     }
                 }
@@ -210,6 +223,6 @@ mod tests {
             assert!(opt.step(&mut p, &[], 0.01).is_err(), "missing gradient block");
             assert!(opt.step(&mut [DMatrix::zeros(2, 2)], &[DMatrix::zeros(2, 2)], 0.01).is_err(), "wrong shape");
         }
-        assert!(FirstOrder::new(OptimizerKind::Sgd { momentum: 1.0 }, &[]).is_err());
+        assert!(FirstOrder::<f64>::new(OptimizerKind::Sgd { momentum: 1.0 }, &[]).is_err());
     }
 }

@@ -15,10 +15,10 @@ use gmm_core::seeded;
 use nalgebra::DMatrix;
 
 use crate::data::PairSource;
-use gmm_core::{GmmError, check_at_least, check_finite, check_non_negative, check_positive};
+use gmm_core::{GmmError, check_at_least, check_non_negative, check_positive};
 
 use crate::error::{LossError, Result};
-use crate::objective::{Batch, Objective};
+use crate::objective::{Batch, Objective, Real, from_f64, to_f64};
 use crate::optim::{Optimizer, OptimizerKind, Schedule};
 
 /// Settings of a training run. Defaults: 2000 steps of Adam at `lr = 0.01` with a cosine
@@ -117,25 +117,25 @@ pub enum StopReason {
 }
 
 /// Sees every step and the parameters after it; returns [`ControlFlow::Break`] to stop the run.
-/// Closures `FnMut(&StepInfo, &[DMatrix<f64>]) -> ControlFlow<()>` are observers.
-pub trait Observer {
+/// Closures `FnMut(&StepInfo, &[DMatrix<T>]) -> ControlFlow<()>` are observers.
+pub trait Observer<T: Real = f64> {
     /// Called after each step with the step's summary and the updated parameters.
-    fn observe(&mut self, info: &StepInfo, params: &[DMatrix<f64>]) -> ControlFlow<()>;
+    fn observe(&mut self, info: &StepInfo, params: &[DMatrix<T>]) -> ControlFlow<()>;
 }
 
-impl<F: FnMut(&StepInfo, &[DMatrix<f64>]) -> ControlFlow<()>> Observer for F {
-    fn observe(&mut self, info: &StepInfo, params: &[DMatrix<f64>]) -> ControlFlow<()> {
+impl<T: Real, F: FnMut(&StepInfo, &[DMatrix<T>]) -> ControlFlow<()>> Observer<T> for F {
+    fn observe(&mut self, info: &StepInfo, params: &[DMatrix<T>]) -> ControlFlow<()> {
         self(info, params)
     }
 }
 
 /// A constraint kept after every step: it sees each batch, then projects the parameters.
-pub trait Constraint {
+pub trait Constraint<T: Real = f64> {
     /// Sees the batch of the step (e.g. to update running statistics). The default ignores it.
     ///
     /// # Errors
     /// A batch the constraint cannot use.
-    fn observe_batch(&mut self, _batch: &Batch<'_>) -> Result<()> {
+    fn observe_batch(&mut self, _batch: &Batch<'_, T>) -> Result<()> {
         Ok(())
     }
 
@@ -143,7 +143,7 @@ pub trait Constraint {
     ///
     /// # Errors
     /// A projection that is impossible (e.g. a rank-deficient map under whitening).
-    fn project(&mut self, params: &mut [DMatrix<f64>]) -> Result<()>;
+    fn project(&mut self, params: &mut [DMatrix<T>]) -> Result<()>;
 }
 
 /// The whitening constraint of SimSiam on block 0: `A M A^T = I` after every step, `M` a running
@@ -185,11 +185,11 @@ impl Constraint for RunningWhitening {
     }
 }
 
-/// The result of a run.
+/// The result of a run (parameters in the scalar `T`, `f64` unless stated).
 #[derive(Clone, Debug)]
-pub struct TrainOutcome {
+pub struct TrainOutcome<T: Real = f64> {
     /// Learned parameter blocks.
-    pub params: Vec<DMatrix<f64>>,
+    pub params: Vec<DMatrix<T>>,
     /// Loss of every step.
     pub losses: Vec<f64>,
     /// Steps taken.
@@ -232,20 +232,23 @@ pub fn train(
 /// Invalid settings; shapes; [`LossError::Diverged`] naming the step and the learning rate when
 /// the loss or the gradient stops being finite, or when the loss grows beyond the objective's
 /// [`Objective::divergence_factor`] times its start (never NaN output).
-pub fn train_with(
-    objective: &mut dyn Objective,
-    source: &mut dyn PairSource,
-    mut params: Vec<DMatrix<f64>>,
+pub fn train_with<T: Real>(
+    objective: &mut dyn Objective<T>,
+    source: &mut dyn PairSource<T>,
+    mut params: Vec<DMatrix<T>>,
     config: &TrainConfig,
-    optimizer: &mut dyn Optimizer,
-    mut constraint: Option<&mut dyn Constraint>,
-    observer: &mut dyn Observer,
-) -> Result<TrainOutcome> {
+    optimizer: &mut dyn Optimizer<T>,
+    mut constraint: Option<&mut dyn Constraint<T>>,
+    observer: &mut dyn Observer<T>,
+) -> Result<TrainOutcome<T>> {
     config.validate()?;
     for (b, p) in params.iter().enumerate() {
-        check_finite(p, if b == 0 { "initial map" } else { "initial parameter block" })?;
+        if let Some((i, v)) = p.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            let what = if b == 0 { "initial map" } else { "initial parameter block" };
+            return Err(GmmError::NonFinite { what, row: i % p.nrows(), col: i / p.nrows(), value: to_f64(*v) }.into());
+        }
     }
-    let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
+    let mut grads: Vec<DMatrix<T>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
     let mut rng = seeded(config.seed);
     let mut losses = Vec::new();
     let growth = objective.divergence_factor();
@@ -254,12 +257,12 @@ pub fn train_with(
     for step in 0..config.steps {
         let lr = config.schedule.lr_at(config.lr, step, config.steps);
         let batch = source.next_batch(&mut rng)?;
-        let loss = objective.value_grad(&params, batch, &mut grads)?;
+        let loss = to_f64(objective.value_grad(&params, batch, &mut grads)?);
         let last_loss = losses.last().copied().unwrap_or(f64::NAN);
         if !loss.is_finite() {
             return Err(LossError::Diverged { quantity: "loss became non-finite", step, lr, last_loss });
         }
-        let grad_norm = grads.iter().map(|g| g.norm_squared()).sum::<f64>().sqrt();
+        let grad_norm = grads.iter().map(|g| to_f64(g.norm_squared())).sum::<f64>().sqrt();
         if !grad_norm.is_finite() {
             return Err(LossError::Diverged { quantity: "gradient became non-finite", step, lr, last_loss });
         }
@@ -286,7 +289,7 @@ pub fn train_with(
         }
         if config.weight_decay > 0.0 {
             for p in params.iter_mut() {
-                *p *= 1.0 - lr * config.weight_decay;
+                *p *= from_f64::<T>(1.0 - lr * config.weight_decay);
             }
         }
         optimizer.step(&mut params, &grads, lr)?;
