@@ -31,31 +31,43 @@ use gmm_core::nalgebra::{DMatrix, DVector};
 use gmm_core::{Gmm, GmmError, check_at_least, check_finite, check_positive};
 
 use crate::error::{LossError, Result};
-use crate::objective::{Batch, Objective};
+use crate::objective::{Batch, Objective, Real, from_f64, to_f64};
 use crate::population::PopulationInfoNce;
 
-/// A deterministic cost over parameter blocks with its exact gradient.
-pub trait Cost {
+/// A deterministic cost over parameter blocks with its exact gradient, in the scalar `T` (`f64`
+/// unless stated).
+pub trait Cost<T: Real = f64> {
     /// The value at `params`; the gradient of each block into `grads` (same shapes).
     ///
     /// # Errors
     /// Shapes that do not fit the cost.
-    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64>;
+    fn cost_grad(&mut self, params: &[DMatrix<T>], grads: &mut [DMatrix<T>]) -> Result<T>;
 }
 
-/// A [`Cost`] from a closure.
+/// A [`Cost`] from a closure `f(params, grads) -> value`.
 pub struct FnCost<F>(F);
 
-impl<F: FnMut(&[DMatrix<f64>], &mut [DMatrix<f64>]) -> Result<f64>> FnCost<F> {
+impl<F> FnCost<F> {
     /// Wraps `f(params, grads) -> value`.
     pub fn new(f: F) -> Self {
         Self(f)
     }
 }
 
-impl<F: FnMut(&[DMatrix<f64>], &mut [DMatrix<f64>]) -> Result<f64>> Cost for FnCost<F> {
-    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64> {
+impl<T: Real, F: FnMut(&[DMatrix<T>], &mut [DMatrix<T>]) -> Result<T>> Cost<T> for FnCost<F> {
+    fn cost_grad(&mut self, params: &[DMatrix<T>], grads: &mut [DMatrix<T>]) -> Result<T> {
         (self.0)(params, grads)
+    }
+}
+
+/// Returns [`GmmError::NonFinite`] naming the first non-finite entry of `m` (any scalar).
+fn check_finite_in<T: Real>(m: &DMatrix<T>, what: &'static str) -> Result<()> {
+    match m.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(p) => {
+            let value = to_f64(m[p]);
+            Err(GmmError::NonFinite { what, row: p % m.nrows(), col: p / m.nrows(), value }.into())
+        }
     }
 }
 
@@ -64,25 +76,28 @@ impl<F: FnMut(&[DMatrix<f64>], &mut [DMatrix<f64>]) -> Result<f64>> Cost for FnC
 /// last batch keeps the remainder; it is merged into the one before when it would have fewer
 /// than 2 pairs), each batch weighted by its share of the pairs, so that
 /// `L(A) = sum_b (n_b / n) L_batch(A; b)` and its gradient is exact.
-pub struct FixedSample<'a> {
-    objective: &'a mut dyn Objective,
-    batches: Vec<(DMatrix<f64>, DMatrix<f64>)>,
+pub struct FixedSample<'a, T: Real = f64> {
+    objective: &'a mut dyn Objective<T>,
+    batches: Vec<(DMatrix<T>, DMatrix<T>)>,
     n: usize,
-    scratch: Vec<DMatrix<f64>>,
+    scratch: Vec<DMatrix<T>>,
 }
 
-impl<'a> FixedSample<'a> {
+impl<'a, T: Real> FixedSample<'a, T> {
     /// Splits `left` and `right` (`n x d_l`, `n x d_r`, row `i` a pair) into batches of `m`.
     ///
     /// # Errors
     /// Different row counts, fewer than 2 pairs, `m < 2`, non-finite data.
-    pub fn new(objective: &'a mut dyn Objective, left: &DMatrix<f64>, right: &DMatrix<f64>, m: usize) -> Result<Self> {
+    pub fn new(objective: &'a mut dyn Objective<T>, left: &DMatrix<T>, right: &DMatrix<T>, m: usize) -> Result<Self> {
         let n = left.nrows();
-        gmm_core::check_shape(right, n, right.ncols(), "rows of the positives against the anchors")?;
+        if right.nrows() != n {
+            let what = "rows of the positives against the anchors";
+            return Err(GmmError::Shape { what, expected: n, got: right.nrows() }.into());
+        }
         check_at_least(n, 2, "pairs of a fixed sample")?;
         check_at_least(m, 2, "pairs per batch of a fixed sample")?;
-        check_finite(left, "fixed sample (anchors)")?;
-        check_finite(right, "fixed sample (positives)")?;
+        check_finite_in(left, "fixed sample (anchors)")?;
+        check_finite_in(right, "fixed sample (positives)")?;
         let mut starts: Vec<usize> = (0..n).step_by(m).collect();
         if starts.len() > 1 && n - starts[starts.len() - 1] < 2 {
             starts.pop();
@@ -104,15 +119,15 @@ impl<'a> FixedSample<'a> {
     }
 }
 
-impl Cost for FixedSample<'_> {
-    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64> {
+impl<T: Real> Cost<T> for FixedSample<'_, T> {
+    fn cost_grad(&mut self, params: &[DMatrix<T>], grads: &mut [DMatrix<T>]) -> Result<T> {
         if self.scratch.len() != grads.len() {
             self.scratch = grads.iter().map(|g| DMatrix::zeros(g.nrows(), g.ncols())).collect();
         }
-        grads.iter_mut().for_each(|g| g.fill(0.0));
-        let mut total = 0.0;
+        grads.iter_mut().for_each(|g| g.fill(T::zero()));
+        let mut total = T::zero();
         for (left, right) in &self.batches {
-            let w = left.nrows() as f64 / self.n as f64;
+            let w = from_f64::<T>(left.nrows() as f64 / self.n as f64);
             total += w * self.objective.value_grad(params, Batch::new(left, right), &mut self.scratch)?;
             for (g, s) in grads.iter_mut().zip(&self.scratch) {
                 *g += s * w;
@@ -222,11 +237,11 @@ pub struct LbfgsStep {
     pub step: f64,
 }
 
-/// The result of [`Lbfgs::minimize`].
+/// The result of [`Lbfgs::minimize`] (parameters in the cost's scalar).
 #[derive(Clone, Debug)]
-pub struct Minimized {
+pub struct Minimized<T: Real = f64> {
     /// The parameter blocks at the end.
-    pub params: Vec<DMatrix<f64>>,
+    pub params: Vec<DMatrix<T>>,
     /// The cost there.
     pub loss: f64,
     /// The cost after each iteration (the first entry is the start).
@@ -267,28 +282,33 @@ impl Default for Lbfgs {
     }
 }
 
-/// Flattens blocks into one vector (column-major within each block, blocks in order).
-fn flatten(blocks: &[DMatrix<f64>]) -> DVector<f64> {
-    DVector::from_iterator(blocks.iter().map(|b| b.len()).sum(), blocks.iter().flat_map(|b| b.iter().copied()))
+/// Flattens blocks into one `f64` vector (column-major within each block, blocks in order): the
+/// solver's own arithmetic is in `f64` whatever the cost's scalar.
+fn flatten<T: Real>(blocks: &[DMatrix<T>]) -> DVector<f64> {
+    DVector::from_iterator(
+        blocks.iter().map(|b| b.len()).sum(),
+        blocks.iter().flat_map(|b| b.iter().map(|&v| to_f64(v))),
+    )
 }
 
-/// Writes the vector back into blocks of the same shapes.
-fn unflatten(v: &DVector<f64>, blocks: &mut [DMatrix<f64>]) {
+/// Writes the vector back into blocks of the same shapes (rounded to the cost's scalar).
+fn unflatten<T: Real>(v: &DVector<f64>, blocks: &mut [DMatrix<T>]) {
     let mut offset = 0;
     for b in blocks.iter_mut() {
-        let len = b.len();
-        b.as_mut_slice().copy_from_slice(&v.as_slice()[offset..offset + len]);
-        offset += len;
+        for (dst, &src) in b.iter_mut().zip(&v.as_slice()[offset..]) {
+            *dst = from_f64(src);
+        }
+        offset += b.len();
     }
 }
 
 /// The cost along the search direction: value and directional derivative at `x + t p`.
-struct Line<'a> {
-    cost: &'a mut dyn Cost,
+struct Line<'a, T: Real> {
+    cost: &'a mut dyn Cost<T>,
     x: &'a DVector<f64>,
     p: &'a DVector<f64>,
-    blocks: Vec<DMatrix<f64>>,
-    grads: Vec<DMatrix<f64>>,
+    blocks: Vec<DMatrix<T>>,
+    grads: Vec<DMatrix<T>>,
     evaluations: usize,
 }
 
@@ -301,11 +321,11 @@ struct Point {
     g: DVector<f64>,
 }
 
-impl Line<'_> {
+impl<T: Real> Line<'_, T> {
     fn eval(&mut self, t: f64) -> Result<Point> {
         let xt = self.x + self.p * t;
         unflatten(&xt, &mut self.blocks);
-        let f = self.cost.cost_grad(&self.blocks, &mut self.grads)?;
+        let f = to_f64(self.cost.cost_grad(&self.blocks, &mut self.grads)?);
         self.evaluations += 1;
         let g = flatten(&self.grads);
         Ok(Point { t, f, slope: g.dot(self.p), g })
@@ -353,18 +373,18 @@ impl Lbfgs {
     /// # Errors
     /// Invalid settings; non-finite initial parameters; the cost's errors; a non-finite cost or
     /// gradient ([`LossError::Diverged`], naming the iteration).
-    pub fn minimize(
+    pub fn minimize<T: Real>(
         &self,
-        cost: &mut dyn Cost,
-        mut params: Vec<DMatrix<f64>>,
+        cost: &mut dyn Cost<T>,
+        mut params: Vec<DMatrix<T>>,
         observer: &mut dyn FnMut(&LbfgsStep),
-    ) -> Result<Minimized> {
+    ) -> Result<Minimized<T>> {
         self.validate()?;
         for p in &params {
-            check_finite(p, "initial parameters")?;
+            check_finite_in(p, "initial parameters")?;
         }
-        let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
-        let mut f = cost.cost_grad(&params, &mut grads)?;
+        let mut grads: Vec<DMatrix<T>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
+        let mut f = to_f64(cost.cost_grad(&params, &mut grads)?);
         let mut evaluations = 1;
         let mut x = flatten(&params);
         let mut g = flatten(&grads);
@@ -448,7 +468,7 @@ impl Lbfgs {
 
     /// A step length satisfying the strong Wolfe conditions along the line, or `None` when
     /// no decrease is possible (the cost is flat to rounding along the direction).
-    fn strong_wolfe(&self, line: &mut Line<'_>, start: &Point) -> Result<Option<Point>> {
+    fn strong_wolfe<T: Real>(&self, line: &mut Line<'_, T>, start: &Point) -> Result<Option<Point>> {
         let (c1, c2) = (self.c1, self.c2);
         let armijo = |pt: &Point| pt.f <= start.f + c1 * pt.t * start.slope;
         let curvature = |pt: &Point| pt.slope.abs() <= c2 * start.slope.abs();
@@ -478,9 +498,9 @@ impl Lbfgs {
     /// Zoom of Nocedal & Wright's Algorithm 3.6 between `lo` (satisfies sufficient decrease,
     /// lowest cost so far) and `hi`. Falls back to the best decreasing point seen when the
     /// evaluation budget runs out.
-    fn zoom(
+    fn zoom<T: Real>(
         &self,
-        line: &mut Line<'_>,
+        line: &mut Line<'_, T>,
         start: &Point,
         mut lo: Point,
         mut hi: Point,
@@ -597,6 +617,28 @@ mod tests {
         let slope = (large / small).ln() / 16f64.ln();
         assert!(slope < -0.3, "slope {slope:.3} (errors {small:.4} -> {large:.4})");
         assert!(population_minimiser(&g, 1.0, 1.0, 7, 100, 1, &Lbfgs::default()).is_err());
+    }
+
+    #[test]
+    fn an_f32_cost_is_minimised_to_f32_precision() {
+        // f(x) = sum_i w_i (x_i - i)^2 / 2 in f32, w from 1 to 100: the solver's own arithmetic is
+        // f64, the cost's f32, so the gradient cannot fall much below eps_f32 * |g| scale.
+        let w: Vec<f32> = (0..6).map(|i| 10f32.powf(i as f32 * 0.4)).collect();
+        let mut cost = FnCost::new(move |p: &[DMatrix<f32>], g: &mut [DMatrix<f32>]| {
+            let mut f = 0.0f32;
+            for i in 0..6 {
+                let r = p[0][i] - i as f32;
+                f += 0.5 * w[i] * r * r;
+                g[0][i] = w[i] * r;
+            }
+            Ok(f)
+        });
+        let solver = Lbfgs { grad_rtol: 1e-5, ..Lbfgs::default() };
+        let out = solver.minimize(&mut cost, vec![DMatrix::<f32>::zeros(6, 1)], &mut |_| {}).unwrap();
+        assert!(out.certificate.converged, "{:?}", out.certificate);
+        // |x - x*| <= |grad| / w_min = |grad|, plus the f32 rounding of x (|x| <= 5: 6e-7).
+        let err = (0..6).map(|i| (f64::from(out.params[0][i]) - i as f64).abs()).fold(0.0, f64::max);
+        assert!(err <= out.certificate.grad_norm + 1e-6, "{err} vs {:?}", out.certificate);
     }
 
     #[test]
