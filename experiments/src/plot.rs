@@ -72,7 +72,7 @@ fn log_key_points(lo: f64, hi: f64) -> Vec<f64> {
 }
 
 /// Width of the legend panel to the right of the data.
-const LEGEND_WIDTH: u32 = 220;
+const LEGEND_WIDTH: u32 = 300;
 
 /// Writes an SVG plot with error bars to `path` (atomically: temporary file, then rename): lines
 /// through the means on numeric axes; points only, each method shifted slightly, on a

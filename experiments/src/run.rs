@@ -46,7 +46,8 @@ pub struct Row {
     pub solver: String,
     /// Pairs or samples of the fixed sample (0 for streams).
     pub n: usize,
-    /// The certificate's verdict (`None` for closed forms, which are exact, and streams).
+    /// The certificate's verdict: `Some(false)` for a trained map without one (streams,
+    /// epochs), `None` for closed forms, which are exact.
     pub converged: Option<bool>,
     /// The certificate's relative gradient norm.
     pub relative_grad: Option<f64>,
@@ -89,11 +90,11 @@ pub fn jobs(s: &Sweeps) -> Vec<Job> {
 
 /// Whitened SimSiam's label: it trains on a stream of fresh pairs (its recipe), not on the fixed
 /// sample of the other methods, and has no certificate.
-pub(crate) const SIMSIAM: &str = "SimSiam-whitened (stream)";
+pub(crate) const SIMSIAM: &str = "SimSiam-whitened, stream";
 
 /// Whitened SimSiam's label in E8: its recipe over epochs of the fixed augmented pairs, no
 /// certificate.
-pub(crate) const SIMSIAM_EPOCHS: &str = "SimSiam-whitened (epochs)";
+pub(crate) const SIMSIAM_EPOCHS: &str = "SimSiam-whitened, epochs";
 
 /// A learned or fitted map, by method, with how it was obtained.
 struct Fitted {
@@ -199,7 +200,13 @@ fn fitted_row(job: &Job, fitted: &Fitted) -> Row {
     Row {
         solver: fitted.solver.into(),
         n: fitted.n,
-        converged: fitted.certificate.map(|c| c.converged),
+        // A trained map without a certificate (streams, epochs) is not converged as far as
+        // anyone can tell; closed forms are exact (None).
+        converged: match (fitted.certificate, fitted.solver) {
+            (Some(c), _) => Some(c.converged),
+            (None, "closed-form") => None,
+            (None, _) => Some(false),
+        },
         relative_grad: fitted.certificate.map(|c| c.relative),
         ..row(job, fitted.method)
     }
@@ -357,7 +364,7 @@ fn clip_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (side, name, a) in [(Side::X, "CLIP map A (x)", &out.params[0]), (Side::Y, "CLIP map B (y)", &out.params[1])] {
         let shared = c.shared_gmm(side)?;
-        let mut r = Row { solver: "stream".into(), ..row(job, name) };
+        let mut r = Row { solver: "stream".into(), converged: Some(false), ..row(job, name) };
         r.share_outside = shared.share_outside_fisher(a).ok();
         r.sin_theta_max = LinearMap::new(a.clone())
             .top_subspace(2)
