@@ -7,8 +7,8 @@ use gmm_core::nalgebra::DMatrix;
 use gmm_core::{ClipGenerator, Gmm, LinearMap, MixtureGenerator, Side, seeded};
 use serde::{Deserialize, Serialize};
 use ssl_losses::{
-    Centering, Certificate, Clip, ClipStream, FixedPairs, GmmStream, InfoNceFit, Preconditioner, Score, StepInfo,
-    TrainConfig, Whitening, small_random_init, train, train_whitened_simsiam,
+    Centering, Certificate, Clip, ClipStream, FixedPairs, GmmStream, InfoNceFit, PreconditionedSource, Preconditioner,
+    Score, Sides, StepInfo, TrainConfig, Whitening, small_random_init, train, train_whitened_simsiam,
 };
 
 use crate::data::{Dataset, same_class_pairs};
@@ -360,9 +360,19 @@ fn clip_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     let config = TrainConfig { steps: job.setting as usize, seed, ..TrainConfig::default() };
     let mut clip = Clip::new(1.0, Score::Dot)?;
     let init = vec![small_random_init(2, 8, 0.1, seed), small_random_init(2, 6, 0.1, seed + 1)];
-    let out = train(&mut clip, &mut ClipStream::new(&c, s.batch)?, init, &config, &mut |_| {})?;
+    // Label-free preconditioning per modality, from a warm-up sample of 16 batches (its own seed).
+    let mut stream = PreconditionedSource::new(
+        ClipStream::new(&c, s.batch)?,
+        16,
+        seed ^ 0x5741_524d,
+        Sides::Separate,
+        Centering::SampleMean,
+        Whitening::SampleCovariance,
+    )?;
+    let out = train(&mut clip, &mut stream, init, &config, &mut |_| {})?;
+    let (a, b) = (stream.map_back(&out.params[0], false).components, stream.map_back(&out.params[1], true).components);
     let mut rows = Vec::new();
-    for (side, name, a) in [(Side::X, "CLIP map A (x)", &out.params[0]), (Side::Y, "CLIP map B (y)", &out.params[1])] {
+    for (side, name, a) in [(Side::X, "CLIP map A (x)", &a), (Side::Y, "CLIP map B (y)", &b)] {
         let shared = c.shared_gmm(side)?;
         let mut r = Row { solver: "stream".into(), converged: Some(false), ..row(job, name) };
         r.share_outside = shared.share_outside_fisher(a).ok();

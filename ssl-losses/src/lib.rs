@@ -16,7 +16,9 @@ pub mod train;
 pub use contrastive::{Clip, Form, InfoNce, Score};
 pub use data::{ClipStream, FixedPairs, GmmStream, LabelledPairs, PairSource};
 pub use error::{LossError, Result};
-pub use fit::{Centering, InfoNceFit, Preconditioner, SslFitted, WHITENING_RIDGE, Whitening};
+pub use fit::{
+    Centering, InfoNceFit, PreconditionedSource, Preconditioner, Sides, SslFitted, WHITENING_RIDGE, Whitening,
+};
 pub use lbfgs::{
     Certificate, Cost, FixedSample, FnCost, Lbfgs, LbfgsStep, Minimized, PopulationCost, population_minimiser,
 };
