@@ -445,23 +445,18 @@ impl Shard {
     }
 }
 
-/// Runs the jobs of `shard` in parallel (rayon) and returns their rows in job order; `progress`
+/// Runs the jobs of `shard` in parallel (rayon, feature `parallel`) and returns their rows in job order; `progress`
 /// is told of each finished job (from any thread). The rows do not depend on the thread count.
 ///
 /// # Errors
 /// Invalid sweeps; the first job that failed, named.
 pub fn run(s: &Sweeps, shard: Shard, progress: &(dyn Fn(&Job) + Sync)) -> Result<Vec<Row>> {
-    use rayon::prelude::*;
     s.validate()?;
-    let results: Vec<Result<Vec<Row>>> = shard
-        .jobs(s)
-        .par_iter()
-        .map(|job| {
-            let rows = run_job(job, s);
-            progress(job);
-            rows
-        })
-        .collect();
+    let results: Vec<Result<Vec<Row>>> = gmm_core::parallel::map(&shard.jobs(s), |job| {
+        let rows = run_job(job, s);
+        progress(job);
+        rows
+    });
     let mut rows = Vec::new();
     for r in results {
         rows.extend(r?);
