@@ -3,7 +3,9 @@
 use baselines::{CcaPairs, Fit, Lda, Pca};
 use gmm_core::seeded;
 
-use crate::common::{log_log_slope, mixture, sin_to, train_infonce};
+use ssl_losses::InfoNceFit;
+
+use crate::common::{log_log_slope, mixture, sin_to};
 use crate::evidence::{Budget, Evidence, Result};
 
 /// Mean `sin theta_max` to `F` of a sample estimator over `seeds` repetitions at each `n`.
@@ -48,9 +50,12 @@ fn pca_rate(budget: Budget, seed: u64, trap: bool) -> Result<Evidence> {
 }
 
 /// C4: the PCA-trap family (dominant noise direction orthogonal to the means): PCA misses `F`
-/// (population sin > 0.9) while CCA on pairs (n = 2e4) and trained InfoNCE find it
-/// (sin < 0.1: ~10x their measured n^{-1/2} error at this size). Statistic: the worst sin of
-/// CCA and InfoNCE, provided PCA fails.
+/// (population sin > 0.9) while InfoNCE, fitted on n = 2e4 pairs to its convergence
+/// certificate, finds it as well as the consistent label-free closed form on the same pairs
+/// (CCA, whose error is the sample noise floor ~ n^{-1/2}). Statistic: the worst ratio of
+/// InfoNCE's sin theta_max to CCA's (threshold 3: within 3x the noise floor), provided PCA fails
+/// and CCA's own error is small against the nearest wrong answer (sin < 0.5); an InfoNCE fit
+/// without a certificate fails the case. Control: sample PCA's sin against the same floor.
 pub fn c4(budget: Budget, seed: u64) -> Result<Evidence> {
     trap_family(budget, seed, true)
 }
@@ -64,31 +69,33 @@ fn trap_family(budget: Budget, seed: u64, learned: bool) -> Result<Evidence> {
     let cases = budget.pick(2, 6);
     let mut worst: f64 = 0.0;
     let mut pca_min: f64 = 1.0;
+    let mut floor_max: f64 = 0.0;
     for i in 0..cases {
         let g = mixture(3 + i % 3, 10 + 2 * i, 10.0, true, seed + i as u64)?;
         let f = g.fisher_subspace()?;
         let r = f.dim();
         pca_min = pca_min.min(g.pca_subspace(r)?.sin_theta_max(&f)?);
-        if learned {
-            let pairs = g.sample_pairs(20_000, 1.0, &mut seeded(seed ^ i as u64))?;
-            let cca = CcaPairs::new(r).fit((&pairs.x, &pairs.x_plus))?;
-            worst = worst.max(sin_to(&cca.map.components, &f)?);
-            worst = worst.max(sin_to(&train_infonce(&g, 1.0, r, budget.pick(1500, 3000), seed + i as u64)?, &f)?);
+        let pairs = g.sample_pairs(20_000, 1.0, &mut seeded(seed ^ i as u64))?;
+        let floor = sin_to(&CcaPairs::new(r).fit(&pairs)?.map.components, &f)?;
+        floor_max = floor_max.max(floor);
+        let sin = if learned {
+            let infonce = InfoNceFit::new(r).seed(seed + i as u64).fit(&pairs)?;
+            if infonce.certificate.converged { sin_to(&infonce.map.components, &f)? } else { 1.0 }
         } else {
-            let x = g.sample(20_000, &mut seeded(seed ^ i as u64)).x;
-            worst = worst.max(sin_to(&Pca::new(r).fit(&x)?.map.components, &f)?);
-        }
+            sin_to(&Pca::new(r).fit(&pairs.x)?.map.components, &f)?
+        };
+        worst = worst.max(sin / floor);
     }
     let mut e = Evidence::at_most(
         cases,
         worst,
-        0.1,
+        3.0,
         format!(
-            "worst sin theta_max to F ({}); population PCA sin >= {pca_min:.3} on every case",
-            if learned { "CCA n = 2e4 and InfoNCE" } else { "sample PCA" }
+            "worst ratio of {} sin theta_max to F to CCA's on the same 2e4 pairs (the noise floor, at most {floor_max:.3}); threshold 3; population PCA sin >= {pca_min:.3} on every case",
+            if learned { "InfoNCE's (certified)" } else { "sample PCA's" }
         ),
     );
-    e.passed &= pca_min > 0.9;
+    e.passed &= pca_min > 0.9 && floor_max < 0.5;
     Ok(e)
 }
 
