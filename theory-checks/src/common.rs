@@ -3,8 +3,8 @@
 use gmm_core::{ClipGmm, Gmm, LinearMap, MixtureGenerator, Side, Subspace, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
-    Clip, ClipStream, Form, GmmStream, InfoNce, Score, SimSiam, SimSiamForm, TrainConfig, small_random_init, train,
-    train_whitened_simsiam,
+    Centering, Clip, ClipStream, Form, GmmStream, InfoNce, PreconditionedSource, Score, Sides, SimSiam, SimSiamForm,
+    TrainConfig, Whitening, small_random_init, train, train_whitened_simsiam,
 };
 
 use crate::evidence::Result;
@@ -62,12 +62,16 @@ pub fn train_simsiam(g: &Gmm, r: usize, steps: usize, whitened: bool, seed: u64)
 /// CLIP (dot score, tau = 1) trained on streaming pairs; returns `(A, B)`.
 pub fn train_clip(c: &ClipGmm, r: usize, steps: usize, seed: u64) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
     let mut loss = Clip::new(1.0, Score::Dot)?;
-    let mut data = ClipStream::new(c, 256)?;
+    // Each modality centred and whitened by a warm-up sample of its own (label-free,
+    // docs/theory.md 5.4); the maps are mapped back to the original coordinates.
+    let stream = ClipStream::new(c, 256)?;
+    let (center, white) = (Centering::SampleMean, Whitening::SampleCovariance);
+    let mut data = PreconditionedSource::new(stream, 16, seed ^ 0x5741_524d, Sides::Separate, center, white)?;
     let (dx, dy) = (c.modality(Side::X).dim(), c.modality(Side::Y).dim());
     let config = TrainConfig { steps, seed, ..TrainConfig::default() };
     let init = vec![small_random_init(r, dx, 0.1, seed ^ 1), small_random_init(r, dy, 0.1, seed ^ 2)];
     let out = train(&mut loss, &mut data, init, &config, &mut |_| {})?;
-    Ok((out.params[0].clone(), out.params[1].clone()))
+    Ok((data.map_back(&out.params[0], false).components, data.map_back(&out.params[1], true).components))
 }
 
 /// Least-squares slope of `log y` against `log x`.
