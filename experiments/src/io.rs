@@ -7,19 +7,56 @@ use gmm_core::nalgebra::DMatrix;
 
 use crate::error::{ExperimentError, Result};
 
-/// Writes a file atomically: the content goes to a temporary file beside `path`, which is then
-/// renamed over it, so an interrupted run never leaves a half-written file. `write` may fail
-/// with any error that an I/O error converts into.
+/// Writes a file without destroying what `path` points at:
+/// * a regular file (or a new path) is written atomically: the content goes to a temporary file
+///   beside it, which is then renamed over it, so an interrupted run never leaves a half-written
+///   file;
+/// * a symbolic link is followed: its target is replaced atomically and the link is kept;
+/// * a device or a FIFO (e.g. `/dev/null`, `/dev/stdout`) is written directly;
+/// * a directory is an error.
+///
+/// `write` may fail with any error that an I/O error converts into.
 ///
 /// # Errors
-/// The temporary file cannot be created or renamed, or `write` fails (the temporary file is
-/// removed then).
+/// The file cannot be created, written or renamed, `path` is a directory, or `write` fails (the
+/// temporary file is removed then).
 pub fn write_atomic<E: From<std::io::Error>>(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let context =
         |what: &str, p: &Path, e: std::io::Error| std::io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()));
+    // Follow a chain of symbolic links (at most 40, as the kernel does) to the file it names.
+    let mut resolved = path.to_path_buf();
+    for _ in 0..=40 {
+        match std::fs::symlink_metadata(&resolved) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let next = std::fs::read_link(&resolved).map_err(|e| context("cannot read the link", &resolved, e))?;
+                resolved =
+                    if next.is_absolute() { next } else { resolved.parent().unwrap_or(Path::new(".")).join(next) };
+            }
+            _ => break,
+        }
+    }
+    let path = resolved.as_path();
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_symlink() {
+            let e = std::io::Error::other("too many levels of symbolic links");
+            return Err(context("cannot write to", path, e).into());
+        }
+        if meta.is_dir() {
+            let e = std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory");
+            return Err(context("cannot write to", path, e).into());
+        }
+        if !meta.is_file() {
+            // A device or a FIFO: renaming over it would replace it by a file.
+            let file =
+                std::fs::OpenOptions::new().write(true).open(path).map_err(|e| context("cannot open", path, e))?;
+            let mut w = BufWriter::new(file);
+            write(&mut w)?;
+            return Ok(w.flush()?);
+        }
+    }
     let file_name = path.file_name().ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a file path", path.display()))
     })?;
@@ -100,6 +137,28 @@ mod tests {
         assert!(err.contains("line 2, column 2"), "{err}");
         assert!(read_csv("1,2\n3\n".as_bytes(), false, "t").is_err());
         assert!(read_csv("".as_bytes(), false, "t").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_devices_written_and_directories_refused() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = std::env::temp_dir().join(format!("experiments-io-links-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (target, link) = (dir.join("target.txt"), dir.join("link.txt"));
+        std::fs::write(&target, "old").unwrap();
+        std::os::unix::fs::symlink("target.txt", &link).unwrap();
+        write_atomic::<std::io::Error>(&link, |w| w.write_all(b"new")).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is kept");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new", "its target is replaced");
+        write_atomic::<std::io::Error>(Path::new("/dev/null"), |w| w.write_all(b"gone")).unwrap();
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null stays a device");
+        assert!(write_atomic::<std::io::Error>(&dir, |w| w.write_all(b"x")).is_err());
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        std::os::unix::fs::symlink("b", &a).unwrap();
+        std::os::unix::fs::symlink("a", &b).unwrap();
+        assert!(write_atomic::<std::io::Error>(&a, |w| w.write_all(b"x")).is_err(), "a loop of links is an error");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -282,3 +282,38 @@ fn reproduce_writes_everything_and_shards_merge_to_the_same_rows() {
     let (ok, _, stderr) = ssl_gmm(&["reproduce", "--shard", "2/2", "--out", merged.to_str().unwrap()]);
     assert!(!ok && stderr.contains("--shard"), "{stderr}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_full_standard_output_is_a_one_line_error_and_out_keeps_devices_and_links() {
+    use std::os::unix::fs::FileTypeExt;
+    // /dev/full refuses every write: the command ends with one line on stderr and exit code 2,
+    // not a panic (exit 101).
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        for args in
+            [vec!["presets"], vec!["describe", "--preset", "anisotropic"], vec!["check", "--quick", "--claims", "C2"]]
+        {
+            let out = Command::new(env!("CARGO_BIN_EXE_ssl-gmm"))
+                .args(&args)
+                .stdout(full.try_clone().unwrap())
+                .output()
+                .expect("binary runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.lines().any(|l| l.starts_with("error: cannot write to standard output")), "{stderr}");
+        }
+    }
+    // --out at a device writes into it; at a link, replaces the link's target and keeps the link.
+    let train = ["train", "--preset", "pca-trap", "--stream", "--steps", "5", "--json", "--out"];
+    let (ok, _, stderr) = ssl_gmm(&[&train[..], &["/dev/null"]].concat());
+    assert!(ok, "{stderr}");
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    let (target, link) = (temp_path("out-target.json"), temp_path("out-link.json"));
+    std::fs::write(&target, "old").unwrap();
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (ok, _, stderr) = ssl_gmm(&[&train[..], &[link.to_str().unwrap()]].concat());
+    assert!(ok, "{stderr}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(&target).unwrap().contains("\"method\""));
+}

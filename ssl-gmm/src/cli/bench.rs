@@ -27,19 +27,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let results = bench::measure_all(args.quick);
     if args.json {
         for m in &results {
-            println!("{}", serde_json::to_string(m)?);
+            outln!("{}", serde_json::to_string(m)?);
         }
         return Ok(());
     }
     let peak = results.iter().find(|m| m.workload == "gemm-f64").and_then(|m| m.gflops);
-    println!("{:<14} {:<34} {:>12} {:>9} {:>9}", "workload", "parameters", "ms / call", "GFLOP/s", "% peak");
+    outln!("{:<14} {:<34} {:>12} {:>9} {:>9}", "workload", "parameters", "ms / call", "GFLOP/s", "% peak");
     for m in &results {
         let params: Vec<String> = m.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let pct = match (m.gflops, peak) {
             (Some(g), Some(p)) if m.workload != "gemm-f64" => format!("{:.0}%", 100.0 * g / p),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "{:<14} {:<34} {:>12.3} {:>9} {:>9}",
             m.workload,
             params.join(" "),

@@ -77,13 +77,13 @@ pub fn run_check(args: &Args) -> anyhow::Result<()> {
         eprintln!("checking {} ...", claim.id);
         let outcome = run(claim, budget, args.seed)?;
         if args.json {
-            println!("{}", serde_json::to_string(&outcome)?);
+            outln!("{}", serde_json::to_string(&outcome)?);
         }
         outcomes.push(outcome);
     }
     let report = table(&outcomes, budget, args.seed);
     if !args.json {
-        print!("{report}");
+        outln!("{}", report.trim_end());
     }
     if let Some(path) = &args.out {
         write_atomic(path, |w| Ok(std::io::Write::write_all(w, report.as_bytes())?))?;

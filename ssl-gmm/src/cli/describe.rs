@@ -133,9 +133,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         },
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&facts)?);
+        outln!("{}", serde_json::to_string_pretty(&facts)?);
     } else {
-        print_human(&facts);
+        print_human(&facts)?;
     }
     Ok(())
 }
@@ -150,37 +150,44 @@ fn verdict(sin: f64) -> &'static str {
     }
 }
 
-fn print_human(facts: &Facts) {
+fn print_human(facts: &Facts) -> anyhow::Result<()> {
     match facts {
         Facts::Gmm { name, facts: f } => {
-            println!("mixture {name}: k = {}, d = {}", f.k, f.d);
+            outln!("mixture {name}: k = {}, d = {}", f.k, f.d);
             let weights: Vec<String> = f.weights.iter().map(|w| format!("{w:.3}")).collect();
-            println!("  weights                      [{}]", weights.join(", "));
-            println!(
+            outln!("  weights                      [{}]", weights.join(", "));
+            outln!(
                 "  covariance eigenvalues       {:.4} .. {:.4} (condition number {:.1})",
-                f.covariance_eigenvalue_min, f.covariance_eigenvalue_max, f.condition_number
+                f.covariance_eigenvalue_min,
+                f.covariance_eigenvalue_max,
+                f.condition_number
             );
-            println!("  Fisher subspace              dimension {}", f.fisher_dim);
+            outln!("  Fisher subspace              dimension {}", f.fisher_dim);
             let angles: Vec<String> = f.pca_vs_fisher_angles_deg.iter().map(|a| format!("{a:.2}")).collect();
-            println!("  PCA vs Fisher angles (deg)   [{}]", angles.join(", "));
-            println!(
+            outln!("  PCA vs Fisher angles (deg)   [{}]", angles.join(", "));
+            outln!(
                 "  PCA vs Fisher sin theta_max  {:.3e}: {}",
                 f.pca_vs_fisher_sin_theta_max,
                 verdict(f.pca_vs_fisher_sin_theta_max)
             );
-            println!("  mean span vs Fisher          sin theta_max {:.3e}", f.mean_span_vs_fisher_sin_theta_max);
+            outln!("  mean span vs Fisher          sin theta_max {:.3e}", f.mean_span_vs_fisher_sin_theta_max);
         }
         Facts::Clip { name, k, private_orthogonality_gap, x, y } => {
-            println!("CLIP-GMM {name}: k = {k} shared components");
-            println!("  private orthogonality gap    {private_orthogonality_gap:.2e} (0: claim C10's condition holds)");
+            outln!("CLIP-GMM {name}: k = {k} shared components");
+            outln!("  private orthogonality gap    {private_orthogonality_gap:.2e} (0: claim C10's condition holds)");
             for (label, m) in [("x", x), ("y", y)] {
-                println!(
+                outln!(
                     "  modality {label}: d = {}, {} private components; Fisher dims: shared {}, private {}, marginal {}",
-                    m.d, m.private_components, m.shared_fisher_dim, m.private_dim, m.marginal_fisher_dim
+                    m.d,
+                    m.private_components,
+                    m.shared_fisher_dim,
+                    m.private_dim,
+                    m.marginal_fisher_dim
                 );
-                println!("    shared vs Cov(x|z) Fisher  sin theta_max {:.3e}", m.shared_vs_conditional_sin_theta_max);
-                println!("    PCA vs shared Fisher       sin theta_max {:.3e}", m.pca_vs_shared_sin_theta_max);
+                outln!("    shared vs Cov(x|z) Fisher  sin theta_max {:.3e}", m.shared_vs_conditional_sin_theta_max);
+                outln!("    PCA vs shared Fisher       sin theta_max {:.3e}", m.pca_vs_shared_sin_theta_max);
             }
         }
     }
+    Ok(())
 }

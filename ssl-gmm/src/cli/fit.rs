@@ -170,7 +170,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(&report)?;
     match &args.out {
         Some(path) => write_atomic(path, |w| Ok(std::io::Write::write_all(w, json.as_bytes())?))?,
-        None => println!("{json}"),
+        None => outln!("{json}"),
     }
     Ok(())
 }

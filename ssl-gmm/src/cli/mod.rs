@@ -1,5 +1,15 @@
 //! Subcommands, one module each.
 
+/// `println!` that returns an error instead of panicking when standard output cannot be written
+/// (a full disk, `> /dev/full`): the command then ends with a one-line error.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| anyhow::anyhow!("cannot write to standard output: {e}"))?
+    }};
+}
+
 mod bench;
 mod check;
 mod describe;
@@ -58,7 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => reproduce::merge(&args),
         Command::Presets => {
             for (name, what) in gmm_core::PRESETS {
-                println!("{name:<14} {what}");
+                outln!("{name:<14} {what}");
             }
             Ok(())
         }

@@ -60,7 +60,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         None => Sweeps::default(),
     };
     if args.print_config {
-        println!("{}", serde_json::to_string_pretty(&sweeps)?);
+        outln!("{}", serde_json::to_string_pretty(&sweeps)?);
         return Ok(());
     }
     sweeps.validate()?;

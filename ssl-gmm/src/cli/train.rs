@@ -453,7 +453,7 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
         write_atomic(path, |w| Ok(serde_json::to_writer_pretty(w, &value)?))?;
     }
     if args.json {
-        println!("{}", serde_json::to_string(report)?);
+        outln!("{}", serde_json::to_string(report)?);
         return Ok(());
     }
     let (how, verdict) = match (&report.certificate, report.hyperparameters.samples) {
@@ -474,27 +474,27 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
             "no certificate".to_string(),
         ),
     };
-    println!(
+    outln!(
         "{:?} on {}: r = {}, delta = {}, {how} in {:.2} s, loss {:.5}; {verdict}",
-        report.method, report.model, report.dim, report.delta, report.seconds, report.final_loss
+        report.method,
+        report.model,
+        report.dim,
+        report.delta,
+        report.seconds,
+        report.final_loss
     );
-    let show = |label: &str, m: &MapReport| {
-        println!(
-            "  {label}sin theta_max to Fisher {:.3e}, to PCA {:.3e}; share of weight outside Fisher {:.3e}",
-            m.sin_theta_max_fisher, m.sin_theta_max_pca, m.share_outside_fisher
-        );
-    };
-    if let Some(m) = &report.single {
-        show("", m);
-    }
-    if let Some(m) = &report.x {
-        show("x: ", m);
-    }
-    if let Some(m) = &report.y {
-        show("y: ", m);
+    for (label, m) in [("", &report.single), ("x: ", &report.x), ("y: ", &report.y)] {
+        if let Some(m) = m {
+            outln!(
+                "  {label}sin theta_max to Fisher {:.3e}, to PCA {:.3e}; share of weight outside Fisher {:.3e}",
+                m.sin_theta_max_fisher,
+                m.sin_theta_max_pca,
+                m.share_outside_fisher
+            );
+        }
     }
     if let Some(p) = report.pca_sin_theta_max_fisher {
-        println!("  (PCA itself: sin theta_max to Fisher {p:.3e})");
+        outln!("  (PCA itself: sin theta_max to Fisher {p:.3e})");
     }
     Ok(())
 }
