@@ -330,9 +330,9 @@ fn augmented_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     let (left, right) = s.e8_recipe.pairs(&xt, s.e8_pairs_per_image, &mut seeded(seed))?;
     let n = left.nrows();
     let infonce = InfoNceFit::new(r).batch(s.batch).seed(seed).fit((&left, &right))?;
-    // Whitened SimSiam on the same pairs (centred and whitened as InfoNCE's), epochs over them.
-    let pooled = DMatrix::from_fn(2 * n, left.ncols(), |i, j| if i < n { left[(i, j)] } else { right[(i - n, j)] });
-    let pre = Preconditioner::fit(&pooled, Centering::SampleMean, Whitening::SampleCovariance)?;
+    // Whitened SimSiam on the same pairs, in InfoNCE's coordinates (centred and whitened by the
+    // pairs' own statistics), epochs over them.
+    let pre = infonce.preconditioner.clone();
     let mut epochs = FixedPairs::new(pre.apply(&left)?, pre.apply(&right)?, s.batch.min(n))?;
     let config = TrainConfig { steps: 5 * s.steps, seed, ..TrainConfig::default() };
     let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());

@@ -104,6 +104,24 @@ impl Preconditioner {
         Ok(Self { mean, w })
     }
 
+    /// From the two sides of pairs pooled (anchors `x` and positives `x_plus`, `n x d` each, the
+    /// same marginal): the statistics of the `2n` rows.
+    ///
+    /// # Errors
+    /// Sides of different widths; as [`Preconditioner::fit`].
+    pub fn fit_pairs(
+        x: &DMatrix<f64>,
+        x_plus: &DMatrix<f64>,
+        centering: Centering,
+        whitening: Whitening,
+    ) -> Result<Self> {
+        let (n, d) = x.shape();
+        gmm_core::check_shape(x_plus, x_plus.nrows(), d, "columns of the two sides of a shared preconditioner")?;
+        let m = x_plus.nrows();
+        let pooled = DMatrix::from_fn(n + m, d, |i, j| if i < n { x[(i, j)] } else { x_plus[(i - n, j)] });
+        Self::fit(&pooled, centering, whitening)
+    }
+
     /// `(X - 1 m^T) W` (`n x d`, rows are samples).
     ///
     /// # Errors
@@ -182,9 +200,7 @@ impl<S: crate::PairSource> PreconditionedSource<S> {
         let (l, r) = (stack(&lefts), stack(&rights));
         let (left, right) = match sides {
             Sides::Shared => {
-                gmm_core::check_shape(&r, r.nrows(), l.ncols(), "columns of the two sides of a shared preconditioner")?;
-                let pooled = stack(&[l, r]);
-                let p = Preconditioner::fit(&pooled, centering, whitening)?;
+                let p = Preconditioner::fit_pairs(&l, &r, centering, whitening)?;
                 (p.clone(), p)
             }
             Sides::Separate => {
@@ -378,8 +394,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
     fn fit(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<SslFitted> {
         self.validate()?;
         let (n, d) = gmm_core::check_pairs(x, x_plus, self.n_components, "InfoNCE n_components")?;
-        let pooled = DMatrix::from_fn(2 * n, d, |i, j| if i < n { x[(i, j)] } else { x_plus[(i - n, j)] });
-        let pre = Preconditioner::fit(&pooled, self.centering, self.whitening)?;
+        let pre = Preconditioner::fit_pairs(x, x_plus, self.centering, self.whitening)?;
         let (xt, xpt) = (pre.apply(x)?, pre.apply(x_plus)?);
         let mut loss = InfoNce::new(self.tau, self.form, self.score)?;
         let mut sample = FixedSample::new(&mut loss, &xt, &xpt, self.batch.min(n))?;

@@ -302,60 +302,61 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (Model::Gmm(g), method) => {
             let d = g.dim();
             let r = check_dim(args.dim.unwrap_or(g.k() - 1), d)?;
-            let stream = GmmStream::new(g, args.delta, check_batch(args.batch)?)?;
-            let mut source = PreconditionedSource::new(
-                stream,
-                WARMUP_BATCHES,
-                warmup_seed(args.seed),
-                Sides::Shared,
-                centering,
-                whitening,
-            )?;
-            let a0 = small_random_init(r, d, args.init_scale, args.seed);
-            let mut out = match method {
-                Method::Infonce if fixed_sample => {
-                    let pairs =
-                        g.sample_pairs(args.samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
-                    let solver = Lbfgs { grad_rtol: args.tol, max_iters: args.max_iters, ..Lbfgs::default() };
-                    let start = std::time::Instant::now();
-                    let fit = InfoNceFit::new(r)
-                        .tau(args.tau)
-                        .form(form)
-                        .score(score)
-                        .batch(check_batch(args.batch)?)
-                        .centering(centering)
-                        .whitening(whitening)
-                        .solver(solver)
-                        .init_scale(args.init_scale)
-                        .seed(args.seed)
-                        .fit(&pairs)?;
-                    certificate = Some(fit.certificate);
-                    let stop = if fit.certificate.converged { StopReason::GradTol } else { StopReason::MaxSteps };
-                    TrainOutcome {
-                        params: vec![fit.map.components],
-                        steps: fit.iterations,
-                        losses: fit.losses,
-                        seconds: start.elapsed().as_secs_f64(),
-                        stop,
+            let out = if fixed_sample {
+                let pairs =
+                    g.sample_pairs(args.samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
+                let solver = Lbfgs { grad_rtol: args.tol, max_iters: args.max_iters, ..Lbfgs::default() };
+                let start = std::time::Instant::now();
+                let fit = InfoNceFit::new(r)
+                    .tau(args.tau)
+                    .form(form)
+                    .score(score)
+                    .batch(check_batch(args.batch)?)
+                    .centering(centering)
+                    .whitening(whitening)
+                    .solver(solver)
+                    .init_scale(args.init_scale)
+                    .seed(args.seed)
+                    .fit(&pairs)?;
+                certificate = Some(fit.certificate);
+                let stop = if fit.certificate.converged { StopReason::GradTol } else { StopReason::MaxSteps };
+                TrainOutcome {
+                    params: vec![fit.map.components],
+                    steps: fit.iterations,
+                    losses: fit.losses,
+                    seconds: start.elapsed().as_secs_f64(),
+                    stop,
+                }
+            } else {
+                // Streaming runs only: the preconditioner's warm-up sample.
+                let stream = GmmStream::new(g, args.delta, check_batch(args.batch)?)?;
+                let mut source = PreconditionedSource::new(
+                    stream,
+                    WARMUP_BATCHES,
+                    warmup_seed(args.seed),
+                    Sides::Shared,
+                    centering,
+                    whitening,
+                )?;
+                let a0 = small_random_init(r, d, args.init_scale, args.seed);
+                let mut out = match method {
+                    Method::Infonce => {
+                        let mut objective = InfoNce::new(args.tau, form, score)?;
+                        run_training(&mut objective, &mut source, vec![a0], &config, args.json)?
                     }
-                }
-                Method::Infonce => {
-                    let mut objective = InfoNce::new(args.tau, form, score)?;
-                    run_training(&mut objective, &mut source, vec![a0], &config, args.json)?
-                }
-                Method::Simsiam => {
-                    let mut objective = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
-                    let init = vec![a0, DMatrix::identity(r, r)];
-                    run_training(&mut objective, &mut source, init, &config, args.json)?
-                }
-                Method::SimsiamWhitened => with_progress(config.steps, args.json, |observer| {
-                    train_whitened_simsiam(&mut source, a0, &config, observer)
-                })?,
-                Method::Clip => unreachable!("handled above"),
-            };
-            if !fixed_sample {
+                    Method::Simsiam => {
+                        let mut objective = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+                        let init = vec![a0, DMatrix::identity(r, r)];
+                        run_training(&mut objective, &mut source, init, &config, args.json)?
+                    }
+                    Method::SimsiamWhitened => with_progress(config.steps, args.json, |observer| {
+                        train_whitened_simsiam(&mut source, a0, &config, observer)
+                    })?,
+                    Method::Clip => unreachable!("handled above"),
+                };
                 out.params[0] = source.map_back(&out.params[0], false).components;
-            }
+                out
+            };
             let fisher = g.fisher_subspace()?;
             let pca = g.pca_subspace(fisher.dim())?.sin_theta_max(&fisher)?;
             let single = map_report(&out.params[0], g)
