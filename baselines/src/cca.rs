@@ -112,3 +112,101 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
         Ok(CcaFit { map: LinearMap { components, mean }, eigenvalues: ge.values.iter().take(r).copied().collect() })
     }
 }
+
+/// Two-view CCA parameters (classical canonical correlation analysis of two modalities, e.g. the
+/// x and y of a CLIP-GMM): the top `n_components` pairs of directions `(a_i, b_i)` maximising
+/// `corr(a^T x, b^T y)`, from the thin SVD of `Cov(x)^{-1/2} Cov(x, y) Cov(y)^{-1/2}`.
+/// Label-free; it is the closed form that CLIP's minimiser is compared with (claim C10).
+///
+/// ```
+/// use baselines::{Cca, Fit};
+/// use gmm_core::{ClipGenerator, Side, seeded};
+///
+/// let clip = ClipGenerator::new(3, 2, 6, 5).generate(&mut seeded(1))?;
+/// let pairs = clip.sample_pairs(4000, &mut seeded(2))?;
+/// let fit = Cca::new(2).fit((&pairs.x, &pairs.y))?;
+/// let f = clip.shared_gmm(Side::X)?.fisher_subspace()?;
+/// assert!(fit.map_x.row_space()?.sin_theta_max(&f)? < 0.2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Cca {
+    n_components: usize,
+}
+
+impl Cca {
+    /// `r` pairs of directions.
+    pub fn new(n_components: usize) -> Self {
+        Self { n_components }
+    }
+}
+
+impl Validate for Cca {
+    type Error = BaselineError;
+
+    fn validate(&self) -> Result<()> {
+        Ok(check_at_least(self.n_components, 1, "CCA n_components")?)
+    }
+}
+
+/// A fitted two-view CCA.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CcaTwoViewFit {
+    /// `r x d_x`, normalised so `A Cov(x) A^T = I`, centring by the mean of x.
+    pub map_x: LinearMap,
+    /// `r x d_y`, normalised so `B Cov(y) B^T = I`, centring by the mean of y.
+    pub map_y: LinearMap,
+    /// Canonical correlations, descending.
+    pub correlations: Vec<f64>,
+}
+
+impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for Cca {
+    type Fitted = CcaTwoViewFit;
+
+    /// Fits on paired rows of `x` (`n x d_x`) and `y` (`n x d_y`).
+    ///
+    /// # Errors
+    /// Row counts that differ, fewer than 2 rows, `n_components` above either dimension,
+    /// non-finite data, a singular covariance of either view.
+    fn fit(&self, (x, y): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<CcaTwoViewFit> {
+        self.validate()?;
+        let n = x.nrows();
+        gmm_core::check_shape(y, n, y.ncols(), "rows of view y against view x")?;
+        check_at_least(n, 2, "paired rows for CCA")?;
+        let r = self.n_components;
+        for (m, what) in [(x, "CCA n_components against d_x"), (y, "CCA n_components against d_y")] {
+            if r > m.ncols() {
+                return Err(gmm_core::GmmError::out_of_range(what, r as f64, format!("at most {}", m.ncols())).into());
+            }
+        }
+        check_finite(x, "view x")?;
+        check_finite(y, "view y")?;
+        let (mx, my) = (column_means(x), column_means(y));
+        let (cx, cy) = (centred(x, &mx), centred(y, &my));
+        let whiten = |c: &DMatrix<f64>, what: &'static str| {
+            gmm_core::linalg::spd_inv_sqrt(&(gram(c) / n as f64))
+                .map_err(singular_with_fix(what, "a constant feature, or fewer rows than features, does this"))
+        };
+        let (wx, wy) = (whiten(&cx, "Cov(x)")?, whiten(&cy, "Cov(y)")?);
+        let mut cross = DMatrix::zeros(x.ncols(), y.ncols());
+        gemm(1.0 / n as f64, &cx, Op::T, &cy, Op::N, 0.0, &mut cross);
+        let svd = gmm_core::linalg::svd(&(&wx * cross * &wy))?;
+        let mut a = svd.u.columns(0, r).transpose() * wx;
+        let mut b = svd.v.columns(0, r).transpose() * wy;
+        // Signs fixed on x's directions; y's follow, so each pair keeps a positive correlation.
+        let before = a.clone();
+        fix_row_signs(&mut a);
+        for i in 0..r {
+            if a.row(i).dot(&before.row(i)) < 0.0 {
+                b.row_mut(i).neg_mut();
+            }
+        }
+        Ok(CcaTwoViewFit {
+            map_x: LinearMap { components: a, mean: mx },
+            map_y: LinearMap { components: b, mean: my },
+            correlations: svd.singular_values.iter().take(r).copied().collect(),
+        })
+    }
+}

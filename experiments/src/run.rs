@@ -8,7 +8,8 @@ use gmm_core::{ClipGenerator, Gmm, LinearMap, MixtureGenerator, Side, seeded};
 use serde::{Deserialize, Serialize};
 use ssl_losses::{
     Centering, Certificate, Clip, ClipStream, FixedPairs, GmmStream, InfoNceFit, PreconditionedSource, Preconditioner,
-    Score, Sides, StepInfo, TrainConfig, Whitening, small_random_init, train, train_whitened_simsiam,
+    Score, Sides, StepInfo, TrainConfig, WHITENED_TOL, WhitenedCertificate, Whitening, small_random_init, train,
+    train_whitened_simsiam,
 };
 
 use crate::data::{Dataset, same_class_pairs};
@@ -49,8 +50,11 @@ pub struct Row {
     /// The certificate's verdict: `Some(false)` for a trained map without one (streams,
     /// epochs), `None` for closed forms, which are exact.
     pub converged: Option<bool>,
-    /// The certificate's relative gradient norm.
+    /// The certificate's relative gradient norm (InfoNCE).
     pub relative_grad: Option<f64>,
+    /// The certificate of whitened SimSiam: `sin theta_max` to the optimum of the problem its
+    /// recipe solves (population moments for a stream, the sample's for epochs).
+    pub sin_to_optimum: Option<f64>,
 }
 
 /// One unit of work: an experiment at one setting and seed. Jobs are seeded on their own, so
@@ -89,12 +93,25 @@ pub fn jobs(s: &Sweeps) -> Vec<Job> {
 }
 
 /// Whitened SimSiam's label: it trains on a stream of fresh pairs (its recipe), not on the fixed
-/// sample of the other methods, and has no certificate.
+/// sample of the other methods; certified by its distance to the population optimum.
 pub(crate) const SIMSIAM: &str = "SimSiam-whitened, stream";
 
-/// Whitened SimSiam's label in E8: its recipe over epochs of the fixed augmented pairs, no
-/// certificate.
+/// Whitened SimSiam's label in E8: its recipe over epochs of the fixed augmented pairs, certified
+/// by its distance to the optimum on those pairs' moments.
 pub(crate) const SIMSIAM_EPOCHS: &str = "SimSiam-whitened, epochs";
+
+/// How a map's convergence is known.
+enum Cert {
+    /// A closed form: exact.
+    Exact,
+    /// L-BFGS on a fixed sample: the relative gradient norm.
+    Gradient(Certificate),
+    /// Whitened SimSiam's recipe: the distance to the optimum of its problem.
+    Whitened(WhitenedCertificate),
+    /// No certificate could be computed (e.g. no eigengap): not converged as far as anyone can
+    /// tell.
+    Missing,
+}
 
 /// A learned or fitted map, by method, with how it was obtained.
 struct Fitted {
@@ -102,17 +119,31 @@ struct Fitted {
     map: LinearMap,
     solver: &'static str,
     n: usize,
-    certificate: Option<Certificate>,
+    cert: Cert,
 }
 
 impl Fitted {
     fn closed_form(method: &'static str, map: LinearMap, n: usize) -> Self {
-        Self { method, map, solver: "closed-form", n, certificate: None }
+        Self { method, map, solver: "closed-form", n, cert: Cert::Exact }
     }
 
     /// InfoNCE (tau = 1, one-way, dot score) on a fixed sample of pairs, to the certificate.
     fn infonce(fit: ssl_losses::SslFitted, n: usize) -> Self {
-        Self { method: "InfoNCE", map: fit.map, solver: "lbfgs", n, certificate: Some(fit.certificate) }
+        Self { method: "InfoNCE", map: fit.map, solver: "lbfgs", n, cert: Cert::Gradient(fit.certificate) }
+    }
+
+    /// Whitened SimSiam's map `a` (in the coordinates of `m` and `c`), certified against the
+    /// problem with second moment `m` and cross moment `c`; `map` is `a` in the original
+    /// coordinates.
+    fn simsiam(
+        method: &'static str,
+        (a, map): (&DMatrix<f64>, LinearMap),
+        (m, c): (&DMatrix<f64>, &DMatrix<f64>),
+        solver: &'static str,
+        n: usize,
+    ) -> Self {
+        let cert = WhitenedCertificate::new(a, m, c, WHITENED_TOL).map_or(Cert::Missing, Cert::Whitened);
+        Self { method, map, solver, n, cert }
     }
 }
 
@@ -127,7 +158,7 @@ fn fit_methods(g: &Gmm, setup: &Setup, s: &Sweeps, seed: u64) -> Result<Vec<Fitt
     if simsiam {
         // Projected SGD converges at a rate set by the smallest nonzero eigenvalue of
         // M^{-1/2} C M^{-1/2} (issue-5 finding); its steps are ~10x cheaper than InfoNCE's, so it
-        // gets 5x as many. Stop-gradient dynamics have no cost to certify: reported as such.
+        // gets 5x as many. Certified by its distance to the population optimum.
         let whitened = TrainConfig { steps: 5 * steps, seed, ..TrainConfig::default() };
         let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
         let w = train_whitened_simsiam(
@@ -138,7 +169,8 @@ fn fit_methods(g: &Gmm, setup: &Setup, s: &Sweeps, seed: u64) -> Result<Vec<Fitt
         )?
         .params
         .swap_remove(0);
-        out.push(Fitted { method: SIMSIAM, map: LinearMap::new(w), solver: "stream", n: 0, certificate: None });
+        let moments = (g.second_moment(), g.cross_moment(delta)?);
+        out.push(Fitted::simsiam(SIMSIAM, (&w, LinearMap::new(w.clone())), (&moments.0, &moments.1), "stream", 0));
     }
     let cca = CcaPairs::new(r).fit(&pairs)?.map;
     let data = g.sample(n, &mut seeded(seed + 3));
@@ -192,6 +224,7 @@ fn row(job: &Job, method: &str) -> Row {
         n: 0,
         converged: None,
         relative_grad: None,
+        sin_to_optimum: None,
     }
 }
 
@@ -200,14 +233,16 @@ fn fitted_row(job: &Job, fitted: &Fitted) -> Row {
     Row {
         solver: fitted.solver.into(),
         n: fitted.n,
-        // A trained map without a certificate (streams, epochs) is not converged as far as
-        // anyone can tell; closed forms are exact (None).
-        converged: match (fitted.certificate, fitted.solver) {
-            (Some(c), _) => Some(c.converged),
-            (None, "closed-form") => None,
-            (None, _) => Some(false),
+        // A trained map without a certificate is not converged as far as anyone can tell;
+        // closed forms are exact (None).
+        converged: match &fitted.cert {
+            Cert::Exact => None,
+            Cert::Gradient(c) => Some(c.converged),
+            Cert::Whitened(c) => Some(c.converged),
+            Cert::Missing => Some(false),
         },
-        relative_grad: fitted.certificate.map(|c| c.relative),
+        relative_grad: if let Cert::Gradient(c) = &fitted.cert { Some(c.relative) } else { None },
+        sin_to_optimum: if let Cert::Whitened(c) = &fitted.cert { Some(c.sin_to_optimum) } else { None },
         ..row(job, fitted.method)
     }
 }
@@ -333,14 +368,18 @@ fn augmented_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     // Whitened SimSiam on the same pairs, in InfoNCE's coordinates (centred and whitened by the
     // pairs' own statistics), epochs over them.
     let pre = infonce.preconditioner.clone();
-    let mut epochs = FixedPairs::new(pre.apply(&left)?, pre.apply(&right)?, s.batch.min(n))?;
+    let (lt, rt) = (pre.apply(&left)?, pre.apply(&right)?);
+    // The moments of the problem the epochs solve, the pairs' own: its certificate's reference.
+    let m = (lt.transpose() * &lt + rt.transpose() * &rt) / (2 * n) as f64;
+    let c = rt.transpose() * &lt / n as f64;
+    let mut epochs = FixedPairs::new(lt, rt, s.batch.min(n))?;
     let config = TrainConfig { steps: 5 * s.steps, seed, ..TrainConfig::default() };
     let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
     let a0 = small_random_init(r, left.ncols(), 0.1, seed + 1);
     let siam = train_whitened_simsiam(&mut epochs, a0, &config, &mut no_observer)?.params.swap_remove(0);
     let methods = [
         Fitted::infonce(infonce, n),
-        Fitted { method: SIMSIAM_EPOCHS, map: pre.map_back(&siam), solver: "epochs", n, certificate: None },
+        Fitted::simsiam(SIMSIAM_EPOCHS, (&siam, pre.map_back(&siam)), (&m, &c), "epochs", n),
         Fitted::closed_form("PCA", Pca::new(r).fit(&xt)?.map, xt.nrows()),
         Fitted::closed_form("LDA", Lda::new().shrinkage(Shrinkage::Ridge(1e-6)).fit((&xt, &zt))?.map, xt.nrows()),
     ];

@@ -1,4 +1,7 @@
-//! The `ssl-gmm` command-line tool. Library errors come out as one line and exit code 2.
+//! The `ssl-gmm` command-line tool. Errors come out as one line. Exit status: 0 success; 1 a
+//! claim of `check` does not hold (or its control passed); 2 bad input, a library error or an
+//! I/O error (clap's own usage errors also exit 2); 5 `check` has a trained map without a
+//! convergence certificate (no verdict).
 
 mod cli;
 
@@ -15,6 +18,11 @@ fn main() {
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
         eprintln!("error: {e:#}");
-        std::process::exit(2);
+        let code = match e.downcast_ref::<cli::CheckFailure>() {
+            Some(cli::CheckFailure::Failed(_)) => 1,
+            Some(cli::CheckFailure::NotConverged(_)) => 5,
+            None => 2,
+        };
+        std::process::exit(code);
     }
 }

@@ -197,10 +197,24 @@ fn check_prints_evidence_and_rejects_unknown_claims() {
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["id"], "C5");
-    assert_eq!(lines[0]["evidence"]["passed"], true);
-    assert_eq!(lines[0]["control"]["passed"], false);
-    let (ok, _, stderr) = ssl_gmm(&["check", "--claims", "C99"]);
-    assert!(!ok && stderr.contains("unknown claim C99"), "{stderr}");
+    let (e, c) = (&lines[0]["evidence"], &lines[0]["control"]);
+    assert_eq!((e["as_required"].as_bool(), c["as_required"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (e["passed_cases"].as_u64(), e["cases"].as_u64(), c["passed_cases"].as_u64()),
+        (Some(10), Some(10), Some(0))
+    );
+    assert_eq!(e["per_case"].as_array().map(Vec::len), Some(10));
+    for (args, expected) in [
+        (vec!["check", "--claims", "C99"], "unknown claim 'C99'"),
+        (vec!["check", "--claims", ""], "no claims selected"),
+        (vec!["check", "--seed", "-1"], "--seed"),
+        (vec!["check", "--seed", "18446744073709551616"], "--seed"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ssl-gmm")).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

@@ -397,18 +397,8 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
         let pre = Preconditioner::fit_pairs(x, x_plus, self.centering, self.whitening)?;
         let (xt, xpt) = (pre.apply(x)?, pre.apply(x_plus)?);
         let mut loss = InfoNce::new(self.tau, self.form, self.score)?;
-        let mut sample = FixedSample::new(&mut loss, &xt, &xpt, self.batch.min(n))?;
-        let lambda = self.weight_decay;
-        let mut cost = FnCost::new(|p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
-            let value = sample.cost_grad(p, g)?;
-            if lambda == 0.0 {
-                return Ok(value);
-            }
-            g[0] += &p[0] * lambda;
-            Ok(value + 0.5 * lambda * p[0].norm_squared())
-        });
         let init = vec![small_random_init(self.n_components, d, self.init_scale, self.seed)];
-        let out = self.solver.minimize(&mut cost, init, &mut |_| {})?;
+        let out = minimize_fixed(&mut loss, (&xt, &xpt), self.batch.min(n), self.weight_decay, init, &self.solver)?;
         Ok(SslFitted {
             map: pre.map_back(&out.params[0]),
             certificate: out.certificate,
@@ -417,6 +407,175 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
             iterations: out.iterations,
             evaluations: out.evaluations,
             preconditioner: pre,
+        })
+    }
+}
+
+/// Minimises the mean batch loss of `objective` over a fixed partition of the pairs
+/// `(left, right)` into batches of `batch`, plus `(lambda / 2) ||block||_F^2` on every block,
+/// by `solver` from `init`.
+fn minimize_fixed(
+    objective: &mut dyn crate::Objective,
+    (left, right): (&DMatrix<f64>, &DMatrix<f64>),
+    batch: usize,
+    lambda: f64,
+    init: Vec<DMatrix<f64>>,
+    solver: &Lbfgs,
+) -> Result<crate::Minimized> {
+    let mut sample = FixedSample::new(objective, left, right, batch)?;
+    let mut cost = FnCost::new(|p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
+        let value = sample.cost_grad(p, g)?;
+        if lambda == 0.0 {
+            return Ok(value);
+        }
+        let mut penalty = 0.0;
+        for (gi, pi) in g.iter_mut().zip(p) {
+            *gi += pi * lambda;
+            penalty += 0.5 * lambda * pi.norm_squared();
+        }
+        Ok(value + penalty)
+    });
+    solver.minimize(&mut cost, init, &mut |_| {})
+}
+
+/// CLIP fitted to the certificate on a fixed sample of paired modalities `(x, y)`
+/// (docs/theory.md 5.3): the mean batch loss over a fixed partition into batches, minimised by
+/// L-BFGS over both maps from small random maps, each modality centred and whitened by its own
+/// sample statistics (label-free, 5.4). Defaults: `tau = 1`, dot score, batches of 256, L-BFGS
+/// with relative gradient tolerance 1e-5, initial scale 0.1, seed 0.
+///
+/// ```
+/// use gmm_core::{ClipGenerator, Fit, Side, seeded};
+/// use ssl_losses::ClipFit;
+///
+/// let clip = ClipGenerator::new(3, 2, 6, 5).generate(&mut seeded(1))?;
+/// let pairs = clip.sample_pairs(4000, &mut seeded(2))?;
+/// let fit = ClipFit::new(2).fit((&pairs.x, &pairs.y))?;
+/// assert!(fit.certificate.converged);
+/// let f = clip.shared_gmm(Side::X)?.fisher_subspace()?;
+/// assert!(fit.map_x.row_space()?.sin_theta_max(&f)? < 0.2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ClipFit {
+    n_components: usize,
+    tau: f64,
+    score: Score,
+    batch: usize,
+    solver: Lbfgs,
+    init_scale: f64,
+    seed: u64,
+}
+
+impl ClipFit {
+    /// `r` directions per modality with the defaults above.
+    pub fn new(n_components: usize) -> Self {
+        Self {
+            n_components,
+            tau: 1.0,
+            score: Score::Dot,
+            batch: 256,
+            solver: Lbfgs::default(),
+            init_scale: 0.1,
+            seed: 0,
+        }
+    }
+
+    /// Temperature `tau > 0`.
+    pub fn tau(mut self, tau: f64) -> Self {
+        self.tau = tau;
+        self
+    }
+
+    /// Pairs per batch `m >= 2` of the fixed partition.
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// The L-BFGS settings.
+    pub fn solver(mut self, solver: Lbfgs) -> Self {
+        self.solver = solver;
+        self
+    }
+
+    /// Seed of the initial maps.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// A fitted CLIP pair of maps with their joint certificate.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ClipFitted {
+    /// The map of modality x in its original coordinates.
+    pub map_x: LinearMap,
+    /// The map of modality y in its original coordinates.
+    pub map_y: LinearMap,
+    /// The convergence certificate (both blocks), in the preconditioned coordinates.
+    pub certificate: Certificate,
+    /// The deterministic loss at the returned maps.
+    pub loss: f64,
+    /// Solver iterations.
+    pub iterations: usize,
+}
+
+impl Validate for ClipFit {
+    type Error = LossError;
+
+    fn validate(&self) -> Result<()> {
+        check_at_least(self.n_components, 1, "CLIP n_components")?;
+        check_positive(self.tau, "temperature tau")?;
+        check_at_least(self.batch, 2, "pairs per batch")?;
+        check_positive(self.init_scale, "initial scale")?;
+        self.solver.validate()
+    }
+}
+
+impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for ClipFit {
+    type Fitted = ClipFitted;
+
+    /// Fits on paired rows of `x` (`n x d_x`) and `y` (`n x d_y`).
+    ///
+    /// # Errors
+    /// Invalid parameters; row counts that differ; fewer than 2 pairs; `r` above either
+    /// dimension; non-finite data; a singular sample covariance of either modality. A run that
+    /// does not reach the tolerance is not an error: its certificate says `converged: false`.
+    fn fit(&self, (x, y): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<ClipFitted> {
+        self.validate()?;
+        let r = self.n_components;
+        let n = x.nrows();
+        if y.nrows() != n {
+            return Err(
+                GmmError::Shape { what: "rows of modality y against modality x", expected: n, got: y.nrows() }.into()
+            );
+        }
+        check_at_least(n, 2, "pairs of a fixed sample")?;
+        for (m, what) in [(x, "CLIP n_components against d_x"), (y, "CLIP n_components against d_y")] {
+            if r > m.ncols() {
+                return Err(GmmError::out_of_range(what, r as f64, format!("at most {}", m.ncols())).into());
+            }
+        }
+        let (px, py) = (
+            Preconditioner::fit(x, Centering::SampleMean, Whitening::SampleCovariance)?,
+            Preconditioner::fit(y, Centering::SampleMean, Whitening::SampleCovariance)?,
+        );
+        let (xt, yt) = (px.apply(x)?, py.apply(y)?);
+        let mut loss = crate::Clip::new(self.tau, self.score)?;
+        let init = vec![
+            small_random_init(r, x.ncols(), self.init_scale, self.seed),
+            small_random_init(r, y.ncols(), self.init_scale, self.seed ^ 0x636c_6970),
+        ];
+        let out = minimize_fixed(&mut loss, (&xt, &yt), self.batch.min(n), 0.0, init, &self.solver)?;
+        Ok(ClipFitted {
+            map_x: px.map_back(&out.params[0]),
+            map_y: py.map_back(&out.params[1]),
+            certificate: out.certificate,
+            loss: out.loss,
+            iterations: out.iterations,
         })
     }
 }

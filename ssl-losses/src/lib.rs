@@ -17,7 +17,8 @@ pub use contrastive::{Clip, Form, InfoNce, Score};
 pub use data::{ClipStream, FixedPairs, GmmStream, LabelledPairs, PairSource};
 pub use error::{LossError, Result};
 pub use fit::{
-    Centering, InfoNceFit, PreconditionedSource, Preconditioner, Sides, SslFitted, WHITENING_RIDGE, Whitening,
+    Centering, ClipFit, ClipFitted, InfoNceFit, PreconditionedSource, Preconditioner, Sides, SslFitted,
+    WHITENING_RIDGE, Whitening,
 };
 pub use lbfgs::{
     Certificate, Cost, FixedSample, FnCost, Lbfgs, LbfgsStep, Minimized, PopulationCost, population_minimiser,
@@ -25,7 +26,10 @@ pub use lbfgs::{
 pub use objective::{Batch, Objective, Real, from_f64, to_f64};
 pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};
 pub use population::PopulationInfoNce;
-pub use simsiam::{Directions, SimSiam, SimSiamForm, train_whitened_simsiam, whiten_rows, whitened_optimum};
+pub use simsiam::{
+    Directions, SimSiam, SimSiamForm, WHITENED_TOL, WhitenedCertificate, train_whitened_simsiam, whiten_rows,
+    whitened_optimum,
+};
 pub use train::{
     Constraint, Observer, Plateau, RunningWhitening, StepInfo, StopReason, TrainConfig, TrainOutcome,
     small_random_init, train, train_with,

@@ -211,6 +211,92 @@ pub fn whitened_optimum(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<
     Ok(q.columns(0, r).transpose() * inv_half)
 }
 
+/// The convergence certificate of a whitened SimSiam map (docs/theory.md 5.3). The problem the
+/// recipe solves, minimising the MSE loss under `A M A^T = I` with the optimal predictor, is
+/// maximising `f(A) = ||S^{-1/2} A C A^T S^{-1/2}||_F^2` (`S = A M A^T`), whose maximisers are
+/// known in closed form ([`whitened_optimum`]): row spaces `row(Q^T M^{-1/2})`, `Q` the top-`r`
+/// eigenvectors of `K = M^{-1/2} C M^{-1/2}`. So the certificate measures the distance to the
+/// optimum directly: `sin theta_max` between `row(A)` and the optimum's row space, with the
+/// relative value gap `(f* - f(A)) / f*` beside it. A gradient norm would be small at a saddle
+/// point too (stop-gradient dynamics stall near one when `lambda_r` is small), and there is no
+/// scalar loss whose gradient the recipe follows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct WhitenedCertificate {
+    /// `sin theta_max` between `row(A)` and the optimum's row space (when `r` exceeds the rank
+    /// `s` of the signal, how far the optimum's top `s` rows are from lying in `row(A)`).
+    pub sin_to_optimum: f64,
+    /// `(f* - f(A)) / f*`, `f* = sum_{i <= r} lambda_i^2` over the eigenvalues of `K`.
+    pub value_gap: f64,
+    /// `lambda_s - lambda_{s+1}` (`lambda_{d+1} = 0`, `s = r` unless `r` exceeds the signal's
+    /// rank): the eigengap that makes the optimum's row space unique and sets how slowly the
+    /// recipe approaches it.
+    pub eigengap: f64,
+    /// The tolerance on `sin_to_optimum`.
+    pub tol: f64,
+    /// `sin_to_optimum <= tol`.
+    pub converged: bool,
+}
+
+impl WhitenedCertificate {
+    /// The certificate of `a` (`r x d`) for the problem with second moment `m` and cross moment
+    /// `c` (symmetrised here), against `tol`.
+    ///
+    /// # Errors
+    /// Shapes, `r` outside `1..=d`, `M` or `A M A^T` not positive definite (a map of rank `< r`),
+    /// an eigengap at rounding level (the optimum's row space is not unique), a non-finite value.
+    pub fn new(a: &DMatrix<f64>, m: &DMatrix<f64>, c: &DMatrix<f64>, tol: f64) -> Result<Self> {
+        let d = m.nrows();
+        check_shape(m, d, d, "second moment M")?;
+        check_shape(c, d, d, "cross moment C against M")?;
+        check_shape(a, a.nrows(), d, "map A against M")?;
+        gmm_core::check_non_negative(tol, "certificate tolerance")?;
+        let r = a.nrows();
+        if r == 0 || r > d {
+            return Err(GmmError::out_of_range("output dimension r", r as f64, format!("between 1 and d = {d}")).into());
+        }
+        let sym_c = gmm_core::linalg::symmetrize(c);
+        let b = whiten_rows(a, m)?;
+        let value = (&b * &sym_c * b.transpose()).norm_squared();
+        let inv_half = gmm_core::linalg::spd_inv_sqrt(m)?;
+        let (lambda, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * &sym_c * &inv_half))?;
+        let optimum: f64 = lambda.iter().take(r).map(|l| l * l).sum();
+        let gap_after = |i: usize| lambda[i - 1] - lambda.get(i).copied().unwrap_or(0.0);
+        let rounding = 1e-12 * lambda[0].abs();
+        // With r above the rank of the signal (lambda_{s+1} = ... = 0 for some s < r) the
+        // constraint leaves the extra rows free: certify that row(A) contains the optimum's top
+        // s rows (containment, docs/theory.md 5.6).
+        let s = if gap_after(r) > rounding {
+            Some(r)
+        } else {
+            (1..r).rev().find(|&i| gap_after(i) > rounding && lambda[i].abs() <= rounding)
+        };
+        let Some(s) = s.filter(|_| value.is_finite()) else {
+            return Err(GmmError::Singular {
+                what: "the whitened SimSiam objective (no eigengap after lambda_r: its optimum is not unique)",
+                fix: "use pairs with coupling delta > 0 and r at most the number of signal directions",
+            }
+            .into());
+        };
+        let eigengap = gap_after(s);
+        let best = gmm_core::LinearMap::new(q.columns(0, s).transpose() * inv_half).row_space()?;
+        let sin_to_optimum = gmm_core::LinearMap::new(a.clone()).row_space()?.sin_theta_max(&best)?;
+        Ok(Self {
+            sin_to_optimum,
+            value_gap: (optimum - value) / optimum,
+            eigengap,
+            tol,
+            converged: sin_to_optimum <= tol,
+        })
+    }
+}
+
+/// The tolerance of [`WhitenedCertificate`] for the recipe's runs: `sin theta_max` 0.05 to the
+/// optimum. The recipe's iterate fluctuates around the optimum by the noise of its mini-batches
+/// at the final learning rate; measured after 20000 steps of 256 pairs over 20 mixtures
+/// (k = 3, d = 8, condition 100): 0.003-0.04 away from the population optimum.
+pub const WHITENED_TOL: f64 = 0.05;
+
 /// The named recipe for whitened SimSiam as docs/theory.md analyses it (claim C11): the MSE loss,
 /// symmetrised, with stop-gradient and a linear predictor starting at `I`; the whitening
 /// constraint `A M A^T = I` after every step ([`crate::RunningWhitening`], momentum 0.9); and

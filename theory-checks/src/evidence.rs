@@ -1,13 +1,32 @@
-//! What a check returns, and the registry's shape.
+//! What a check returns, how cases are seeded, and how a verdict is reached (docs/theory.md 5.1).
+//!
+//! A claim is checked on many independent cases. Case `i` of claim `C` at master seed `s` is
+//! seeded by [`case_seed`]`(s, "C", i)` (a hash, so cases never share random numbers and a
+//! claim's cases do not depend on which other claims run). Each case returns a [`Case`]: its
+//! statistic, the threshold, whether it passed, whether every trained map in it was certified,
+//! and the statistic's value at the nearest wrong answer (the margin a reader should see).
+//!
+//! The verdict is a test of the pass count. Each claim fixes in advance a per-case error rate
+//! `alpha_case` (0 for exact identities: rounding tolerances cannot fail by chance). The run's
+//! family-wise error rate is at most [`FAMILY_WISE_ERROR`], split evenly (Bonferroni) over the
+//! claims of the registry, so a claim whose cases are independent and each wrong with probability
+//! at most `alpha_case` is rejected by chance with probability at most
+//! `FAMILY_WISE_ERROR / claims`: it may lose the smallest number `f` of cases with
+//! `P(Binomial(cases, alpha_case) > f) <= FAMILY_WISE_ERROR / claims` ([`allowed_failures`]).
+//! A negative control is held to the mirror rule: at most `f` of its cases may pass.
+//! A case whose trained map has no convergence certificate is not counted either way: it fails
+//! the harness (exit status 5 of `ssl-gmm check`), not the claim.
+
+use statrs::distribution::{Binomial, DiscreteCDF};
 
 /// How much work a check may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Budget {
-    /// Few cases, short training: the CI run.
+    /// At least 5 cases per claim, short runs: the CI run (under 2 minutes on 2 cores).
     Quick,
-    /// Many cases, long training: a release run.
+    /// At least 20 cases per claim: a release run (under 10 minutes on 2 cores).
     Full,
 }
 
@@ -21,41 +40,149 @@ impl Budget {
     }
 }
 
-/// The evidence a check produces: the worst statistic over its cases against the threshold
-/// that the claim (and its stated tolerance) allows.
+/// The family-wise error rate of one run of the whole registry: the probability that some true
+/// claim is reported as failing by chance.
+pub const FAMILY_WISE_ERROR: f64 = 1e-3;
+
+/// The seed of case `case` of claim `id` (or its control: `id` = `"C4/control"`) at master seed
+/// `master`: FNV-1a over the id, mixed with the master seed and the case index by SplitMix64.
+pub fn case_seed(master: u64, id: &str, case: usize) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    mix(mix(mix(master) ^ h) ^ case as u64)
+}
+
+/// The largest number of failed cases out of `cases` that a true claim with per-case error rate
+/// `alpha_case` reaches with probability above `level`: the smallest `f` with
+/// `P(Binomial(cases, alpha_case) > f) <= level`.
+pub fn allowed_failures(cases: usize, alpha_case: f64, level: f64) -> usize {
+    if alpha_case <= 0.0 || cases == 0 {
+        return 0;
+    }
+    let Ok(b) = Binomial::new(alpha_case.min(1.0), cases as u64) else { return 0 };
+    (0..=cases).find(|&f| b.sf(f as u64) <= level).unwrap_or(cases)
+}
+
+/// What one case of a check found.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Case {
+    /// The case's seed.
+    pub seed: u64,
+    /// The statistic (its meaning is in the claim's details).
+    pub statistic: f64,
+    /// The threshold it is compared with.
+    pub threshold: f64,
+    /// The case meets the claim's condition.
+    pub passed: bool,
+    /// Every trained map of the case has a convergence certificate.
+    pub converged: bool,
+    /// The statistic at the nearest wrong answer (e.g. the mean span's `sin theta_max` to `F`).
+    pub nearest_wrong: Option<f64>,
+    /// A paired quantity some claims aggregate over cases (C9: the ARI gap).
+    pub paired: Option<f64>,
+    /// What was measured, in one line.
+    pub note: String,
+}
+
+impl Case {
+    /// A case that passes when `statistic <= threshold`.
+    pub fn at_most(statistic: f64, threshold: f64, note: impl Into<String>) -> Self {
+        Self::new(statistic, threshold, statistic <= threshold, note)
+    }
+
+    /// A case that passes when `statistic >= threshold`.
+    pub fn at_least(statistic: f64, threshold: f64, note: impl Into<String>) -> Self {
+        Self::new(statistic, threshold, statistic >= threshold, note)
+    }
+
+    fn new(statistic: f64, threshold: f64, passed: bool, note: impl Into<String>) -> Self {
+        Self {
+            seed: 0,
+            statistic,
+            threshold,
+            passed: passed && statistic.is_finite(),
+            converged: true,
+            nearest_wrong: None,
+            paired: None,
+            note: note.into(),
+        }
+    }
+
+    /// A further condition the case must meet.
+    pub fn and(mut self, condition: bool) -> Self {
+        self.passed &= condition;
+        self
+    }
+
+    /// Records the nearest wrong answer's statistic.
+    pub fn nearest_wrong(mut self, value: f64) -> Self {
+        self.nearest_wrong = Some(value);
+        self
+    }
+
+    /// Records whether the trained maps were certified.
+    pub fn certified(mut self, converged: bool) -> Self {
+        self.converged &= converged;
+        self
+    }
+
+    /// Records a paired quantity.
+    pub fn paired(mut self, value: f64) -> Self {
+        self.paired = Some(value);
+        self
+    }
+}
+
+/// Whether the evidence is a claim's check or its negative control.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Role {
+    /// Must pass in all but `allowed_failures` cases.
+    Check,
+    /// Must fail in all but `allowed_failures` cases.
+    Control,
+}
+
+/// The evidence of a check or a control over its cases.
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Evidence {
-    /// Cases tried.
+    /// Check or control.
+    pub role: Role,
+    /// Cases run.
     pub cases: usize,
-    /// Whether every case met the threshold.
-    pub passed: bool,
-    /// The worst statistic over the cases (its meaning is in `details`).
-    pub statistic: f64,
-    /// The threshold the statistic is compared with.
+    /// Cases (among the certified ones) that met the claim's condition.
+    pub passed_cases: usize,
+    /// Cases with a trained map that has no convergence certificate (not counted).
+    pub not_converged: usize,
+    /// The number of cases that may go the wrong way (see the module docs).
+    pub allowed: usize,
+    /// The verdict: a check held in all but `allowed` cases, a control failed in all but
+    /// `allowed` (and, for aggregated claims, the aggregate test agreed).
+    pub as_required: bool,
+    /// The statistic farthest on the wrong side of its threshold over the cases.
+    pub worst: f64,
+    /// Its threshold.
     pub threshold: f64,
-    /// A p-value where the check is a statistical test.
+    /// The smallest margin to the nearest wrong answer over the cases (its statistic), if known.
+    pub nearest_wrong: Option<f64>,
+    /// `P(Binomial(cases, alpha_case) >= failures)` for a check (the chance of this many failures
+    /// if the claim holds); for C9 the TOST p-value.
     pub p_value: Option<f64>,
-    /// One sentence: what was measured and how the threshold follows from theory.
+    /// The worst case's note, and the aggregate test where there is one.
     pub details: String,
-}
-
-impl Evidence {
-    /// Evidence that passes when `statistic <= threshold`.
-    pub fn at_most(cases: usize, statistic: f64, threshold: f64, details: impl Into<String>) -> Self {
-        Self { cases, passed: statistic <= threshold, statistic, threshold, p_value: None, details: details.into() }
-    }
-
-    /// Evidence that passes when `statistic >= threshold`.
-    pub fn at_least(cases: usize, statistic: f64, threshold: f64, details: impl Into<String>) -> Self {
-        Self { cases, passed: statistic >= threshold, statistic, threshold, p_value: None, details: details.into() }
-    }
-
-    /// Attaches a p-value.
-    pub fn with_p(mut self, p: f64) -> Self {
-        self.p_value = Some(p);
-        self
-    }
+    /// Every case.
+    pub per_case: Vec<Case>,
 }
 
 /// Errors of a check (a library error while computing the evidence).
@@ -71,27 +198,53 @@ pub enum CheckError {
     /// From baselines.
     #[error(transparent)]
     Baseline(#[from] baselines::BaselineError),
+    /// An unknown claim id or an empty selection.
+    #[error("{0}")]
+    Selection(String),
 }
 
 /// Shorthand.
 pub type Result<T> = std::result::Result<T, CheckError>;
 
-/// A check: a function of the budget and a seed.
-pub type CheckFn = fn(Budget, u64) -> Result<Evidence>;
+/// What a case function is given.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx {
+    /// The budget.
+    pub budget: Budget,
+    /// The case's seed ([`case_seed`]).
+    pub seed: u64,
+    /// The case's index (cases may cycle through a list of shapes or settings by it).
+    pub index: usize,
+}
 
-/// One claim of theory.md section 4 with its check and its negative control.
+/// One case of a check or a control.
+pub type CaseFn = fn(&Ctx) -> Result<Case>;
+
+/// An aggregate test over the cases' paired quantities: `(passed, p-value, note)`.
+pub type AggregateFn = fn(&[f64], f64) -> (bool, f64, String);
+
+/// One claim of docs/theory.md section 4 with its check and its negative control.
 #[derive(Clone, Copy, Debug)]
 pub struct Claim {
-    /// `C1` .. `C14`.
+    /// `C1` .. `C15`.
     pub id: &'static str,
     /// The claim in one line.
     pub statement: &'static str,
     /// When it holds.
     pub assumptions: &'static str,
-    /// The check (must pass).
-    pub check: CheckFn,
-    /// The negative control: the same check where the claim's assumptions fail (must fail).
-    pub control: CheckFn,
-    /// What the control changes.
+    /// One case of the check (must pass).
+    pub check: CaseFn,
+    /// One case of the negative control: the same statistic where the claim's assumptions fail,
+    /// or at the nearest wrong answer (must fail).
+    pub control: CaseFn,
+    /// What the control changes and why it must fail.
     pub control_statement: &'static str,
+    /// Cases in the quick and the full run.
+    pub cases: (usize, usize),
+    /// The per-case error rate fixed in advance (0 for exact identities).
+    pub alpha_case: f64,
+    /// Where the threshold comes from, in one line.
+    pub tolerance: &'static str,
+    /// An aggregate test over the check's paired quantities, at the claim's level (C9's TOST).
+    pub aggregate: Option<AggregateFn>,
 }

@@ -1,16 +1,19 @@
-//! The quick budget of every claim: the check must pass and its negative control must fail.
-//! Seeds are fixed (20241105); statistical checks state their error rates in their details.
+//! The quick budget of every claim at master seed 20241105: the check must hold and its
+//! negative control must fail, by the pass-count rule of docs/theory.md 5.1 (family-wise error
+//! 1e-3 per run of the registry, so a correct implementation fails this file by chance with
+//! probability below 1e-3).
 
-use theory_checks::{Budget, registry, run};
+use theory_checks::{Budget, Role, Verdict, allowed_failures, case_seed, registry, run, select};
 
 const SEED: u64 = 20_241_105;
 
 fn check(id: &str) {
     let claim = registry().into_iter().find(|c| c.id == id).expect("registered");
     let outcome = run(&claim, Budget::Quick, SEED).unwrap();
-    eprintln!("{id}: {:#?}", outcome);
-    assert!(outcome.evidence.passed, "{id} failed: {}", outcome.evidence.details);
-    assert!(!outcome.control.passed, "{id}'s control passed but must fail: {}", outcome.control.details);
+    let (e, c) = (&outcome.evidence, &outcome.control);
+    assert_eq!((e.role, c.role), (Role::Check, Role::Control));
+    assert!(e.cases >= 5 && c.cases >= 5, "{id}: at least 5 cases in the quick run");
+    assert_eq!(outcome.verdict(), Verdict::Holds, "{id}: {e:#?}\ncontrol: {c:#?}");
 }
 
 macro_rules! claims {
@@ -22,11 +25,64 @@ macro_rules! claims {
 claims! {
     c01 => "C1", c02 => "C2", c03 => "C3", c04 => "C4", c05 => "C5", c06 => "C6", c07 => "C7",
     c08 => "C8", c09 => "C9", c10 => "C10", c11 => "C11", c12 => "C12", c13 => "C13", c14 => "C14",
+    c15 => "C15",
 }
 
 #[test]
-fn registry_is_complete_and_ordered() {
-    let ids: Vec<&str> = registry().iter().map(|c| c.id).collect();
-    let expected: Vec<String> = (1..=14).map(|i| format!("C{i}")).collect();
+fn registry_is_complete_ordered_and_sized() {
+    let claims = registry();
+    let ids: Vec<&str> = claims.iter().map(|c| c.id).collect();
+    let expected: Vec<String> = (1..=15).map(|i| format!("C{i}")).collect();
     assert_eq!(ids, expected);
+    for c in &claims {
+        assert!(c.cases.0 >= 5 && c.cases.1 >= 20, "{}: cases {:?}", c.id, c.cases);
+        assert!((0.0..0.01).contains(&c.alpha_case), "{}", c.id);
+    }
+}
+
+#[test]
+fn case_seeds_differ_across_claims_cases_and_masters() {
+    let mut seen = std::collections::HashSet::new();
+    for master in [0, 1, 2, SEED] {
+        for id in ["C1", "C1/control", "C2", "C15"] {
+            for case in 0..50 {
+                assert!(seen.insert(case_seed(master, id, case)), "collision at {master} {id} {case}");
+            }
+        }
+    }
+    assert_eq!(case_seed(7, "C4", 3), case_seed(7, "C4", 3));
+}
+
+#[test]
+fn allowed_failures_follow_the_binomial_tail() {
+    let level = 1e-3 / 15.0;
+    // Exact identities: nothing may fail.
+    assert_eq!(allowed_failures(10, 0.0, level), 0);
+    // alpha 1e-3: P(>= 1 of 5) = 5e-3 > level, P(>= 2 of 5) = 1e-5 <= level.
+    assert_eq!(allowed_failures(5, 1e-3, level), 1);
+    // 20 cases: P(>= 2) = 1.9e-4 > level, P(>= 3) = 1.1e-6 <= level.
+    assert_eq!(allowed_failures(20, 1e-3, level), 2);
+}
+
+#[test]
+fn selection_rejects_unknown_and_empty() {
+    assert!(select(Some(&["c4".to_string(), " C7 ".to_string()])).is_ok_and(|c| c.len() == 2));
+    for bad in [vec![], vec![String::new()], vec!["C16".to_string()], vec!["x".to_string()]] {
+        let e = select(Some(&bad)).unwrap_err().to_string();
+        assert!(e.contains("claim"), "{e}");
+    }
+    assert_eq!(select(None).unwrap().len(), 15);
+}
+
+#[test]
+fn tost_needs_gaps_inside_the_margin() {
+    use theory_checks::trained::tost;
+    let level = 1e-3 / 15.0;
+    let small: Vec<f64> = (0..12).map(|i| 0.002 * ((i % 3) as f64 - 1.0)).collect();
+    assert!(tost(&small, level).0);
+    let shifted: Vec<f64> = small.iter().map(|g| g + 0.03).collect();
+    assert!(!tost(&shifted, level).0);
+    let noisy: Vec<f64> = (0..12).map(|i| 0.05 * ((i % 2) as f64 * 2.0 - 1.0)).collect();
+    assert!(!tost(&noisy, level).0);
+    assert!(!tost(&[0.0], level).0);
 }

@@ -12,6 +12,7 @@ macro_rules! outln {
 
 mod bench;
 mod check;
+pub use check::CheckFailure;
 mod describe;
 mod fit;
 mod io;
