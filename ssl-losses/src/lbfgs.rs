@@ -435,7 +435,13 @@ impl Lbfgs {
             let found = self.strong_wolfe(&mut line, &start)?;
             evaluations += line.evaluations;
             let Some(next) = found else {
-                break; // no decrease possible along p: rounding level reached
+                if history.is_empty() {
+                    break; // no decrease possible even along -g: rounding level reached
+                }
+                // The quasi-Newton direction failed (a stale curvature model near rounding
+                // level): forget it and try steepest descent before giving up.
+                history.clear();
+                continue;
             };
             if !next.f.is_finite() || next.g.iter().any(|v| !v.is_finite()) {
                 return Err(non_finite(iterations + 1, next.f));

@@ -27,8 +27,8 @@ pub use objective::{Batch, Objective, Real, from_f64, to_f64};
 pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};
 pub use population::PopulationInfoNce;
 pub use simsiam::{
-    Directions, SimSiam, SimSiamForm, WHITENED_TOL, WhitenedCertificate, train_whitened_simsiam, whiten_rows,
-    whitened_optimum,
+    Directions, SimSiam, SimSiamForm, WHITENED_TOL, WhitenedCertificate, steps_for_eigengap, train_whitened_simsiam,
+    train_whitened_simsiam_certified, whiten_rows, whitened_optimum,
 };
 pub use train::{
     Constraint, Observer, Plateau, RunningWhitening, StepInfo, StopReason, TrainConfig, TrainOutcome,

@@ -119,35 +119,20 @@ pub fn resolved<P>(
     }
 }
 
-/// Whitened SimSiam by its recipe on streaming pairs (coupling `delta`), certified against the
-/// population problem (`M`, `C` of the mixture) at `sin theta_max` `tol` to its optimum: runs of
-/// `first`, `2 first`, ... steps, at most `cap` (each from the same start and stream seed), until
-/// one is certified. Returns the map and the last certificate.
-pub fn certified_simsiam(
-    g: &Gmm,
-    r: usize,
-    (first, cap): (usize, usize),
-    tol: f64,
-    seed: u64,
-) -> Result<(DMatrix<f64>, WhitenedCertificate)> {
+/// Whitened SimSiam by its recipe on streaming pairs (coupling 1), certified against the
+/// population problem (`M`, `C` of the mixture) at `sin theta_max` `tol` to its optimum, with the
+/// step budget from the problem's eigengap ([`ssl_losses::steps_for_eigengap`], at least 10000),
+/// doubled twice if needed. Returns the map, the certificate and the first budget.
+pub fn certified_simsiam(g: &Gmm, r: usize, tol: f64, seed: u64) -> Result<(DMatrix<f64>, WhitenedCertificate, usize)> {
     let (m, c) = (g.second_moment(), g.cross_moment(1.0)?);
-    let mut steps = first;
-    loop {
-        let config = TrainConfig { steps, seed, ..TrainConfig::default() };
-        let mut no_observer = |_: &ssl_losses::StepInfo, _: &[DMatrix<f64>]| std::ops::ControlFlow::Continue(());
-        let out = ssl_losses::train_whitened_simsiam(
-            &mut GmmStream::new(g, 1.0, 256)?,
-            small_random_init(r, g.dim(), 0.1, seed ^ 0x5eed),
-            &config,
-            &mut no_observer,
-        )?;
-        let a = out.params[0].clone();
-        let cert = WhitenedCertificate::new(&a, &m, &c, tol)?;
-        if cert.converged || 2 * steps > cap {
-            return Ok((a, cert));
-        }
-        steps *= 2;
-    }
+    let gap = WhitenedCertificate::new(&ssl_losses::whitened_optimum(&m, &c, r)?, &m, &c, tol)?.eigengap;
+    let steps = ssl_losses::steps_for_eigengap(gap, 10_000);
+    let config = TrainConfig { steps, seed, ..TrainConfig::default() };
+    let mut source =
+        || -> ssl_losses::Result<Box<dyn ssl_losses::PairSource + '_>> { Ok(Box::new(GmmStream::new(g, 1.0, 256)?)) };
+    let init = small_random_init(r, g.dim(), 0.1, seed ^ 0x5eed);
+    let (out, cert) = ssl_losses::train_whitened_simsiam_certified(&mut source, &init, &config, (&m, &c), tol)?;
+    Ok((out.params[0].clone(), cert, steps))
 }
 
 /// Least-squares slope of `log y` against `log x`.

@@ -6,10 +6,7 @@ use baselines::{Cca, Fit, KMeans, Lda, adjusted_rand_index};
 use gmm_core::linalg::RANK_RTOL;
 use gmm_core::{ClipGenerator, LinearMap, Side, Subspace, seeded};
 use nalgebra::DMatrix;
-use ssl_losses::{
-    Centering, ClipFit, FnCost, Lbfgs, PopulationInfoNce, Preconditioner, WhitenedCertificate, Whitening,
-    whitened_optimum,
-};
+use ssl_losses::{Centering, ClipFit, FnCost, Lbfgs, PopulationInfoNce, Preconditioner, Whitening, whitened_optimum};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::common::{
@@ -282,19 +279,17 @@ pub const C11_TOL: f64 = ssl_losses::WHITENED_TOL;
 /// C11: whitened SimSiam: the closed-form optimum of the MSE loss under `A M A^T = I` spans `F`
 /// exactly (sin < 1e-8), and the recipe (stop-gradient SGD with the projection) reaches it: its
 /// certificate is `sin theta_max` to the optimum at most [`C11_TOL`], and the statistic is its
-/// `sin theta_max` to `F`. The recipe approaches the optimum at a rate `~ lambda_r^2` (the
-/// predictor `W ~ A C A^T` enters the update twice; measured: a mixture with eigengap 0.032
-/// needs 40000 steps, 0.3 needs 10000), so the budget is `10000 (0.2 / eigengap)^2` steps,
-/// at least 10000 and at most 320000, doubled twice if not certified.
+/// `sin theta_max` to `F`. The recipe approaches the optimum at a rate `~ lambda_r^2`, so the
+/// budget comes from the eigengap ([`ssl_losses::steps_for_eigengap`]), doubled twice if not
+/// certified.
 pub fn c11(ctx: &Ctx) -> Result<Case> {
     let g = mixture(3, 8, 100.0, false, ctx.seed)?;
     let f = g.fisher_subspace()?;
     let (m, c) = (g.second_moment(), g.cross_moment(1.0)?);
     let closed = whitened_optimum(&m, &c, 2)?;
     let exact = sin_to(&closed, &f)?;
-    let eigengap = WhitenedCertificate::new(&closed, &m, &c, C11_TOL)?.eigengap;
-    let first = (10_000.0 * (0.2 / eigengap).powi(2)).clamp(10_000.0, 320_000.0) as usize;
-    let (a, cert) = certified_simsiam(&g, 2, (first, 4 * first), C11_TOL, ctx.seed)?;
+    let (a, cert, first) = certified_simsiam(&g, 2, C11_TOL, ctx.seed)?;
+    let eigengap = cert.eigengap;
     let trained = sin_to(&a, &f)?;
     Ok(Case::at_most(
         trained,

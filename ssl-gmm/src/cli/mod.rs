@@ -48,7 +48,7 @@ enum Command {
     Train(train::Args),
     /// Fit a baseline (LDA, PCA, CCA on pairs) to data from a file; optionally evaluate by k-means.
     Fit(fit::Args),
-    /// Check the claims C1..C14 of the theory, each with a negative control; non-zero exit when one fails.
+    /// Check the claims C1..C15 of docs/theory.md over independent cases, each with a negative control (exit 1: a claim failed; 5: a fit without a certificate).
     Check(check::Args),
     /// Time the workloads of the peer comparison (sampling, loss steps, fits) against the GEMM peak.
     Bench(bench::Args),
