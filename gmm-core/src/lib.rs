@@ -39,6 +39,6 @@ pub use estimator::{Fit, Predict, Transform, Validate};
 pub use generate::{MixtureGenerator, textbook_2d};
 pub use gmm::{Gmm, GmmSpec};
 pub use presets::{Model, PRESETS, preset};
-pub use rng::{SeedRng, seeded};
+pub use rng::{SeedRng, seeded, stable_hash};
 pub use sample::{Labelled, PairSampler, Pairs, check_delta, check_pairs};
 pub use subspace::{LinearMap, Subspace};

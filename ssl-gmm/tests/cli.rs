@@ -295,6 +295,45 @@ fn reproduce_writes_everything_and_shards_merge_to_the_same_rows() {
     }
     let (ok, _, stderr) = ssl_gmm(&["reproduce", "--shard", "2/2", "--out", merged.to_str().unwrap()]);
     assert!(!ok && stderr.contains("--shard"), "{stderr}");
+    // Merges that would report a wrong result are refused, with one line saying why.
+    let (s0, s1) = (shards[0].to_str().unwrap(), shards[1].to_str().unwrap());
+    let out = temp_path("reproduce-bad-merge");
+    let o = out.to_str().unwrap();
+    for (args, expected) in [
+        (vec!["merge", s0, s0, s1, "--out", o], "given twice"),
+        (vec!["merge", s0, "--out", o], "jobs have no rows"),
+        (vec!["merge", s0, whole.to_str().unwrap(), "--out", o], "split"),
+        (vec!["merge", s0, cfg, "--out", o], "not the output of `reproduce`"),
+    ] {
+        let (ok, _, stderr) = ssl_gmm(&args);
+        assert!(!ok && stderr.contains(expected) && stderr.trim_end().lines().count() == 1, "{args:?}: {stderr}");
+    }
+    // A shard copied from another configuration: same split, other sweeps.
+    let alien = temp_path("reproduce-alien");
+    let tiny = temp_path("tiny-sweeps-2.json");
+    std::fs::write(&tiny, std::fs::read_to_string(&config).unwrap().replace("\"steps\": 40", "\"steps\": 41")).unwrap();
+    let (ok, _, stderr) =
+        ssl_gmm(&["reproduce", "--config", tiny.to_str().unwrap(), "--shard", "1/2", "--out", alien.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = ssl_gmm(&["merge", s0, alien.to_str().unwrap(), "--out", o]);
+    assert!(!ok && stderr.contains("other sweeps"), "{stderr}");
+    // A tampered row is out of range.
+    let csv = shards[1].join("e1_variance.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    if lines.len() > 1 {
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let col = header.iter().position(|h| *h == "sin_theta_max").unwrap();
+        let mut cells: Vec<String> = lines[1].split(',').map(String::from).collect();
+        cells[col] = "1.5".into();
+        lines[1] = cells.join(",");
+        std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+        let (ok, _, stderr) = ssl_gmm(&["merge", s0, s1, "--out", o]);
+        assert!(!ok && stderr.contains("outside [0, 1]"), "{stderr}");
+    }
+    // Partial merges only when asked, and they say so.
+    let (ok, _, stderr) = ssl_gmm(&["merge", s0, "--allow-partial", "--out", o]);
+    assert!(ok && stderr.contains("partial merge"), "{stderr}");
 }
 
 #[cfg(unix)]

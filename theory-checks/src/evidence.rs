@@ -47,10 +47,7 @@ pub const FAMILY_WISE_ERROR: f64 = 1e-3;
 /// The seed of case `case` of claim `id` (or its control: `id` = `"C4/control"`) at master seed
 /// `master`: FNV-1a over the id, mixed with the master seed and the case index by SplitMix64.
 pub fn case_seed(master: u64, id: &str, case: usize) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = gmm_core::stable_hash(id.as_bytes());
     let mix = |mut z: u64| {
         z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

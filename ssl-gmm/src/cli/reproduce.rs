@@ -40,6 +40,9 @@ pub struct MergeArgs {
     /// Where to write the merged CSVs, plots and report.
     #[arg(long, default_value = "results")]
     out: PathBuf,
+    /// Merge even when some jobs of the sweeps have no rows (shards missing), saying which.
+    #[arg(long)]
+    allow_partial: bool,
 }
 
 fn parse_shard(spec: &str) -> anyhow::Result<Shard> {
@@ -82,6 +85,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     per_experiment.values().for_each(|b| b.finish_and_clear());
     let rows = rows?;
     experiments::write_csvs(&rows, &args.out)?;
+    experiments::write_manifest(&args.out, &sweeps, shard)?;
     if shard == Shard::WHOLE {
         experiments::write_report(&rows, &args.out, Some(start.elapsed().as_secs_f64()))?;
         eprintln!(
@@ -104,10 +108,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 /// Runs `merge`.
 pub fn merge(args: &MergeArgs) -> anyhow::Result<()> {
-    let rows = experiments::read_rows(&args.dirs)?;
+    let merged = experiments::merge_shards(&args.dirs, args.allow_partial)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    experiments::write_csvs(&rows, &args.out)?;
-    experiments::write_report(&rows, &args.out, None)?;
-    eprintln!("merged {} rows into {}", rows.len(), args.out.display());
+    experiments::write_csvs(&merged.rows, &args.out)?;
+    experiments::write_report(&merged.rows, &args.out, None)?;
+    if merged.missing.is_empty() {
+        experiments::write_manifest(&args.out, &merged.sweeps, Shard::WHOLE)?;
+        eprintln!("merged {} rows of all {} jobs into {}", merged.rows.len(), merged.total, args.out.display());
+    } else {
+        eprintln!(
+            "warning: partial merge: {} of {} jobs have no rows (e.g. {}); merged {} rows into {} (no manifest written)",
+            merged.missing.len(),
+            merged.total,
+            merged.missing[0],
+            merged.rows.len(),
+            args.out.display()
+        );
+    }
     Ok(())
 }
