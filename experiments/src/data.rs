@@ -5,7 +5,7 @@
 use gmm_core::nalgebra::DMatrix;
 
 use crate::error::{ExperimentError, Result};
-use crate::io::read_csv;
+use crate::io::{Header, read_csv};
 
 /// Splits the label column off a table: `spec` is a 1-based column number or `last`.
 ///
@@ -100,8 +100,8 @@ impl Dataset {
     /// Never for the embedded files (an error would mean a corrupted build).
     pub fn load_raw(self) -> Result<(DMatrix<f64>, Vec<usize>)> {
         let table = match self {
-            Dataset::Wine => read_csv(WINE, false, "embedded wine.csv")?,
-            Dataset::Digits => read_csv(DIGITS, true, "embedded digits.csv.gz")?,
+            Dataset::Wine => read_csv(WINE, false, "embedded wine.csv", Header::Present)?,
+            Dataset::Digits => read_csv(DIGITS, true, "embedded digits.csv.gz", Header::Absent)?,
         };
         let (x, labels) = split_labels(table, "last")?;
         Ok((x, compact_labels(&labels)))

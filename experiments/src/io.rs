@@ -81,19 +81,44 @@ pub fn write_atomic<E: From<std::io::Error>>(
     }
 }
 
+/// Whether a CSV table starts with a header row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Header {
+    /// Decide from the first non-blank row: a header when none of its fields is a number, data
+    /// when all are; a row mixing numbers with text or empty fields is an error (it could be
+    /// either, and guessing would drop a row of data or read text as data).
+    #[default]
+    Auto,
+    /// The first non-blank row is a header.
+    Present,
+    /// Every row is data.
+    Absent,
+}
+
+/// A field as shown in an error: at most 40 characters.
+fn shown(field: &str) -> String {
+    if field.chars().count() <= 40 {
+        format!("{field:?}")
+    } else {
+        format!("{:?}...", field.chars().take(40).collect::<String>())
+    }
+}
+
 /// Reads CSV (gzip-compressed when `gz`) from any reader: rows are samples, every field a finite
-/// number; a first row with a field that is not a number is a header and skipped; blank lines
-/// are skipped. `name` labels error messages.
+/// number; the first non-blank row is a header as `header` says; blank lines are skipped.
+/// `name` labels error messages.
 ///
 /// # Errors
-/// [`ExperimentError::Data`] naming the line (and column) of an unreadable line, a bad value or
-/// a ragged row, or an empty table.
-pub fn read_csv(reader: impl std::io::Read, gz: bool, name: &str) -> Result<DMatrix<f64>> {
+/// [`ExperimentError::Data`] naming the line (and column) of an unreadable line, a bad value, a
+/// ragged row, a first row that is neither clearly a header nor data (with `Header::Auto`), or an
+/// empty table.
+pub fn read_csv(reader: impl std::io::Read, gz: bool, name: &str, header: Header) -> Result<DMatrix<f64>> {
     let reader: Box<dyn std::io::Read> =
         if gz { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
     let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let mut width = None;
+    let mut first = true;
     let bad = |msg: String| ExperimentError::Data(format!("{name}: {msg}"));
     for (index, record) in csv.records().enumerate() {
         let line = index + 1;
@@ -102,14 +127,33 @@ pub fn read_csv(reader: impl std::io::Read, gz: bool, name: &str) -> Result<DMat
             continue;
         }
         let parsed: Vec<std::result::Result<f64, _>> = record.iter().map(|f| f.parse::<f64>()).collect();
-        if index == 0 && parsed.iter().any(|p| p.is_err()) {
-            continue; // a header row
+        if std::mem::take(&mut first) {
+            let numbers = parsed.iter().filter(|p| p.is_ok()).count();
+            match header {
+                Header::Present => continue,
+                Header::Auto if numbers == 0 => continue,
+                Header::Auto if numbers < parsed.len() => {
+                    let col = parsed.iter().position(|p| p.is_err()).unwrap_or(0);
+                    return Err(bad(format!(
+                        "line {line} mixes numbers with text or empty fields (column {}: {}), so it is neither clearly a header nor data: pass --header if it is a header row, --no-header if it is data",
+                        col + 1,
+                        shown(record.get(col).unwrap_or(""))
+                    )));
+                }
+                _ => {}
+            }
         }
         let mut row = Vec::with_capacity(parsed.len());
         for (col, (value, field)) in parsed.into_iter().zip(record.iter()).enumerate() {
             match value {
                 Ok(v) if v.is_finite() => row.push(v),
-                _ => return Err(bad(format!("line {line}, column {}: {field:?} is not a finite number", col + 1))),
+                _ => {
+                    return Err(bad(format!(
+                        "line {line}, column {}: {} is not a finite number",
+                        col + 1,
+                        shown(field)
+                    )));
+                }
             }
         }
         match width {
@@ -131,12 +175,25 @@ mod tests {
 
     #[test]
     fn csv_header_blank_lines_and_errors() {
-        let m = read_csv("a,b\n1,2\n\n3,4\n".as_bytes(), false, "t").unwrap();
+        let read = |text: &str, header| read_csv(text.as_bytes(), false, "t", header);
+        let m = read("a,b\n1,2\n\n3,4\n", Header::Auto).unwrap();
         assert_eq!(m, DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]));
-        let err = read_csv("1,2\n3,x\n".as_bytes(), false, "t").unwrap_err().to_string();
+        // A numeric first row is data, never dropped.
+        assert_eq!(read("1,2\n3,4\n", Header::Auto).unwrap().nrows(), 2);
+        assert_eq!(read("1,2\n3,4\n", Header::Present).unwrap().nrows(), 1);
+        // A first row mixing numbers with text or empty cells is neither: an error naming the way out.
+        for text in ["178,13,class_0\n1,2,3\n", "1,,2\n1,2,3\n", "x,1\n1,2\n"] {
+            let err = read(text, Header::Auto).unwrap_err().to_string();
+            assert!(err.contains("--header") && err.contains("--no-header") && err.contains("line 1"), "{err}");
+        }
+        assert_eq!(read("x,1\n1,2\n", Header::Present).unwrap().nrows(), 1);
+        assert!(read("x,1\n1,2\n", Header::Absent).unwrap_err().to_string().contains("line 1, column 1"));
+        let err = read("1,2\n3,x\n", Header::Auto).unwrap_err().to_string();
         assert!(err.contains("line 2, column 2"), "{err}");
-        assert!(read_csv("1,2\n3\n".as_bytes(), false, "t").is_err());
-        assert!(read_csv("".as_bytes(), false, "t").is_err());
+        let long = format!("1,2\n3,{}\n", "y".repeat(10_000));
+        assert!(read(&long, Header::Auto).unwrap_err().to_string().len() < 200, "errors are cut to a readable length");
+        assert!(read("1,2\n3\n", Header::Auto).is_err());
+        assert!(read("", Header::Auto).is_err());
     }
 
     #[cfg(unix)]

@@ -1,7 +1,8 @@
-//! The `ssl-gmm` command-line tool. Errors come out as one line. Exit status: 0 success; 1 a
-//! claim of `check` does not hold (or its control passed); 2 bad input, a library error or an
-//! I/O error (clap's own usage errors also exit 2); 5 `check` has a trained map without a
-//! convergence certificate (no verdict).
+//! The `ssl-gmm` command-line tool. Errors come out as one line. Exit status (README): 0
+//! success; 1 a claim of `check` does not hold (or its control passed); 2 a usage error (clap's
+//! own, an unknown claim, an empty selection); 3 bad input data or parameters (the library's
+//! typed errors); 4 an I/O error (a file that cannot be read or written); 5 `check` has a trained
+//! map without a convergence certificate (no verdict).
 
 mod cli;
 
@@ -18,11 +19,40 @@ fn main() {
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
         eprintln!("error: {e:#}");
-        let code = match e.downcast_ref::<cli::CheckFailure>() {
-            Some(cli::CheckFailure::Failed(_)) => 1,
-            Some(cli::CheckFailure::NotConverged(_)) => 5,
-            None => 2,
-        };
+        let code = exit_code(&e);
         std::process::exit(code);
     }
+}
+
+/// The exit status of an error (see the crate docs).
+fn exit_code(e: &anyhow::Error) -> i32 {
+    use ssl_gmm::theory_checks::CheckError;
+    use ssl_gmm::{baselines::BaselineError, experiments::ExperimentError, gmm_core::GmmError, ssl_losses::LossError};
+    if let Some(c) = e.downcast_ref::<cli::CheckFailure>() {
+        return match c {
+            cli::CheckFailure::Failed(_) => 1,
+            cli::CheckFailure::NotConverged(_) => 5,
+        };
+    }
+    for cause in e.chain() {
+        if cause.is::<std::io::Error>()
+            || matches!(cause.downcast_ref::<ExperimentError>(), Some(ExperimentError::Io { .. }))
+        {
+            return 4;
+        }
+        if matches!(cause.downcast_ref::<CheckError>(), Some(CheckError::Selection(_))) {
+            return 2;
+        }
+        if cause.is::<GmmError>()
+            || cause.is::<LossError>()
+            || cause.is::<BaselineError>()
+            || cause.is::<ExperimentError>()
+            || cause.is::<CheckError>()
+            || cause.is::<serde_json::Error>()
+            || cause.is::<csv::Error>()
+        {
+            return 3;
+        }
+    }
+    2
 }

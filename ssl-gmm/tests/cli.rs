@@ -370,3 +370,45 @@ fn a_full_standard_output_is_a_one_line_error_and_out_keeps_devices_and_links() 
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     assert!(std::fs::read_to_string(&target).unwrap().contains("\"method\""));
 }
+
+#[test]
+fn exit_status_says_what_went_wrong() {
+    let wine = data_file("wine.csv");
+    for (args, code) in [
+        (vec!["bogus"], 2),
+        (vec!["check", "--claims", "C99"], 2),
+        (vec!["fit", "--method", "lda", "--data", "/nonexistent/x.csv", "--labels-col", "last"], 4),
+        (vec!["fit", "--method", "lda", "--data", wine.as_str(), "--labels-col", "last", "--dim", "50"], 3),
+        (vec!["train", "--preset", "nope"], 3),
+        (vec!["sample", "--n", "5", "--out", "/nonexistent/dir/x.csv"], 4),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ssl-gmm")).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_first_row_that_is_neither_header_nor_data_is_an_error() {
+    let path = temp_path("mixed-first-row.csv");
+    let mut text = String::from("178,13,class_0\n");
+    for i in 0..30 {
+        text.push_str(&format!("{},{},{}\n", i as f64 * 0.1, (i * 7 % 5) as f64, i % 2));
+    }
+    std::fs::write(&path, &text).unwrap();
+    let p = path.to_str().unwrap();
+    let (ok, _, stderr) = ssl_gmm(&["fit", "--method", "pca", "--data", p, "--dim", "1"]);
+    assert!(!ok && stderr.contains("--header") && stderr.contains("line 1"), "{stderr}");
+    let (ok, _, stderr) = ssl_gmm(&["fit", "--method", "pca", "--data", p, "--dim", "1", "--header"]);
+    assert!(ok && stderr.contains("(30 samples x 3 features)"), "{stderr}");
+    // A numeric first row is data: nothing is dropped, with or without --no-header.
+    std::fs::write(&path, &text[text.find('\n').unwrap() + 1..]).unwrap();
+    for flag in ["--no-header", "--seed"] {
+        let mut args = vec!["fit", "--method", "pca", "--data", p, "--dim", "1", flag];
+        if flag == "--seed" {
+            args.push("0");
+        }
+        let (ok, _, stderr) = ssl_gmm(&args);
+        assert!(ok && stderr.contains("(30 samples x 3 features)"), "{stderr}");
+    }
+}

@@ -32,6 +32,13 @@ pub struct Args {
     /// Data file: .csv (header optional), .csv.gz or .npy; rows are samples.
     #[arg(long)]
     data: PathBuf,
+    /// The first row of the CSV files is a header (default: only when none of its fields is a
+    /// number; a first row mixing numbers and text is an error).
+    #[arg(long, conflicts_with = "no_header")]
+    header: bool,
+    /// Every row of the CSV files is data.
+    #[arg(long)]
+    no_header: bool,
     /// Column holding the class labels (1-based number, or `last`); it is removed from the features.
     #[arg(long)]
     labels_col: Option<String>,
@@ -82,7 +89,12 @@ struct FitReport {
 
 /// Runs `fit`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let data = read_data(&args.data)?;
+    let header = match (args.header, args.no_header) {
+        (true, _) => experiments::io::Header::Present,
+        (_, true) => experiments::io::Header::Absent,
+        _ => experiments::io::Header::Auto,
+    };
+    let data = read_data(&args.data, header)?;
     let (mut x, labels) = match &args.labels_col {
         Some(spec) => {
             let (x, l) = split_labels(data, spec)?;
@@ -118,7 +130,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Method::Cca => {
             let (anchors, positives) = match (&args.pairs, &labels) {
                 (Some(path), _) => {
-                    let mut p = read_data(path)?;
+                    let mut p = read_data(path, header)?;
                     if args.standardize {
                         standardize(&mut p);
                     }

@@ -55,18 +55,19 @@ fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
 }
 
-/// Reads `.csv` (optionally gzip-compressed, `.csv.gz`; with or without a header row: the first
-/// row is a header when any of its fields is not a number) or `.npy` (2-D float64 or integer).
+/// Reads `.csv` (optionally gzip-compressed, `.csv.gz`; the first row is a header as `header`
+/// says, by default when none of its fields is a number) or `.npy` (2-D float64 or integer).
 ///
 /// # Errors
-/// Unreadable file, empty file, ragged rows, or a bad value, naming its line and column.
-pub fn read_data(path: &Path) -> anyhow::Result<DMatrix<f64>> {
+/// Unreadable file, empty file, ragged rows, a first row that is neither clearly a header nor
+/// data, or a bad value, naming its line and column.
+pub fn read_data(path: &Path, header: experiments::io::Header) -> anyhow::Result<DMatrix<f64>> {
     let name = path.to_string_lossy();
     if name.ends_with(".npy") {
         return read_npy(path);
     }
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(experiments::io::read_csv(file, name.ends_with(".gz"), &path.display().to_string())?)
+    Ok(experiments::io::read_csv(file, name.ends_with(".gz"), &path.display().to_string(), header)?)
 }
 
 fn read_npy(path: &Path) -> anyhow::Result<DMatrix<f64>> {
