@@ -1,7 +1,7 @@
 //! The `ssl-gmm` command-line tool. Errors come out as one line. Exit status (README): 0
 //! success; 1 a claim of `check` does not hold (or its control passed); 2 a usage error (clap's
 //! own, an unknown claim, an empty selection); 3 bad input data or parameters (the library's
-//! typed errors); 4 an I/O error (a file that cannot be read or written); 5 `check` has a trained
+//! typed errors and the commands' own checks, e.g. the memory budget); 4 an I/O error (a file that cannot be read or written); 5 `check` has a trained
 //! map without a convergence certificate (no verdict).
 
 mod cli;
@@ -54,5 +54,6 @@ fn exit_code(e: &anyhow::Error) -> i32 {
             return 3;
         }
     }
-    2
+    // The command's own checks of its arguments (`bail!`): bad parameters.
+    3
 }

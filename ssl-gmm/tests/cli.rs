@@ -412,3 +412,39 @@ fn a_first_row_that_is_neither_header_nor_data_is_an_error() {
         assert!(ok && stderr.contains("(30 samples x 3 features)"), "{stderr}");
     }
 }
+
+#[test]
+fn sizes_beyond_the_memory_budget_are_refused_before_allocating() {
+    let huge = temp_path("huge-header.npy");
+    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let padded = format!("{header:<117}\n");
+    bytes.extend_from_slice(&(padded.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(padded.as_bytes());
+    bytes.extend_from_slice(&[0u8; 64]);
+    std::fs::write(&huge, &bytes).unwrap();
+    let wide = temp_path("wide.csv");
+    let row: Vec<String> = (0..200_000).map(|i| (i % 7).to_string()).collect();
+    std::fs::write(&wide, format!("{}\n{}\n{}\n", row.join(","), row.join(","), row.join(","))).unwrap();
+    let out = temp_path("never-written.csv");
+    let o = out.to_str().unwrap();
+    for (args, expected) in [
+        (vec!["sample", "--n", "1000000000", "--out", o], "memory budget"),
+        (vec!["sample", "--n", "18446744073709551615", "--out", o], "overflows"),
+        (vec!["--max-memory", "1K", "sample", "--n", "100", "--out", o], "memory budget"),
+        (vec!["train", "--preset", "pca-trap", "--stream", "--steps", "2000000000000"], "memory budget"),
+        (vec!["train", "--preset", "pca-trap", "--samples", "100000000000"], "memory budget"),
+        (vec!["train", "--preset", "pca-trap", "--batch", "400000"], "memory budget"),
+        (vec!["fit", "--method", "pca", "--data", huge.to_str().unwrap()], "overflows"),
+        (vec!["fit", "--method", "pca", "--data", wide.to_str().unwrap()], "memory budget"),
+        (vec!["train", "--preset", "clip", "--method", "clip", "--delta", "0.3"], "--delta applies to mixtures only"),
+    ] {
+        let run = Command::new(env!("CARGO_BIN_EXE_ssl-gmm")).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected) && stderr.trim_end().lines().count() == 1, "{args:?}: {stderr}");
+    }
+    assert!(!out.exists());
+    let (ok, _, stderr) = ssl_gmm(&["sample", "--n", "5", "--out", o, "--max-memory", "2x"]);
+    assert!(!ok && stderr.contains("a size such as"), "{stderr}");
+}

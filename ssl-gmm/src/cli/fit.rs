@@ -95,6 +95,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         _ => experiments::io::Header::Auto,
     };
     let data = read_data(&args.data, header)?;
+    // The fits form d x d matrices (scatter, covariance, their decompositions).
+    super::memory::check("the d x d matrices of the fit", &[data.ncols(), data.ncols(), 8])?;
     let (mut x, labels) = match &args.labels_col {
         Some(spec) => {
             let (x, l) = split_labels(data, spec)?;

@@ -77,7 +77,13 @@ fn read_npy(path: &Path) -> anyhow::Result<DMatrix<f64>> {
     if shape.len() != 2 || shape[0] == 0 {
         bail!("{}: expected a non-empty 2-D array, got shape {shape:?}", path.display());
     }
-    let (n, m) = (shape[0] as usize, shape[1] as usize);
+    let (n, m) = (usize::try_from(shape[0]).unwrap_or(usize::MAX), usize::try_from(shape[1]).unwrap_or(usize::MAX));
+    // The header's shape drives the allocation: checked before reading the data.
+    super::memory::check(&format!("{}: the array of shape ({n}, {m})", path.display()), &[n, m, 2])?;
+    let expected = n.checked_mul(m).and_then(|c| c.checked_mul(8));
+    if expected.is_none_or(|e| e > bytes.len()) {
+        bail!("{}: the header's shape ({n}, {m}) is larger than the file's data", path.display());
+    }
     let fortran = npy.order() == npyz::Order::Fortran;
     let data: Vec<f64> = match npy.dtype() {
         npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float => npy.into_vec::<f64>()?,

@@ -16,6 +16,7 @@ pub use check::CheckFailure;
 mod describe;
 mod fit;
 mod io;
+mod memory;
 mod model;
 mod reproduce;
 mod sample;
@@ -28,6 +29,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "ssl-gmm", version, about, long_about = None)]
 pub struct Cli {
+    /// Memory budget for the largest allocations (e.g. 512M, 8G; default: half of the available
+    /// memory): sizes above it are refused before anything is allocated.
+    #[arg(long, global = true, value_parser = memory::parse_size, value_name = "SIZE")]
+    max_memory: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,6 +63,7 @@ enum Command {
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    memory::set(cli.max_memory);
     match cli.command {
         Command::Describe(args) => describe::run(&args),
         Command::Sample(args) => sample::run(&args),

@@ -62,6 +62,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut rng = seeded(args.seed);
     let table = match args.model.load()? {
         Model::Gmm(g) => {
+            // The pairs, and the table of their rows: about 4 n (d + 1) values.
+            super::memory::check("sampling --n pairs", &[args.n, 4, g.dim() + 1])?;
             let p = g.sample_pairs(args.n, args.delta, &mut rng)?;
             let header = names("x", g.dim()).chain(names("xp", g.dim())).chain(["z".into(), "z_plus".into()]).collect();
             Table { header, rows: side_by_side(&[&p.x, &p.x_plus], &[&p.z, &p.z_plus]) }
@@ -70,6 +72,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             if args.delta != 1.0 {
                 bail!("--delta applies to mixtures only; CLIP pairs always share z");
             }
+            let width = c.modality(gmm_core::Side::X).dim() + c.modality(gmm_core::Side::Y).dim() + 3;
+            super::memory::check("sampling --n pairs", &[args.n, 2, width])?;
             let p = c.sample_pairs(args.n, &mut rng)?;
             let header = names("x", p.x.ncols())
                 .chain(names("y", p.y.ncols()))

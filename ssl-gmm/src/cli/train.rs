@@ -254,6 +254,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if fixed_sample && args.optimizer.is_some() {
         bail!("InfoNCE on a fixed sample is minimised by L-BFGS to its certificate; --optimizer applies with --stream");
     }
+    // The loss curve grows by one value a step (it is not preallocated).
+    super::memory::check("the loss curve of --steps", &[args.steps])?;
     let config = TrainConfig {
         steps: args.steps,
         lr: args.lr,
@@ -274,6 +276,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut certificate = None;
     let (outcome, (single, x, y, pca, dim)) = match (&model, args.method) {
         (Model::Clip(c), Method::Clip) => {
+            if args.delta != 1.0 {
+                bail!("--delta applies to mixtures only; CLIP pairs always share z");
+            }
             let (dx, dy) = (c.modality(Side::X).dim(), c.modality(Side::Y).dim());
             let r = check_dim(args.dim.unwrap_or(c.weights().len() - 1), dx.min(dy))?;
             let mut objective = Clip::new(args.tau, score)?;
@@ -303,6 +308,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let d = g.dim();
             let r = check_dim(args.dim.unwrap_or(g.k() - 1), d)?;
             let out = if fixed_sample {
+                super::memory::check("--samples pairs", &[args.samples, 2, d])?;
                 let pairs =
                     g.sample_pairs(args.samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
                 let solver = Lbfgs { grad_rtol: args.tol, max_iters: args.max_iters, ..Lbfgs::default() };
@@ -444,6 +450,8 @@ fn check_batch(n: usize) -> anyhow::Result<usize> {
     if n < 2 {
         bail!("--batch must be at least 2 (the other pairs of a batch are the negatives), got {n}");
     }
+    // The scores of a batch are n x n (twice for the symmetric forms).
+    super::memory::check("the scores of a --batch", &[n, n, 2])?;
     Ok(n)
 }
 
