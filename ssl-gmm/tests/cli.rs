@@ -352,7 +352,7 @@ fn a_full_standard_output_is_a_one_line_error_and_out_keeps_devices_and_links() 
                 .output()
                 .expect("binary runs");
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert_eq!(out.status.code(), Some(4), "{args:?}: {stderr}");
             assert!(stderr.lines().any(|l| l.starts_with("error: cannot write to standard output")), "{stderr}");
         }
     }
@@ -380,6 +380,9 @@ fn exit_status_says_what_went_wrong() {
         (vec!["fit", "--method", "lda", "--data", "/nonexistent/x.csv", "--labels-col", "last"], 4),
         (vec!["fit", "--method", "lda", "--data", wine.as_str(), "--labels-col", "last", "--dim", "50"], 3),
         (vec!["train", "--preset", "nope"], 3),
+        // Options of the other solver are errors, not silently ignored.
+        (vec!["train", "--preset", "pca-trap", "--lr", "1e10"], 3),
+        (vec!["train", "--preset", "pca-trap", "--method", "simsiam", "--samples", "100"], 3),
         (vec!["sample", "--n", "5", "--out", "/nonexistent/dir/x.csv"], 4),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_ssl-gmm")).args(&args).output().unwrap();

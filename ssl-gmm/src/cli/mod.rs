@@ -6,7 +6,7 @@ macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         writeln!(std::io::stdout().lock(), $($arg)*)
-            .map_err(|e| anyhow::anyhow!("cannot write to standard output: {e}"))?
+            .map_err(|e| anyhow::Error::new(e).context("cannot write to standard output"))?
     }};
 }
 

@@ -46,9 +46,9 @@ pub struct Args {
     /// Pairs per batch (InfoNCE on a fixed sample: per batch of its fixed partition).
     #[arg(long, default_value_t = 256)]
     batch: usize,
-    /// InfoNCE: pairs of the fixed sample, trained by L-BFGS to the certificate.
-    #[arg(long, default_value_t = 8192)]
-    samples: usize,
+    /// InfoNCE: pairs of the fixed sample, trained by L-BFGS to the certificate [default: 8192].
+    #[arg(long)]
+    samples: Option<usize>,
     /// InfoNCE: train on streaming pairs with --optimizer for --steps instead (no certificate).
     #[arg(long)]
     stream: bool,
@@ -60,18 +60,21 @@ pub struct Args {
     /// inputs: its recipe whitens the outputs).
     #[arg(long)]
     no_whiten: bool,
-    /// InfoNCE on a fixed sample: the certificate's tolerance on the gradient norm relative to its start.
-    #[arg(long, default_value_t = 1e-5)]
-    tol: f64,
-    /// InfoNCE on a fixed sample: L-BFGS iteration budget.
-    #[arg(long, default_value_t = 1000)]
-    max_iters: usize,
-    /// Training steps of streaming runs (simsiam, simsiam-whitened, clip, infonce --stream).
-    #[arg(long, default_value_t = 2000)]
-    steps: usize,
-    /// Base learning rate of streaming runs (cosine schedule with 100 warm-up steps down to 1%).
-    #[arg(long, default_value_t = 0.01)]
-    lr: f64,
+    /// InfoNCE on a fixed sample: the certificate's tolerance on the gradient norm relative to
+    /// its start [default: 1e-5].
+    #[arg(long)]
+    tol: Option<f64>,
+    /// InfoNCE on a fixed sample: L-BFGS iteration budget [default: 1000].
+    #[arg(long)]
+    max_iters: Option<usize>,
+    /// Training steps of streaming runs (simsiam, simsiam-whitened, clip, infonce --stream)
+    /// [default: 2000].
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Base learning rate of streaming runs (cosine schedule with 100 warm-up steps down to 1%)
+    /// [default: 0.01].
+    #[arg(long)]
+    lr: Option<f64>,
     /// Temperature of InfoNCE and CLIP.
     #[arg(long, default_value_t = 1.0)]
     tau: f64,
@@ -254,11 +257,29 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if fixed_sample && args.optimizer.is_some() {
         bail!("InfoNCE on a fixed sample is minimised by L-BFGS to its certificate; --optimizer applies with --stream");
     }
+    // Options of the other solver are errors, not silently ignored.
+    let (stream_opts, fixed_opts) = (
+        args.steps.is_some() || args.lr.is_some(),
+        args.samples.is_some() || args.tol.is_some() || args.max_iters.is_some(),
+    );
+    if fixed_sample && stream_opts {
+        bail!(
+            "InfoNCE on a fixed sample is minimised by L-BFGS to its certificate: --steps and --lr apply with --stream (or to simsiam and clip)"
+        );
+    }
+    if !fixed_sample && fixed_opts {
+        bail!(
+            "--samples, --tol and --max-iters apply to InfoNCE on a fixed sample (without --stream), not to streaming runs"
+        );
+    }
+    let (steps, lr) = (args.steps.unwrap_or(2000), args.lr.unwrap_or(0.01));
+    let (samples, tol, max_iters) =
+        (args.samples.unwrap_or(8192), args.tol.unwrap_or(1e-5), args.max_iters.unwrap_or(1000));
     // The loss curve grows by one value a step (it is not preallocated).
-    super::memory::check("the loss curve of --steps", &[args.steps])?;
+    super::memory::check("the loss curve of --steps", &[steps])?;
     let config = TrainConfig {
-        steps: args.steps,
-        lr: args.lr,
+        steps,
+        lr,
         seed: args.seed,
         optimizer: args.optimizer.unwrap_or(OptimizerKind::ADAM),
         ..TrainConfig::default()
@@ -308,10 +329,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let d = g.dim();
             let r = check_dim(args.dim.unwrap_or(g.k() - 1), d)?;
             let out = if fixed_sample {
-                super::memory::check("--samples pairs", &[args.samples, 2, d])?;
-                let pairs =
-                    g.sample_pairs(args.samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
-                let solver = Lbfgs { grad_rtol: args.tol, max_iters: args.max_iters, ..Lbfgs::default() };
+                super::memory::check("--samples pairs", &[samples, 2, d])?;
+                let pairs = g.sample_pairs(samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
+                let solver = Lbfgs { grad_rtol: tol, max_iters, ..Lbfgs::default() };
                 let start = std::time::Instant::now();
                 let fit = InfoNceFit::new(r)
                     .tau(args.tau)
@@ -380,14 +400,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         score,
         batch: args.batch,
         init_scale: args.init_scale,
-        samples: fixed_sample.then_some(args.samples),
+        samples: fixed_sample.then_some(samples),
         centering,
         whitening,
         warmup_batches: (!fixed_sample).then_some(WARMUP_BATCHES),
-        tol: fixed_sample.then_some(args.tol),
-        max_iters: fixed_sample.then_some(args.max_iters),
-        steps: (!fixed_sample).then_some(args.steps),
-        lr: (!fixed_sample).then_some(args.lr),
+        tol: fixed_sample.then_some(tol),
+        max_iters: fixed_sample.then_some(max_iters),
+        steps: (!fixed_sample).then_some(steps),
+        lr: (!fixed_sample).then_some(lr),
         optimizer: (!fixed_sample).then_some(match args.method {
             Method::SimsiamWhitened => OptimizerKind::SGD_MOMENTUM,
             _ => config.optimizer,
