@@ -99,7 +99,7 @@ impl Fit<&DMatrix<f64>> for Pca {
     /// (one blocked product) and one `d x d` symmetric eigendecomposition.
     ///
     /// # Errors
-    /// Fewer than 2 samples, `n_components > min(n, d)`, non-finite data.
+    /// Fewer than 2 samples, `n_components > min(n, d)`, non-finite data, data without variance.
     fn fit(&self, x: &DMatrix<f64>) -> Result<PcaFit> {
         self.validate()?;
         let (n, d) = x.shape();
@@ -133,6 +133,15 @@ impl Fit<&DMatrix<f64>> for Pca {
         };
         fix_row_signs(&mut components);
         let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
+        // No variance to explain (every feature constant, or values so small that their squares
+        // underflow): the directions would be arbitrary and the ratios 0 / 0.
+        if !total.is_finite() || total <= f64::MIN_POSITIVE {
+            return Err(GmmError::Singular {
+                what: "the data's covariance (zero: every feature is constant, or the values are so small that their squares underflow)",
+                fix: "check the input; rescale it (e.g. --standardize) if its values are below about 1e-150",
+            }
+            .into());
+        }
         let explained: Vec<f64> = values.iter().take(r).copied().collect();
         Ok(PcaFit {
             explained_variance_ratio: explained.iter().map(|v| v / total).collect(),

@@ -139,3 +139,14 @@ fn fitted_models_share_transform_and_kmeans_predicts_its_own_labels() {
     }
     assert_eq!(lda.predict(&data.x).unwrap().len(), 600);
 }
+
+#[test]
+fn pca_without_variance_is_an_error_not_nan() {
+    use baselines::{Fit, Pca};
+    let constant = nalgebra::DMatrix::from_element(20, 3, 2.5);
+    let tiny = nalgebra::DMatrix::from_fn(20, 2, |i, j| 1e-300 * ((i + j) % 3) as f64);
+    for x in [constant, tiny] {
+        let err = Pca::new(1).fit(&x).unwrap_err().to_string();
+        assert!(err.contains("constant") && err.contains("rescale"), "{err}");
+    }
+}
