@@ -190,6 +190,7 @@ pub fn checked_symmetric(s: &DMatrix<f64>, what: &'static str) -> Result<DMatrix
 /// # Errors
 /// [`GmmError::Singular`] when the factorisation fails.
 pub fn cholesky(s: &DMatrix<f64>, what: &'static str) -> Result<Cholesky<f64, Dyn>> {
+    crate::check_shape(s, s.nrows(), s.nrows(), "columns of a matrix under Cholesky against its rows")?;
     Cholesky::new(s.clone()).ok_or_else(|| not_positive_definite(what))
 }
 

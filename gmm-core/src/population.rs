@@ -172,9 +172,10 @@ impl Gmm {
     /// directions). Zero exactly when `A = A P` (the map reads only the Fisher coordinates).
     ///
     /// # Errors
-    /// Wrong number of columns, or `A = 0` (the share is undefined).
+    /// Wrong number of columns, non-finite entries, or `A = 0` (the share is undefined).
     pub fn share_outside_fisher(&self, a: &DMatrix<f64>) -> Result<f64> {
         check_shape(a, a.nrows(), self.dim(), "columns of the map against d")?;
+        crate::check_finite(a, "map whose Fisher share is asked")?;
         let half = spd_sqrt(self.covariance())?;
         let inv_half = spd_inv_sqrt(self.covariance())?;
         let p0 = self.whitened_fisher_subspace(&inv_half)?.projector();

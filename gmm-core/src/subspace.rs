@@ -19,7 +19,11 @@ pub struct Subspace {
 
 impl Subspace {
     /// The column space of `m` (`d x c`), with singular values `<= rtol * s_max` treated as zero.
+    ///
+    /// # Errors
+    /// `rtol` negative or not finite; non-finite entries of `m`.
     pub fn from_columns(m: &DMatrix<f64>, rtol: f64) -> Result<Self> {
+        crate::check_non_negative(rtol, "relative rank tolerance rtol")?;
         Ok(Self { basis: orthonormal_column_basis(m, rtol)? })
     }
 

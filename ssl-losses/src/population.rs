@@ -36,12 +36,23 @@ impl PopulationInfoNce {
     }
 
     /// `log E_{x-} exp(v^T x-)` in closed form (`v` of length `d`).
-    pub fn log_inner_expectation(&self, v: &DVector<f64>) -> f64 {
+    ///
+    /// # Errors
+    /// `v` of another length than `d`.
+    pub fn log_inner_expectation(&self, v: &DVector<f64>) -> Result<f64> {
+        if v.len() != self.gmm.dim() {
+            return Err(gmm_core::GmmError::Shape {
+                what: "length of v against d",
+                expected: self.gmm.dim(),
+                got: v.len(),
+            }
+            .into());
+        }
         let quad = 0.5 * v.dot(&(self.gmm.covariance() * v));
         let terms: Vec<f64> = (0..self.gmm.k())
             .map(|j| self.gmm.weights()[j].ln() + self.gmm.means().row(j).transpose().dot(v) + quad)
             .collect();
-        log_sum_exp(&terms)
+        Ok(log_sum_exp(&terms))
     }
 
     /// The per-sample terms at `A`: `V = X A^T A / tau`, `V Sigma`, the posterior-like weights

@@ -185,8 +185,10 @@ impl Objective for SimSiam {
 /// `A <- (A M A^T)^{-1/2} A`, `M` (`d x d`) symmetric positive definite.
 ///
 /// # Errors
-/// `A M A^T` singular (e.g. `A` has collapsed to rank `< r`).
+/// `M` not `d x d` for `A` of `d` columns; `A M A^T` singular (e.g. `A` has collapsed to rank
+/// `< r`).
 pub fn whiten_rows(a: &DMatrix<f64>, m: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+    check_shape(m, a.ncols(), a.ncols(), "M against the columns of A")?;
     let gram = a * m * a.transpose();
     let inv_half = gmm_core::linalg::spd_inv_sqrt(&gram).map_err(LossError::from)?;
     Ok(inv_half * a)

@@ -71,3 +71,12 @@ fn clip_fit_is_certified_and_refuses_bad_input() {
     bad[(0, 0)] = f64::NAN;
     assert!(ClipFit::new(2).fit((&bad, &pairs.y)).is_err(), "non-finite");
 }
+
+#[test]
+fn shape_mismatches_are_errors() {
+    let g = MixtureGenerator::isotropic(3, 4).generate(&mut seeded(1)).unwrap();
+    assert!(ssl_losses::whiten_rows(&DMatrix::identity(2, 4), &DMatrix::identity(3, 3)).is_err());
+    let pop = ssl_losses::PopulationInfoNce::new(&g, 1.0, 1.0).unwrap();
+    assert!(pop.log_inner_expectation(&gmm_core::nalgebra::DVector::zeros(3)).is_err());
+    assert!(pop.log_inner_expectation(&gmm_core::nalgebra::DVector::zeros(4)).is_ok_and(f64::is_finite));
+}

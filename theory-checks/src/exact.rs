@@ -145,7 +145,7 @@ fn inner_expectation_z(ctx: &Ctx, drop_variance: bool) -> Result<Case> {
     let pop = PopulationInfoNce::new(&g, 1.0, 1.0)?;
     // A small v keeps exp(v^T x) light-tailed, so the Monte Carlo mean is near normal.
     let v: DVector<f64> = gaussian_matrix(g.dim(), 1, &mut seeded(ctx.seed ^ 7)).column(0) * 0.1;
-    let exact = pop.log_inner_expectation(&v).exp();
+    let exact = pop.log_inner_expectation(&v)?.exp();
     let without = exact / (0.5 * v.dot(&(g.covariance() * &v))).exp();
     let x = g.sample(samples, &mut seeded(ctx.seed ^ 1000)).x;
     let values: Vec<f64> = (x * &v).iter().map(|t| t.exp()).collect();
