@@ -80,7 +80,7 @@ pub fn registry() -> Vec<Claim> {
         ),
         claim(
             "C5",
-            "L(A; x) = L(A G^-1; G x) for InfoNCE, SimSiam, CLIP (values and gradients also match NumPy fixtures)",
+            "L(A; x) = L(A G^-1; G x) for InfoNCE, SimSiam, CLIP (values and gradients also match JAX autodiff fixtures)",
             "G invertible (H for CLIP's second modality)",
             exact::c5,
             exact::c5_control,
