@@ -195,10 +195,6 @@ pub fn merge_shards(dirs: &[PathBuf], allow_partial: bool) -> Result<Merged> {
             if absent.is_empty() { "none".into() } else { absent.join(", ") }
         )));
     }
-    rows.sort_by(|a, b| {
-        (&a.experiment, a.setting, &a.method, a.seed)
-            .partial_cmp(&(&b.experiment, b.setting, &b.method, b.seed))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    crate::report::sort_rows(&mut rows);
     Ok(Merged { rows, sweeps: m0.sweeps, missing, total: all.len() })
 }

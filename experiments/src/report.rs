@@ -53,12 +53,17 @@ pub fn read_rows(dirs: &[PathBuf]) -> Result<Vec<Row>> {
     if rows.is_empty() {
         return Err(ExperimentError::Data("no experiment CSVs found in the given folders".into()));
     }
+    sort_rows(&mut rows);
+    Ok(rows)
+}
+
+/// Sorts rows by experiment, setting, method and seed (the order of a single run's CSVs).
+pub(crate) fn sort_rows(rows: &mut [Row]) {
     rows.sort_by(|a, b| {
         (&a.experiment, a.setting, &a.method, a.seed)
             .partial_cmp(&(&b.experiment, b.setting, &b.method, b.seed))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    Ok(rows)
 }
 
 /// Mean and spread (min, max over seeds) of a metric per method and setting.
@@ -149,15 +154,15 @@ pub fn write_report(rows: &[Row], out: &Path, seconds: Option<f64>) -> Result<()
             json.insert(m.clone(), serde_json::json!(pts.iter().map(|p| serde_json::json!({"setting": p.0, "label": p.1, "mean": p.2, "min": p.3, "max": p.4, "seeds": p.5})).collect::<Vec<_>>()));
         }
         summary.insert(id.id().into(), serde_json::json!({"metric": name, "methods": json}));
-        let get = |m: &str| st.get(m).and_then(|p| p.last()).map(|p| p.2);
+        let get = |m: &str| st.get(m).and_then(|p| p.last()).map_or(f64::NAN, |p| p.2);
         let sentence = match id {
             Experiment::E1 => format!(
                 "sin theta_max to F at the largest condition number (lower is better): PCA {:.3}, InfoNCE {:.3}, SimSiam-whitened {:.3}, CCA {:.3}, LDA {:.3}; the plot shows where each method departs from the Fisher subspace as Sigma becomes anisotropic.",
-                get("PCA").unwrap_or(f64::NAN),
-                get("InfoNCE").unwrap_or(f64::NAN),
-                get(SIMSIAM).unwrap_or(f64::NAN),
-                get("CCA").unwrap_or(f64::NAN),
-                get("LDA").unwrap_or(f64::NAN)
+                get("PCA"),
+                get("InfoNCE"),
+                get(SIMSIAM),
+                get("CCA"),
+                get("LDA")
             ),
             Experiment::E2 => {
                 let at = |m: &str, k: usize| {
@@ -170,10 +175,10 @@ pub fn write_report(rows: &[Row], out: &Path, seconds: Option<f64>) -> Result<()
             }
             Experiment::E3 => format!(
                 "At the largest dimension: InfoNCE {:.3}, CCA {:.3}, LDA {:.3}, PCA {:.3}.",
-                get("InfoNCE").unwrap_or(f64::NAN),
-                get("CCA").unwrap_or(f64::NAN),
-                get("LDA").unwrap_or(f64::NAN),
-                get("PCA").unwrap_or(f64::NAN)
+                get("InfoNCE"),
+                get("CCA"),
+                get("LDA"),
+                get("PCA")
             ),
             Experiment::E4 => format!(
                 "Log-log slopes of the error against n (theory: -1/2 for the consistent methods): {}.",
@@ -184,31 +189,31 @@ pub fn write_report(rows: &[Row], out: &Path, seconds: Option<f64>) -> Result<()
                 let w = |m: &str| weight.get(m).and_then(|p| p.last()).map_or(f64::NAN, |p| p.2);
                 format!(
                     "Containment, not ranking (docs/theory.md 5.6): at the largest r, F lies in row(A) up to sin theta_max {:.3} for InfoNCE and {:.3} for CCA (PCA: {:.3}). The weight on the extra directions, the share of ||A Sigma^1/2||^2 outside F (in the CSV), is a separate statistic: InfoNCE {:.3}, CCA {:.3}; a whitening constraint (CCA, whitened SimSiam) forces it up at the exact optimum, so it is not a failure.",
-                    get("InfoNCE").unwrap_or(f64::NAN),
-                    get("CCA").unwrap_or(f64::NAN),
-                    get("PCA").unwrap_or(f64::NAN),
+                    get("InfoNCE"),
+                    get("CCA"),
+                    get("PCA"),
                     w("InfoNCE"),
                     w("CCA")
                 )
             }
             Experiment::E6 => format!(
                 "CLIP's weight outside each modality's shared Fisher subspace falls with training to {:.2e} (x) and {:.2e} (y): the private directions are filtered out.",
-                get("CLIP map A (x)").unwrap_or(f64::NAN),
-                get("CLIP map B (y)").unwrap_or(f64::NAN)
+                get("CLIP map A (x)"),
+                get("CLIP map B (y)")
             ),
             Experiment::E7 => format!(
                 "Held-out k-means ARI on the last data set: InfoNCE {:.3}, CCA {:.3}, LDA {:.3}, PCA {:.3}.",
-                get("InfoNCE").unwrap_or(f64::NAN),
-                get("CCA").unwrap_or(f64::NAN),
-                get("LDA").unwrap_or(f64::NAN),
-                get("PCA").unwrap_or(f64::NAN)
+                get("InfoNCE"),
+                get("CCA"),
+                get("LDA"),
+                get("PCA")
             ),
             Experiment::E8 => format!(
                 "Digits with label-free augmentations (rotations up to 15 degrees, one-pixel shifts, pixel noise; two views of an image are a pair, no label used), held-out k-means ARI after whitening each representation by its own covariance: InfoNCE {:.3}, {SIMSIAM_EPOCHS} {:.3}, PCA {:.3}; supervised LDA {:.3}.",
-                get("InfoNCE").unwrap_or(f64::NAN),
-                get(SIMSIAM_EPOCHS).unwrap_or(f64::NAN),
-                get("PCA").unwrap_or(f64::NAN),
-                get("LDA").unwrap_or(f64::NAN)
+                get("InfoNCE"),
+                get(SIMSIAM_EPOCHS),
+                get("PCA"),
+                get("LDA")
             ),
         };
         sections

@@ -10,7 +10,7 @@ use ssl_losses::{
     Centering, Certificate, Clip, ClipStream, FixedPairs, GmmStream, InfoNceFit, PairSource, PreconditionedSource,
     Preconditioner, Score, Sides, StepInfo, TrainConfig, WHITENED_TOL, WhitenedCertificate, Whitening,
     small_random_init, steps_for_eigengap, train, train_whitened_simsiam, train_whitened_simsiam_certified,
-    whitened_optimum,
+    whitened_eigengap,
 };
 
 use crate::data::{Dataset, same_class_pairs};
@@ -182,10 +182,10 @@ fn fit_methods(g: &Gmm, setup: &Setup, s: &Sweeps, seed: u64) -> Result<Vec<Fitt
 fn whitened_simsiam_stream(g: &Gmm, delta: f64, r: usize, (steps, batch): (usize, usize), seed: u64) -> Result<Fitted> {
     let (m, c) = (g.second_moment(), g.cross_moment(delta)?);
     let init = small_random_init(r, g.dim(), 0.1, seed + 1);
-    let gap = whitened_optimum(&m, &c, r).and_then(|best| WhitenedCertificate::new(&best, &m, &c, WHITENED_TOL));
+    let gap = whitened_eigengap(&m, &c, r);
     let mut source =
         || -> ssl_losses::Result<Box<dyn PairSource + '_>> { Ok(Box::new(GmmStream::new(g, delta, batch)?)) };
-    let Ok(gap) = gap.map(|cert| cert.eigengap) else {
+    let Ok(gap) = gap else {
         let config = TrainConfig { steps: 5 * steps, seed, ..TrainConfig::default() };
         let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
         let w = train_whitened_simsiam(source()?.as_mut(), init, &config, &mut no_observer)?.params.swap_remove(0);

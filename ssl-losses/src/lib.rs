@@ -28,7 +28,7 @@ pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};
 pub use population::PopulationInfoNce;
 pub use simsiam::{
     Directions, SimSiam, SimSiamForm, WHITENED_TOL, WhitenedCertificate, steps_for_eigengap, train_whitened_simsiam,
-    train_whitened_simsiam_certified, whiten_rows, whitened_optimum,
+    train_whitened_simsiam_certified, whiten_rows, whitened_eigengap, whitened_optimum,
 };
 pub use train::{
     Constraint, Observer, Plateau, RunningWhitening, StepInfo, StopReason, TrainConfig, TrainOutcome,

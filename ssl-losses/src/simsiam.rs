@@ -202,15 +202,71 @@ pub fn whiten_rows(a: &DMatrix<f64>, m: &DMatrix<f64>) -> Result<DMatrix<f64>> {
 /// # Errors
 /// `r` outside `1..=d`, `M` not positive definite, shapes.
 pub fn whitened_optimum(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<DMatrix<f64>> {
-    let d = m.nrows();
-    if r == 0 || r > d {
-        return Err(GmmError::out_of_range("output dimension r", r as f64, format!("between 1 and d = {d}")).into());
+    let k = WhitenedSpectrum::new(m, c, r)?;
+    Ok(k.q.columns(0, r).transpose() * k.inv_half)
+}
+
+/// The eigengap of the whitened SimSiam problem with moments `m`, `c` and `r` directions:
+/// `lambda_s - lambda_{s+1}` of `M^{-1/2} sym(C) M^{-1/2}` (see [`WhitenedCertificate::eigengap`]),
+/// which sets how many steps the recipe needs ([`steps_for_eigengap`]).
+///
+/// # Errors
+/// As [`WhitenedCertificate::new`] for the problem (shapes, `r`, `M`, no eigengap).
+pub fn whitened_eigengap(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<f64> {
+    let k = WhitenedSpectrum::new(m, c, r)?;
+    Ok(k.gap_after(k.signal_rows(r)?))
+}
+
+/// `M^{-1/2}` and the eigen-decomposition (descending) of `K = M^{-1/2} sym(C) M^{-1/2}`.
+struct WhitenedSpectrum {
+    inv_half: DMatrix<f64>,
+    sym_c: DMatrix<f64>,
+    lambda: gmm_core::nalgebra::DVector<f64>,
+    q: DMatrix<f64>,
+}
+
+impl WhitenedSpectrum {
+    /// Checks `M` (`d x d`), `C` against it and `r` in `1..=d`.
+    fn new(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<Self> {
+        let d = m.nrows();
+        check_shape(m, d, d, "second moment M")?;
+        check_shape(c, d, d, "cross moment C against M")?;
+        if r == 0 || r > d {
+            return Err(GmmError::out_of_range("output dimension r", r as f64, format!("between 1 and d = {d}")).into());
+        }
+        let inv_half = gmm_core::linalg::spd_inv_sqrt(m)?;
+        let sym_c = gmm_core::linalg::symmetrize(c);
+        let (lambda, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * &sym_c * &inv_half))?;
+        Ok(Self { inv_half, sym_c, lambda, q })
     }
-    check_shape(c, d, d, "cross moment C against M")?;
-    let inv_half = gmm_core::linalg::spd_inv_sqrt(m)?;
-    let sym_c = gmm_core::linalg::symmetrize(c);
-    let (_, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * sym_c * &inv_half))?;
-    Ok(q.columns(0, r).transpose() * inv_half)
+
+    /// `lambda_i - lambda_{i+1}` (`lambda_{d+1} = 0`).
+    fn gap_after(&self, i: usize) -> f64 {
+        self.lambda[i - 1] - self.lambda.get(i).copied().unwrap_or(0.0)
+    }
+
+    /// The rows of an `r`-row map that the optimum fixes: `r`, or with `r` above the rank of the
+    /// signal (`lambda_{s+1} = ... = 0` for some `s < r`, the constraint leaving the extra rows
+    /// free) that rank `s`.
+    ///
+    /// # Errors
+    /// No eigengap after `lambda_s` (the optimum is not unique).
+    fn signal_rows(&self, r: usize) -> Result<usize> {
+        // K is dimensionless (its eigenvalues are correlations in [-1, 1]): an absolute floor.
+        let rounding = 1e-12;
+        let s = if self.gap_after(r) > rounding {
+            Some(r)
+        } else {
+            (1..r).rev().find(|&i| self.gap_after(i) > rounding && self.lambda[i].abs() <= rounding)
+        };
+        s.ok_or_else(|| {
+            GmmError::Singular {
+                what: "the whitened SimSiam objective (no eigengap after lambda_r: its optimum is not unique)",
+                fix: "use pairs with coupling delta > 0 and r at most the number of signal directions",
+            }
+            .into()
+        })
+    }
 }
 
 /// The convergence certificate of a whitened SimSiam map (docs/theory.md 5.3). The problem the
@@ -248,41 +304,22 @@ impl WhitenedCertificate {
     /// Shapes, `r` outside `1..=d`, `M` or `A M A^T` not positive definite (a map of rank `< r`),
     /// an eigengap at rounding level (the optimum's row space is not unique), a non-finite value.
     pub fn new(a: &DMatrix<f64>, m: &DMatrix<f64>, c: &DMatrix<f64>, tol: f64) -> Result<Self> {
-        let d = m.nrows();
-        check_shape(m, d, d, "second moment M")?;
-        check_shape(c, d, d, "cross moment C against M")?;
-        check_shape(a, a.nrows(), d, "map A against M")?;
+        check_shape(a, a.nrows(), m.nrows(), "map A against M")?;
         gmm_core::check_non_negative(tol, "certificate tolerance")?;
         let r = a.nrows();
-        if r == 0 || r > d {
-            return Err(GmmError::out_of_range("output dimension r", r as f64, format!("between 1 and d = {d}")).into());
-        }
-        let sym_c = gmm_core::linalg::symmetrize(c);
+        let k = WhitenedSpectrum::new(m, c, r)?;
         let b = whiten_rows(a, m)?;
-        let value = (&b * &sym_c * b.transpose()).norm_squared();
-        let inv_half = gmm_core::linalg::spd_inv_sqrt(m)?;
-        let (lambda, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * &sym_c * &inv_half))?;
-        let optimum: f64 = lambda.iter().take(r).map(|l| l * l).sum();
-        let gap_after = |i: usize| lambda[i - 1] - lambda.get(i).copied().unwrap_or(0.0);
-        // K is dimensionless (its eigenvalues are correlations in [-1, 1]): an absolute floor.
-        let rounding = 1e-12;
-        // With r above the rank of the signal (lambda_{s+1} = ... = 0 for some s < r) the
-        // constraint leaves the extra rows free: certify that row(A) contains the optimum's top
-        // s rows (containment, docs/theory.md 5.6).
-        let s = if gap_after(r) > rounding {
-            Some(r)
-        } else {
-            (1..r).rev().find(|&i| gap_after(i) > rounding && lambda[i].abs() <= rounding)
-        };
-        let Some(s) = s.filter(|_| value.is_finite()) else {
-            return Err(GmmError::Singular {
-                what: "the whitened SimSiam objective (no eigengap after lambda_r: its optimum is not unique)",
-                fix: "use pairs with coupling delta > 0 and r at most the number of signal directions",
-            }
-            .into());
-        };
-        let eigengap = gap_after(s);
-        let best = gmm_core::LinearMap::new(q.columns(0, s).transpose() * inv_half).row_space()?;
+        let value = (&b * &k.sym_c * b.transpose()).norm_squared();
+        if !value.is_finite() {
+            return Err(
+                GmmError::NonFinite { what: "whitened SimSiam objective at the map", row: 0, col: 0, value }.into()
+            );
+        }
+        let optimum: f64 = k.lambda.iter().take(r).map(|l| l * l).sum();
+        // Containment of the optimum's top s rows when r exceeds the signal's rank (5.6).
+        let s = k.signal_rows(r)?;
+        let eigengap = k.gap_after(s);
+        let best = gmm_core::LinearMap::new(k.q.columns(0, s).transpose() * &k.inv_half).row_space()?;
         let sin_to_optimum = gmm_core::LinearMap::new(a.clone()).row_space()?.sin_theta_max(&best)?;
         Ok(Self {
             sin_to_optimum,

@@ -127,7 +127,7 @@ pub fn resolved<P>(
 /// the certificate and the first budget.
 pub fn certified_simsiam(g: &Gmm, r: usize, tol: f64, seed: u64) -> Result<(DMatrix<f64>, WhitenedCertificate, usize)> {
     let (m, c) = (g.second_moment(), g.cross_moment(1.0)?);
-    let gap = WhitenedCertificate::new(&ssl_losses::whitened_optimum(&m, &c, r)?, &m, &c, tol)?.eigengap;
+    let gap = ssl_losses::whitened_eigengap(&m, &c, r)?;
     let steps = ssl_losses::steps_for_eigengap(gap, 10_000);
     let config = TrainConfig { steps, seed, ..TrainConfig::default() };
     let mut source =

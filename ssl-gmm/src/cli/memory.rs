@@ -41,13 +41,18 @@ fn available() -> Option<u64> {
     kib.checked_mul(1024)
 }
 
+/// Half of the available memory, or 4 GiB where that cannot be read.
+fn default_budget() -> u64 {
+    available().map_or(4 << 30, |a| a / 2)
+}
+
 /// Sets the budget (`None`: the default). Call once, before any check.
 pub fn set(bytes: Option<u64>) {
-    let _ = BUDGET.set(bytes.unwrap_or_else(|| available().map_or(4 << 30, |a| a / 2)));
+    let _ = BUDGET.set(bytes.unwrap_or_else(default_budget));
 }
 
 fn budget() -> u64 {
-    *BUDGET.get_or_init(|| available().map_or(4 << 30, |a| a / 2))
+    *BUDGET.get_or_init(default_budget)
 }
 
 /// Checks that `count` values of 8 bytes (the product of `dims`, overflow-safe) fit the budget;
