@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use ssl_losses::{
     Centering, Certificate, Clip, ClipStream, FixedPairs, GmmStream, InfoNceFit, PairSource, PreconditionedSource,
     Preconditioner, Score, Sides, StepInfo, TrainConfig, WHITENED_TOL, WhitenedCertificate, Whitening,
-    small_random_init, steps_for_eigengap, train, train_whitened_simsiam, train_whitened_simsiam_certified,
-    whitened_eigengap,
+    small_random_init, train, train_whitened_simsiam, train_whitened_simsiam_certified, whitened_budget,
 };
 
 use crate::data::{Dataset, same_class_pairs};
@@ -132,20 +131,6 @@ impl Fitted {
     fn infonce(fit: ssl_losses::SslFitted, n: usize) -> Self {
         Self { method: "InfoNCE", map: fit.map, solver: "lbfgs", n, cert: Cert::Gradient(fit.certificate) }
     }
-
-    /// Whitened SimSiam's map `a` (in the coordinates of `m` and `c`), certified against the
-    /// problem with second moment `m` and cross moment `c`; `map` is `a` in the original
-    /// coordinates.
-    fn simsiam(
-        method: &'static str,
-        (a, map): (&DMatrix<f64>, LinearMap),
-        (m, c): (&DMatrix<f64>, &DMatrix<f64>),
-        solver: &'static str,
-        n: usize,
-    ) -> Self {
-        let cert = WhitenedCertificate::new(a, m, c, WHITENED_TOL).map_or(Cert::Missing, Cert::Whitened);
-        Self { method, map, solver, n, cert }
-    }
 }
 
 /// The methods on a mixture with coupling `delta`, output dimension `r`, a fixed sample of `n`
@@ -172,30 +157,48 @@ fn fit_methods(g: &Gmm, setup: &Setup, s: &Sweeps, seed: u64) -> Result<Vec<Fitt
 }
 
 /// Whitened SimSiam by its recipe on a stream of pairs with coupling `delta`, certified against
-/// the population problem (docs/theory.md 5.3). Projected SGD approaches the optimum at a rate
-/// set by the eigengap of `M^{-1/2} C M^{-1/2}` (squared), so the budget follows the eigengap's
-/// rule ([`steps_for_eigengap`]) between 5x and 25x the streaming budget (its steps are ~10x
-/// cheaper than InfoNCE's), doubled twice if not certified; weak-signal settings can still end
-/// uncertified (about 3e5 steps are needed at eigengap 0.03), and say so. Without a signal
-/// (`delta = 0`) there is no optimum to certify against: one run of 5x the budget, reported as
-/// not converged.
+/// the population problem (docs/theory.md 5.3); see [`certified_whitened`] for the budget.
+/// Without a signal (`delta = 0`) there is no optimum to certify against: one run of 5x the
+/// budget, reported as not converged.
 fn whitened_simsiam_stream(g: &Gmm, delta: f64, r: usize, (steps, batch): (usize, usize), seed: u64) -> Result<Fitted> {
     let (m, c) = (g.second_moment(), g.cross_moment(delta)?);
-    let init = small_random_init(r, g.dim(), 0.1, seed + 1);
-    let gap = whitened_eigengap(&m, &c, r);
     let mut source =
         || -> ssl_losses::Result<Box<dyn PairSource + '_>> { Ok(Box::new(GmmStream::new(g, delta, batch)?)) };
-    let Ok(gap) = gap else {
+    if whitened_budget(&m, &c, r, 0).is_err() {
         let config = TrainConfig { steps: 5 * steps, seed, ..TrainConfig::default() };
         let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
+        let init = small_random_init(r, g.dim(), 0.1, seed + 1);
         let w = train_whitened_simsiam(source()?.as_mut(), init, &config, &mut no_observer)?.params.swap_remove(0);
         return Ok(Fitted { method: SIMSIAM, map: LinearMap::new(w), solver: "stream", n: 0, cert: Cert::Missing });
-    };
-    let budget = steps_for_eigengap(gap, 5 * steps).min(25 * steps);
+    }
+    let (a, cert) = certified_whitened(&mut source, r, (&m, &c), steps, seed)?;
+    Ok(Fitted { method: SIMSIAM, map: LinearMap::new(a), solver: "stream", n: 0, cert })
+}
+
+/// Whitened SimSiam's recipe on pairs from `source` (`r` outputs), run to its certificate
+/// against the problem with moments `(m, c)` ([`train_whitened_simsiam_certified`]: up to 4
+/// random starts, each stopping once certified). The recipe approaches the optimum at a rate
+/// set by the eigenvalues of `M^{-1/2} C M^{-1/2}`, so a start's budget is [`whitened_budget`]
+/// between 5x and 25x `steps`, the budget of the gradient-based methods (its steps are ~10x
+/// cheaper than InfoNCE's). Weak signals need more than that (3e5 steps at `lambda_r = 0.036`,
+/// `delta = 0.2`); a run that ends uncertified says so. Returns the
+/// map (in the coordinates of `m`) and its certificate.
+fn certified_whitened<'a>(
+    source: &mut dyn FnMut() -> ssl_losses::Result<Box<dyn PairSource + 'a>>,
+    r: usize,
+    (m, c): (&DMatrix<f64>, &DMatrix<f64>),
+    steps: usize,
+    seed: u64,
+) -> Result<(DMatrix<f64>, Cert)> {
+    let budget = whitened_budget(m, c, r, 5 * steps)?.min(25 * steps);
     let config = TrainConfig { steps: budget, seed, ..TrainConfig::default() };
-    let (out, cert) = train_whitened_simsiam_certified(&mut source, &init, &config, (&m, &c), WHITENED_TOL)?;
-    let map = LinearMap::new(out.params[0].clone());
-    Ok(Fitted { method: SIMSIAM, map, solver: "stream", n: 0, cert: Cert::Whitened(cert) })
+    let mut init = |start: usize| small_random_init(r, m.nrows(), 0.1, seed + 1 + 7919 * start as u64);
+    let mut run = train_whitened_simsiam_certified(source, &mut init, &config, (m, c), WHITENED_TOL)?;
+    eprintln!(
+        "DEBUG budget {budget} gap {:.4} start {} total {} sin {:.3}",
+        run.certificate.eigengap, run.start, run.total_steps, run.certificate.sin_to_optimum
+    );
+    Ok((run.outcome.params.swap_remove(0), Cert::Whitened(run.certificate)))
 }
 
 /// k-means ARI / NMI of the projected test set, and the accuracy of an LDA classifier fitted on
@@ -386,14 +389,14 @@ fn augmented_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     // The moments of the problem the epochs solve, the pairs' own: its certificate's reference.
     let m = (lt.transpose() * &lt + rt.transpose() * &rt) / (2 * n) as f64;
     let c = rt.transpose() * &lt / n as f64;
-    let mut epochs = FixedPairs::new(lt, rt, s.batch.min(n))?;
-    let config = TrainConfig { steps: 5 * s.steps, seed, ..TrainConfig::default() };
-    let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
-    let a0 = small_random_init(r, left.ncols(), 0.1, seed + 1);
-    let siam = train_whitened_simsiam(&mut epochs, a0, &config, &mut no_observer)?.params.swap_remove(0);
+    let batch = s.batch.min(n);
+    let mut epochs = || -> ssl_losses::Result<Box<dyn PairSource + '_>> {
+        Ok(Box::new(FixedPairs::new(lt.clone(), rt.clone(), batch)?))
+    };
+    let (siam, cert) = certified_whitened(&mut epochs, r, (&m, &c), s.steps, seed)?;
     let methods = [
         Fitted::infonce(infonce, n),
-        Fitted::simsiam(SIMSIAM_EPOCHS, (&siam, pre.map_back(&siam)), (&m, &c), "epochs", n),
+        Fitted { method: SIMSIAM_EPOCHS, map: pre.map_back(&siam), solver: "epochs", n, cert },
         Fitted::closed_form("PCA", Pca::new(r).fit(&xt)?.map, xt.nrows()),
         Fitted::closed_form("LDA", Lda::new().shrinkage(Shrinkage::Ridge(1e-6)).fit((&xt, &zt))?.map, xt.nrows()),
     ];

@@ -27,8 +27,9 @@ pub use objective::{Batch, Objective, Real, from_f64, to_f64};
 pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};
 pub use population::PopulationInfoNce;
 pub use simsiam::{
-    Directions, SimSiam, SimSiamForm, WHITENED_TOL, WhitenedCertificate, steps_for_eigengap, train_whitened_simsiam,
-    train_whitened_simsiam_certified, whiten_rows, whitened_eigengap, whitened_optimum,
+    CertifiedSimSiam, Directions, SIMSIAM_START_BUDGETS, SimSiam, SimSiamForm, WHITENED_TOL, WhitenedCertificate,
+    train_whitened_simsiam, train_whitened_simsiam_certified, whiten_rows, whitened_budget, whitened_eigenvalues,
+    whitened_optimum,
 };
 pub use train::{
     Constraint, Observer, Plateau, RunningWhitening, StepInfo, StopReason, TrainConfig, TrainOutcome,

@@ -206,15 +206,38 @@ pub fn whitened_optimum(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<
     Ok(k.q.columns(0, r).transpose() * k.inv_half)
 }
 
-/// The eigengap of the whitened SimSiam problem with moments `m`, `c` and `r` directions:
-/// `lambda_s - lambda_{s+1}` of `M^{-1/2} sym(C) M^{-1/2}` (see [`WhitenedCertificate::eigengap`]),
-/// which sets how many steps the recipe needs ([`steps_for_eigengap`]).
+/// The eigenvalues, in descending order, of `K = M^{-1/2} sym(C) M^{-1/2}` for second moment `m`
+/// and cross moment `c`: the correlations of the whitened SimSiam problem, whose top `r`
+/// eigenvectors give its optimum ([`whitened_optimum`]) and whose sizes set the recipe's speed
+/// ([`whitened_budget`]).
+///
+/// # Errors
+/// Shapes, `M` not positive definite, a non-finite value.
+pub fn whitened_eigenvalues(m: &DMatrix<f64>, c: &DMatrix<f64>) -> Result<gmm_core::nalgebra::DVector<f64>> {
+    Ok(WhitenedSpectrum::new(m, c, 1)?.lambda)
+}
+
+/// The step budget of the whitened-SimSiam recipe ([`train_whitened_simsiam`], batch 256, the
+/// default learning rate) for the problem with moments `m`, `c` and `r` directions:
+/// `10000 * 0.04 / (lambda_s (lambda_s - lambda_{s+1}))` steps, at least `at_least` and at most
+/// 320000, over the eigenvalues `lambda` of `M^{-1/2} sym(C) M^{-1/2}` (`s = r` unless `r`
+/// exceeds the signal's rank, [`WhitenedCertificate::eigengap`]).
+///
+/// Why this rate: near the optimum the predictor's eigenvalue for the weakest row tends to
+/// `lambda_s`, and that row's error toward the next direction shrinks by a factor
+/// `1 - lr_eff lambda_s (lambda_s - lambda_{s+1})` per step: the predictor enters the update
+/// twice. Measured: 10000 steps reach the optimum (certificate 0.05) at `lambda_s = 0.3` with
+/// `lambda_{s+1} = 0`, 40000 at 0.032; with `lambda_s ~ 0.5` a gap of 0.013 took 11500 steps.
 ///
 /// # Errors
 /// As [`WhitenedCertificate::new`] for the problem (shapes, `r`, `M`, no eigengap).
-pub fn whitened_eigengap(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<f64> {
+pub fn whitened_budget(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize, at_least: usize) -> Result<usize> {
     let k = WhitenedSpectrum::new(m, c, r)?;
-    Ok(k.gap_after(k.signal_rows(r)?))
+    let s = k.signal_rows(r)?;
+    let rate = k.lambda[s - 1] * k.gap_after(s);
+    let steps = 10_000.0 * 0.04 / rate;
+    let cap = 320_000;
+    Ok(if steps.is_finite() && steps > 0.0 { (steps as usize).clamp(at_least.min(cap), cap) } else { cap })
 }
 
 /// `M^{-1/2}` and the eigen-decomposition (descending) of `K = M^{-1/2} sym(C) M^{-1/2}`.
@@ -243,6 +266,31 @@ impl WhitenedSpectrum {
     /// `lambda_i - lambda_{i+1}` (`lambda_{d+1} = 0`).
     fn gap_after(&self, i: usize) -> f64 {
         self.lambda[i - 1] - self.lambda.get(i).copied().unwrap_or(0.0)
+    }
+
+    /// The certificate of `a` (`r x d`, `r` as this spectrum was built for; `m` its `M`).
+    fn certify(&self, a: &DMatrix<f64>, m: &DMatrix<f64>, tol: f64) -> Result<WhitenedCertificate> {
+        let r = a.nrows();
+        let b = whiten_rows(a, m)?;
+        let value = (&b * &self.sym_c * b.transpose()).norm_squared();
+        if !value.is_finite() {
+            return Err(
+                GmmError::NonFinite { what: "whitened SimSiam objective at the map", row: 0, col: 0, value }.into()
+            );
+        }
+        let optimum: f64 = self.lambda.iter().take(r).map(|l| l * l).sum();
+        // Containment of the optimum's top s rows when r exceeds the signal's rank (5.6).
+        let s = self.signal_rows(r)?;
+        let eigengap = self.gap_after(s);
+        let best = gmm_core::LinearMap::new(self.q.columns(0, s).transpose() * &self.inv_half).row_space()?;
+        let sin_to_optimum = gmm_core::LinearMap::new(a.clone()).row_space()?.sin_theta_max(&best)?;
+        Ok(WhitenedCertificate {
+            sin_to_optimum,
+            value_gap: (optimum - value) / optimum,
+            eigengap,
+            tol,
+            converged: sin_to_optimum <= tol,
+        })
     }
 
     /// The rows of an `r`-row map that the optimum fixes: `r`, or with `r` above the rank of the
@@ -306,28 +354,7 @@ impl WhitenedCertificate {
     pub fn new(a: &DMatrix<f64>, m: &DMatrix<f64>, c: &DMatrix<f64>, tol: f64) -> Result<Self> {
         check_shape(a, a.nrows(), m.nrows(), "map A against M")?;
         gmm_core::check_non_negative(tol, "certificate tolerance")?;
-        let r = a.nrows();
-        let k = WhitenedSpectrum::new(m, c, r)?;
-        let b = whiten_rows(a, m)?;
-        let value = (&b * &k.sym_c * b.transpose()).norm_squared();
-        if !value.is_finite() {
-            return Err(
-                GmmError::NonFinite { what: "whitened SimSiam objective at the map", row: 0, col: 0, value }.into()
-            );
-        }
-        let optimum: f64 = k.lambda.iter().take(r).map(|l| l * l).sum();
-        // Containment of the optimum's top s rows when r exceeds the signal's rank (5.6).
-        let s = k.signal_rows(r)?;
-        let eigengap = k.gap_after(s);
-        let best = gmm_core::LinearMap::new(k.q.columns(0, s).transpose() * &k.inv_half).row_space()?;
-        let sin_to_optimum = gmm_core::LinearMap::new(a.clone()).row_space()?.sin_theta_max(&best)?;
-        Ok(Self {
-            sin_to_optimum,
-            value_gap: (optimum - value) / optimum,
-            eigengap,
-            tol,
-            converged: sin_to_optimum <= tol,
-        })
+        WhitenedSpectrum::new(m, c, a.nrows())?.certify(a, m, tol)
     }
 }
 
@@ -361,42 +388,70 @@ pub fn train_whitened_simsiam(
     crate::train_with(&mut loss, source, init, config, &mut optimizer, Some(&mut whitening), observer)
 }
 
-/// The whitened-SimSiam recipe ([`train_whitened_simsiam`]) run until its certificate holds:
-/// runs of `config.steps`, then twice and four times as many (each from `init_map` on a fresh
-/// source from `source`, so every run is reproducible on its own), stopping at the first whose
-/// map is within `tol` of the optimum of the problem with moments `(m, c)`
-/// ([`WhitenedCertificate`]). Returns the last run and its certificate, certified or not.
+/// The budgets of the starts of [`train_whitened_simsiam_certified`], in multiples of the
+/// caller's `config.steps`.
+pub const SIMSIAM_START_BUDGETS: [usize; 4] = [1, 2, 4, 4];
+
+/// A run of [`train_whitened_simsiam_certified`]: the last start's outcome and certificate.
+#[derive(Clone, Debug)]
+pub struct CertifiedSimSiam {
+    /// The last start's training outcome (block 0 the map, block 1 the predictor).
+    pub outcome: crate::TrainOutcome,
+    /// Its map's certificate (certified or not).
+    pub certificate: WhitenedCertificate,
+    /// Which start it was (0-based).
+    pub start: usize,
+    /// Steps over all starts.
+    pub total_steps: usize,
+}
+
+/// The whitened-SimSiam recipe ([`train_whitened_simsiam`]) run until its certificate holds.
 ///
-/// The recipe approaches the optimum at a rate of about `lambda_r^2` (the eigengap of
-/// `M^{-1/2} C M^{-1/2}`, [`WhitenedCertificate::eigengap`]), so a caller sets `config.steps`
-/// from it; [`steps_for_eigengap`] is the rule the project uses.
+/// Start `i` begins at `init(i)` on a fresh source from `source` with the stream seed
+/// `config.seed + i`, runs at most [`SIMSIAM_START_BUDGETS`]`[i] * config.steps` steps (its own
+/// cosine schedule), and its map is then certified against the optimum of the problem with
+/// moments `(m, c)` at `tol` ([`WhitenedCertificate`]). (The runs are not stopped early: the map
+/// reported is the recipe's endpoint, not the first iterate that crossed the tolerance.) Every start is reproducible on its own. Returns the first certified start,
+/// or the last start, uncertified.
+///
+/// Why several starts: the recipe approaches the optimum at a rate of about
+/// `lambda_s (lambda_s - lambda_{s+1})` (eigenvalues of `M^{-1/2} C M^{-1/2}`), so a caller sets
+/// `config.steps` from them
+/// ([`whitened_budget`]); and from some starts a row of `A` settles in a direction with no
+/// signal, where the predictor's eigenvalue decays to 0 and with it the row's gradient (the
+/// dead eigenmode of non-contrastive dynamics): a saddle that more steps do not leave, but a
+/// new start does (docs/theory.md 6).
 ///
 /// # Errors
 /// As [`train_whitened_simsiam`] and [`WhitenedCertificate::new`].
 pub fn train_whitened_simsiam_certified<'a>(
     source: &mut dyn FnMut() -> Result<Box<dyn crate::PairSource + 'a>>,
-    init_map: &DMatrix<f64>,
+    init: &mut dyn FnMut(usize) -> DMatrix<f64>,
     config: &crate::TrainConfig,
     (m, c): (&DMatrix<f64>, &DMatrix<f64>),
     tol: f64,
-) -> Result<(crate::TrainOutcome, WhitenedCertificate)> {
-    let mut run = config.clone();
-    loop {
+) -> Result<CertifiedSimSiam> {
+    gmm_core::check_non_negative(tol, "certificate tolerance")?;
+    let mut run_start = |start: usize, total_steps: usize| -> Result<CertifiedSimSiam> {
+        let init_map = init(start);
+        check_shape(&init_map, init_map.nrows(), m.nrows(), "initial map against M")?;
+        let spectrum = WhitenedSpectrum::new(m, c, init_map.nrows())?;
+        let run = crate::TrainConfig {
+            steps: SIMSIAM_START_BUDGETS[start].saturating_mul(config.steps),
+            seed: config.seed.wrapping_add(start as u64),
+            ..config.clone()
+        };
         let mut no_observer = |_: &crate::StepInfo, _: &[DMatrix<f64>]| std::ops::ControlFlow::Continue(());
-        let out = train_whitened_simsiam(source()?.as_mut(), init_map.clone(), &run, &mut no_observer)?;
-        let cert = WhitenedCertificate::new(&out.params[0], m, c, tol)?;
-        if cert.converged || run.steps >= 4 * config.steps {
-            return Ok((out, cert));
+        let outcome = train_whitened_simsiam(source()?.as_mut(), init_map, &run, &mut no_observer)?;
+        let certificate = spectrum.certify(&outcome.params[0], m, tol)?;
+        Ok(CertifiedSimSiam { total_steps: total_steps + outcome.steps, outcome, certificate, start })
+    };
+    let mut run = run_start(0, 0)?;
+    for start in 1..SIMSIAM_START_BUDGETS.len() {
+        if run.certificate.converged {
+            break;
         }
-        run.steps *= 2;
+        run = run_start(start, run.total_steps)?;
     }
-}
-
-/// The step budget of the whitened-SimSiam recipe for a problem with eigengap `gap`:
-/// `10000 (0.2 / gap)^2`, at least `at_least` and at most 320000 (measured at batch 256 and the
-/// default learning rate: 10000 steps reach the optimum at gap 0.3, 40000 at 0.032; the rate goes
-/// with the square of the gap because the predictor enters the update twice).
-pub fn steps_for_eigengap(gap: f64, at_least: usize) -> usize {
-    let steps = 10_000.0 * (0.2 / gap).powi(2);
-    if steps.is_finite() { (steps as usize).clamp(at_least.min(320_000), 320_000) } else { 320_000 }
+    Ok(run)
 }
