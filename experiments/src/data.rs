@@ -7,35 +7,84 @@ use gmm_core::nalgebra::DMatrix;
 use crate::error::{ExperimentError, Result};
 use crate::io::{Header, read_csv};
 
-/// Splits the label column off a table: `spec` is a 1-based column number or `last`.
+/// Splits the label column off a table: `spec` is a 1-based column number, `last`, or a name of
+/// the header row `names` ([`column_index`]).
 ///
 /// # Errors
 /// [`ExperimentError::Data`] for a bad `spec`, a table without a feature column, or a label that
 /// is not a non-negative integer (naming its row).
-pub fn split_labels(values: DMatrix<f64>, spec: &str) -> Result<(DMatrix<f64>, Vec<usize>)> {
-    let m = values.ncols();
-    if m < 2 {
+pub fn split_labels(values: DMatrix<f64>, names: Option<&[String]>, spec: &str) -> Result<(DMatrix<f64>, Vec<usize>)> {
+    if values.ncols() < 2 {
         return Err(ExperimentError::Data("the data needs at least one feature column besides the labels".into()));
     }
-    let col = if spec == "last" {
-        m - 1
-    } else {
-        let k: usize = spec.parse().map_err(|_| {
-            ExperimentError::Data(format!("the label column must be a column number or `last`, got {spec:?}"))
-        })?;
-        if k == 0 || k > m {
-            return Err(ExperimentError::Data(format!("label column {k} is outside the {m} columns")));
-        }
-        k - 1
-    };
+    let col = column_index(values.ncols(), names, spec)?;
+    let labels = labels_in(&values, col)?;
+    Ok((values.remove_column(col), labels))
+}
+
+/// The column `spec` of a table of `m` columns: a 1-based number, `last`, or a name of the
+/// header row `names`.
+///
+/// # Errors
+/// [`ExperimentError::Data`] for a number outside `1..=m` or a name the header does not have (or
+/// a name without a header).
+pub fn column_index(m: usize, names: Option<&[String]>, spec: &str) -> Result<usize> {
+    if spec == "last" {
+        return m.checked_sub(1).ok_or_else(|| ExperimentError::Data("the table has no columns".into()));
+    }
+    if let Ok(k) = spec.parse::<usize>() {
+        return if k == 0 || k > m {
+            Err(ExperimentError::Data(format!("column {k} is outside the {m} columns")))
+        } else {
+            Ok(k - 1)
+        };
+    }
+    names.and_then(|n| n.iter().position(|c| c == spec)).ok_or_else(|| {
+        ExperimentError::Data(match names {
+            Some(_) => format!("no column named {spec:?} in the header row"),
+            None => format!("a column must be a number or `last` (the file has no header row to name {spec:?})"),
+        })
+    })
+}
+
+/// The labels in column `col`: non-negative integers.
+///
+/// # Errors
+/// [`ExperimentError::Data`] naming the first row whose value is not a non-negative integer.
+pub fn labels_in(values: &DMatrix<f64>, col: usize) -> Result<Vec<usize>> {
+    let column = values.column(col);
     let mut labels = Vec::with_capacity(values.nrows());
-    for (i, &v) in values.column(col).iter().enumerate() {
-        if v < 0.0 || v.fract() != 0.0 {
+    for (i, &v) in column.iter().enumerate() {
+        // Below 2^53 every integer is exact and fits usize on 64-bit targets.
+        if !(0.0..9.007_199_254_740_992e15).contains(&v) || v.fract() != 0.0 {
             return Err(ExperimentError::Data(format!("row {}: label {v} is not a non-negative integer", i + 1)));
         }
         labels.push(v as usize);
     }
-    Ok((values.remove_column(col), labels))
+    Ok(labels)
+}
+
+/// The columns named `prefix` followed by a number (`x0`, `x1`, ...), in file order: the layout
+/// that `ssl-gmm sample` writes (`x*` anchors, `xp*` positives).
+///
+/// # Errors
+/// [`ExperimentError::Data`] when the table has no header row or no such column.
+pub fn columns_named(values: &DMatrix<f64>, names: Option<&[String]>, prefix: &str) -> Result<DMatrix<f64>> {
+    let names = names.ok_or_else(|| {
+        ExperimentError::Data(format!("selecting the columns {prefix}0, {prefix}1, ... needs a header row"))
+    })?;
+    let picked: Vec<usize> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| {
+            n.strip_prefix(prefix).is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if picked.is_empty() {
+        return Err(ExperimentError::Data(format!("no columns named {prefix}0, {prefix}1, ... in the header row")));
+    }
+    Ok(values.select_columns(picked.iter()))
 }
 
 /// Relabels to `0..c` in increasing order of the distinct values.
@@ -103,7 +152,7 @@ impl Dataset {
             Dataset::Wine => read_csv(WINE, false, "embedded wine.csv", Header::Present)?,
             Dataset::Digits => read_csv(DIGITS, true, "embedded digits.csv.gz", Header::Absent)?,
         };
-        let (x, labels) = split_labels(table, "last")?;
+        let (x, labels) = split_labels(table, None, "last")?;
         Ok((x, compact_labels(&labels)))
     }
 
@@ -142,11 +191,26 @@ mod tests {
     #[test]
     fn labels_split_and_compact() {
         let t = DMatrix::from_row_slice(3, 2, &[0.5, 7.0, 1.5, 3.0, 2.5, 7.0]);
-        let (x, l) = split_labels(t.clone(), "last").unwrap();
+        let (x, l) = split_labels(t.clone(), None, "last").unwrap();
         assert_eq!((x.ncols(), compact_labels(&l)), (1, vec![1, 0, 1]));
-        assert!(split_labels(t.clone(), "0").is_err());
-        assert!(split_labels(t.clone(), "x").is_err());
-        assert!(split_labels(t, "1").is_err(), "0.5 is not an integer label");
-        assert!(split_labels(DMatrix::zeros(2, 1), "last").is_err());
+        assert!(split_labels(t.clone(), None, "0").is_err());
+        assert!(split_labels(t.clone(), None, "x").is_err());
+        assert!(split_labels(t.clone(), None, "1").is_err(), "0.5 is not an integer label");
+        assert!(split_labels(DMatrix::zeros(2, 1), None, "last").is_err());
+        // By name, and the columns of `sample`'s layout.
+        let names: Vec<String> = ["x0", "x1", "xp0", "xp1", "z"].map(String::from).into();
+        let t = DMatrix::from_row_slice(2, 5, &[1.0, 2.0, 3.0, 4.0, 0.0, 5.0, 6.0, 7.0, 8.0, 1.0]);
+        let (x, l) = split_labels(t.clone(), Some(&names), "z").unwrap();
+        assert_eq!((x.ncols(), l), (4, vec![0, 1]));
+        assert_eq!(columns_named(&t, Some(&names), "x").unwrap(), DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 5.0, 6.0]));
+        assert_eq!(
+            columns_named(&t, Some(&names), "xp").unwrap(),
+            DMatrix::from_row_slice(2, 2, &[3.0, 4.0, 7.0, 8.0])
+        );
+        assert!(columns_named(&t, Some(&names), "y").is_err());
+        assert!(columns_named(&t, None, "x").is_err());
+        assert!(split_labels(t.clone(), Some(&names), "w").is_err());
+        // Labels too large for an exact integer are refused, not wrapped.
+        assert!(labels_in(&DMatrix::from_element(1, 1, 1e300), 0).is_err());
     }
 }

@@ -113,12 +113,26 @@ fn shown(field: &str) -> String {
 /// ragged row, a first row that is neither clearly a header nor data (with `Header::Auto`), or an
 /// empty table.
 pub fn read_csv(reader: impl std::io::Read, gz: bool, name: &str, header: Header) -> Result<DMatrix<f64>> {
+    Ok(read_csv_named(reader, gz, name, header)?.1)
+}
+
+/// As [`read_csv`], with the header row's column names when the file has one.
+///
+/// # Errors
+/// As [`read_csv`]; also a header row whose width differs from the data's.
+pub fn read_csv_named(
+    reader: impl std::io::Read,
+    gz: bool,
+    name: &str,
+    header: Header,
+) -> Result<(Option<Vec<String>>, DMatrix<f64>)> {
     let reader: Box<dyn std::io::Read> =
         if gz { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
     let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let mut width = None;
     let mut first = true;
+    let mut names: Option<Vec<String>> = None;
     let bad = |msg: String| ExperimentError::Data(format!("{name}: {msg}"));
     for (index, record) in csv.records().enumerate() {
         let line = index + 1;
@@ -129,9 +143,9 @@ pub fn read_csv(reader: impl std::io::Read, gz: bool, name: &str, header: Header
         let parsed: Vec<std::result::Result<f64, _>> = record.iter().map(|f| f.parse::<f64>()).collect();
         if std::mem::take(&mut first) {
             let numbers = parsed.iter().filter(|p| p.is_ok()).count();
-            match header {
-                Header::Present => continue,
-                Header::Auto if numbers == 0 => continue,
+            let is_header = match header {
+                Header::Present => true,
+                Header::Auto if numbers == 0 => true,
                 Header::Auto if numbers < parsed.len() => {
                     let col = parsed.iter().position(|p| p.is_err()).unwrap_or(0);
                     return Err(bad(format!(
@@ -140,7 +154,11 @@ pub fn read_csv(reader: impl std::io::Read, gz: bool, name: &str, header: Header
                         shown(record.get(col).unwrap_or(""))
                     )));
                 }
-                _ => {}
+                _ => false,
+            };
+            if is_header {
+                names = Some(record.iter().map(String::from).collect());
+                continue;
             }
         }
         let mut row = Vec::with_capacity(parsed.len());
@@ -166,7 +184,10 @@ pub fn read_csv(reader: impl std::io::Read, gz: bool, name: &str, header: Header
         rows.push(row);
     }
     let w = width.ok_or_else(|| ExperimentError::Data(format!("{name} has no data rows")))?;
-    Ok(DMatrix::from_fn(rows.len(), w, |i, j| rows[i][j]))
+    if let Some(names) = names.as_ref().filter(|n| n.len() != w) {
+        return Err(bad(format!("the header row has {} fields, the data rows {w}", names.len())));
+    }
+    Ok((names, DMatrix::from_fn(rows.len(), w, |i, j| rows[i][j])))
 }
 
 #[cfg(test)]

@@ -451,3 +451,38 @@ fn sizes_beyond_the_memory_budget_are_refused_before_allocating() {
     let (ok, _, stderr) = ssl_gmm(&["sample", "--n", "5", "--out", o, "--max-memory", "2x"]);
     assert!(!ok && stderr.contains("a size such as"), "{stderr}");
 }
+
+#[test]
+fn sample_output_feeds_fit_by_column_names() {
+    let path = temp_path("feed.csv");
+    let p = path.to_str().unwrap();
+    let (ok, _, stderr) = ssl_gmm(&["sample", "--preset", "pca-trap", "--n", "2000", "--out", p]);
+    assert!(ok, "{stderr}");
+    // LDA on the anchors x0..x9 with the labels z: the Fisher directions separate the classes.
+    let (ok, stdout, stderr) =
+        ssl_gmm(&["fit", "--method", "lda", "--data", p, "--features", "x", "--labels-col", "z", "--evaluate"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["components"][0].as_array().unwrap().len(), 10, "x0..x9 only, not xp* or the labels");
+    assert!(v["evaluation"]["ari"].as_f64().unwrap() > 0.5, "{stdout}");
+    // CCA between the anchors and the positives of the same file.
+    let (ok, stdout, stderr) =
+        ssl_gmm(&["fit", "--method", "cca", "--data", p, "--features", "x", "--positives", "xp", "--dim", "2"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["dim"], 2);
+    // Names that are not there, and options that do not apply, are one-line errors (status 3).
+    for args in [
+        &["--method", "pca", "--features", "q"][..],
+        &["--method", "lda", "--features", "x", "--labels-col", "zz"],
+        &["--method", "lda", "--positives", "xp", "--labels-col", "z"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ssl-gmm"))
+            .args([&["fit", "--data", p][..], args].concat())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+}

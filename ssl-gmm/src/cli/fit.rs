@@ -11,7 +11,9 @@ use clap::ValueEnum;
 use gmm_core::LinearMap;
 use serde::Serialize;
 
-use experiments::data::{compact_labels, same_class_pairs, split_labels, standardize};
+use experiments::data::{
+    column_index, columns_named, compact_labels, labels_in, same_class_pairs, split_labels, standardize,
+};
 
 use super::io::{read_data, write_atomic};
 
@@ -39,11 +41,20 @@ pub struct Args {
     /// Every row of the CSV files is data.
     #[arg(long)]
     no_header: bool,
-    /// Column holding the class labels (1-based number, or `last`); it is removed from the features.
+    /// Column holding the class labels (1-based number, `last`, or a name of the header row, e.g.
+    /// `z` in a file written by `sample`); it is removed from the features.
     #[arg(long)]
     labels_col: Option<String>,
-    /// For CCA: the positives, one row per row of --data. Without it, CCA pairs each sample with
-    /// another of its class (needs labels).
+    /// The features are the columns named PREFIX0, PREFIX1, ... of the header row (e.g. `x` for
+    /// the anchors of a file written by `sample`); default: every column but the labels.
+    #[arg(long, value_name = "PREFIX")]
+    features: Option<String>,
+    /// For CCA: the positives are the columns named PREFIX0, PREFIX1, ... of --data (e.g. `xp`
+    /// in a file written by `sample`).
+    #[arg(long, value_name = "PREFIX", conflicts_with = "pairs")]
+    positives: Option<String>,
+    /// For CCA: the positives, one row per row of --data. Without it (or --positives), CCA pairs
+    /// each sample with another of its class (needs labels).
     #[arg(long)]
     pairs: Option<PathBuf>,
     /// Output dimension (default: classes - 1 for LDA and CCA, 2 for PCA without labels).
@@ -94,16 +105,25 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (_, true) => experiments::io::Header::Absent,
         _ => experiments::io::Header::Auto,
     };
-    let data = read_data(&args.data, header)?;
+    let (names, data) = read_data(&args.data, header)?;
     // The fits form d x d matrices (scatter, covariance, their decompositions).
     super::memory::check("the d x d matrices of the fit", &[data.ncols(), data.ncols(), 8])?;
-    let (mut x, labels) = match &args.labels_col {
-        Some(spec) => {
-            let (x, l) = split_labels(data, spec)?;
+    let names = names.as_deref();
+    let mut given_positives = args.positives.as_ref().map(|prefix| columns_named(&data, names, prefix)).transpose()?;
+    let (mut x, labels) = match (&args.features, &args.labels_col) {
+        (Some(prefix), spec) => {
+            let labels = spec.as_ref().map(|spec| labels_in(&data, column_index(data.ncols(), names, spec)?));
+            (columns_named(&data, names, prefix)?, labels.transpose()?.map(|l| compact_labels(&l)))
+        }
+        (None, Some(spec)) => {
+            let (x, l) = split_labels(data, names, spec)?;
             (x, Some(compact_labels(&l)))
         }
-        None => (data, None),
+        (None, None) => (data, None),
     };
+    if args.positives.is_some() && !matches!(args.method, Method::Cca) {
+        bail!("--positives applies to CCA only");
+    }
     if args.standardize {
         standardize(&mut x);
     }
@@ -130,16 +150,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             (fit.map, fit.explained_variance_ratio)
         }
         Method::Cca => {
-            let (anchors, positives) = match (&args.pairs, &labels) {
-                (Some(path), _) => {
-                    let mut p = read_data(path, header)?;
+            let given = match (given_positives.take(), &args.pairs) {
+                (Some(p), _) => Some(p),
+                (None, Some(path)) => Some(read_data(path, header)?.1),
+                (None, None) => None,
+            };
+            let (anchors, positives) = match (given, &labels) {
+                (Some(mut p), _) => {
                     if args.standardize {
                         standardize(&mut p);
                     }
                     (x.clone(), p)
                 }
                 (None, Some(l)) => same_class_pairs(&x, l, args.seed)?,
-                (None, None) => bail!("CCA needs pairs: pass --pairs FILE, or --labels-col to pair samples of a class"),
+                (None, None) => bail!(
+                    "CCA needs pairs: pass --positives PREFIX or --pairs FILE, or --labels-col to pair samples of a class"
+                ),
             };
             let r = args.dim.or(classes.map(|c| c.saturating_sub(1).max(1))).context("pass --dim")?;
             let fit = CcaPairs::new(r).ridge(args.ridge.unwrap_or(0.0)).fit((&anchors, &positives))?;

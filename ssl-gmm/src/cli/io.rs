@@ -58,16 +58,18 @@ fn format_number(v: f64) -> String {
 /// Reads `.csv` (optionally gzip-compressed, `.csv.gz`; the first row is a header as `header`
 /// says, by default when none of its fields is a number) or `.npy` (2-D float64 or integer).
 ///
+/// The header row's column names come with the values when the file has one.
+///
 /// # Errors
 /// Unreadable file, empty file, ragged rows, a first row that is neither clearly a header nor
 /// data, or a bad value, naming its line and column.
-pub fn read_data(path: &Path, header: experiments::io::Header) -> anyhow::Result<DMatrix<f64>> {
+pub fn read_data(path: &Path, header: experiments::io::Header) -> anyhow::Result<(Option<Vec<String>>, DMatrix<f64>)> {
     let name = path.to_string_lossy();
     if name.ends_with(".npy") {
-        return read_npy(path);
+        return Ok((None, read_npy(path)?));
     }
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(experiments::io::read_csv(file, name.ends_with(".gz"), &path.display().to_string(), header)?)
+    Ok(experiments::io::read_csv_named(file, name.ends_with(".gz"), &path.display().to_string(), header)?)
 }
 
 fn read_npy(path: &Path) -> anyhow::Result<DMatrix<f64>> {
