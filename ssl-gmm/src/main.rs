@@ -18,7 +18,9 @@ fn main() {
     }
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
-        eprintln!("error: {e:#}");
+        // One line whatever the source says (a parser's message can span several).
+        let message = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+        eprintln!("error: {message}");
         let code = exit_code(&e);
         std::process::exit(code);
     }
