@@ -188,10 +188,14 @@ pub fn checked_symmetric(s: &DMatrix<f64>, what: &'static str) -> Result<DMatrix
 /// Cholesky factorisation `S = L L^T` of a symmetric positive definite matrix.
 ///
 /// # Errors
-/// [`GmmError::Singular`] when the factorisation fails.
+/// Non-finite entries; [`GmmError::Singular`] when the factorisation fails or its factor
+/// overflows.
 pub fn cholesky(s: &DMatrix<f64>, what: &'static str) -> Result<Cholesky<f64, Dyn>> {
     crate::check_shape(s, s.nrows(), s.nrows(), "columns of a matrix under Cholesky against its rows")?;
-    Cholesky::new(s.clone()).ok_or_else(|| not_positive_definite(what))
+    check_finite(s, what)?;
+    Cholesky::new(s.clone())
+        .filter(|c| c.l_dirty().iter().all(|v| v.is_finite()))
+        .ok_or_else(|| not_positive_definite(what))
 }
 
 /// [`GmmError::Singular`] for a matrix that had to be symmetric positive definite.
@@ -210,13 +214,25 @@ pub fn sym_eig_desc(s: &DMatrix<f64>) -> Result<(DVector<f64>, DMatrix<f64>)> {
     check_shape(s, s.ncols(), s.ncols(), "symmetric eigenproblem: square matrix")?;
     check_finite(s, "symmetric eigenproblem")?;
     let n = s.nrows();
-    let evd = to_faer(&symmetrize(s))
+    // Entries near the ends of the f64 range overflow or underflow inside the decomposition: such
+    // a matrix is scaled by a power of two first (exact), and its eigenvalues back.
+    let largest = s.amax();
+    let scale = if largest > 2f64.powi(500) || (largest > 0.0 && largest < 2f64.powi(-500)) {
+        2f64.powi(-largest.log2().round() as i32)
+    } else {
+        1.0
+    };
+    let evd = to_faer(&(symmetrize(s) * scale))
         .self_adjoint_eigen(faer::Side::Lower)
         .map_err(|_| GmmError::NoConvergence { what: "symmetric eigendecomposition" })?;
     // faer sorts ascending; reverse.
     let (w, v) = (evd.S().column_vector(), evd.U());
-    let values = DVector::from_fn(n, |i, _| w[n - 1 - i]);
+    let values = DVector::from_fn(n, |i, _| w[n - 1 - i] / scale);
     let vectors = DMatrix::from_fn(n, n, |i, j| v[(i, n - 1 - j)]);
+    check_finite(&vectors, "eigenvectors of a symmetric eigenproblem")?;
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(GmmError::NonFinite { what: "eigenvalues (overflow)", row: i, col: 0, value: values[i] });
+    }
     Ok((values, vectors))
 }
 
@@ -279,7 +295,10 @@ fn spd_function(s: &DMatrix<f64>, what: &'static str, f: impl Fn(f64) -> f64) ->
     for (j, &x) in w.iter().enumerate() {
         scaled.column_mut(j).scale_mut(f(x));
     }
-    Ok(symmetrize(&(scaled * v.transpose())))
+    let out = symmetrize(&(scaled * v.transpose()));
+    // Eigenvalues near the ends of the f64 range can overflow f(w) or the product.
+    check_finite(&out, what)?;
+    Ok(out)
 }
 
 /// Symmetric square root `S^{1/2}` of a symmetric positive definite matrix.

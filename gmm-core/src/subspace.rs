@@ -191,7 +191,10 @@ impl LinearMap {
         for (j, mut col) in centred.column_iter_mut().enumerate() {
             col.add_scalar_mut(-self.mean[j]);
         }
-        Ok(centred * self.components.transpose())
+        let z = centred * self.components.transpose();
+        // Finite data and map can still overflow at the ends of the f64 range.
+        check_finite(&z, "projected samples (overflow: rescale the data or the map)")?;
+        Ok(z)
     }
 
     /// The row space of the map (subspace of `R^d`), rank by [`crate::linalg::RANK_RTOL`].

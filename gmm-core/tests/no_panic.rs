@@ -1,0 +1,98 @@
+//! No input makes the checked public functions of gmm-core panic or answer `Ok` with a
+//! non-finite number: matrices of arbitrary small shapes (0..5 x 0..5) whose entries mix
+//! ordinary values with NaN, infinities, subnormals, zeros and extremes. (The kernels `gemm`,
+//! `gemm_rows_par` document their shape panics, as slice indexing does; they are not covered.)
+
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::{Gmm, LinearMap, Subspace, linalg};
+use proptest::prelude::*;
+
+/// An entry: usually ordinary, sometimes hostile.
+fn entry() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        4 => -10.0..10.0f64,
+        1 => prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::MIN_POSITIVE / 4.0),
+            Just(f64::MAX),
+            Just(-f64::MAX),
+            Just(1e-300),
+            Just(1e300),
+        ],
+    ]
+}
+
+fn matrix() -> impl Strategy<Value = DMatrix<f64>> {
+    (0usize..5, 0usize..5)
+        .prop_flat_map(|(r, c)| proptest::collection::vec(entry(), r * c).prop_map(move |v| DMatrix::from_vec(r, c, v)))
+}
+
+/// A symmetric matrix of a random size, entries hostile too.
+fn symmetric() -> impl Strategy<Value = DMatrix<f64>> {
+    matrix().prop_map(|m| {
+        let n = m.nrows().min(m.ncols());
+        let s = m.view((0, 0), (n, n)).into_owned();
+        (&s + s.transpose()) * 0.5
+    })
+}
+
+fn finite(m: &DMatrix<f64>) -> bool {
+    m.iter().all(|v| v.is_finite())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn decompositions_answer_with_finite_values_or_errors(s in symmetric(), b in symmetric(), m in matrix()) {
+        if let Ok(c) = linalg::cholesky(&s, "s") {
+            prop_assert!(finite(&c.l()));
+        }
+        if let Ok((l, v)) = linalg::sym_eig_desc(&s) {
+            prop_assert!(l.iter().all(|x| x.is_finite()) && finite(&v));
+        }
+        if let Ok(g) = linalg::gen_sym_eig(&s, &b) {
+            prop_assert!(g.values.iter().all(|x| x.is_finite()));
+        }
+        for f in [linalg::spd_sqrt, linalg::spd_inv_sqrt] {
+            if let Ok(r) = f(&s) {
+                prop_assert!(finite(&r));
+            }
+        }
+        if let Ok(v) = linalg::singular_values(&m) {
+            prop_assert!(v.iter().all(|x| x.is_finite()));
+        }
+        let _ = linalg::orthonormal_column_basis(&m, 1e-10);
+        let _ = linalg::checked_symmetric(&m, "m");
+    }
+
+    #[test]
+    fn subspaces_and_maps_answer_with_finite_values_or_errors(
+        a in matrix(), b in matrix(), x in matrix(), rtol in entry()
+    ) {
+        if let (Ok(s), Ok(t)) = (Subspace::from_columns(&a, rtol), Subspace::from_columns(&b, 1e-10)) {
+            if let Ok(v) = s.sin_theta_max(&t) {
+                prop_assert!(v.is_finite() && (0.0..=1.0 + 1e-12).contains(&v));
+            }
+        }
+        if let Ok(z) = LinearMap::new(a.clone()).transform(&x) {
+            prop_assert!(finite(&z) || !finite(&a), "finite inputs, non-finite output");
+        }
+    }
+
+    #[test]
+    fn mixtures_are_built_only_from_meaningful_parameters(
+        w in proptest::collection::vec(entry(), 0..4), means in matrix(), cov in symmetric()
+    ) {
+        if let Ok(g) = Gmm::new(&w, means, cov) {
+            prop_assert!(g.weights().iter().all(|v| v.is_finite() && *v >= 0.0));
+            let _ = g.fisher_subspace();
+            let _ = g.mean_span();
+            let _ = g.pca_subspace(1);
+        }
+    }
+}
