@@ -74,10 +74,10 @@ proptest! {
     fn subspaces_and_maps_answer_with_finite_values_or_errors(
         a in matrix(), b in matrix(), x in matrix(), rtol in entry()
     ) {
-        if let (Ok(s), Ok(t)) = (Subspace::from_columns(&a, rtol), Subspace::from_columns(&b, 1e-10)) {
-            if let Ok(v) = s.sin_theta_max(&t) {
-                prop_assert!(v.is_finite() && (0.0..=1.0 + 1e-12).contains(&v));
-            }
+        if let (Ok(s), Ok(t)) = (Subspace::from_columns(&a, rtol), Subspace::from_columns(&b, 1e-10))
+            && let Ok(v) = s.sin_theta_max(&t)
+        {
+            prop_assert!(v.is_finite() && (0.0..=1.0 + 1e-12).contains(&v));
         }
         if let Ok(z) = LinearMap::new(a.clone()).transform(&x) {
             prop_assert!(finite(&z) || !finite(&a), "finite inputs, non-finite output");
