@@ -47,6 +47,9 @@ fn comb2(x: u64) -> f64 {
 pub fn adjusted_rand_index(truth: &[usize], pred: &[usize]) -> Result<f64> {
     let table = contingency(truth, pred)?;
     let n = truth.len() as u64;
+    if n < 2 {
+        return Ok(1.0); // no pairs to disagree on (scikit-learn's convention)
+    }
     let sum_cells: f64 = table.iter().flatten().map(|&v| comb2(v)).sum();
     let sum_rows: f64 = table.iter().map(|r| comb2(r.iter().sum())).sum();
     let cols = table.first().map_or(0, Vec::len);

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::kernels::{
     Op, col_softmax_xent_add, gemm, normalize_rows, normalize_rows_backward, row_softmax_xent, softmax_xent_in_place,
 };
-use crate::objective::{Batch, Objective, check_blocks, ensure_shape, project_into};
+use crate::objective::{Batch, Objective, check_blocks, ensure_shape, finite_loss, project_into};
 
 /// Which cross-entropies make up the loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -300,7 +300,7 @@ impl Objective for InfoNce {
         let loss = self.core.forward_backward(batch.left, a, batch.right, a);
         gemm(1.0, &self.core.dz1, Op::T, batch.left, Op::N, 0.0, &mut grads[0]);
         gemm(1.0, &self.core.dz2, Op::T, batch.right, Op::N, 1.0, &mut grads[0]);
-        Ok(loss)
+        finite_loss("InfoNCE loss or gradient (overflow: the map or the data is too large)", loss, grads)
     }
 
     fn divergence_factor(&self) -> Option<f64> {
@@ -342,7 +342,7 @@ impl Objective for Clip {
         let (ga, gb) = grads.split_at_mut(1);
         gemm(1.0, &self.core.dz1, Op::T, batch.left, Op::N, 0.0, &mut ga[0]);
         gemm(1.0, &self.core.dz2, Op::T, batch.right, Op::N, 0.0, &mut gb[0]);
-        Ok(loss)
+        finite_loss("CLIP loss or gradient (overflow: the maps or the data are too large)", loss, grads)
     }
 
     fn divergence_factor(&self) -> Option<f64> {

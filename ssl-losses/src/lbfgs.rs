@@ -128,7 +128,8 @@ impl<T: Real> Cost<T> for FixedSample<'_, T> {
         let mut total = T::zero();
         for (left, right) in &self.batches {
             let w = from_f64::<T>(left.nrows() as f64 / self.n as f64);
-            total += w * self.objective.value_grad(params, Batch::new(left, right), &mut self.scratch)?;
+            let value = self.objective.value_grad(params, Batch::new(left, right), &mut self.scratch);
+            total += w * crate::objective::overflow_as_infinite(value)?;
             for (g, s) in grads.iter_mut().zip(&self.scratch) {
                 *g += s * w;
             }

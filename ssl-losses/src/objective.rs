@@ -4,7 +4,7 @@ use nalgebra::DMatrix;
 
 use gmm_core::{GmmError, check_at_least, check_finite, check_shape};
 
-use crate::error::Result;
+use crate::error::{LossError, Result};
 use crate::kernels::{Op, gemm};
 
 /// The scalar of the training machinery: `f64` (the default everywhere) or `f32`.
@@ -101,6 +101,31 @@ pub trait Objective<T: Real = f64> {
 /// The divergence factor of the contrastive losses (InfoNCE, CLIP): they are non-negative and
 /// start near `log n` at a small map, so a loss ten times its start means exploding logits.
 pub const CONTRASTIVE_DIVERGENCE_FACTOR: f64 = 10.0;
+
+/// `Ok(loss)` when the loss and every gradient entry are finite; otherwise a
+/// [`GmmError::NonFinite`] naming the loss: a map or data large enough to overflow the scores
+/// (or a non-finite parameter) must not come back as `Ok(NaN)`.
+pub(crate) fn finite_loss(name: &'static str, loss: f64, grads: &[DMatrix<f64>]) -> Result<f64> {
+    if !loss.is_finite() {
+        return Err(GmmError::NonFinite { what: name, row: 0, col: 0, value: loss }.into());
+    }
+    for g in grads {
+        if let Some((i, &v)) = g.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(GmmError::NonFinite { what: name, row: i % g.nrows(), col: i / g.nrows(), value: v }.into());
+        }
+    }
+    Ok(loss)
+}
+
+/// A loss evaluation whose value or gradient overflowed ([`finite_loss`]'s error) as an infinite
+/// value, for the optimisers: the line search backs off from such a trial point, and the
+/// training loop reports [`LossError::Diverged`] naming the step and the learning rate.
+pub(crate) fn overflow_as_infinite<T: Real>(value: Result<T>) -> Result<T> {
+    match value {
+        Err(LossError::Core(GmmError::NonFinite { .. })) => Ok(from_f64(f64::INFINITY)),
+        other => other,
+    }
+}
 
 /// Checks that `params` and `grads` have the shapes `shapes`.
 pub(crate) fn check_blocks(params: &[DMatrix<f64>], grads: &[DMatrix<f64>], shapes: &[(usize, usize)]) -> Result<()> {

@@ -117,7 +117,11 @@ impl SimSiam {
             let (online, target) = if swap { (batch.right, batch.left) } else { (batch.left, batch.right) };
             loss += weight * self.direction(params, a_target, online, target, weight, grads);
         }
-        Ok(loss)
+        crate::objective::finite_loss(
+            "SimSiam loss or gradient (overflow: the map or the data is too large)",
+            loss,
+            grads,
+        )
     }
 
     /// One direction: adds `weight * gradient` into `grads`, returns the unweighted loss.

@@ -257,7 +257,7 @@ pub fn train_with<T: Real>(
     for step in 0..config.steps {
         let lr = config.schedule.lr_at(config.lr, step, config.steps);
         let batch = source.next_batch(&mut rng)?;
-        let loss = to_f64(objective.value_grad(&params, batch, &mut grads)?);
+        let loss = to_f64(crate::objective::overflow_as_infinite(objective.value_grad(&params, batch, &mut grads))?);
         let last_loss = losses.last().copied().unwrap_or(f64::NAN);
         if !loss.is_finite() {
             return Err(LossError::Diverged { quantity: "loss became non-finite", step, lr, last_loss });

@@ -1,0 +1,84 @@
+//! No input makes the baselines panic or answer `Ok` with a non-finite number: data of arbitrary
+//! small shapes whose entries mix ordinary values with NaN, infinities, subnormals and extremes,
+//! and arbitrary labels (up to `usize::MAX`).
+
+use baselines::{
+    Cca, CcaPairs, Fit, KMeans, Lda, Pca, adjusted_rand_index, clustering_accuracy, normalized_mutual_info,
+};
+use gmm_core::nalgebra::DMatrix;
+use proptest::prelude::*;
+
+/// A hostile value: NaN, infinity, zero, subnormal, or near the ends of the f64 range.
+fn hostile() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(0.0),
+        Just(f64::MIN_POSITIVE / 4.0),
+        Just(f64::MAX),
+        Just(1e-300),
+        Just(1e300),
+    ]
+}
+
+/// Ordinary data (entries in [-10, 10], sometimes all on a few values, so that ties, duplicates
+/// and rank deficiency occur), and in half of the cases one entry replaced by a hostile value.
+fn data(rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> impl Strategy<Value = DMatrix<f64>> {
+    (rows, cols).prop_flat_map(|(r, c)| {
+        let value = prop_oneof![-10.0..10.0f64, (0i32..3).prop_map(f64::from)];
+        (proptest::collection::vec(value, r * c), proptest::option::of((any::<usize>(), hostile()))).prop_map(
+            move |(mut v, spoil)| {
+                if let Some((i, h)) = spoil.filter(|_| !v.is_empty()) {
+                    let at = i % v.len();
+                    v[at] = h;
+                }
+                DMatrix::from_vec(r, c, v)
+            },
+        )
+    })
+}
+
+fn label() -> impl Strategy<Value = usize> {
+    prop_oneof![4 => 0usize..4, 1 => Just(usize::MAX), 1 => Just(usize::MAX - 1)]
+}
+
+fn finite(m: &DMatrix<f64>) -> bool {
+    m.iter().all(|v| v.is_finite())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fits_answer_with_finite_maps_or_errors(
+        x in data(0..12, 0..4), y in data(0..12, 0..4), labels in proptest::collection::vec(label(), 0..12), r in 0usize..4
+    ) {
+        if let Ok(f) = Pca::new(r).fit(&x) {
+            prop_assert!(finite(&f.map.components) && f.explained_variance_ratio.iter().all(|v| v.is_finite()));
+        }
+        if let Ok(f) = Lda::new().fit((&x, &labels[..])) {
+            prop_assert!(finite(&f.map.components));
+        }
+        if let Ok(f) = CcaPairs::new(r).fit((&x, &y)) {
+            prop_assert!(finite(&f.map.components));
+        }
+        if let Ok(f) = Cca::new(r).fit((&x, &y)) {
+            prop_assert!(finite(&f.map_x.components) && finite(&f.map_y.components));
+        }
+        if let Ok(f) = KMeans::new(r).seed(1).fit(&x) {
+            prop_assert_eq!(f.labels.len(), x.nrows());
+        }
+    }
+
+    #[test]
+    fn clustering_metrics_answer_finite_or_errors(
+        a in proptest::collection::vec(label(), 0..10), b in proptest::collection::vec(label(), 0..10)
+    ) {
+        for v in [adjusted_rand_index(&a, &b), normalized_mutual_info(&a, &b), clustering_accuracy(&a, &b)]
+            .into_iter()
+            .flatten()
+        {
+            prop_assert!(v.is_finite(), "{a:?} {b:?}: {v}");
+        }
+    }
+}

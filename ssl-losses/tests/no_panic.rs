@@ -1,0 +1,109 @@
+//! No input makes the losses, the SimSiam closed form and certificate, or the fixed-sample fits
+//! panic or answer `Ok` with a non-finite number: parameters, batches and moments of arbitrary
+//! small shapes, ordinary or with one hostile entry (NaN, infinity, subnormal, extremes).
+
+use gmm_core::Fit;
+use gmm_core::nalgebra::DMatrix;
+use proptest::prelude::*;
+use ssl_losses::{
+    Batch, Clip, ClipFit, Directions, Form, InfoNce, InfoNceFit, Objective, Score, SimSiam, SimSiamForm,
+    WhitenedCertificate, whiten_rows, whitened_budget, whitened_optimum,
+};
+
+fn hostile() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(0.0),
+        Just(f64::MIN_POSITIVE / 4.0),
+        Just(f64::MAX),
+        Just(1e-300),
+        Just(1e300),
+    ]
+}
+
+/// An `r x c` matrix of ordinary entries, in half of the cases with one entry replaced by a
+/// hostile value.
+fn sized(r: usize, c: usize) -> impl Strategy<Value = DMatrix<f64>> {
+    (proptest::collection::vec(-3.0..3.0f64, r * c), proptest::option::of((any::<usize>(), hostile()))).prop_map(
+        move |(mut v, spoil)| {
+            if let Some((i, h)) = spoil.filter(|_| !v.is_empty()) {
+                let at = i % v.len();
+                v[at] = h;
+            }
+            DMatrix::from_vec(r, c, v)
+        },
+    )
+}
+
+/// As [`sized`], with the sizes drawn from the ranges.
+fn matrix(rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> impl Strategy<Value = DMatrix<f64>> {
+    (rows, cols).prop_flat_map(|(r, c)| sized(r, c))
+}
+
+/// An objective and the parameter blocks it is evaluated at.
+type Case = (Box<dyn Objective>, Vec<DMatrix<f64>>);
+
+fn finite(m: &DMatrix<f64>) -> bool {
+    m.iter().all(|v| v.is_finite())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn losses_answer_finite_values_and_gradients_or_errors(
+        a in matrix(0..4, 0..4), w in matrix(0..4, 0..4), x in matrix(0..6, 0..4), y in matrix(0..6, 0..4),
+        tau in prop_oneof![0.1..2.0f64, hostile()], cosine in any::<bool>(), form in 0usize..3
+    ) {
+        let score = if cosine { Score::Cosine } else { Score::Dot };
+        let form = [Form::OneWay, Form::Symmetric, Form::SimClr][form];
+        let mut objectives: Vec<Case> = Vec::new();
+        if let Ok(l) = InfoNce::new(tau, form, score) {
+            objectives.push((Box::new(l), vec![a.clone()]));
+        }
+        if let Ok(l) = Clip::new(tau, score) {
+            objectives.push((Box::new(l), vec![a.clone(), w.clone()]));
+        }
+        objectives.push((Box::new(SimSiam::new(SimSiamForm::NegCosine, Directions::Symmetric)), vec![a.clone(), w.clone()]));
+        for (mut loss, params) in objectives {
+            let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
+            if let Ok(v) = loss.value_grad(&params, Batch::new(&x, &y), &mut grads) {
+                let inputs_finite = finite(&a) && finite(&w) && finite(&x) && finite(&y);
+                prop_assert!(!inputs_finite || (v.is_finite() && grads.iter().all(finite)), "{}: {v}", loss.name());
+            }
+        }
+    }
+
+    #[test]
+    fn simsiam_closed_form_and_certificate_answer_finite_or_errors(
+        (a, m, c) in (1usize..4, 1usize..5).prop_flat_map(|(r, d)| (sized(r, d), sized(d, d), sized(d, d))),
+        r in 0usize..5,
+        tol in prop_oneof![0.0..1.0f64, hostile()]
+    ) {
+        let m = &m * m.transpose();
+        if let Ok(o) = whitened_optimum(&m, &c, r) {
+            prop_assert!(finite(&o));
+        }
+        if let Ok(cert) = WhitenedCertificate::new(&a, &m, &c, tol) {
+            prop_assert!(cert.sin_to_optimum.is_finite() && cert.eigengap.is_finite());
+        }
+        if let Ok(b) = whiten_rows(&a, &m) {
+            prop_assert!(finite(&b));
+        }
+        let _ = whitened_budget(&m, &c, r, 10);
+    }
+
+    #[test]
+    fn fixed_sample_fits_answer_finite_maps_or_errors(
+        (x, y) in (0usize..30, 1usize..4).prop_flat_map(|(n, d)| (sized(n, d), sized(n, d))),
+        r in 0usize..4
+    ) {
+        if let Ok(f) = InfoNceFit::new(r).batch(8).fit((&x, &y)) {
+            prop_assert!(finite(&f.map.components));
+        }
+        if let Ok(f) = ClipFit::new(r).batch(8).fit((&x, &y)) {
+            prop_assert!(finite(&f.map_x.components) && finite(&f.map_y.components));
+        }
+    }
+}
