@@ -143,19 +143,34 @@ fn floor_ratio(family: Family, ctx: &Ctx, offset: f64) -> Result<Case> {
 /// Outer Monte Carlo sizes of the population minimiser in C7.
 pub const POPULATION_SIZES: [usize; 4] = [500, 2000, 8000, 32_000];
 
+/// Independent outer samples per size of the population minimiser in C7, by `r = k - 1`. The
+/// slope's noise comes from the relative spread of `sin theta_max`: for `r = 1` it is one
+/// angle, whose modulus is half-normal (relative sd 0.76), so with `m` samples per size the
+/// 4-point slope has a standard error of about `0.24 / sqrt(m)` (measured with `m = 4`: sd 0.139
+/// over 15 mixtures); for `r = 2` the maximum of two angles spreads less (0.064 with `m = 4`),
+/// and for `r >= 3` less again (0.028-0.038). These counts put the band's half-width 0.25 at
+/// about 5 standard errors or more (`r = 1`: 0.139 / sqrt(8) = 0.049).
+pub fn population_samples(r: usize) -> u64 {
+    match r {
+        1 => 32,
+        2 => 8,
+        _ => 4,
+    }
+}
+
 /// The population InfoNCE minimiser of `g` (delta = 1, tau = 1, r = k - 1) at the outer sizes
-/// [`POPULATION_SIZES`], 4 independent outer samples each: the log-log slope of the mean
-/// `sin theta_max` to `F`, the means, and whether every solve was certified. (One outer sample per
-/// size gave slopes from -0.19 to -0.76 over 30 mixtures; the mean over 4 is what C3 and C12 do.)
+/// [`POPULATION_SIZES`], [`population_samples`] independent outer samples each: the log-log
+/// slope of the mean `sin theta_max` to `F`, the means, and whether every solve was certified.
 fn population_rate(g: &Gmm, seed: u64) -> Result<(f64, [f64; 4], bool)> {
     let f = g.fisher_subspace()?;
+    let reps = population_samples(f.dim());
     let (mut sins, mut certified) = ([0.0; 4], true);
     for (i, &n) in POPULATION_SIZES.iter().enumerate() {
-        for s in 0..4u64 {
-            let outer = seed ^ (n as u64 * 4 + s);
+        for s in 0..reps {
+            let outer = seed ^ (n as u64 * 64 + s);
             let out = ssl_losses::population_minimiser(g, 1.0, 1.0, f.dim(), n, outer, &Default::default())?;
             certified &= out.certificate.converged;
-            sins[i] += sin_to(&out.params[0], &f)? / 4.0;
+            sins[i] += sin_to(&out.params[0], &f)? / reps as f64;
         }
     }
     Ok((slope_of(&POPULATION_SIZES, &sins), sins, certified))
