@@ -203,6 +203,16 @@ impl Lda {
             "the within-class scatter S_W",
             "a constant feature, or fewer samples than features, does this: pass a shrinkage (e.g. --shrinkage 0.1 or --shrinkage ledoit-wolf) or a ridge (--ridge 1e-6)",
         ))?;
+        // `lambda_1 = v^T S_B v / v^T S_W v`: the rounding noise of S_W is about d eps ||S_T||, so a
+        // ratio within 1000x of 1 / (d eps) means S_W is zero along v up to rounding (e.g. classes of
+        // duplicated rows), and v is noise: components of size 1e23 were returned before.
+        if ge.values.iter().next().is_some_and(|&top| top > 1e-3 / (d as f64 * f64::EPSILON)) {
+            return Err(GmmError::Singular {
+                what: "the within-class scatter S_W (zero up to rounding along the discriminant direction)",
+                fix: "the classes have (almost) no spread, e.g. duplicated rows; a ridge of the scale of the data's variance (e.g. --ridge 1e-3) regularises it, a shrinkage does not (it scales S_W)",
+            }
+            .into());
+        }
         let eigenvalues: Vec<f64> = ge.values.iter().take(max_r).copied().collect();
         let total: f64 = eigenvalues.iter().sum();
         let mut components = ge.vectors.columns(0, r).transpose();

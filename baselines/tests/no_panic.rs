@@ -82,3 +82,22 @@ proptest! {
         }
     }
 }
+
+/// Classes of duplicated rows: S_W is zero up to rounding, and LDA used to return components of
+/// size 1e23 with `Ok`; it is an error naming the ridge that regularises it.
+#[test]
+fn lda_on_classes_without_spread_is_an_error() {
+    // Each class's rows repeat one point whose entries are not exact in binary, so centring
+    // leaves S_W at rounding level (about 1e-32) rather than exactly zero.
+    let point = |c: usize| {
+        let c = c as f64;
+        [(c + 1.0).sin(), (2.0 * c + 1.0).cos(), (c + 2.0).sqrt(), (c + 3.0).ln()]
+    };
+    // Six classes, so the rounding residues span all four features and S_W factors.
+    let rows: Vec<f64> = (0..30).flat_map(|i| point(i / 5)).collect();
+    let x = DMatrix::from_row_slice(30, 4, &rows);
+    let labels: Vec<usize> = (0..30).map(|i| i / 5).collect();
+    let err = Lda::new().fit((&x, &labels[..])).unwrap_err().to_string();
+    assert!(err.contains("zero up to rounding") && err.contains("ridge"), "{err}");
+    assert!(Lda::new().shrinkage(baselines::Shrinkage::Ridge(1e-3)).fit((&x, &labels[..])).is_ok());
+}
