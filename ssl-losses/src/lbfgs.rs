@@ -404,19 +404,12 @@ impl Lbfgs {
         let mut evaluations = 1;
         let mut x = flatten(&params);
         let mut g = flatten(&grads);
-        // A non-finite cost or gradient at an accepted point (the line search rejects
-        // non-finite trial points): reported with the iteration in the row field.
-        let non_finite = |iteration: usize, value: f64| -> LossError {
-            GmmError::NonFinite {
-                what: "cost or gradient at an L-BFGS iterate (row = iteration)",
-                row: iteration,
-                col: 0,
-                value,
-            }
-            .into()
-        };
+        // A non-finite cost or gradient at the start is bad input; at an accepted point later
+        // (the line search rejects non-finite trial points) it is divergence.
         if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
-            return Err(non_finite(0, f));
+            return Err(
+                GmmError::NonFinite { what: "cost or gradient at the L-BFGS start", row: 0, col: 0, value: f }.into()
+            );
         }
         let g0 = g.norm();
         let mut losses = vec![f];
@@ -460,7 +453,9 @@ impl Lbfgs {
                 continue;
             };
             if !next.f.is_finite() || next.g.iter().any(|v| !v.is_finite()) {
-                return Err(non_finite(iterations + 1, next.f));
+                // The step length plays the learning rate's part.
+                let quantity = "L-BFGS cost or gradient became non-finite at an accepted point";
+                return Err(LossError::Diverged { quantity, step: iterations + 1, lr: next.t, last_loss: f });
             }
             let s = &p * next.t;
             let y = &next.g - &g;
