@@ -6,36 +6,11 @@ use baselines::{
     Cca, CcaPairs, Fit, KMeans, Lda, Pca, adjusted_rand_index, clustering_accuracy, normalized_mutual_info,
 };
 use gmm_core::nalgebra::DMatrix;
+use gmm_core::strategies::spoiled_matrix;
 use proptest::prelude::*;
 
-/// A hostile value: NaN, infinity, zero, subnormal, or near the ends of the f64 range.
-fn hostile() -> impl Strategy<Value = f64> {
-    prop_oneof![
-        Just(f64::NAN),
-        Just(f64::INFINITY),
-        Just(0.0),
-        Just(f64::MIN_POSITIVE / 4.0),
-        Just(f64::MAX),
-        Just(1e-300),
-        Just(1e300),
-    ]
-}
-
-/// Ordinary data (entries in [-10, 10], sometimes all on a few values, so that ties, duplicates
-/// and rank deficiency occur), and in half of the cases one entry replaced by a hostile value.
 fn data(rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> impl Strategy<Value = DMatrix<f64>> {
-    (rows, cols).prop_flat_map(|(r, c)| {
-        let value = prop_oneof![-10.0..10.0f64, (0i32..3).prop_map(f64::from)];
-        (proptest::collection::vec(value, r * c), proptest::option::of((any::<usize>(), hostile()))).prop_map(
-            move |(mut v, spoil)| {
-                if let Some((i, h)) = spoil.filter(|_| !v.is_empty()) {
-                    let at = i % v.len();
-                    v[at] = h;
-                }
-                DMatrix::from_vec(r, c, v)
-            },
-        )
-    })
+    (rows, cols).prop_flat_map(|(r, c)| spoiled_matrix(r, c))
 }
 
 fn label() -> impl Strategy<Value = usize> {

@@ -295,6 +295,44 @@ pub fn linear_maps(
     }))
 }
 
+/// A hostile `f64` for no-panic tests: NaN, the infinities, signed zeros, a subnormal, or a value
+/// near either end of the `f64` range.
+pub fn hostile_f64() -> BoxedStrategy<f64> {
+    prop_oneof![
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(0.0),
+        Just(-0.0),
+        Just(f64::MIN_POSITIVE / 4.0),
+        Just(f64::MAX),
+        Just(-f64::MAX),
+        Just(1e-300),
+        Just(1e300),
+    ]
+    .boxed()
+}
+
+/// An `r x c` matrix for no-panic tests: ordinary entries in `[-10, 10]`, or all on a few
+/// integers (so that ties, duplicated rows and rank deficiency occur); in half of the cases
+/// spoiled, either one entry replaced by a [`hostile_f64`] or every entry scaled by one.
+pub fn spoiled_matrix(r: usize, c: usize) -> BoxedStrategy<nalgebra::DMatrix<f64>> {
+    let value = prop_oneof![-10.0..10.0f64, (0i32..3).prop_map(f64::from)];
+    (proptest::collection::vec(value, r * c), proptest::option::of((any::<usize>(), hostile_f64(), any::<bool>())))
+        .prop_map(move |(mut v, spoil)| {
+            if let Some((i, h, all)) = spoil.filter(|_| !v.is_empty()) {
+                if all {
+                    v.iter_mut().for_each(|x| *x *= h);
+                } else {
+                    let at = i % v.len();
+                    v[at] = h;
+                }
+            }
+            nalgebra::DMatrix::from_vec(r, c, v)
+        })
+        .boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

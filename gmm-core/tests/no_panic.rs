@@ -4,49 +4,17 @@
 //! `gemm_rows_par` document their shape panics, as slice indexing does; they are not covered.)
 
 use gmm_core::nalgebra::DMatrix;
+use gmm_core::strategies::{hostile_f64, spoiled_matrix};
 use gmm_core::{Gmm, LinearMap, Subspace, linalg};
 use proptest::prelude::*;
 
-/// A hostile value: NaN, infinities, signed zeros, subnormals, or near the ends of the f64 range.
-fn hostile() -> impl Strategy<Value = f64> {
-    prop_oneof![
-        Just(f64::NAN),
-        Just(f64::INFINITY),
-        Just(f64::NEG_INFINITY),
-        Just(0.0),
-        Just(-0.0),
-        Just(f64::MIN_POSITIVE / 4.0),
-        Just(f64::MAX),
-        Just(-f64::MAX),
-        Just(1e-300),
-        Just(1e300),
-    ]
-}
-
 /// An entry: usually ordinary, sometimes hostile.
 fn entry() -> impl Strategy<Value = f64> {
-    prop_oneof![4 => -10.0..10.0f64, 1 => hostile()]
+    prop_oneof![4 => -10.0..10.0f64, 1 => hostile_f64()]
 }
 
-/// A matrix of ordinary entries (sometimes on a few values, so that ties and rank deficiency
-/// occur), in half of the cases with one entry replaced by a hostile value, or every entry
-/// scaled by a hostile value.
 fn matrix() -> impl Strategy<Value = DMatrix<f64>> {
-    (0usize..5, 0usize..5).prop_flat_map(|(r, c)| {
-        let value = prop_oneof![-10.0..10.0f64, (0i32..3).prop_map(f64::from)];
-        (proptest::collection::vec(value, r * c), proptest::option::of((any::<usize>(), hostile(), any::<bool>())))
-            .prop_map(move |(mut v, spoil)| {
-                if let Some((i, h, all)) = spoil.filter(|_| !v.is_empty()) {
-                    if all {
-                        v.iter_mut().for_each(|x| *x *= h);
-                    } else {
-                        let at = i % v.len();
-                        v[at] = h;
-                    }
-                }
-                DMatrix::from_vec(r, c, v)
-            })
-    })
+    (0usize..5, 0usize..5).prop_flat_map(|(r, c)| spoiled_matrix(r, c))
 }
 
 /// A symmetric matrix of a random size, entries hostile too.

@@ -4,41 +4,16 @@
 
 use gmm_core::Fit;
 use gmm_core::nalgebra::DMatrix;
+use gmm_core::strategies::{hostile_f64, spoiled_matrix};
 use proptest::prelude::*;
 use ssl_losses::{
     Batch, Clip, ClipFit, Directions, Form, InfoNce, InfoNceFit, Objective, Score, SimSiam, SimSiamForm,
     WhitenedCertificate, whiten_rows, whitened_budget, whitened_optimum,
 };
 
-fn hostile() -> impl Strategy<Value = f64> {
-    prop_oneof![
-        Just(f64::NAN),
-        Just(f64::INFINITY),
-        Just(0.0),
-        Just(f64::MIN_POSITIVE / 4.0),
-        Just(f64::MAX),
-        Just(1e-300),
-        Just(1e300),
-    ]
-}
-
-/// An `r x c` matrix of ordinary entries, in half of the cases with one entry replaced by a
-/// hostile value.
-fn sized(r: usize, c: usize) -> impl Strategy<Value = DMatrix<f64>> {
-    (proptest::collection::vec(-3.0..3.0f64, r * c), proptest::option::of((any::<usize>(), hostile()))).prop_map(
-        move |(mut v, spoil)| {
-            if let Some((i, h)) = spoil.filter(|_| !v.is_empty()) {
-                let at = i % v.len();
-                v[at] = h;
-            }
-            DMatrix::from_vec(r, c, v)
-        },
-    )
-}
-
-/// As [`sized`], with the sizes drawn from the ranges.
+/// [`spoiled_matrix`] with the sizes drawn from the ranges.
 fn matrix(rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> impl Strategy<Value = DMatrix<f64>> {
-    (rows, cols).prop_flat_map(|(r, c)| sized(r, c))
+    (rows, cols).prop_flat_map(|(r, c)| spoiled_matrix(r, c))
 }
 
 /// An objective and the parameter blocks it is evaluated at.
@@ -54,7 +29,7 @@ proptest! {
     #[test]
     fn losses_answer_finite_values_and_gradients_or_errors(
         a in matrix(0..4, 0..4), w in matrix(0..4, 0..4), x in matrix(0..6, 0..4), y in matrix(0..6, 0..4),
-        tau in prop_oneof![0.1..2.0f64, hostile()], cosine in any::<bool>(), form in 0usize..3
+        tau in prop_oneof![0.1..2.0f64, hostile_f64()], cosine in any::<bool>(), form in 0usize..3
     ) {
         let score = if cosine { Score::Cosine } else { Score::Dot };
         let form = [Form::OneWay, Form::Symmetric, Form::SimClr][form];
@@ -77,9 +52,9 @@ proptest! {
 
     #[test]
     fn simsiam_closed_form_and_certificate_answer_finite_or_errors(
-        (a, m, c) in (1usize..4, 1usize..5).prop_flat_map(|(r, d)| (sized(r, d), sized(d, d), sized(d, d))),
+        (a, m, c) in (1usize..4, 1usize..5).prop_flat_map(|(r, d)| (spoiled_matrix(r, d), spoiled_matrix(d, d), spoiled_matrix(d, d))),
         r in 0usize..5,
-        tol in prop_oneof![0.0..1.0f64, hostile()]
+        tol in prop_oneof![0.0..1.0f64, hostile_f64()]
     ) {
         let m = &m * m.transpose();
         if let Ok(o) = whitened_optimum(&m, &c, r) {
@@ -96,7 +71,7 @@ proptest! {
 
     #[test]
     fn fixed_sample_fits_answer_finite_maps_or_errors(
-        (x, y) in (0usize..30, 1usize..4).prop_flat_map(|(n, d)| (sized(n, d), sized(n, d))),
+        (x, y) in (0usize..30, 1usize..4).prop_flat_map(|(n, d)| (spoiled_matrix(n, d), spoiled_matrix(n, d))),
         r in 0usize..4
     ) {
         if let Ok(f) = InfoNceFit::new(r).batch(8).fit((&x, &y)) {
