@@ -126,6 +126,15 @@ pub enum GmmError {
         /// Which subspace.
         what: &'static str,
     },
+    /// A quantity that is not unique (e.g. a principal subspace at an eigengap of rounding size),
+    /// so any answer would be noise.
+    #[error("{what} is not unique; {fix}")]
+    NotUnique {
+        /// Which quantity, and why.
+        what: &'static str,
+        /// What to do instead.
+        fix: &'static str,
+    },
     /// An unknown name (preset, method, form) where one of a fixed set is expected.
     #[error("unknown {what} {name:?}; known: {known}")]
     UnknownName {

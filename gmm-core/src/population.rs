@@ -104,6 +104,11 @@ impl Gmm {
 
     /// The top-`r` principal subspace of the population: top-`r` eigenvectors of `Sigma_T`
     /// (what PCA converges to).
+    ///
+    /// # Errors
+    /// `r` outside `1..=d`; [`GmmError::NotUnique`] when `r < d` and the eigengap
+    /// `lambda_r - lambda_{r+1}` of `Sigma_T` is at most `1e-12 lambda_1` (the subspace is not
+    /// unique).
     pub fn pca_subspace(&self, r: usize) -> Result<Subspace> {
         if r == 0 || r > self.dim() {
             return Err(GmmError::out_of_range(
@@ -112,7 +117,16 @@ impl Gmm {
                 format!("between 1 and d = {}", self.dim()),
             ));
         }
-        let (_, v) = sym_eig_desc(&self.total_covariance())?;
+        let (w, v) = sym_eig_desc(&self.total_covariance())?;
+        // Below r = d the subspace is unique only if lambda_r > lambda_{r+1}; a gap at rounding
+        // level (e.g. means 1e-9 apart with Sigma = I) leaves any direction of the degenerate
+        // eigenspace equally a PCA direction, and a verdict on it would be noise.
+        if r < self.dim() && w[r - 1] - w[r] <= 1e-12 * w[0].abs() {
+            return Err(GmmError::NotUnique {
+                what: "the population PCA subspace (the eigengap of Sigma_T after r is at rounding level)",
+                fix: "every direction of the degenerate eigenspace is equally principal: separate the means more, or compare at another r",
+            });
+        }
         Subspace::from_orthonormal(v.columns(0, r).into_owned())
     }
 

@@ -15,3 +15,18 @@ fn shapes_and_non_finite_values_are_errors() {
         assert!(Subspace::from_columns(&DMatrix::identity(4, 2), rtol).is_err(), "rtol {rtol}");
     }
 }
+
+/// Means 1e-9 apart with `Sigma = I`: the eigengap of `Sigma_T` is 1e-18, below rounding, so the
+/// population PCA direction is any direction; `describe` used to say "PCA misses a Fisher
+/// direction entirely". It is not unique, and says so.
+#[test]
+fn population_pca_at_a_rounding_eigengap_is_not_unique() {
+    use gmm_core::{Gmm, GmmError};
+    let means = DMatrix::from_row_slice(2, 3, &[1e-9, 0.0, 0.0, -1e-9, 0.0, 0.0]);
+    let g = Gmm::new(&[0.5, 0.5], means, DMatrix::identity(3, 3)).unwrap();
+    assert!(matches!(g.pca_subspace(1), Err(GmmError::NotUnique { .. })));
+    assert!(g.pca_subspace(3).is_ok(), "r = d needs no gap");
+    let means = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 0.0, -1.0, 0.0, 0.0]);
+    let g = Gmm::new(&[0.5, 0.5], means, DMatrix::identity(3, 3)).unwrap();
+    assert!(g.pca_subspace(1).is_ok());
+}
