@@ -486,3 +486,13 @@ fn sample_output_feeds_fit_by_column_names() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
 }
+
+#[test]
+fn the_default_model_is_named_in_help_and_used() {
+    for cmd in ["describe", "sample", "train"] {
+        let (ok, stdout, _) = ssl_gmm(&[cmd, "--help"]);
+        assert!(ok && stdout.contains("without --preset and --config: pca-trap"), "{cmd}: {stdout}");
+    }
+    let (ok, stdout, _) = ssl_gmm(&["describe"]);
+    assert!(ok && stdout.contains("mixture pca-trap"), "{stdout}");
+}

@@ -8,7 +8,7 @@ use gmm_core::{ClipGmm, Gmm, Model};
 /// `--preset NAME | --config FILE.json` (one of them; the default is the `pca-trap` preset).
 #[derive(Debug, clap::Args)]
 pub struct ModelArgs {
-    /// A preset mixture (see `ssl-gmm presets`).
+    /// A preset mixture (see `ssl-gmm presets`); without --preset and --config: pca-trap.
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// A JSON file: `{"weights", "means", "covariance"}` for a mixture, or
