@@ -194,10 +194,6 @@ fn certified_whitened<'a>(
     let config = TrainConfig { steps: budget, seed, ..TrainConfig::default() };
     let mut init = |start: usize| small_random_init(r, m.nrows(), 0.1, seed + 1 + 7919 * start as u64);
     let mut run = train_whitened_simsiam_certified(source, &mut init, &config, (m, c), WHITENED_TOL)?;
-    eprintln!(
-        "DEBUG budget {budget} gap {:.4} start {} total {} sin {:.3}",
-        run.certificate.eigengap, run.start, run.total_steps, run.certificate.sin_to_optimum
-    );
     Ok((run.outcome.params.swap_remove(0), Cert::Whitened(run.certificate)))
 }
 
