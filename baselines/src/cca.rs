@@ -109,7 +109,10 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
         let r = self.n_components;
         let mut components = ge.vectors.columns(0, r).transpose();
         fix_row_signs(&mut components);
-        Ok(CcaFit { map: LinearMap { components, mean }, eigenvalues: ge.values.iter().take(r).copied().collect() })
+        Ok(CcaFit {
+            map: LinearMap::with_mean(components, mean)?,
+            eigenvalues: ge.values.iter().take(r).copied().collect(),
+        })
     }
 }
 
@@ -204,8 +207,8 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for Cca {
             }
         }
         Ok(CcaTwoViewFit {
-            map_x: LinearMap { components: a, mean: mx },
-            map_y: LinearMap { components: b, mean: my },
+            map_x: LinearMap::with_mean(a, mx)?,
+            map_y: LinearMap::with_mean(b, my)?,
             correlations: svd.singular_values.iter().take(r).copied().collect(),
         })
     }

@@ -218,7 +218,7 @@ impl Lda {
         let mut components = ge.vectors.columns(0, r).transpose();
         fix_row_signs(&mut components);
         Ok(LdaFit {
-            map: LinearMap { components, mean: classes.mean.clone() },
+            map: LinearMap::with_mean(components, classes.mean.clone())?,
             explained_variance_ratio: eigenvalues.iter().map(|v| v / total).collect(),
             eigenvalues,
             class_means: classes.means,

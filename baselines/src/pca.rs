@@ -45,7 +45,7 @@ impl FromStr for PcaVariant {
 /// // Points on the line y = 2x: one direction explains all the variance.
 /// let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 1.0, 2.0, 2.0, 4.0, 3.0, 6.0]);
 /// let fit = Pca::new(1).fit(&x)?;
-/// let dir = fit.map.components.row(0);
+/// let dir = fit.map.components().row(0);
 /// assert!((dir[0] - 1.0 / 5f64.sqrt()).abs() < 1e-12 && (dir[1] - 2.0 / 5f64.sqrt()).abs() < 1e-12);
 /// assert!((fit.explained_variance_ratio[0] - 1.0).abs() < 1e-12);
 /// assert_eq!(fit.transform(&x)?.shape(), (4, 1));
@@ -146,7 +146,7 @@ impl Fit<&DMatrix<f64>> for Pca {
         Ok(PcaFit {
             explained_variance_ratio: explained.iter().map(|v| v / total).collect(),
             explained_variance: explained,
-            map: LinearMap { components, mean },
+            map: LinearMap::with_mean(components, mean)?,
         })
     }
 }

@@ -56,7 +56,7 @@ fn pca_variants_agree_and_explain_variance() {
     let x = g.sample(3000, &mut seeded(8)).x;
     let cov = Pca::new(3).variant(PcaVariant::Covariance).fit(&x).unwrap();
     let svd = Pca::new(3).variant(PcaVariant::Svd).fit(&x).unwrap();
-    assert!((cov.map.components.clone() - svd.map.components.clone()).amax() < 1e-8, "signs fixed the same way");
+    assert!((cov.map.components().clone() - svd.map.components().clone()).amax() < 1e-8, "signs fixed the same way");
     for (a, b) in cov.explained_variance.iter().zip(&svd.explained_variance) {
         assert!((a - b).abs() < 1e-9 * a);
     }

@@ -29,16 +29,16 @@ proptest! {
         x in data(0..12, 0..4), y in data(0..12, 0..4), labels in proptest::collection::vec(label(), 0..12), r in 0usize..4
     ) {
         if let Ok(f) = Pca::new(r).fit(&x) {
-            prop_assert!(finite(&f.map.components) && f.explained_variance_ratio.iter().all(|v| v.is_finite()));
+            prop_assert!(finite(f.map.components()) && f.explained_variance_ratio.iter().all(|v| v.is_finite()));
         }
         if let Ok(f) = Lda::new().fit((&x, &labels[..])) {
-            prop_assert!(finite(&f.map.components));
+            prop_assert!(finite(f.map.components()));
         }
         if let Ok(f) = CcaPairs::new(r).fit((&x, &y)) {
-            prop_assert!(finite(&f.map.components));
+            prop_assert!(finite(f.map.components()));
         }
         if let Ok(f) = Cca::new(r).fit((&x, &y)) {
-            prop_assert!(finite(&f.map_x.components) && finite(&f.map_y.components));
+            prop_assert!(finite(f.map_x.components()) && finite(f.map_y.components()));
         }
         if let Ok(f) = KMeans::new(r).seed(1).fit(&x) {
             prop_assert_eq!(f.labels.len(), x.nrows());

@@ -38,7 +38,7 @@ fn lda_pca_and_metrics_match_scikit_learn() {
         let theirs = matrix(&f["lda"]["scalings"]);
         // Compare nested prefixes too: the directions are ordered by eigenvalue in both.
         for r in 1..=theirs.nrows() {
-            let sin = sin_between(&fit.map.components.rows(0, r).into_owned(), &theirs.rows(0, r).into_owned());
+            let sin = sin_between(&fit.map.components().rows(0, r).into_owned(), &theirs.rows(0, r).into_owned());
             assert!(sin < 1e-8, "{name} LDA top-{r}: sin {sin:e}");
         }
         let ratio: Vec<f64> = serde_json::from_value(f["lda"]["explained_variance_ratio"].clone()).unwrap();
@@ -51,7 +51,7 @@ fn lda_pca_and_metrics_match_scikit_learn() {
         let pca = Pca::new(3).fit(&x).unwrap();
         let theirs = matrix(&f["pca"]["components"]);
         for r in 1..=3 {
-            let sin = sin_between(&pca.map.components.rows(0, r).into_owned(), &theirs.rows(0, r).into_owned());
+            let sin = sin_between(&pca.map.components().rows(0, r).into_owned(), &theirs.rows(0, r).into_owned());
             assert!(sin < 1e-8, "{name} PCA top-{r}: sin {sin:e}");
         }
         let ratio: Vec<f64> = serde_json::from_value(f["pca"]["explained_variance_ratio"].clone()).unwrap();

@@ -289,7 +289,7 @@ fn mixture_rows(job: &Job, g: &Gmm, setup: Setup, s: &Sweeps) -> Result<Vec<Row>
         // Containment, not ranking (docs/theory.md 5.6): sin theta_max between the smaller of
         // row(A) and F and the larger, i.e. how far F is from lying in row(A) when r > k - 1.
         out.sin_theta_max = fitted.map.row_space().ok().and_then(|l| l.sin_theta_max(&f).ok());
-        out.share_outside = g.share_outside_fisher(&fitted.map.components).ok();
+        out.share_outside = g.share_outside_fisher(fitted.map.components()).ok();
         out.singular_values = fitted
             .map
             .singular_values()
@@ -392,7 +392,7 @@ fn augmented_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     let (siam, cert) = certified_whitened(&mut epochs, r, (&m, &c), s.steps, seed)?;
     let methods = [
         Fitted::infonce(infonce, n),
-        Fitted { method: SIMSIAM_EPOCHS, map: pre.map_back(&siam), solver: "epochs", n, cert },
+        Fitted { method: SIMSIAM_EPOCHS, map: pre.map_back(&siam)?, solver: "epochs", n, cert },
         Fitted::closed_form("PCA", Pca::new(r).fit(&xt)?.map, xt.nrows()),
         Fitted::closed_form("LDA", Lda::new().shrinkage(Shrinkage::Ridge(1e-6)).fit((&xt, &zt))?.map, xt.nrows()),
     ];
@@ -422,7 +422,10 @@ fn clip_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
         Whitening::SampleCovariance,
     )?;
     let out = train(&mut clip, &mut stream, init, &config, &mut |_| {})?;
-    let (a, b) = (stream.map_back(&out.params[0], false).components, stream.map_back(&out.params[1], true).components);
+    let (a, b) = (
+        stream.map_back(&out.params[0], false)?.into_components(),
+        stream.map_back(&out.params[1], true)?.into_components(),
+    );
     let mut rows = Vec::new();
     for (side, name, a) in [(Side::X, "CLIP map A (x)", &a), (Side::Y, "CLIP map B (y)", &b)] {
         let shared = c.shared_gmm(side)?;

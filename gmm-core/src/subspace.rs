@@ -139,12 +139,14 @@ impl Subspace {
 }
 
 /// A linear encoder `f(x) = A (x - mean)`: `components` is `r x d` (rows are the learned
-/// directions), `mean` the centring used (`d`; zero when the method does not centre).
+/// directions), `mean` the centring used (`d`; zero when the method does not centre). The fields
+/// are private so that every map has a mean of its input dimension and finite entries: build one
+/// with [`LinearMap::new`] or [`LinearMap::with_mean`].
 ///
 /// ```
 /// use gmm_core::LinearMap;
 /// use gmm_core::nalgebra::{DMatrix, DVector};
-/// let map = LinearMap { components: DMatrix::from_row_slice(1, 2, &[1.0, 2.0]), mean: DVector::from_element(2, 1.0) };
+/// let map = LinearMap::with_mean(DMatrix::from_row_slice(1, 2, &[1.0, 2.0]), DVector::from_element(2, 1.0))?;
 /// let x = DMatrix::from_row_slice(1, 2, &[2.0, 3.0]);
 /// assert_eq!(map.transform(&x)?[(0, 0)], 1.0 * 1.0 + 2.0 * 2.0);
 /// assert_eq!(map.row_space()?.dim(), 1);
@@ -152,11 +154,29 @@ impl Subspace {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "RawLinearMap"))]
 pub struct LinearMap {
     /// `r x d`; rows are directions.
-    pub components: DMatrix<f64>,
+    components: DMatrix<f64>,
     /// `d`; subtracted from each sample before projection.
-    pub mean: DVector<f64>,
+    mean: DVector<f64>,
+}
+
+/// The fields of a [`LinearMap`] as read from a file, checked by [`LinearMap::with_mean`].
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct RawLinearMap {
+    components: DMatrix<f64>,
+    mean: DVector<f64>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawLinearMap> for LinearMap {
+    type Error = GmmError;
+
+    fn try_from(raw: RawLinearMap) -> Result<Self> {
+        Self::with_mean(raw.components, raw.mean)
+    }
 }
 
 impl LinearMap {
@@ -164,6 +184,41 @@ impl LinearMap {
     pub fn new(components: DMatrix<f64>) -> Self {
         let d = components.ncols();
         Self { components, mean: DVector::zeros(d) }
+    }
+
+    /// A map that centres by `mean` before projecting.
+    ///
+    /// # Errors
+    /// [`GmmError::Shape`] when `mean` does not have one entry per column of `components`;
+    /// [`GmmError::NonFinite`] for a non-finite entry in either.
+    pub fn with_mean(components: DMatrix<f64>, mean: DVector<f64>) -> Result<Self> {
+        if mean.len() != components.ncols() {
+            return Err(GmmError::Shape {
+                what: "length of the map's mean against its input dimension",
+                expected: components.ncols(),
+                got: mean.len(),
+            });
+        }
+        check_finite(&components, "components of a linear map")?;
+        if let Some((i, &value)) = mean.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(GmmError::NonFinite { what: "mean of a linear map", row: i, col: 0, value });
+        }
+        Ok(Self { components, mean })
+    }
+
+    /// The directions, `r x d` (rows).
+    pub fn components(&self) -> &DMatrix<f64> {
+        &self.components
+    }
+
+    /// The centring, `d` entries.
+    pub fn mean(&self) -> &DVector<f64> {
+        &self.mean
+    }
+
+    /// The directions, by value.
+    pub fn into_components(self) -> DMatrix<f64> {
+        self.components
     }
 
     /// Output dimension `r`.
@@ -179,13 +234,6 @@ impl LinearMap {
     /// Projects samples (`n x d`, rows are samples) to `n x r`: `(X - 1 mean^T) A^T`.
     pub fn transform(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         check_shape(x, x.nrows(), self.in_dim(), "columns of the data against the map's input dimension")?;
-        if self.mean.len() != self.in_dim() {
-            return Err(GmmError::Shape {
-                what: "length of the map's mean against its input dimension",
-                expected: self.in_dim(),
-                got: self.mean.len(),
-            });
-        }
         check_finite(x, "samples to transform")?;
         let mut centred = x.clone();
         for (j, mut col) in centred.column_iter_mut().enumerate() {
@@ -255,11 +303,24 @@ mod tests {
 
     #[test]
     fn transform_centres_then_projects() {
-        let map = LinearMap {
-            components: DMatrix::from_row_slice(1, 2, &[1.0, 2.0]),
-            mean: DVector::from_row_slice(&[1.0, 1.0]),
-        };
+        let map =
+            LinearMap::with_mean(DMatrix::from_row_slice(1, 2, &[1.0, 2.0]), DVector::from_row_slice(&[1.0, 1.0]))
+                .unwrap();
+        assert!(LinearMap::with_mean(DMatrix::zeros(1, 2), DVector::zeros(3)).is_err(), "mean of the wrong length");
         let x = DMatrix::from_row_slice(2, 2, &[1.0, 1.0, 2.0, 3.0]);
         assert_eq!(map.transform(&x).unwrap(), DMatrix::from_row_slice(2, 1, &[0.0, 5.0]));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn maps_read_from_json_are_checked() {
+        let map = LinearMap::with_mean(DMatrix::from_row_slice(1, 2, &[1.0, 2.0]), DVector::zeros(2)).unwrap();
+        let json = serde_json::to_string(&map).unwrap();
+        assert_eq!(serde_json::from_str::<LinearMap>(&json).unwrap(), map);
+        // A mean of the wrong length cannot be smuggled in through a file.
+        let mut bad = serde_json::to_value(&map).unwrap();
+        bad["mean"] = serde_json::to_value(DVector::<f64>::zeros(3)).unwrap();
+        let err = serde_json::from_value::<LinearMap>(bad).unwrap_err().to_string();
+        assert!(err.contains("length of the map's mean"), "{err}");
     }
 }

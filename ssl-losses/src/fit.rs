@@ -143,8 +143,12 @@ impl Preconditioner {
 
     /// The map in the original coordinates of a map `A~` learned on preconditioned inputs:
     /// `f(x) = A~ W (x - m)`, i.e. components `A~ W` and centring `m`.
-    pub fn map_back(&self, a_tilde: &DMatrix<f64>) -> LinearMap {
-        LinearMap { components: a_tilde * &self.w, mean: self.mean.clone() }
+    ///
+    /// # Errors
+    /// `A~` without one column per input dimension, or with a non-finite entry.
+    pub fn map_back(&self, a_tilde: &DMatrix<f64>) -> Result<LinearMap> {
+        gmm_core::check_shape(a_tilde, a_tilde.nrows(), self.w.nrows(), "map against the preconditioner")?;
+        Ok(LinearMap::with_mean(a_tilde * &self.w, self.mean.clone())?)
     }
 }
 
@@ -220,7 +224,10 @@ impl<S: crate::PairSource> PreconditionedSource<S> {
 
     /// The map of a block learned on one side, in that side's original coordinates
     /// (`right = false`: the left side, e.g. InfoNCE's `A` or CLIP's `A`; `true`: CLIP's `B`).
-    pub fn map_back(&self, a_tilde: &DMatrix<f64>, right: bool) -> LinearMap {
+    ///
+    /// # Errors
+    /// As [`Preconditioner::map_back`].
+    pub fn map_back(&self, a_tilde: &DMatrix<f64>, right: bool) -> Result<LinearMap> {
         if right { self.right.map_back(a_tilde) } else { self.left.map_back(a_tilde) }
     }
 }
@@ -408,7 +415,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
         let init = vec![small_random_init(self.n_components, d, self.init_scale, self.seed)];
         let out = minimize_fixed(&mut loss, (&xt, &xpt), self.batch.min(n), self.weight_decay, init, &self.solver)?;
         Ok(SslFitted {
-            map: pre.map_back(&out.params[0]),
+            map: pre.map_back(&out.params[0])?,
             certificate: out.certificate,
             loss: out.loss,
             losses: out.losses,
@@ -579,8 +586,8 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for ClipFit {
         ];
         let out = minimize_fixed(&mut loss, (&xt, &yt), self.batch.min(n), 0.0, init, &self.solver)?;
         Ok(ClipFitted {
-            map_x: px.map_back(&out.params[0]),
-            map_y: py.map_back(&out.params[1]),
+            map_x: px.map_back(&out.params[0])?,
+            map_y: py.map_back(&out.params[1])?,
             certificate: out.certificate,
             loss: out.loss,
             iterations: out.iterations,
@@ -605,7 +612,7 @@ mod tests {
         // f(x) = A~ x~ = (A~ W)(x - m).
         let a = DMatrix::from_fn(2, 5, |i, j| (i + 2 * j) as f64 * 0.1);
         let direct = &xt * a.transpose();
-        let mapped = pre.map_back(&a).transform(&x).unwrap();
+        let mapped = pre.map_back(&a).unwrap().transform(&x).unwrap();
         assert!((direct - mapped).amax() < 1e-10);
         // Fewer samples than dimensions: the ridge keeps W invertible; constant data has nothing.
         let short = DMatrix::from_fn(4, 5, |i, j| (i * j) as f64);

@@ -62,7 +62,7 @@ fn clip_fit_is_certified_and_refuses_bad_input() {
     let pairs = clip.sample_pairs(3000, &mut seeded(2)).unwrap();
     let fit = ClipFit::new(2).seed(3).fit((&pairs.x, &pairs.y)).unwrap();
     assert!(fit.certificate.converged, "{:?}", fit.certificate);
-    assert_eq!((fit.map_x.components.shape(), fit.map_y.components.shape()), ((2, 6), (2, 5)));
+    assert_eq!((fit.map_x.components().shape(), fit.map_y.components().shape()), ((2, 6), (2, 5)));
     let short = pairs.y.rows(0, 10).into_owned();
     assert!(ClipFit::new(2).fit((&pairs.x, &short)).is_err(), "row counts");
     assert!(ClipFit::new(6).fit((&pairs.x, &pairs.y)).is_err(), "r above d_y");

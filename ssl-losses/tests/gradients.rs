@@ -212,7 +212,7 @@ proptest::proptest! {
         map in linear_maps(1..=3, 12, 0.5).unwrap(),
     ) {
         let d = case.gmm.dim();
-        let a = map.components.columns(0, d).into_owned();
+        let a = map.components().columns(0, d).into_owned();
         for form in [Form::OneWay, Form::Symmetric, Form::SimClr] {
             for score in [Score::Dot, Score::Cosine] {
                 let mut loss = InfoNce::new(0.7, form, score).unwrap();

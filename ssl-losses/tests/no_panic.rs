@@ -75,10 +75,10 @@ proptest! {
         r in 0usize..4
     ) {
         if let Ok(f) = InfoNceFit::new(r).batch(8).fit((&x, &y)) {
-            prop_assert!(finite(&f.map.components));
+            prop_assert!(finite(f.map.components()));
         }
         if let Ok(f) = ClipFit::new(r).batch(8).fit((&x, &y)) {
-            prop_assert!(finite(&f.map_x.components) && finite(&f.map_y.components));
+            prop_assert!(finite(f.map_x.components()) && finite(f.map_y.components()));
         }
     }
 }

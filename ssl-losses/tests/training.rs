@@ -211,7 +211,7 @@ fn certified_infonce_fit_is_reproducible_and_finds_fisher_where_pca_fails() {
     assert!(fit.certificate.relative <= 1e-5);
     // The sample error of a label-free fit on 4000 pairs: CCA on the same pairs is the yardstick.
     let cca = cca_sin(&g, &pairs);
-    let sin = sin_to_fisher(&fit.map.components, &g);
+    let sin = sin_to_fisher(fit.map.components(), &g);
     assert!(sin < 3.0 * cca.max(0.01), "InfoNCE {sin} against CCA {cca}");
     assert_eq!(fit, InfoNceFit::new(2).seed(3).fit(&pairs).unwrap(), "same seed, same bits");
 }

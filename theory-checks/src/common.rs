@@ -83,13 +83,13 @@ pub fn containment(a: &DMatrix<f64>, s: &Subspace) -> Result<f64> {
 /// whether the certificate holds.
 pub fn certified_infonce(pairs: &Pairs, r: usize, centering: Centering, seed: u64) -> Result<(DMatrix<f64>, bool)> {
     let fit = InfoNceFit::new(r).centering(centering).seed(seed).fit(pairs)?;
-    Ok((fit.map.components, fit.certificate.converged))
+    Ok((fit.map.into_components(), fit.certificate.converged))
 }
 
 /// The noise floor at a sample of pairs: the `sin theta_max` to `F` of CCA on the same pairs,
 /// the consistent label-free closed form (error `~ n^{-1/2}`).
 pub fn cca_floor(pairs: &Pairs, f: &Subspace) -> Result<f64> {
-    sin_to(&CcaPairs::new(f.dim()).fit(pairs)?.map.components, f)
+    sin_to(CcaPairs::new(f.dim()).fit(pairs)?.map.components(), f)
 }
 
 /// Pairs drawn for the claims judged against a noise floor: at least this many.

@@ -49,7 +49,7 @@ fn pca_rate(ctx: &Ctx, trap: bool) -> Result<Case> {
     let ns = [1000, 4000, 16_000, 64_000];
     let errors = mean_errors(&ns, 4, |n, s| {
         let x = g.sample(n, &mut seeded(ctx.seed ^ (1000 * s + n as u64))).x;
-        sin_to(&Pca::new(r).fit(&x)?.map.components, &f)
+        sin_to(Pca::new(r).fit(&x)?.map.components(), &f)
     })?;
     let slope = slope_of(&ns, &errors);
     Ok(Case::at_most(
@@ -226,17 +226,17 @@ fn lda_cca_rate(ctx: &Ctx, control: bool) -> Result<Case> {
     let seed = ctx.seed;
     let slopes = if control {
         let e = mean_errors(&ns, 4, |n, s| {
-            sin_to(&Pca::new(r).fit(&g.sample(n, &mut seeded(seed ^ (77 * s + n as u64))).x)?.map.components, &f)
+            sin_to(Pca::new(r).fit(&g.sample(n, &mut seeded(seed ^ (77 * s + n as u64))).x)?.map.components(), &f)
         })?;
         vec![slope_of(&ns, &e)]
     } else {
         let lda = mean_errors(&ns, 4, |n, s| {
             let d = g.sample(n, &mut seeded(seed ^ (77 * s + n as u64)));
-            sin_to(&Lda::new().fit((&d.x, &d.z))?.map.components, &f)
+            sin_to(Lda::new().fit((&d.x, &d.z))?.map.components(), &f)
         })?;
         let cca = mean_errors(&ns, 4, |n, s| {
             let p = g.sample_pairs(n, 0.8, &mut seeded(seed ^ (91 * s + n as u64 + 1)))?;
-            sin_to(&CcaPairs::new(r).fit((&p.x, &p.x_plus))?.map.components, &f)
+            sin_to(CcaPairs::new(r).fit((&p.x, &p.x_plus))?.map.components(), &f)
         })?;
         vec![slope_of(&ns, &lda), slope_of(&ns, &cca)]
     };

@@ -89,7 +89,7 @@ fn null_pairs(pairs: &gmm_core::Pairs) -> (DMatrix<f64>, DMatrix<f64>) {
 fn null_weight(g: &gmm_core::Gmm, pairs: &gmm_core::Pairs, r: usize, seed: u64) -> Result<(f64, bool)> {
     let (x, xp) = null_pairs(pairs);
     let fit = ssl_losses::InfoNceFit::new(r).seed(seed).fit((&x, &xp))?;
-    Ok((weight(g, &fit.map.components)?, fit.certificate.converged))
+    Ok((weight(g, fit.map.components())?, fit.certificate.converged))
 }
 
 /// The factor between a map's weight and the same-sample noise floor that separates signal from
@@ -174,7 +174,7 @@ pub fn c9(ctx: &Ctx) -> Result<Case> {
         let white = Preconditioner::fit(&z, Centering::SampleMean, Whitening::SampleCovariance)?.apply(&z)?;
         Ok(adjusted_rand_index(&test.z, &KMeans::new(3).seed(ctx.seed).fit(&white)?.labels)?)
     };
-    let (ari_ssl, ari_lda) = (ari(&a)?, ari(&lda.map.components)?);
+    let (ari_ssl, ari_lda) = (ari(&a)?, ari(lda.map.components())?);
     let ratio = sin / floor;
     Ok(Case::at_most(
         ratio,
@@ -248,7 +248,7 @@ fn clip_case(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
         })
     };
     let floors = |(_, cca): &(gmm_core::ClipPairs, baselines::CcaTwoViewFit)| -> Result<f64> {
-        Ok(sin_to(&cca.map_x.components, &target(Side::X)?)?.max(sin_to(&cca.map_y.components, &target(Side::Y)?)?))
+        Ok(sin_to(cca.map_x.components(), &target(Side::X)?)?.max(sin_to(cca.map_y.components(), &target(Side::Y)?)?))
     };
     let ((pairs, cca), _) = resolved(
         |n| {
@@ -270,8 +270,8 @@ fn clip_case(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
     for (side, map, closed) in [(Side::X, &fit.map_x, &cca.map_x), (Side::Y, &fit.map_y, &cca.map_y)] {
         let shared = c.shared_gmm(side)?;
         let f = shared.fisher_subspace()?;
-        let floor = sin_to(&closed.components, &target(side)?)?;
-        let sin = sin_to(&map.components, &f)?;
+        let floor = sin_to(closed.components(), &target(side)?)?;
+        let sin = sin_to(map.components(), &f)?;
         worst = worst.max(sin / floor);
         wrong = wrong.min(shared.mean_span()?.sin_theta_max(&f)? / floor);
         notes.push(format!("{side:?}: sin to shared F {sin:.2e} / CCA floor {floor:.2e}"));

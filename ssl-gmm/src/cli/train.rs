@@ -317,8 +317,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 small_random_init(r, dy, args.init_scale, args.seed.wrapping_add(1)),
             ];
             let mut out = run_training(&mut objective, &mut source, init, &config, args.json)?;
-            out.params[0] = source.map_back(&out.params[0], false).components;
-            out.params[1] = source.map_back(&out.params[1], true).components;
+            out.params[0] = source.map_back(&out.params[0], false)?.into_components();
+            out.params[1] = source.map_back(&out.params[1], true)?.into_components();
             let x = map_report(&out.params[0], &c.shared_gmm(Side::X)?)?;
             let y = map_report(&out.params[1], &c.shared_gmm(Side::Y)?)?;
             (out, (None, Some(x), Some(y), None, r))
@@ -347,7 +347,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 certificate = Some(fit.certificate);
                 let stop = if fit.certificate.converged { StopReason::GradTol } else { StopReason::MaxSteps };
                 TrainOutcome {
-                    params: vec![fit.map.components],
+                    params: vec![fit.map.components().clone()],
                     steps: fit.iterations,
                     losses: fit.losses,
                     seconds: start.elapsed().as_secs_f64(),
@@ -380,7 +380,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     })?,
                     Method::Clip => unreachable!("handled above"),
                 };
-                out.params[0] = source.map_back(&out.params[0], false).components;
+                out.params[0] = source.map_back(&out.params[0], false)?.into_components();
                 out
             };
             let fisher = g.fisher_subspace()?;
