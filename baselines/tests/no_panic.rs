@@ -6,12 +6,8 @@ use baselines::{
     Cca, CcaPairs, Fit, KMeans, Lda, Pca, adjusted_rand_index, clustering_accuracy, normalized_mutual_info,
 };
 use gmm_core::nalgebra::DMatrix;
-use gmm_core::strategies::spoiled_matrix;
+use gmm_core::strategies::spoiled_matrices;
 use proptest::prelude::*;
-
-fn data(rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> impl Strategy<Value = DMatrix<f64>> {
-    (rows, cols).prop_flat_map(|(r, c)| spoiled_matrix(r, c))
-}
 
 fn label() -> impl Strategy<Value = usize> {
     prop_oneof![4 => 0usize..4, 1 => Just(usize::MAX), 1 => Just(usize::MAX - 1)]
@@ -26,7 +22,7 @@ proptest! {
 
     #[test]
     fn fits_answer_with_finite_maps_or_errors(
-        x in data(0..12, 0..4), y in data(0..12, 0..4), labels in proptest::collection::vec(label(), 0..12), r in 0usize..4
+        x in spoiled_matrices(0..12, 0..4), y in spoiled_matrices(0..12, 0..4), labels in proptest::collection::vec(label(), 0..12), r in 0usize..4
     ) {
         if let Ok(f) = Pca::new(r).fit(&x) {
             prop_assert!(finite(f.map.components()) && f.explained_variance_ratio.iter().all(|v| v.is_finite()));

@@ -20,7 +20,7 @@
 
 use std::borrow::Cow;
 
-use nalgebra::{DMatrix, Dyn, Matrix, RawStorage};
+use nalgebra::{DMatrix, Dim, Dyn, Matrix, RawStorage};
 use thiserror::Error;
 
 /// Everything that can go wrong in `gmm-core`, and the shared variants of the other crates'
@@ -174,11 +174,12 @@ pub fn parse_name<T: Copy>(what: &'static str, name: &str, table: &[(&str, T)]) 
     }
 }
 
-/// Returns [`GmmError::NonFinite`] naming the first (column-major) non-finite entry of `m`.
+/// Returns [`GmmError::NonFinite`] naming the first (column-major) non-finite entry of `m` (a
+/// matrix or a vector).
 ///
 /// # Errors
 /// A NaN or an infinity anywhere in `m`.
-pub fn check_finite<S: RawStorage<f64, Dyn, Dyn>>(m: &Matrix<f64, Dyn, Dyn, S>, what: &'static str) -> Result<()> {
+pub fn check_finite<C: Dim, S: RawStorage<f64, Dyn, C>>(m: &Matrix<f64, Dyn, C, S>, what: &'static str) -> Result<()> {
     for j in 0..m.ncols() {
         for i in 0..m.nrows() {
             let value = m[(i, j)];

@@ -230,9 +230,7 @@ pub fn sym_eig_desc(s: &DMatrix<f64>) -> Result<(DVector<f64>, DMatrix<f64>)> {
     let values = DVector::from_fn(n, |i, _| w[n - 1 - i] / scale);
     let vectors = DMatrix::from_fn(n, n, |i, j| v[(i, n - 1 - j)]);
     check_finite(&vectors, "eigenvectors of a symmetric eigenproblem")?;
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(GmmError::NonFinite { what: "eigenvalues (overflow)", row: i, col: 0, value: values[i] });
-    }
+    check_finite(&values, "eigenvalues (overflow)")?;
     Ok((values, vectors))
 }
 

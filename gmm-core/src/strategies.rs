@@ -333,6 +333,14 @@ pub fn spoiled_matrix(r: usize, c: usize) -> BoxedStrategy<nalgebra::DMatrix<f64
         .boxed()
 }
 
+/// [`spoiled_matrix`] with its shape drawn from `rows x cols`.
+pub fn spoiled_matrices(
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+) -> BoxedStrategy<nalgebra::DMatrix<f64>> {
+    (rows, cols).prop_flat_map(|(r, c)| spoiled_matrix(r, c)).boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,8 +140,8 @@ impl Subspace {
 
 /// A linear encoder `f(x) = A (x - mean)`: `components` is `r x d` (rows are the learned
 /// directions), `mean` the centring used (`d`; zero when the method does not centre). The fields
-/// are private so that every map has a mean of its input dimension and finite entries: build one
-/// with [`LinearMap::new`] or [`LinearMap::with_mean`].
+/// are private so that every map has a mean of its input dimension: build one with
+/// [`LinearMap::new`] or [`LinearMap::with_mean`] (which also refuses non-finite entries).
 ///
 /// ```
 /// use gmm_core::LinearMap;
@@ -200,9 +200,7 @@ impl LinearMap {
             });
         }
         check_finite(&components, "components of a linear map")?;
-        if let Some((i, &value)) = mean.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(GmmError::NonFinite { what: "mean of a linear map", row: i, col: 0, value });
-        }
+        check_finite(&mean, "mean of a linear map")?;
         Ok(Self { components, mean })
     }
 

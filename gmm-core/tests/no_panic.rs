@@ -4,7 +4,7 @@
 //! `gemm_rows_par` document their shape panics, as slice indexing does; they are not covered.)
 
 use gmm_core::nalgebra::DMatrix;
-use gmm_core::strategies::{hostile_f64, spoiled_matrix};
+use gmm_core::strategies::{hostile_f64, spoiled_matrices};
 use gmm_core::{Gmm, LinearMap, Subspace, linalg};
 use proptest::prelude::*;
 
@@ -14,7 +14,7 @@ fn entry() -> impl Strategy<Value = f64> {
 }
 
 fn matrix() -> impl Strategy<Value = DMatrix<f64>> {
-    (0usize..5, 0usize..5).prop_flat_map(|(r, c)| spoiled_matrix(r, c))
+    spoiled_matrices(0..5, 0..5)
 }
 
 /// A symmetric matrix of a random size, entries hostile too.

@@ -110,9 +110,7 @@ pub(crate) fn finite_loss(name: &'static str, loss: f64, grads: &[DMatrix<f64>])
         return Err(GmmError::NonFinite { what: name, row: 0, col: 0, value: loss }.into());
     }
     for g in grads {
-        if let Some((i, &v)) = g.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(GmmError::NonFinite { what: name, row: i % g.nrows(), col: i / g.nrows(), value: v }.into());
-        }
+        check_finite(g, name)?;
     }
     Ok(loss)
 }

@@ -4,17 +4,12 @@
 
 use gmm_core::Fit;
 use gmm_core::nalgebra::DMatrix;
-use gmm_core::strategies::{hostile_f64, spoiled_matrix};
+use gmm_core::strategies::{hostile_f64, spoiled_matrices, spoiled_matrix};
 use proptest::prelude::*;
 use ssl_losses::{
     Batch, Clip, ClipFit, Directions, Form, InfoNce, InfoNceFit, Objective, Score, SimSiam, SimSiamForm,
     WhitenedCertificate, whiten_rows, whitened_budget, whitened_optimum,
 };
-
-/// [`spoiled_matrix`] with the sizes drawn from the ranges.
-fn matrix(rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> impl Strategy<Value = DMatrix<f64>> {
-    (rows, cols).prop_flat_map(|(r, c)| spoiled_matrix(r, c))
-}
 
 /// An objective and the parameter blocks it is evaluated at.
 type Case = (Box<dyn Objective>, Vec<DMatrix<f64>>);
@@ -28,7 +23,7 @@ proptest! {
 
     #[test]
     fn losses_answer_finite_values_and_gradients_or_errors(
-        a in matrix(0..4, 0..4), w in matrix(0..4, 0..4), x in matrix(0..6, 0..4), y in matrix(0..6, 0..4),
+        a in spoiled_matrices(0..4, 0..4), w in spoiled_matrices(0..4, 0..4), x in spoiled_matrices(0..6, 0..4), y in spoiled_matrices(0..6, 0..4),
         tau in prop_oneof![0.1..2.0f64, hostile_f64()], cosine in any::<bool>(), form in 0usize..3
     ) {
         let score = if cosine { Score::Cosine } else { Score::Dot };
