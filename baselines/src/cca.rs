@@ -5,7 +5,7 @@ use gmm_core::nalgebra::DMatrix;
 use gmm_core::{Fit, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_non_negative};
 
 use crate::error::{BaselineError, Result, singular_with_fix};
-use crate::stats::{centred, column_means, fix_row_signs};
+use crate::stats::{Classes, centred, column_means, fix_row_signs};
 
 /// CCA-on-pairs parameters: the top `n_components` generalized eigenvectors of
 /// `sym(Cov(x+, x)) w = lambda Cov(x) w`. Label-free: in the population
@@ -113,6 +113,42 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
             map: LinearMap::with_mean(components, mean)?,
             eigenvalues: ge.values.iter().take(r).copied().collect(),
         })
+    }
+}
+
+impl CcaFit {
+    /// The share of the pairs' cross-covariance along the fitted directions that is
+    /// within-class: with `labels` the class of each pair (a diagnostic: the fit never sees
+    /// them), `tr(A C_W A^T) / tr(A C A^T)`, where `C = (1/n) sum_i (x+_i - m)(x_i - m)^T` is the
+    /// cross-covariance the fit used and `C_W = (1/n) sum_i (x+_i - m+_{z_i})(x_i - m_{z_i})^T`
+    /// its within-class part (each view centred by its own class means, so that
+    /// `C = C_W + C_B` exactly, `C_B` the cross product of the class means).
+    ///
+    /// The augmentation model of the paper draws the two views' within-class noises
+    /// independently, so `C_W = 0` in the population and the share is noise of order
+    /// `r sqrt(d / n) / tr(A C A^T)`; real augmentations that keep an image's style in both views
+    /// (stroke width, slant, ink) make it large, and then the canonical directions follow the
+    /// style as much as the class (docs/theory.md 6, E8).
+    ///
+    /// # Errors
+    /// Shapes (pairs against the map, labels against the pairs), fewer than 2 classes, an empty
+    /// class, non-finite data, and a cross-covariance without positive correlation along the
+    /// directions (no share to split).
+    pub fn within_class_share(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>), labels: &[usize]) -> Result<f64> {
+        gmm_core::check_pairs(x, x_plus, 1, "pairs")?;
+        let (u, v) = (self.map.transform(x)?, self.map.transform(x_plus)?);
+        let total = u.dot(&v) / x.nrows() as f64;
+        let (cu, cv) = (Classes::new(&u, labels)?, Classes::new(&v, labels)?);
+        let within = cu.within_centred(&u, labels).dot(&cv.within_centred(&v, labels)) / x.nrows() as f64;
+        if !(total > 0.0 && total.is_finite()) {
+            return Err(gmm_core::GmmError::out_of_range(
+                "cross-covariance along the CCA directions (its trace)",
+                total,
+                "> 0 (pairs with a positive correlation)",
+            )
+            .into());
+        }
+        Ok(within / total)
     }
 }
 

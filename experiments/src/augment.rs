@@ -31,11 +31,23 @@ pub struct Recipe {
 impl Default for Recipe {
     /// Rotations up to 15 degrees, shifts up to 1 pixel, noise 1 (on the 0..16 pixel scale).
     fn default() -> Self {
-        Self { max_degrees: 15.0, max_shift: 1, noise: 1.0 }
+        Self::SWEEP[1]
     }
 }
 
 impl Recipe {
+    /// E8's default sweep: pixel noise alone, then the default (rotations up to 15 degrees,
+    /// one-pixel shifts, noise 1). Stronger recipes go in `--config` (`e8_recipes`); rotations up
+    /// to 30 degrees with two-pixel shifts cost 5 minutes a seed, whitened SimSiam's epochs
+    /// ending uncertified (docs/theory.md 6).
+    pub const SWEEP: [Recipe; 2] =
+        [Recipe { max_degrees: 0.0, max_shift: 0, noise: 1.0 }, Recipe { max_degrees: 15.0, max_shift: 1, noise: 1.0 }];
+
+    /// The recipe as shown: `rotate 15°, shift 1, noise 1`.
+    pub fn label(&self) -> String {
+        format!("rotate {}°, shift {}, noise {}", self.max_degrees, self.max_shift, self.noise)
+    }
+
     /// Checks the recipe.
     ///
     /// # Errors

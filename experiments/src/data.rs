@@ -107,15 +107,37 @@ pub fn standardize(x: &mut DMatrix<f64>) {
     }
 }
 
-/// Pairs from labels: every sample (in a seeded random order) with another sample of its class,
+/// Same-class pairs: every sample (in a seeded random order) with another sample of its class,
 /// as ssl-losses' labelled pair source makes them with `delta = 1` (supervised pairing).
+#[derive(Clone, Debug)]
+pub struct SameClassPairs {
+    /// Anchors, `n x d`: the samples in a seeded random order.
+    pub anchors: DMatrix<f64>,
+    /// Partners: row `i` another sample of the class of anchor `i`.
+    pub partners: DMatrix<f64>,
+    /// The class of each pair.
+    pub labels: Vec<usize>,
+}
+
+/// Pairs from labels ([`SameClassPairs`]).
 ///
 /// # Errors
 /// Fewer than 2 samples, labels not one per row, non-finite data.
-pub fn same_class_pairs(x: &DMatrix<f64>, labels: &[usize], seed: u64) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
-    let mut source = ssl_losses::LabelledPairs::new(x.clone(), labels.to_vec(), 1.0, x.nrows())?;
+pub fn same_class_pairs(x: &DMatrix<f64>, labels: &[usize], seed: u64) -> Result<SameClassPairs> {
+    // The label rides along as a last column, copied with its row (labels below 2^53 are exact
+    // in f64), so the pairs' classes come out in the source's order.
+    let (n, d) = x.shape();
+    let mut tagged = x.clone().insert_column(d, 0.0);
+    for (i, &z) in labels.iter().enumerate().take(n) {
+        tagged[(i, d)] = z as f64;
+    }
+    let mut source = ssl_losses::LabelledPairs::new(tagged, labels.to_vec(), 1.0, n)?;
     let batch = ssl_losses::PairSource::next_batch(&mut source, &mut gmm_core::seeded(seed))?;
-    Ok((batch.left.clone(), batch.right.clone()))
+    Ok(SameClassPairs {
+        anchors: batch.left.columns(0, d).into_owned(),
+        partners: batch.right.columns(0, d).into_owned(),
+        labels: batch.left.column(d).iter().map(|&z| z as usize).collect(),
+    })
 }
 
 /// A real data set embedded in the crate.

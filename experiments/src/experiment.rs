@@ -35,6 +35,8 @@ pub enum Metric {
     ShareOutside,
     /// Held-out k-means adjusted Rand index.
     Ari,
+    /// Within-class share of the pairs' cross-covariance along CCA's directions (E7, E8).
+    WithinClassShare,
 }
 
 impl Metric {
@@ -44,6 +46,7 @@ impl Metric {
             Metric::SinThetaMax => row.sin_theta_max,
             Metric::ShareOutside => row.share_outside,
             Metric::Ari => row.ari,
+            Metric::WithinClassShare => row.within_class_share,
         }
     }
 }

@@ -98,6 +98,7 @@ fn out_of_range(r: &Row) -> Option<String> {
         .or_else(|| unit(r.accuracy, 0.0, "accuracy"))
         .or_else(|| unit(r.sin_to_optimum, 0.0, "sin_to_optimum"))
         .or_else(|| r.relative_grad.filter(|g| !(g.is_finite() && *g >= 0.0)).map(|g| format!("relative_grad = {g}")))
+        .or_else(|| r.within_class_share.filter(|v| !v.is_finite()).map(|v| format!("within_class_share = {v}")))
 }
 
 /// Reads the shards in `dirs` and checks that they belong together: one configuration (the same

@@ -55,6 +55,11 @@ pub struct Row {
     /// The certificate of whitened SimSiam: `sin theta_max` to the optimum of the problem its
     /// recipe solves (population moments for a stream, the sample's for epochs).
     pub sin_to_optimum: Option<f64>,
+    /// E7 and E8, on every row of a job: the share of its pairs' cross-covariance along CCA's
+    /// directions that is within-class ([`baselines::CcaFit::within_class_share`], labels used
+    /// for this diagnostic only). The paper's augmentation model makes it noise (about 0);
+    /// pairs that keep an image's style in both views make it large.
+    pub within_class_share: Option<f64>,
 }
 
 /// One unit of work: an experiment at one setting and seed. Jobs are seeded on their own, so
@@ -87,7 +92,7 @@ pub fn jobs(s: &Sweeps) -> Vec<Job> {
     s.e6_steps.iter().for_each(|&t| add(Experiment::E6, t as f64, format!("steps {t}")));
     s.e7_datasets.iter().enumerate().for_each(|(i, set)| add(Experiment::E7, i as f64, set.name().into()));
     if s.e8_pairs_per_image > 0 {
-        add(Experiment::E8, 0.0, "digits, augmented".into());
+        s.e8_recipes.iter().enumerate().for_each(|(i, recipe)| add(Experiment::E8, i as f64, recipe.label()));
     }
     out
 }
@@ -238,6 +243,7 @@ fn row(job: &Job, method: &str) -> Row {
         converged: None,
         relative_grad: None,
         sin_to_optimum: None,
+        within_class_share: None,
     }
 }
 
@@ -324,20 +330,23 @@ fn real_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     // within a class, the pairs are separable along them and the fixed-sample loss has no
     // minimiser (measured on digits: the map's norm passes 2000 after 3000 L-BFGS iterations
     // with the relative gradient still at 0.23); E7_WEIGHT_DECAY makes one exist.
-    let (anchors, partners) = same_class_pairs(&xt, &zt, seed + 1)?;
+    let pairs = same_class_pairs(&xt, &zt, seed + 1)?;
+    let (anchors, partners) = (&pairs.anchors, &pairs.partners);
     let n = anchors.nrows();
     let infonce =
-        InfoNceFit::new(r).batch(s.batch).weight_decay(E7_WEIGHT_DECAY).seed(seed).fit((&anchors, &partners))?;
+        InfoNceFit::new(r).batch(s.batch).weight_decay(E7_WEIGHT_DECAY).seed(seed).fit((anchors, partners))?;
     let ridge = 1e-6;
+    let cca = CcaPairs::new(r).ridge(ridge).fit((anchors, partners))?;
+    let share = cca.within_class_share((anchors, partners), &pairs.labels)?;
     let methods = [
         Fitted::infonce(infonce, n),
-        Fitted::closed_form("CCA", CcaPairs::new(r).ridge(ridge).fit((&anchors, &partners))?.map, n),
+        Fitted::closed_form("CCA", cca.map, n),
         Fitted::closed_form("PCA", Pca::new(r).fit(&xt)?.map, xt.nrows()),
         Fitted::closed_form("LDA", Lda::new().shrinkage(Shrinkage::Ridge(ridge)).fit((&xt, &zt))?.map, xt.nrows()),
     ];
     let mut rows = Vec::new();
     for fitted in &methods {
-        let mut out = fitted_row(job, fitted);
+        let mut out = Row { within_class_share: Some(share), ..fitted_row(job, fitted) };
         (out.ari, out.nmi, out.accuracy) = downstream(&fitted.map, &xt, &zt, &xs, &zs, classes, seed);
         rows.push(out);
     }
@@ -375,8 +384,16 @@ fn augmented_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     let pick = |idx: &[usize]| (images.select_rows(idx.iter()), idx.iter().map(|&i| labels[i]).collect::<Vec<_>>());
     let ((xt, zt), (xs, zs)) = (pick(&order[..cut]), pick(&order[cut..]));
     let seed = 1000 * job.seed + 41;
-    let (left, right) = s.e8_recipe.pairs(&xt, s.e8_pairs_per_image, &mut seeded(seed))?;
+    let recipe = s
+        .e8_recipes
+        .get(job.setting as usize)
+        .ok_or_else(|| ExperimentError::Config(format!("E8 setting {} names no recipe of e8_recipes", job.setting)))?;
+    let (left, right) = recipe.pairs(&xt, s.e8_pairs_per_image, &mut seeded(seed))?;
     let n = left.nrows();
+    // Both views of pair i are of training image i / per_image: its label, for the diagnostic.
+    let pair_labels: Vec<usize> = zt.iter().flat_map(|&z| std::iter::repeat_n(z, s.e8_pairs_per_image)).collect();
+    let cca = CcaPairs::new(r).ridge(1e-6).fit((&left, &right))?;
+    let share = cca.within_class_share((&left, &right), &pair_labels)?;
     let infonce = InfoNceFit::new(r).batch(s.batch).seed(seed).fit((&left, &right))?;
     // Whitened SimSiam on the same pairs, in InfoNCE's coordinates (centred and whitened by the
     // pairs' own statistics), epochs over them.
@@ -393,12 +410,13 @@ fn augmented_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     let methods = [
         Fitted::infonce(infonce, n),
         Fitted { method: SIMSIAM_EPOCHS, map: pre.map_back(&siam)?, solver: "epochs", n, cert },
+        Fitted::closed_form("CCA", cca.map, n),
         Fitted::closed_form("PCA", Pca::new(r).fit(&xt)?.map, xt.nrows()),
         Fitted::closed_form("LDA", Lda::new().shrinkage(Shrinkage::Ridge(1e-6)).fit((&xt, &zt))?.map, xt.nrows()),
     ];
     let mut rows = Vec::new();
     for fitted in &methods {
-        let mut out = fitted_row(job, fitted);
+        let mut out = Row { within_class_share: Some(share), ..fitted_row(job, fitted) };
         let (ari, nmi) = whitened_clustering(&fitted.map, &xt, &xs, &zs, classes, seed)?;
         (out.ari, out.nmi) = (Some(ari), Some(nmi));
         rows.push(out);
@@ -538,6 +556,7 @@ mod tests {
             e6_steps: vec![10],
             e7_datasets: vec![Dataset::Wine],
             e8_pairs_per_image: 1,
+            e8_recipes: vec![crate::augment::Recipe::default()],
             ..Sweeps::default()
         }
     }

@@ -41,8 +41,9 @@ pub struct Sweeps {
     pub e7_datasets: Vec<Dataset>,
     /// E8: augmented pairs per training image (0: no E8).
     pub e8_pairs_per_image: usize,
-    /// E8: the augmentation recipe.
-    pub e8_recipe: Recipe,
+    /// E8: the augmentation recipes, one setting each (from pixel noise alone to strong
+    /// geometric changes).
+    pub e8_recipes: Vec<Recipe>,
 }
 
 impl Default for Sweeps {
@@ -62,7 +63,7 @@ impl Default for Sweeps {
             e6_steps: vec![100, 300, 1000, 3000],
             e7_datasets: Dataset::ALL.to_vec(),
             e8_pairs_per_image: 4,
-            e8_recipe: Recipe::default(),
+            e8_recipes: Recipe::SWEEP.to_vec(),
         }
     }
 }
@@ -100,7 +101,7 @@ impl Sweeps {
         if self.e4_samples.iter().any(|&n| n < 10) || self.e6_steps.contains(&0) {
             return Err(ExperimentError::Config("sweeps need e4_samples >= 10 and e6_steps >= 1".into()));
         }
-        self.e8_recipe.validate()?;
+        self.e8_recipes.iter().try_for_each(Recipe::validate)?;
         Ok(())
     }
 }

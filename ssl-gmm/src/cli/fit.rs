@@ -162,7 +162,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     }
                     (x.clone(), p)
                 }
-                (None, Some(l)) => same_class_pairs(&x, l, args.seed)?,
+                (None, Some(l)) => {
+                    let pairs = same_class_pairs(&x, l, args.seed)?;
+                    (pairs.anchors, pairs.partners)
+                }
                 (None, None) => bail!(
                     "CCA needs pairs: pass --positives PREFIX or --pairs FILE, or --labels-col to pair samples of a class"
                 ),
