@@ -88,6 +88,16 @@ fn stats(rows: &[Row], id: Experiment, metric: Metric) -> Stats {
     out
 }
 
+/// The mean over seeds of method `m` at its last setting (NaN without one: the report says so).
+fn last_mean(st: &Stats, m: &str) -> f64 {
+    st.get(m).and_then(|p| p.last()).map_or(f64::NAN, |p| p.2)
+}
+
+/// The mean over seeds of method `m` at `setting` (NaN without one).
+fn mean_at(st: &Stats, m: &str, setting: f64) -> f64 {
+    st.get(m).and_then(|p| p.iter().find(|q| q.0 == setting)).map_or(f64::NAN, |p| p.2)
+}
+
 fn slope(points: &[(f64, String, f64, f64, f64, usize)]) -> f64 {
     let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
     let ys: Vec<f64> = points.iter().map(|p| p.2.max(1e-300)).collect();
@@ -154,7 +164,7 @@ pub fn write_report(rows: &[Row], out: &Path, seconds: Option<f64>) -> Result<()
             json.insert(m.clone(), serde_json::json!(pts.iter().map(|p| serde_json::json!({"setting": p.0, "label": p.1, "mean": p.2, "min": p.3, "max": p.4, "seeds": p.5})).collect::<Vec<_>>()));
         }
         summary.insert(id.id().into(), serde_json::json!({"metric": name, "methods": json}));
-        let get = |m: &str| st.get(m).and_then(|p| p.last()).map_or(f64::NAN, |p| p.2);
+        let get = |m: &str| last_mean(&st, m);
         let sentence = match id {
             Experiment::E1 => format!(
                 "sin theta_max to F at the largest condition number (lower is better): PCA {:.3}, InfoNCE {:.3}, SimSiam-whitened {:.3}, CCA {:.3}, LDA {:.3}; the plot shows where each method departs from the Fisher subspace as Sigma becomes anisotropic.",
@@ -186,7 +196,7 @@ pub fn write_report(rows: &[Row], out: &Path, seconds: Option<f64>) -> Result<()
             ),
             Experiment::E5 => {
                 let weight = stats(rows, id, Metric::ShareOutside);
-                let w = |m: &str| weight.get(m).and_then(|p| p.last()).map_or(f64::NAN, |p| p.2);
+                let w = |m: &str| last_mean(&weight, m);
                 format!(
                     "Containment, not ranking (docs/theory.md 5.6): at the largest r, F lies in row(A) up to sin theta_max {:.3} for InfoNCE and {:.3} for CCA (PCA: {:.3}). The weight on the extra directions, the share of ||A Sigma^1/2||^2 outside F (in the CSV), is a separate statistic: InfoNCE {:.3}, CCA {:.3}; a whitening constraint (CCA, whitened SimSiam) forces it up at the exact optimum, so it is not a failure.",
                     get("InfoNCE"),
@@ -207,23 +217,21 @@ pub fn write_report(rows: &[Row], out: &Path, seconds: Option<f64>) -> Result<()
                 get("CCA"),
                 get("LDA"),
                 get("PCA"),
-                stats(rows, id, Metric::WithinClassShare).get("CCA").and_then(|p| p.last()).map_or(f64::NAN, |p| p.2)
+                last_mean(&stats(rows, id, Metric::WithinClassShare), "CCA")
             ),
             Experiment::E8 => {
                 let share = stats(rows, id, Metric::WithinClassShare);
-                let at = |m: &str, k: usize| st.get(m).and_then(|p| p.get(k)).map_or(f64::NAN, |p| p.2);
                 let recipes: Vec<String> = share
                     .get("CCA")
                     .into_iter()
                     .flatten()
-                    .enumerate()
-                    .map(|(k, p)| {
+                    .map(|p| {
                         format!(
                             "{}: InfoNCE {:.3}, CCA {:.3}, {SIMSIAM_EPOCHS} {:.3} (within-class share {:.2})",
                             p.1,
-                            at("InfoNCE", k),
-                            at("CCA", k),
-                            at(SIMSIAM_EPOCHS, k),
+                            mean_at(&st, "InfoNCE", p.0),
+                            mean_at(&st, "CCA", p.0),
+                            mean_at(&st, SIMSIAM_EPOCHS, p.0),
                             p.2
                         )
                     })
