@@ -173,32 +173,32 @@ fn whitened_simsiam_stream(g: &Gmm, delta: f64, r: usize, (steps, batch): (usize
         let config = TrainConfig { steps: 5 * steps, seed, ..TrainConfig::default() };
         let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
         let init = small_random_init(r, g.dim(), 0.1, seed + 1);
-        let w = train_whitened_simsiam(source()?.as_mut(), init, &config, &mut no_observer)?.params.swap_remove(0);
+        let w = train_whitened_simsiam(source()?.as_mut(), init, &config, 1.0, &mut no_observer)?.params.swap_remove(0);
         return Ok(Fitted { method: SIMSIAM, map: LinearMap::new(w), solver: "stream", n: 0, cert: Cert::Missing });
     }
-    let (a, cert) = certified_whitened(&mut source, r, (&m, &c), steps, seed)?;
+    let (a, cert) = certified_whitened(&mut source, r, (&m, &c), (steps, batch), seed)?;
     Ok(Fitted { method: SIMSIAM, map: LinearMap::new(a), solver: "stream", n: 0, cert })
 }
 
-/// Whitened SimSiam's recipe on pairs from `source` (`r` outputs), run to its certificate
-/// against the problem with moments `(m, c)` ([`train_whitened_simsiam_certified`]: up to 4
-/// random starts, each stopping once certified). The recipe approaches the optimum at a rate
-/// set by the eigenvalues of `M^{-1/2} C M^{-1/2}`, so a start's budget is [`whitened_budget`]
-/// between 5x and 25x `steps`, the budget of the gradient-based methods (its steps are ~10x
-/// cheaper than InfoNCE's). Weak signals need more than that (3e5 steps at `lambda_r = 0.036`,
-/// `delta = 0.2`); a run that ends uncertified says so. Returns the
-/// map (in the coordinates of `m`) and its certificate.
+/// Whitened SimSiam's recipe on batches of `batch` pairs from `source` (`r` outputs), run to its
+/// certificate against the problem with moments `(m, c)` ([`train_whitened_simsiam_certified`]:
+/// up to 4 random starts, each stopping once certified; the predictor's rate from the problem,
+/// [`ssl_losses::whitened_predictor_rate`]). The recipe approaches the optimum at a rate set by
+/// the eigenvalues of `M^{-1/2} C M^{-1/2}`, so a start's budget is [`whitened_budget`] between
+/// 5x and 25x `steps`, the budget of the gradient-based methods (its steps are ~10x cheaper than
+/// InfoNCE's); a run that ends uncertified says so. Returns the map (in the coordinates of `m`)
+/// and its certificate.
 fn certified_whitened<'a>(
     source: &mut dyn FnMut() -> ssl_losses::Result<Box<dyn PairSource + 'a>>,
     r: usize,
     (m, c): (&DMatrix<f64>, &DMatrix<f64>),
-    steps: usize,
+    (steps, batch): (usize, usize),
     seed: u64,
 ) -> Result<(DMatrix<f64>, Cert)> {
     let budget = whitened_budget(m, c, r, 5 * steps)?.min(25 * steps);
     let config = TrainConfig { steps: budget, seed, ..TrainConfig::default() };
     let mut init = |start: usize| small_random_init(r, m.nrows(), 0.1, seed + 1 + 7919 * start as u64);
-    let mut run = train_whitened_simsiam_certified(source, &mut init, &config, (m, c), WHITENED_TOL)?;
+    let mut run = train_whitened_simsiam_certified(source, &mut init, &config, batch, (m, c), WHITENED_TOL)?;
     Ok((run.outcome.params.swap_remove(0), Cert::Whitened(run.certificate)))
 }
 
@@ -406,7 +406,7 @@ fn augmented_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
     let mut epochs = || -> ssl_losses::Result<Box<dyn PairSource + '_>> {
         Ok(Box::new(FixedPairs::new(lt.clone(), rt.clone(), batch)?))
     };
-    let (siam, cert) = certified_whitened(&mut epochs, r, (&m, &c), s.steps, seed)?;
+    let (siam, cert) = certified_whitened(&mut epochs, r, (&m, &c), (s.steps, batch), seed)?;
     let methods = [
         Fitted::infonce(infonce, n),
         Fitted { method: SIMSIAM_EPOCHS, map: pre.map_back(&siam)?, solver: "epochs", n, cert },

@@ -29,7 +29,7 @@ pub use population::PopulationInfoNce;
 pub use simsiam::{
     CertifiedSimSiam, Directions, SIMSIAM_START_BUDGETS, SimSiam, SimSiamForm, WHITENED_TOL, WhitenedCertificate,
     train_whitened_simsiam, train_whitened_simsiam_certified, whiten_rows, whitened_budget, whitened_eigenvalues,
-    whitened_optimum,
+    whitened_optimum, whitened_predictor_rate,
 };
 pub use train::{
     Constraint, Observer, Plateau, RunningWhitening, StepInfo, StopReason, TrainConfig, TrainOutcome,

@@ -92,7 +92,8 @@ fn whitened_simsiam_closed_form_and_trained_optimum_span_fisher() {
     // the stochastic floor (~0.02).
     let config = TrainConfig { steps: 10_000, ..TrainConfig::default() };
     let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
-    let out = train_whitened_simsiam(&mut data, small_random_init(2, 8, 0.1, 2), &config, &mut no_observer).unwrap();
+    let out =
+        train_whitened_simsiam(&mut data, small_random_init(2, 8, 0.1, 2), &config, 1.0, &mut no_observer).unwrap();
     let sin = sin_to_fisher(&out.params[0], &g);
     assert!(sin < 0.05, "trained whitened SimSiam sin theta_max = {sin}");
 }

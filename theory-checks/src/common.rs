@@ -132,7 +132,7 @@ pub fn certified_simsiam(g: &Gmm, r: usize, tol: f64, seed: u64) -> Result<(Cert
     let mut source =
         || -> ssl_losses::Result<Box<dyn ssl_losses::PairSource + '_>> { Ok(Box::new(GmmStream::new(g, 1.0, 256)?)) };
     let mut init = |start: usize| small_random_init(r, g.dim(), 0.1, seed ^ (0x5eed + start as u64));
-    let run = ssl_losses::train_whitened_simsiam_certified(&mut source, &mut init, &config, (&m, &c), tol)?;
+    let run = ssl_losses::train_whitened_simsiam_certified(&mut source, &mut init, &config, 256, (&m, &c), tol)?;
     Ok((run, steps))
 }
 

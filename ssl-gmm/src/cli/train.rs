@@ -15,6 +15,7 @@ use ssl_losses::{
     Centering, Certificate, Clip, ClipStream, Directions, Form, GmmStream, InfoNce, InfoNceFit, Lbfgs, Objective,
     Observer, OptimizerKind, PairSource, PreconditionedSource, Score, Sides, SimSiam, SimSiamForm, StepInfo,
     StopReason, TrainConfig, TrainOutcome, Whitening, small_random_init, train_whitened_simsiam, train_with,
+    whitened_predictor_rate,
 };
 
 use super::io::write_atomic;
@@ -85,8 +86,9 @@ pub struct Args {
     #[arg(long, default_value = "one-way", value_name = "one-way|symmetric|simclr")]
     form: Form,
     /// Optimizer of infonce, simsiam and clip (default adam; sgd is SGD with momentum 0.9).
-    /// simsiam-whitened always trains by its recipe (SGD with momentum 0.9: Adam's
-    /// per-coordinate scaling moves the fixed points of projected steps off the Fisher subspace).
+    /// simsiam-whitened always trains by its recipe (SGD with momentum 0.9, the predictor slowed
+    /// for weak signals and reported as predictor_rate; Adam's per-coordinate scaling moves the
+    /// fixed points of projected steps off the Fisher subspace).
     #[arg(long, value_name = "adam|sgd")]
     optimizer: Option<OptimizerKind>,
     /// Scale of the small random initial map (entries N(0, scale^2 / d)).
@@ -161,6 +163,9 @@ struct Hyperparameters {
     lr: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     optimizer: Option<OptimizerKind>,
+    /// simsiam-whitened: the predictor's learning rate over the map's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predictor_rate: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -295,6 +300,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let centering = if args.no_center { Centering::None } else { Centering::SampleMean };
     let whitening = if args.no_whiten || simsiam { Whitening::None } else { Whitening::SampleCovariance };
     let mut certificate = None;
+    let mut predictor_rate = None;
     let (outcome, (single, x, y, pca, dim)) = match (&model, args.method) {
         (Model::Clip(c), Method::Clip) => {
             if args.delta != 1.0 {
@@ -375,9 +381,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                         let init = vec![a0, DMatrix::identity(r, r)];
                         run_training(&mut objective, &mut source, init, &config, args.json)?
                     }
-                    Method::SimsiamWhitened => with_progress(config.steps, args.json, |observer| {
-                        train_whitened_simsiam(&mut source, a0, &config, observer)
-                    })?,
+                    Method::SimsiamWhitened => {
+                        // The predictor's rate from the mixture's own problem; without a signal
+                        // (delta = 0: no eigengap) the plain recipe.
+                        let rate = whitened_predictor_rate(
+                            &g.second_moment(),
+                            &g.cross_moment(args.delta)?,
+                            r,
+                            args.batch,
+                            &config,
+                        )
+                        .unwrap_or(1.0);
+                        predictor_rate = Some(rate);
+                        with_progress(config.steps, args.json, |observer| {
+                            train_whitened_simsiam(&mut source, a0, &config, rate, observer)
+                        })?
+                    }
                     Method::Clip => unreachable!("handled above"),
                 };
                 out.params[0] = source.map_back(&out.params[0], false)?.into_components();
@@ -412,6 +431,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             Method::SimsiamWhitened => OptimizerKind::SGD_MOMENTUM,
             _ => config.optimizer,
         }),
+        predictor_rate,
     };
     let converged = certificate.is_some_and(|c| c.converged);
     match certificate {
