@@ -101,7 +101,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
             cov[(i, i)] += self.ridge;
         }
         let mut cross = DMatrix::zeros(d, d);
-        gemm(1.0 / n as f64, &cp, Op::T, &cx, Op::N, 0.0, &mut cross);
+        gemm(1.0 / n as f64, &cp, Op::T, &cx, Op::N, 0.0, &mut cross)?;
         let ge = gen_sym_eig(&symmetrize(&cross), &cov).map_err(singular_with_fix(
             "Cov(x) of the pairs",
             "a constant feature, or fewer pairs than features, does this: pass a ridge (e.g. --ridge 1e-6)",
@@ -230,7 +230,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for Cca {
         };
         let (wx, wy) = (whiten(&cx, "Cov(x)")?, whiten(&cy, "Cov(y)")?);
         let mut cross = DMatrix::zeros(x.ncols(), y.ncols());
-        gemm(1.0 / n as f64, &cx, Op::T, &cy, Op::N, 0.0, &mut cross);
+        gemm(1.0 / n as f64, &cx, Op::T, &cy, Op::N, 0.0, &mut cross)?;
         let svd = gmm_core::linalg::svd(&(&wx * cross * &wy))?;
         let mut a = svd.u.columns(0, r).transpose() * wx;
         let mut b = svd.v.columns(0, r).transpose() * wy;

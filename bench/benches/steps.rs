@@ -55,7 +55,12 @@ fn other_steps(c: &mut Criterion) {
     let params = vec![ssl_losses::small_random_init(r, d, 0.3, 3), ssl_losses::small_random_init(r, d / 2, 0.3, 4)];
     let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, d / 2)];
     g.bench_function(format!("clip n{n} dx{d} dy{} r{r}", d / 2), |b| {
-        b.iter(|| black_box(clip.value_grad(&params, Batch::new(&pairs.x, &pairs.y), &mut grads).expect("shapes")))
+        b.iter(|| {
+            black_box(
+                clip.value_grad(&params, Batch::new(&pairs.x, &pairs.y).expect("finite pairs"), &mut grads)
+                    .expect("shapes"),
+            )
+        })
     });
     let gmm = workload_mixture(d);
     let p = gmm.sample_pairs(n, 1.0, &mut seeded(5)).expect("valid delta");
@@ -63,7 +68,12 @@ fn other_steps(c: &mut Criterion) {
     let params = vec![ssl_losses::small_random_init(r, d, 0.3, 6), DMatrix::identity(r, r)];
     let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, r)];
     g.bench_function(format!("simsiam n{n} d{d} r{r}"), |b| {
-        b.iter(|| black_box(siam.value_grad(&params, Batch::new(&p.x, &p.x_plus), &mut grads).expect("shapes")))
+        b.iter(|| {
+            black_box(
+                siam.value_grad(&params, Batch::new(&p.x, &p.x_plus).expect("finite pairs"), &mut grads)
+                    .expect("shapes"),
+            )
+        })
     });
     g.finish();
 }

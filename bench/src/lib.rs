@@ -48,7 +48,9 @@ impl InfoNceStep {
 
     /// One loss + gradient evaluation.
     pub fn run(&mut self) -> f64 {
-        self.loss.value_grad(&self.a, Batch::new(&self.x, &self.xp), &mut self.grad).expect("shapes fit")
+        self.loss
+            .value_grad(&self.a, Batch::new(&self.x, &self.xp).expect("finite pairs"), &mut self.grad)
+            .expect("shapes fit")
     }
 }
 
@@ -99,7 +101,8 @@ impl Gemm {
 
     /// `C = A B` on one thread (matrixmultiply's kernels).
     pub fn run(&mut self) {
-        ssl_losses::kernels::gemm(1.0, &self.a, Op::N, &self.b, Op::N, 0.0, &mut self.c);
+        ssl_losses::kernels::gemm(1.0, &self.a, Op::N, &self.b, Op::N, 0.0, &mut self.c)
+            .expect("square operands of one size");
     }
 
     /// `C = A B` on all threads of the rayon pool: `B` and `C` split into column blocks, one
@@ -114,7 +117,7 @@ impl Gemm {
         }
         self.blocks.par_iter_mut().enumerate().for_each(|(i, c)| {
             let cols = b.columns(i * width, c.ncols());
-            ssl_losses::kernels::gemm(1.0, a, Op::N, &cols, Op::N, 0.0, c);
+            ssl_losses::kernels::gemm(1.0, a, Op::N, &cols, Op::N, 0.0, c).expect("column blocks of square operands");
         });
         for (i, c) in self.blocks.iter().enumerate() {
             self.c.columns_mut(i * width, c.ncols()).copy_from(c);

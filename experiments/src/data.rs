@@ -134,9 +134,9 @@ pub fn same_class_pairs(x: &DMatrix<f64>, labels: &[usize], seed: u64) -> Result
     let mut source = ssl_losses::LabelledPairs::new(tagged, labels.to_vec(), 1.0, n)?;
     let batch = ssl_losses::PairSource::next_batch(&mut source, &mut gmm_core::seeded(seed))?;
     Ok(SameClassPairs {
-        anchors: batch.left.columns(0, d).into_owned(),
-        partners: batch.right.columns(0, d).into_owned(),
-        labels: batch.left.column(d).iter().map(|&z| z as usize).collect(),
+        anchors: batch.left().columns(0, d).into_owned(),
+        partners: batch.right().columns(0, d).into_owned(),
+        labels: batch.left().column(d).iter().map(|&z| z as usize).collect(),
     })
 }
 

@@ -283,7 +283,7 @@ impl Modality {
         let w: Vec<usize> = (0..z.len()).map(|_| rng.sample(&private)).collect();
         let mut out = DMatrix::zeros(z.len(), self.dim());
         let mut scratch = DMatrix::zeros(z.len(), self.dim());
-        fill_gaussian_rows(rng, &self.chol_t, &self.means, z, &mut scratch, &mut out);
+        fill_gaussian_rows(rng, &self.chol_t, &self.means, z, &mut scratch, &mut out)?;
         add_rows(&mut out, &self.private_means, &w);
         Ok((out, w))
     }

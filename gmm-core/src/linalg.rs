@@ -32,8 +32,9 @@ pub enum Op {
 /// be views (e.g. a block of rows). With `beta = 0`, `C` is overwritten (its old content is not
 /// read).
 ///
-/// # Panics
-/// If the shapes do not fit: callers inside the crate size their workspaces before calling.
+/// # Errors
+/// [`GmmError::Shape`] when the inner dimensions of `op(A) op(B)` differ or `C` is not
+/// `rows(op(A)) x cols(op(B))` (an O(1) check before the product).
 pub fn gemm<SA, SB>(
     alpha: f64,
     a: &Matrix<f64, Dyn, Dyn, SA>,
@@ -42,7 +43,8 @@ pub fn gemm<SA, SB>(
     tb: Op,
     beta: f64,
     c: &mut DMatrix<f64>,
-) where
+) -> Result<()>
+where
     SA: RawStorage<f64, Dyn, Dyn>,
     SB: RawStorage<f64, Dyn, Dyn>,
 {
@@ -52,7 +54,10 @@ pub fn gemm<SA, SB>(
     };
     let ((m, k), (rsa, csa)) = oriented(a.shape(), a.strides(), ta);
     let ((k2, n), (rsb, csb)) = oriented(b.shape(), b.strides(), tb);
-    assert!(k == k2 && c.shape() == (m, n), "gemm shapes: ({m} x {k}) ({k2} x {n}) into {:?}", c.shape());
+    if k != k2 {
+        return Err(GmmError::Shape { what: "inner dimensions of a matrix product", expected: k, got: k2 });
+    }
+    check_shape(c, m, n, "output of a matrix product")?;
     let (rsc, csc) = c.strides();
     // SAFETY: the pointers and strides come from nalgebra matrices whose shapes were checked
     // above to match (m, k), (k, n) and (m, n); `c` is borrowed mutably, so it aliases neither.
@@ -74,6 +79,7 @@ pub fn gemm<SA, SB>(
             csc as isize,
         );
     }
+    Ok(())
 }
 
 /// Rows per block of [`gemm_rows_par`].
@@ -85,23 +91,32 @@ const PAR_MIN_WORK: usize = 1 << 24;
 /// `C = A B` for `A` (`n x k`), `B` (`k x m`), by blocks of rows of `A` and `C` in parallel
 /// (rayon, feature `parallel`). Each entry of `C` comes from one block product (or, for small products, one
 /// product) whatever the thread count, so the bits do not depend on it.
-pub fn gemm_rows_par(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &mut DMatrix<f64>) {
+///
+/// # Errors
+/// As [`gemm`]: `A`'s columns against `B`'s rows, `C` not `n x m`.
+pub fn gemm_rows_par(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &mut DMatrix<f64>) -> Result<()> {
     let n = a.nrows();
-    assert!(c.shape() == (n, b.ncols()) && a.ncols() == b.nrows(), "gemm_rows_par shapes");
-    if n * a.ncols() * b.ncols() < PAR_MIN_WORK {
-        gemm(1.0, a, Op::N, b, Op::N, 0.0, c);
-        return;
+    if a.ncols() != b.nrows() {
+        return Err(GmmError::Shape {
+            what: "inner dimensions of a matrix product",
+            expected: a.ncols(),
+            got: b.nrows(),
+        });
+    }
+    check_shape(c, n, b.ncols(), "output of a matrix product")?;
+    if n.saturating_mul(a.ncols()).saturating_mul(b.ncols()) < PAR_MIN_WORK {
+        return gemm(1.0, a, Op::N, b, Op::N, 0.0, c);
     }
     let starts: Vec<usize> = (0..n).step_by(ROW_BLOCK).collect();
     let blocks = crate::parallel::map(&starts, |&start| {
         let rows = a.rows(start, ROW_BLOCK.min(n - start));
         let mut out = DMatrix::zeros(rows.nrows(), b.ncols());
-        gemm(1.0, &rows, Op::N, b, Op::N, 0.0, &mut out);
-        out
+        gemm(1.0, &rows, Op::N, b, Op::N, 0.0, &mut out).map(|()| out)
     });
-    for (i, block) in blocks.iter().enumerate() {
-        c.rows_mut(i * ROW_BLOCK, block.nrows()).copy_from(block);
+    for (i, block) in blocks.into_iter().enumerate() {
+        c.rows_mut(i * ROW_BLOCK, ROW_BLOCK.min(n - i * ROW_BLOCK)).copy_from(&block?);
     }
+    Ok(())
 }
 
 /// Rows per block of [`gram`]: fixed, so the partition (and the bits) do not depend on the
@@ -126,7 +141,7 @@ pub fn gram_with(x: &DMatrix<f64>, prepare: impl Fn(usize, &mut DMatrix<f64>) + 
         let mut rows = x.rows(start, GRAM_BLOCK.min(n - start)).into_owned();
         prepare(start, &mut rows);
         let mut c = DMatrix::zeros(d, d);
-        gemm(1.0, &rows, Op::T, &rows, Op::N, 0.0, &mut c);
+        gemm(1.0, &rows, Op::T, &rows, Op::N, 0.0, &mut c).expect("rows is b x d and c d x d by construction");
         c
     });
     let mut total = DMatrix::zeros(d, d);
@@ -379,14 +394,23 @@ mod tests {
         let a = DMatrix::from_fn(3, 4, |i, j| (i * 4 + j) as f64 * 0.5 - 2.0);
         let b = DMatrix::from_fn(4, 2, |i, j| (i + 3 * j) as f64 - 1.5);
         let mut c = DMatrix::from_element(3, 2, f64::NAN);
-        gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut c);
+        gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut c).unwrap();
         assert_eq!(c, &a * &b);
         let mut c2 = DMatrix::zeros(3, 2);
-        gemm(2.0, &a.transpose(), Op::T, &b.transpose(), Op::T, 0.0, &mut c2);
+        gemm(2.0, &a.transpose(), Op::T, &b.transpose(), Op::T, 0.0, &mut c2).unwrap();
         assert_eq!(c2, (&a * &b) * 2.0);
         let mut c3 = DMatrix::from_element(4, 4, 1.0);
-        gemm(1.0, &a.rows(0, 2), Op::T, &a.rows(1, 2), Op::N, 1.0, &mut c3);
+        gemm(1.0, &a.rows(0, 2), Op::T, &a.rows(1, 2), Op::N, 1.0, &mut c3).unwrap();
         assert_eq!(c3, a.rows(0, 2).transpose() * a.rows(1, 2) + DMatrix::from_element(4, 4, 1.0));
+        // Shapes that do not fit are errors, not panics (and C is left untouched).
+        let mut wrong = DMatrix::from_element(3, 3, 7.0);
+        assert!(matches!(gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut wrong), Err(GmmError::Shape { .. })));
+        assert!(matches!(gemm(1.0, &a, Op::T, &b, Op::N, 0.0, &mut c), Err(GmmError::Shape { .. })));
+        assert!(wrong.iter().all(|&v| v == 7.0));
+        assert!(gemm_rows_par(&a, &a, &mut c).is_err() && gemm_rows_par(&a, &b, &mut wrong).is_err());
+        let mut fits = DMatrix::zeros(3, 2);
+        gemm_rows_par(&a, &b, &mut fits).unwrap();
+        assert_eq!(fits, &a * &b);
     }
 
     #[test]

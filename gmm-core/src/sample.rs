@@ -97,7 +97,7 @@ pub(crate) fn fill_gaussian_rows<R: Rng + ?Sized>(
     labels: &[usize],
     scratch: &mut DMatrix<f64>,
     out: &mut DMatrix<f64>,
-) {
+) -> Result<()> {
     let (n, d) = out.shape();
     if scratch.shape() != (n, d) {
         *scratch = DMatrix::zeros(n, d);
@@ -105,8 +105,9 @@ pub(crate) fn fill_gaussian_rows<R: Rng + ?Sized>(
     for e in scratch.iter_mut() {
         *e = rng.sample(StandardNormal);
     }
-    crate::linalg::gemm_rows_par(scratch, chol_t, out);
+    crate::linalg::gemm_rows_par(scratch, chol_t, out)?;
     add_rows(out, means, labels);
+    Ok(())
 }
 
 /// `out[i, :] += table[labels[i], :]` for every row `i`.
@@ -167,9 +168,8 @@ impl<'a> PairSampler<'a> {
             *z = rng.sample(&self.labels);
             *zp = if rng.random::<f64>() < self.delta { *z } else { rng.sample(&self.labels) };
         }
-        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z, &mut self.scratch, &mut out.x);
-        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z_plus, &mut self.scratch, &mut out.x_plus);
-        Ok(())
+        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z, &mut self.scratch, &mut out.x)?;
+        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z_plus, &mut self.scratch, &mut out.x_plus)
     }
 
     /// `n` fresh pairs in new matrices.
@@ -188,7 +188,8 @@ impl Gmm {
         let z: Vec<usize> = (0..n).map(|_| rng.sample(&labels)).collect();
         let mut x = DMatrix::zeros(n, self.dim());
         let mut scratch = DMatrix::zeros(n, self.dim());
-        fill_gaussian_rows(rng, &self.cholesky_factor().transpose(), self.means(), &z, &mut scratch, &mut x);
+        fill_gaussian_rows(rng, &self.cholesky_factor().transpose(), self.means(), &z, &mut scratch, &mut x)
+            .expect("x is n x d and the factor d x d by construction");
         Labelled { x, z }
     }
 

@@ -1,7 +1,7 @@
 //! No input makes the checked public functions of gmm-core panic or answer `Ok` with a
 //! non-finite number: matrices of arbitrary small shapes (0..5 x 0..5) whose entries mix
-//! ordinary values with NaN, infinities, subnormals, zeros and extremes. (The kernels `gemm`,
-//! `gemm_rows_par` document their shape panics, as slice indexing does; they are not covered.)
+//! ordinary values with NaN, infinities, subnormals, zeros and extremes. The products `gemm` and
+//! `gemm_rows_par` take any three shapes and either fit them or return a shape error.
 
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::strategies::{hostile_f64, spoiled_matrices};
@@ -54,6 +54,23 @@ proptest! {
         }
         let _ = linalg::orthonormal_column_basis(&m, 1e-10);
         let _ = linalg::checked_symmetric(&m, "m");
+    }
+
+    #[test]
+    fn products_of_any_shapes_fit_or_are_shape_errors(
+        a in matrix(), b in matrix(), rows in 0usize..5, cols in 0usize..5, ta in any::<bool>(), tb in any::<bool>()
+    ) {
+        let op = |t: bool| if t { linalg::Op::T } else { linalg::Op::N };
+        let (oa, ob) = (if ta { a.transpose() } else { a.clone() }, if tb { b.transpose() } else { b.clone() });
+        let mut c = DMatrix::zeros(rows, cols);
+        let fits = oa.ncols() == ob.nrows() && (rows, cols) == (oa.nrows(), ob.ncols());
+        let result = linalg::gemm(1.0, &a, op(ta), &b, op(tb), 0.0, &mut c);
+        prop_assert_eq!(result.is_ok(), fits);
+        if let Err(e) = result {
+            prop_assert!(matches!(e, gmm_core::GmmError::Shape { .. }), "not a shape error: {}", e);
+        }
+        let fits = a.ncols() == b.nrows() && (rows, cols) == (a.nrows(), b.ncols());
+        prop_assert_eq!(linalg::gemm_rows_par(&a, &b, &mut DMatrix::zeros(rows, cols)).is_ok(), fits);
     }
 
     #[test]

@@ -104,18 +104,27 @@ struct AnchorBlock {
     /// This block's term of `dL/dZ2` (`n x r`).
     dz2: DMatrix<f64>,
     loss: f64,
+    /// A shape error of the block's products (never expected: the layout is checked first).
+    error: Option<gmm_core::GmmError>,
 }
 
 impl AnchorBlock {
     fn new(start: usize, b: usize, n: usize, r: usize) -> Self {
-        Self { start, t: DMatrix::zeros(n, b), dz1: DMatrix::zeros(b, r), dz2: DMatrix::zeros(n, r), loss: 0.0 }
+        Self {
+            start,
+            t: DMatrix::zeros(n, b),
+            dz1: DMatrix::zeros(b, r),
+            dz2: DMatrix::zeros(n, r),
+            loss: 0.0,
+            error: None,
+        }
     }
 
     /// Scores, row-softmax cross-entropy of the block's anchors, and their gradient terms.
-    fn run(&mut self, u1: &DMatrix<f64>, u2: &DMatrix<f64>, inv_tau: f64) {
+    fn run(&mut self, u1: &DMatrix<f64>, u2: &DMatrix<f64>, inv_tau: f64) -> gmm_core::Result<()> {
         let (n, b) = self.t.shape();
         let u1_block = u1.rows(self.start, b);
-        gemm(inv_tau, u2, Op::N, &u1_block, Op::T, 0.0, &mut self.t);
+        gemm(inv_tau, u2, Op::N, &u1_block, Op::T, 0.0, &mut self.t)?;
         let w = 1.0 / n as f64;
         self.loss = 0.0;
         for j in 0..b {
@@ -123,8 +132,8 @@ impl AnchorBlock {
             self.loss += softmax_xent_in_place(col, self.start + j, w);
         }
         // G restricted to the block's rows is T^T: dZ1 = G U2 / tau, dZ2 += G^T U1 / tau.
-        gemm(inv_tau, &self.t, Op::T, u2, Op::N, 0.0, &mut self.dz1);
-        gemm(inv_tau, &self.t, Op::N, &u1_block, Op::N, 0.0, &mut self.dz2);
+        gemm(inv_tau, &self.t, Op::T, u2, Op::N, 0.0, &mut self.dz1)?;
+        gemm(inv_tau, &self.t, Op::N, &u1_block, Op::N, 0.0, &mut self.dz2)
     }
 }
 
@@ -158,7 +167,7 @@ impl Core {
     /// The one-directional loss by blocks of anchors, in parallel over blocks (rayon). Blocks
     /// have a fixed size whatever the thread count and their terms are summed in block order,
     /// so the result is the same bit for bit on any number of threads.
-    fn one_way_blocked(&mut self, n: usize, r: usize) -> f64 {
+    fn one_way_blocked(&mut self, n: usize, r: usize) -> Result<f64> {
         let layout_ok = self.blocks.len() == n.div_ceil(ANCHOR_BLOCK)
             && self.blocks.first().is_some_and(|b| b.t.nrows() == n && b.dz2.ncols() == r);
         if !layout_ok {
@@ -169,7 +178,10 @@ impl Core {
         }
         let inv_tau = 1.0 / self.tau;
         let (u1, u2) = (&self.u1, &self.u2);
-        gmm_core::parallel::for_each_mut(&mut self.blocks, |block| block.run(u1, u2, inv_tau));
+        gmm_core::parallel::for_each_mut(&mut self.blocks, |block| block.error = block.run(u1, u2, inv_tau).err());
+        if let Some(e) = self.blocks.iter_mut().find_map(|b| b.error.take()) {
+            return Err(e.into());
+        }
         let mut loss = 0.0;
         self.dz2.fill(0.0);
         for block in &self.blocks {
@@ -177,15 +189,21 @@ impl Core {
             self.dz1.rows_mut(block.start, block.dz1.nrows()).copy_from(&block.dz1);
             self.dz2 += &block.dz2;
         }
-        loss / n as f64
+        Ok(loss / n as f64)
     }
 
     /// Embeds both sides, computes the loss, and leaves `dL/dZ1`, `dL/dZ2` in `dz1`, `dz2`.
-    fn forward_backward(&mut self, x1: &DMatrix<f64>, a1: &DMatrix<f64>, x2: &DMatrix<f64>, a2: &DMatrix<f64>) -> f64 {
+    fn forward_backward(
+        &mut self,
+        x1: &DMatrix<f64>,
+        a1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        a2: &DMatrix<f64>,
+    ) -> Result<f64> {
         let n = x1.nrows();
         let r = a1.nrows();
-        project_into(x1, a1, &mut self.z1);
-        project_into(x2, a2, &mut self.z2);
+        project_into(x1, a1, &mut self.z1)?;
+        project_into(x2, a2, &mut self.z2)?;
         for b in [&mut self.u1, &mut self.u2, &mut self.dz1, &mut self.dz2] {
             ensure_shape(b, n, r);
         }
@@ -205,19 +223,19 @@ impl Core {
         }
         let inv_tau = 1.0 / self.tau;
         let loss = match self.form {
-            Form::OneWay => self.one_way_blocked(n, r),
+            Form::OneWay => self.one_way_blocked(n, r)?,
             Form::Symmetric => {
                 ensure_shape(&mut self.s, n, n);
                 ensure_shape(&mut self.g, n, n);
-                gemm(inv_tau, &self.u1, Op::N, &self.u2, Op::T, 0.0, &mut self.s);
+                gemm(inv_tau, &self.u1, Op::N, &self.u2, Op::T, 0.0, &mut self.s)?;
                 self.targets.clear();
                 self.targets.extend(0..n);
                 let (s, g, t) = (&self.s, &mut self.g, &self.targets);
                 let w = 0.5 / n as f64;
                 let rows = row_softmax_xent(s, t, w, g, &mut self.scratch1, &mut self.scratch2);
                 let loss = (rows + col_softmax_xent_add(s, t, w, g, &mut self.scratch1)) * w;
-                gemm(inv_tau, &self.g, Op::N, &self.u2, Op::N, 0.0, &mut self.dz1);
-                gemm(inv_tau, &self.g, Op::T, &self.u1, Op::N, 0.0, &mut self.dz2);
+                gemm(inv_tau, &self.g, Op::N, &self.u2, Op::N, 0.0, &mut self.dz1)?;
+                gemm(inv_tau, &self.g, Op::T, &self.u1, Op::N, 0.0, &mut self.dz2)?;
                 loss
             }
             Form::SimClr => {
@@ -228,7 +246,7 @@ impl Core {
                 self.u_cat.rows_mut(n, n).copy_from(&self.u2);
                 ensure_shape(&mut self.s, 2 * n, 2 * n);
                 ensure_shape(&mut self.g, 2 * n, 2 * n);
-                gemm(inv_tau, &self.u_cat, Op::N, &self.u_cat, Op::T, 0.0, &mut self.s);
+                gemm(inv_tau, &self.u_cat, Op::N, &self.u_cat, Op::T, 0.0, &mut self.s)?;
                 self.s.fill_diagonal(f64::NEG_INFINITY);
                 self.targets.clear();
                 self.targets.extend((0..2 * n).map(|i| (i + n) % (2 * n)));
@@ -236,8 +254,8 @@ impl Core {
                 let loss =
                     row_softmax_xent(&self.s, &self.targets, w, &mut self.g, &mut self.scratch1, &mut self.scratch2);
                 // dL/dU = (G + G^T) U / tau.
-                gemm(inv_tau, &self.g, Op::N, &self.u_cat, Op::N, 0.0, &mut self.du);
-                gemm(inv_tau, &self.g, Op::T, &self.u_cat, Op::N, 1.0, &mut self.du);
+                gemm(inv_tau, &self.g, Op::N, &self.u_cat, Op::N, 0.0, &mut self.du)?;
+                gemm(inv_tau, &self.g, Op::T, &self.u_cat, Op::N, 1.0, &mut self.du)?;
                 self.dz1.copy_from(&self.du.rows(0, n));
                 self.dz2.copy_from(&self.du.rows(n, n));
                 loss * w
@@ -247,7 +265,7 @@ impl Core {
             normalize_rows_backward(&self.u1, &self.norms1[..n], &mut self.dz1, &mut self.scratch1[..n]);
             normalize_rows_backward(&self.u2, &self.norms2[..n], &mut self.dz2, &mut self.scratch1[..n]);
         }
-        loss
+        Ok(loss)
     }
 }
 
@@ -265,7 +283,7 @@ impl Core {
 /// // A = 0: every score is 0, so the loss is log n.
 /// let a = DMatrix::zeros(2, 3);
 /// let mut grad = vec![DMatrix::zeros(2, 3)];
-/// let value = loss.value_grad(&[a], Batch::new(&x, &x_plus), &mut grad)?;
+/// let value = loss.value_grad(&[a], Batch::new(&x, &x_plus)?, &mut grad)?;
 /// assert!((value - 4f64.ln()).abs() < 1e-15);
 /// # Ok::<(), ssl_losses::LossError>(())
 /// ```
@@ -292,14 +310,14 @@ impl Objective for InfoNce {
     }
 
     fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
-        batch.validate(2)?;
-        let shapes = [(params.first().map_or(0, |a| a.nrows()), batch.left.ncols())];
+        batch.check_len(2)?;
+        let shapes = [(params.first().map_or(0, |a| a.nrows()), batch.left().ncols())];
         check_blocks(params, grads, &shapes)?;
-        check_shape(batch.right, batch.len(), batch.left.ncols(), "positives against anchors")?;
+        check_shape(batch.right(), batch.len(), batch.left().ncols(), "positives against anchors")?;
         let a = &params[0];
-        let loss = self.core.forward_backward(batch.left, a, batch.right, a);
-        gemm(1.0, &self.core.dz1, Op::T, batch.left, Op::N, 0.0, &mut grads[0]);
-        gemm(1.0, &self.core.dz2, Op::T, batch.right, Op::N, 1.0, &mut grads[0]);
+        let loss = self.core.forward_backward(batch.left(), a, batch.right(), a)?;
+        gemm(1.0, &self.core.dz1, Op::T, batch.left(), Op::N, 0.0, &mut grads[0])?;
+        gemm(1.0, &self.core.dz2, Op::T, batch.right(), Op::N, 1.0, &mut grads[0])?;
         finite_loss("InfoNCE loss or gradient (overflow: the map or the data is too large)", loss, grads)
     }
 
@@ -335,13 +353,13 @@ impl Objective for Clip {
     }
 
     fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
-        batch.validate(2)?;
+        batch.check_len(2)?;
         let r = params.first().map_or(0, |a| a.nrows());
-        check_blocks(params, grads, &[(r, batch.left.ncols()), (r, batch.right.ncols())])?;
-        let loss = self.core.forward_backward(batch.left, &params[0], batch.right, &params[1]);
+        check_blocks(params, grads, &[(r, batch.left().ncols()), (r, batch.right().ncols())])?;
+        let loss = self.core.forward_backward(batch.left(), &params[0], batch.right(), &params[1])?;
         let (ga, gb) = grads.split_at_mut(1);
-        gemm(1.0, &self.core.dz1, Op::T, batch.left, Op::N, 0.0, &mut ga[0]);
-        gemm(1.0, &self.core.dz2, Op::T, batch.right, Op::N, 0.0, &mut gb[0]);
+        gemm(1.0, &self.core.dz1, Op::T, batch.left(), Op::N, 0.0, &mut ga[0])?;
+        gemm(1.0, &self.core.dz2, Op::T, batch.right(), Op::N, 0.0, &mut gb[0])?;
         finite_loss("CLIP loss or gradient (overflow: the maps or the data are too large)", loss, grads)
     }
 

@@ -38,7 +38,8 @@ impl<'a> GmmStream<'a> {
 impl PairSource for GmmStream<'_> {
     fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_>> {
         self.sampler.fill(rng, &mut self.buf)?;
-        Ok(Batch::new(&self.buf.x, &self.buf.x_plus))
+        // Fresh draws: a mixture at the ends of the f64 range can overflow, so checked.
+        Batch::new(&self.buf.x, &self.buf.x_plus)
     }
 
     fn dims(&self) -> (usize, usize) {
@@ -70,7 +71,7 @@ impl PairSource for ClipStream<'_> {
         let p = self.clip.sample_pairs(self.batch, rng)?;
         self.x = p.x;
         self.y = p.y;
-        Ok(Batch::new(&self.x, &self.y))
+        Batch::new(&self.x, &self.y)
     }
 
     fn dims(&self) -> (usize, usize) {
@@ -156,7 +157,8 @@ impl PairSource for FixedPairs {
             self.left.set_row(b, &self.x.row(i));
             self.right.set_row(b, &self.x_plus.row(i));
         }
-        Ok(Batch::new(&self.left, &self.right))
+        // Rows of the data checked by the constructor.
+        Ok(Batch::from_checked(&self.left, &self.right))
     }
 
     fn dims(&self) -> (usize, usize) {
@@ -245,7 +247,8 @@ impl PairSource for LabelledPairs {
             left.set_row(b, &x.row(anchor));
             right.set_row(b, &x.row(positive));
         }
-        Ok(Batch::new(&self.left, &self.right))
+        // Rows of the data checked by the constructor.
+        Ok(Batch::from_checked(&self.left, &self.right))
     }
 
     fn dims(&self) -> (usize, usize) {

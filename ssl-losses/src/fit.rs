@@ -195,8 +195,8 @@ impl<S: crate::PairSource> PreconditionedSource<S> {
         let (mut lefts, mut rights) = (Vec::new(), Vec::new());
         for _ in 0..warmup_batches {
             let b = inner.next_batch(&mut rng)?;
-            lefts.push(b.left.clone());
-            rights.push(b.right.clone());
+            lefts.push(b.left().clone());
+            rights.push(b.right().clone());
         }
         let stack = |blocks: &[DMatrix<f64>]| {
             let n: usize = blocks.iter().map(|b| b.nrows()).sum();
@@ -235,9 +235,10 @@ impl<S: crate::PairSource> PreconditionedSource<S> {
 impl<S: crate::PairSource> crate::PairSource for PreconditionedSource<S> {
     fn next_batch(&mut self, rng: &mut gmm_core::SeedRng) -> Result<crate::Batch<'_>> {
         let b = self.inner.next_batch(rng)?;
-        self.buf_left = self.left.apply(b.left)?;
-        self.buf_right = self.right.apply(b.right)?;
-        Ok(crate::Batch::new(&self.buf_left, &self.buf_right))
+        self.buf_left = self.left.apply(b.left())?;
+        self.buf_right = self.right.apply(b.right())?;
+        // The transform of finite data can still overflow: checked.
+        crate::Batch::new(&self.buf_left, &self.buf_right)
     }
 
     fn dims(&self) -> (usize, usize) {
@@ -629,7 +630,7 @@ mod tests {
             PreconditionedSource::new(stream, 8, 7, Sides::Shared, Centering::SampleMean, Whitening::SampleCovariance)
                 .unwrap();
         let b = crate::PairSource::next_batch(&mut pre, &mut seeded(2)).unwrap();
-        let cov = b.left.transpose() * b.left / 512.0;
+        let cov = b.left().transpose() * b.left() / 512.0;
         // A fresh batch of 512 against warm-up statistics of 4096 pairs: identity up to sampling
         // error, about sqrt(2 / 512) ~ 0.06 per entry; the raw covariance has entries up to 100.
         assert!((cov - DMatrix::identity(5, 5)).amax() < 0.3);

@@ -31,7 +31,7 @@ use gmm_core::nalgebra::{DMatrix, DVector};
 use gmm_core::{Gmm, GmmError, check_at_least, check_finite, check_positive};
 
 use crate::error::{LossError, Result};
-use crate::objective::{Batch, Objective, Real, from_f64, to_f64};
+use crate::objective::{Batch, Objective, Real, check_finite_in, from_f64, to_f64};
 use crate::population::PopulationInfoNce;
 
 /// A deterministic cost over parameter blocks with its exact gradient, in the scalar `T` (`f64`
@@ -57,17 +57,6 @@ impl<F> FnCost<F> {
 impl<T: Real, F: FnMut(&[DMatrix<T>], &mut [DMatrix<T>]) -> Result<T>> Cost<T> for FnCost<F> {
     fn cost_grad(&mut self, params: &[DMatrix<T>], grads: &mut [DMatrix<T>]) -> Result<T> {
         (self.0)(params, grads)
-    }
-}
-
-/// Returns [`GmmError::NonFinite`] naming the first non-finite entry of `m` (any scalar).
-fn check_finite_in<T: Real>(m: &DMatrix<T>, what: &'static str) -> Result<()> {
-    match m.iter().position(|v| !v.is_finite()) {
-        None => Ok(()),
-        Some(p) => {
-            let value = to_f64(m[p]);
-            Err(GmmError::NonFinite { what, row: p % m.nrows(), col: p / m.nrows(), value }.into())
-        }
     }
 }
 
@@ -128,7 +117,7 @@ impl<T: Real> Cost<T> for FixedSample<'_, T> {
         let mut total = T::zero();
         for (left, right) in &self.batches {
             let w = from_f64::<T>(left.nrows() as f64 / self.n as f64);
-            let value = self.objective.value_grad(params, Batch::new(left, right), &mut self.scratch);
+            let value = self.objective.value_grad(params, Batch::from_checked(left, right), &mut self.scratch);
             total += w * crate::objective::overflow_as_infinite(value)?;
             for (g, s) in grads.iter_mut().zip(&self.scratch) {
                 *g += s * w;

@@ -25,12 +25,16 @@ pub fn to_f64<T: Real>(v: T) -> f64 {
 /// A batch of positive pairs: row `i` of `left` and row `i` of `right` are a positive pair
 /// (anchors and positives for InfoNCE and SimSiam; modality x and modality y for CLIP).
 /// Samples are rows; the scalar is `f64` unless stated.
+///
+/// A batch is checked once, when it is built ([`Batch::new`]: one pair per row on both sides,
+/// every entry finite), so an objective never re-scans its data: it checks only what depends on
+/// itself (the batch's size against its minimum, the columns against its parameters). The
+/// built-in sources over a fixed sample build their batches from data checked when the source
+/// was, without a second scan.
 #[derive(Debug)]
 pub struct Batch<'a, T: Real = f64> {
-    /// `n x d_left`.
-    pub left: &'a DMatrix<T>,
-    /// `n x d_right`.
-    pub right: &'a DMatrix<T>,
+    left: &'a DMatrix<T>,
+    right: &'a DMatrix<T>,
 }
 
 impl<T: Real> Clone for Batch<'_, T> {
@@ -43,8 +47,34 @@ impl<T: Real> Copy for Batch<'_, T> {}
 
 impl<'a, T: Real> Batch<'a, T> {
     /// A batch from two matrices with one pair per row.
-    pub fn new(left: &'a DMatrix<T>, right: &'a DMatrix<T>) -> Self {
+    ///
+    /// # Errors
+    /// Sides with different row counts; a non-finite entry (named by side, row and column).
+    pub fn new(left: &'a DMatrix<T>, right: &'a DMatrix<T>) -> Result<Self> {
+        if right.nrows() != left.nrows() {
+            let what = "rows of the two sides of a batch";
+            return Err(GmmError::Shape { what, expected: left.nrows(), got: right.nrows() }.into());
+        }
+        check_finite_in(left, "batch (left side)")?;
+        check_finite_in(right, "batch (right side)")?;
+        Ok(Self { left, right })
+    }
+
+    /// A batch of rows copied from data that was checked (finite, one pair per row) when its
+    /// source was built: not scanned again.
+    pub(crate) fn from_checked(left: &'a DMatrix<T>, right: &'a DMatrix<T>) -> Self {
+        debug_assert_eq!(left.nrows(), right.nrows());
         Self { left, right }
+    }
+
+    /// The left side (`n x d_left`).
+    pub fn left(&self) -> &'a DMatrix<T> {
+        self.left
+    }
+
+    /// The right side (`n x d_right`).
+    pub fn right(&self) -> &'a DMatrix<T> {
+        self.right
     }
 
     /// Number of pairs.
@@ -56,19 +86,29 @@ impl<'a, T: Real> Batch<'a, T> {
     pub fn is_empty(&self) -> bool {
         self.left.nrows() == 0
     }
-}
 
-impl Batch<'_, f64> {
-    /// Checks finiteness and that both sides have the same number of rows (at least `min_n`).
-    pub fn validate(&self, min_n: usize) -> Result<()> {
-        check_shape(self.right, self.left.nrows(), self.right.ncols(), "rows of the two sides of a batch")?;
-        check_at_least(
+    /// Checks that the batch has at least `min_n` pairs (a contrastive batch needs 2: the others
+    /// are the negatives).
+    ///
+    /// # Errors
+    /// [`GmmError::TooFew`] below `min_n`.
+    pub fn check_len(&self, min_n: usize) -> Result<()> {
+        Ok(check_at_least(
             self.len(),
             min_n,
             "pairs in a batch (a contrastive batch needs 2: the others are the negatives)",
-        )?;
-        check_finite(self.left, "batch (left side)")?;
-        Ok(check_finite(self.right, "batch (right side)")?)
+        )?)
+    }
+}
+
+/// Returns [`GmmError::NonFinite`] naming the first non-finite entry of `m` (any scalar).
+pub(crate) fn check_finite_in<T: Real>(m: &DMatrix<T>, what: &'static str) -> Result<()> {
+    match m.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(p) => {
+            let value = to_f64(m[p]);
+            Err(GmmError::NonFinite { what, row: p % m.nrows(), col: p / m.nrows(), value }.into())
+        }
     }
 }
 
@@ -140,11 +180,11 @@ pub(crate) fn check_blocks(params: &[DMatrix<f64>], grads: &[DMatrix<f64>], shap
 }
 
 /// `out = X A^T` into a reusable buffer (resized when the shape changes).
-pub(crate) fn project_into(x: &DMatrix<f64>, a: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+pub(crate) fn project_into(x: &DMatrix<f64>, a: &DMatrix<f64>, out: &mut DMatrix<f64>) -> Result<()> {
     if out.shape() != (x.nrows(), a.nrows()) {
         *out = DMatrix::zeros(x.nrows(), a.nrows());
     }
-    gemm(1.0, x, Op::N, a, Op::T, 0.0, out);
+    Ok(gemm(1.0, x, Op::N, a, Op::T, 0.0, out)?)
 }
 
 /// Resizes a buffer to `(n, m)` if needed.

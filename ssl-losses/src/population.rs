@@ -122,7 +122,7 @@ impl Objective for PopulationInfoNce {
     fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
         let r = params.first().map_or(0, |a| a.nrows());
         check_blocks(params, grads, &[(r, self.gmm.dim())])?;
-        let (loss, grad) = self.value_grad_at(&params[0], batch.left)?;
+        let (loss, grad) = self.value_grad_at(&params[0], batch.left())?;
         grads[0].copy_from(&grad);
         Ok(loss)
     }

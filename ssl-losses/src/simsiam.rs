@@ -70,7 +70,7 @@ impl std::str::FromStr for SimSiamForm {
 /// // W = I and identical views: the prediction equals the target, the loss is 0.
 /// let params = [DMatrix::identity(2, 2), DMatrix::identity(2, 2)];
 /// let mut grads = vec![DMatrix::zeros(2, 2), DMatrix::zeros(2, 2)];
-/// assert_eq!(loss.value_grad(&params, Batch::new(&x, &x), &mut grads)?, 0.0);
+/// assert_eq!(loss.value_grad(&params, Batch::new(&x, &x)?, &mut grads)?, 0.0);
 /// # Ok::<(), ssl_losses::LossError>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -102,20 +102,20 @@ impl SimSiam {
         batch: Batch<'_>,
         grads: &mut [DMatrix<f64>],
     ) -> Result<f64> {
-        batch.validate(1)?;
+        batch.check_len(1)?;
         let r = params.first().map_or(0, |a| a.nrows());
-        let d = batch.left.ncols();
+        let d = batch.left().ncols();
         check_blocks(params, grads, &[(r, d), (r, r)])?;
         check_shape(a_target, r, d, "stop-gradient copy of A")?;
-        check_shape(batch.right, batch.len(), d, "positives against anchors")?;
+        check_shape(batch.right(), batch.len(), d, "positives against anchors")?;
         grads[0].fill(0.0);
         grads[1].fill(0.0);
         let directions: &[(bool, f64)] =
             if self.directions == Directions::Symmetric { &[(false, 0.5), (true, 0.5)] } else { &[(false, 1.0)] };
         let mut loss = 0.0;
         for &(swap, weight) in directions {
-            let (online, target) = if swap { (batch.right, batch.left) } else { (batch.left, batch.right) };
-            loss += weight * self.direction(params, a_target, online, target, weight, grads);
+            let (online, target) = if swap { (batch.right(), batch.left()) } else { (batch.left(), batch.right()) };
+            loss += weight * self.direction(params, a_target, online, target, weight, grads)?;
         }
         crate::objective::finite_loss(
             "SimSiam loss or gradient (overflow: the map or the data is too large)",
@@ -133,13 +133,13 @@ impl SimSiam {
         target: &DMatrix<f64>,
         weight: f64,
         grads: &mut [DMatrix<f64>],
-    ) -> f64 {
+    ) -> Result<f64> {
         let (a, w) = (&params[0], &params[1]);
         let n = online.nrows();
         let r = a.nrows();
-        project_into(online, a, &mut self.z);
-        project_into(target, a_target, &mut self.t);
-        project_into(&self.z, w, &mut self.p);
+        project_into(online, a, &mut self.z)?;
+        project_into(target, a_target, &mut self.t)?;
+        project_into(&self.z, w, &mut self.p)?;
         ensure_shape(&mut self.dp, n, r);
         let inv_n = 1.0 / n as f64;
         let mut loss = 0.0;
@@ -162,11 +162,11 @@ impl SimSiam {
             }
         }
         // dW = dP^T Z, dZ = dP W, dA = dZ^T X.
-        gemm(weight, &self.dp, Op::T, &self.z, Op::N, 1.0, &mut grads[1]);
+        gemm(weight, &self.dp, Op::T, &self.z, Op::N, 1.0, &mut grads[1])?;
         ensure_shape(&mut self.dz, n, r);
-        gemm(1.0, &self.dp, Op::N, w, Op::N, 0.0, &mut self.dz);
-        gemm(weight, &self.dz, Op::T, online, Op::N, 1.0, &mut grads[0]);
-        loss
+        gemm(1.0, &self.dp, Op::N, w, Op::N, 0.0, &mut self.dz)?;
+        gemm(weight, &self.dz, Op::T, online, Op::N, 1.0, &mut grads[0])?;
+        Ok(loss)
     }
 }
 

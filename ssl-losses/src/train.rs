@@ -169,7 +169,7 @@ impl RunningWhitening {
 impl Constraint for RunningWhitening {
     fn observe_batch(&mut self, batch: &Batch<'_>) -> Result<()> {
         let n = batch.len() as f64;
-        let m = (batch.left.tr_mul(batch.left) + batch.right.tr_mul(batch.right)) / (2.0 * n);
+        let m = (batch.left().tr_mul(batch.left()) + batch.right().tr_mul(batch.right())) / (2.0 * n);
         self.m = Some(match self.m.take() {
             None => m,
             Some(prev) => prev * self.momentum + m * (1.0 - self.momentum),
@@ -243,10 +243,7 @@ pub fn train_with<T: Real>(
 ) -> Result<TrainOutcome<T>> {
     config.validate()?;
     for (b, p) in params.iter().enumerate() {
-        if let Some((i, v)) = p.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            let what = if b == 0 { "initial map" } else { "initial parameter block" };
-            return Err(GmmError::NonFinite { what, row: i % p.nrows(), col: i / p.nrows(), value: to_f64(*v) }.into());
-        }
+        crate::objective::check_finite_in(p, if b == 0 { "initial map" } else { "initial parameter block" })?;
     }
     let mut grads: Vec<DMatrix<T>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
     let mut rng = seeded(config.seed);

@@ -62,10 +62,10 @@ fn gradient_error(
     right: &DMatrix<f64>,
 ) -> f64 {
     let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
-    objective.value_grad(&params, Batch::new(left, right), &mut grads).unwrap();
+    objective.value_grad(&params, Batch::new(left, right).unwrap(), &mut grads).unwrap();
     let fd = finite_differences(&params, |p| {
         let mut g: Vec<DMatrix<f64>> = p.iter().map(|q| DMatrix::zeros(q.nrows(), q.ncols())).collect();
-        objective.value_grad(p, Batch::new(left, right), &mut g).unwrap()
+        objective.value_grad(p, Batch::new(left, right).unwrap(), &mut g).unwrap()
     });
     relative_error(&grads, &fd)
 }
@@ -117,7 +117,7 @@ fn simsiam_gradients_with_the_target_held_fixed() {
                 let mut loss = SimSiam::new(form, directions);
                 let params = vec![a.clone(), w.clone()];
                 let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, r)];
-                let batch = Batch::new(&x, &xp);
+                let batch = Batch::new(&x, &xp).unwrap();
                 loss.value_grad(&params, batch, &mut grads).unwrap();
                 // Stop-gradient: differentiate in the online copy only.
                 let fd = finite_differences(&params, |p| {
@@ -155,7 +155,7 @@ fn c5_reparametrisation_invariance() {
         let a = random(r, d, seed + 2);
         let value = |obj: &mut dyn Objective, params: Vec<DMatrix<f64>>, l: &DMatrix<f64>, rr: &DMatrix<f64>| {
             let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
-            obj.value_grad(&params, Batch::new(l, rr), &mut grads).unwrap()
+            obj.value_grad(&params, Batch::new(l, rr).unwrap(), &mut grads).unwrap()
         };
         let close =
             |u: f64, v: f64, what: &str| assert!((u - v).abs() <= 1e-10 * u.abs().max(1.0), "{what}: {u} vs {v}");
@@ -193,12 +193,15 @@ fn bad_inputs_are_typed_errors() {
     let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let x = random(1, 3, 0);
     let mut g = vec![DMatrix::zeros(2, 3)];
-    assert!(loss.value_grad(&[random(2, 3, 1)], Batch::new(&x, &x), &mut g).is_err(), "batch of 1");
+    assert!(loss.value_grad(&[random(2, 3, 1)], Batch::new(&x, &x).unwrap(), &mut g).is_err(), "batch of 1");
     let mut x = random(4, 3, 0);
     x[(2, 1)] = f64::NAN;
-    assert!(loss.value_grad(&[random(2, 3, 1)], Batch::new(&x, &x), &mut g).is_err(), "NaN in data");
+    // Checked once, when the batch is built: a NaN names its side, row and column.
+    let nan = Batch::new(&x, &x).unwrap_err().to_string();
+    assert!(nan.contains("left side") && nan.contains("row 2") && nan.contains("column 1"), "{nan}");
     let x = random(4, 3, 0);
-    assert!(loss.value_grad(&[random(2, 4, 1)], Batch::new(&x, &x), &mut g).is_err(), "wrong map shape");
+    assert!(Batch::new(&x, &random(3, 3, 0)).is_err(), "sides with different rows");
+    assert!(loss.value_grad(&[random(2, 4, 1)], Batch::new(&x, &x).unwrap(), &mut g).is_err(), "wrong map shape");
 }
 
 proptest::proptest! {

@@ -107,7 +107,7 @@ fn labelled_pairs_respect_delta_and_classes() {
     for _ in 0..8 {
         let b = src.next_batch(&mut rng).unwrap();
         for i in 0..10 {
-            let (l, r) = (b.left[(i, 0)] as usize / 2, b.right[(i, 0)] as usize / 2);
+            let (l, r) = (b.left()[(i, 0)] as usize / 2, b.right()[(i, 0)] as usize / 2);
             assert_eq!(l % 4, r % 4, "delta = 1 pairs stay in their class");
             assert_ne!(l, r, "the positive is another sample");
         }
@@ -126,7 +126,8 @@ fn same_bits_on_any_thread_count() {
         pool.install(|| {
             let mut loss = InfoNce::new(0.7, Form::OneWay, Score::Dot).unwrap();
             let mut grad = vec![DMatrix::zeros(2, 10)];
-            let value = loss.value_grad(&a, ssl_losses::Batch::new(&pairs.x, &pairs.x_plus), &mut grad).unwrap();
+            let value =
+                loss.value_grad(&a, ssl_losses::Batch::new(&pairs.x, &pairs.x_plus).unwrap(), &mut grad).unwrap();
             (value, grad)
         })
     };
@@ -242,8 +243,8 @@ fn epochs_over_fixed_pairs_visit_every_pair_once_per_epoch() {
     for _ in 0..3 {
         let b = src.next_batch(&mut rng).unwrap();
         for i in 0..4 {
-            assert_eq!(b.right[(i, 0)], 2.0 * b.left[(i, 0)], "rows stay paired");
-            seen.push(b.left[(i, 0)] as usize / 10);
+            assert_eq!(b.right()[(i, 0)], 2.0 * b.left()[(i, 0)], "rows stay paired");
+            seen.push(b.left()[(i, 0)] as usize / 10);
         }
     }
     seen.sort_unstable();
@@ -272,8 +273,8 @@ impl<T: ssl_losses::Real> Objective<T> for LeastSquares {
         grads: &mut [DMatrix<T>],
     ) -> ssl_losses::Result<T> {
         let n = T::from_subset(&(batch.len() as f64));
-        let residual = batch.left * params[0].transpose() - batch.right;
-        grads[0] = residual.transpose() * batch.left * (T::from_subset(&2.0) / n);
+        let residual = batch.left() * params[0].transpose() - batch.right();
+        grads[0] = residual.transpose() * batch.left() * (T::from_subset(&2.0) / n);
         Ok(residual.norm_squared() / n)
     }
 }
@@ -286,7 +287,7 @@ struct Fixed<T: ssl_losses::Real> {
 
 impl<T: ssl_losses::Real> PairSource<T> for Fixed<T> {
     fn next_batch(&mut self, _: &mut gmm_core::SeedRng) -> ssl_losses::Result<ssl_losses::Batch<'_, T>> {
-        Ok(ssl_losses::Batch::new(&self.x, &self.y))
+        ssl_losses::Batch::new(&self.x, &self.y)
     }
 
     fn dims(&self) -> (usize, usize) {

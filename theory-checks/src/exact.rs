@@ -97,7 +97,7 @@ fn reparametrisation_gap(ctx: &Ctx, control: bool) -> Result<Case> {
         let value =
             |obj: &mut dyn Objective, p: Vec<DMatrix<f64>>, l: &DMatrix<f64>, rr: &DMatrix<f64>| -> Result<f64> {
                 let mut grads: Vec<DMatrix<f64>> = p.iter().map(|m| DMatrix::zeros(m.nrows(), m.ncols())).collect();
-                Ok(obj.value_grad(&p, Batch::new(l, rr), &mut grads)?)
+                Ok(obj.value_grad(&p, Batch::new(l, rr)?, &mut grads)?)
             };
         let mut infonce = InfoNce::new(0.7, Form::Symmetric, Score::Dot)?;
         let mut siam = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);

@@ -45,7 +45,7 @@ fn losses_and_gradients_match_jax() {
                     other => panic!("unknown loss {other}"),
                 };
             let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
-            let value = objective.value_grad(&params, Batch::new(&x, right), &mut grads).unwrap();
+            let value = objective.value_grad(&params, Batch::new(&x, right).unwrap(), &mut grads).unwrap();
             let expected = l["value"].as_f64().unwrap();
             let what = format!("{} tau {tau}", l);
             assert!((value - expected).abs() <= 1e-11 * expected.abs().max(1.0), "{what}: value {value} vs {expected}");

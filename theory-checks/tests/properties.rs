@@ -34,9 +34,9 @@ proptest! {
         let a = gaussian_matrix(g.k() - 1, d, &mut seeded(seed ^ 4)) * (0.3 / (d as f64).sqrt());
         let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
         let mut grad = vec![DMatrix::zeros(a.nrows(), d)];
-        let before = loss.value_grad(std::slice::from_ref(&a), Batch::new(&pairs.x, &pairs.x_plus), &mut grad).unwrap();
+        let before = loss.value_grad(std::slice::from_ref(&a), Batch::new(&pairs.x, &pairs.x_plus).unwrap(), &mut grad).unwrap();
         let (xm, xpm) = (&pairs.x * m.transpose(), &pairs.x_plus * m.transpose());
-        let after = loss.value_grad(&[&a * &mi], Batch::new(&xm, &xpm), &mut grad).unwrap();
+        let after = loss.value_grad(&[&a * &mi], Batch::new(&xm, &xpm).unwrap(), &mut grad).unwrap();
         prop_assert!((before - after).abs() <= 1e-9 * before.abs().max(1.0), "{before} vs {after}");
     }
 }
