@@ -114,6 +114,19 @@ fn train_recovers_fisher_on_the_pca_trap_with_defaults() {
 }
 
 #[test]
+fn train_says_when_a_fixed_sample_has_no_minimiser() {
+    // Two pairs in 10 dimensions: the loss falls toward 0 as the map grows, with a vanishing
+    // gradient; this used to print "certified".
+    let (ok, stdout, stderr) =
+        ssl_gmm(&["train", "--preset", "pca-trap", "--method", "infonce", "--samples", "2", "--batch", "2", "--json"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["converged"], false, "{v}");
+    assert_eq!(v["certificate"]["no_minimiser"], true, "{v}");
+    assert!(stderr.contains("no") && stderr.contains("minimiser") && stderr.contains("--samples"), "{stderr}");
+}
+
+#[test]
 fn train_rejects_bad_settings_in_one_line() {
     for extra in [
         vec!["--dim", "0"],

@@ -429,7 +429,8 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
 
 /// Minimises the mean batch loss of `objective` over a fixed partition of the pairs
 /// `(left, right)` into batches of `batch`, plus `(lambda / 2) ||block||_F^2` on every block,
-/// by `solver` from `init`.
+/// by `solver` from `init`. Without a ridge a contrastive loss that reaches its infimum 0 has
+/// no minimiser, and the certificate says so ([`Certificate::escaped_to_infimum`]).
 fn minimize_fixed(
     objective: &mut dyn crate::Objective,
     (left, right): (&DMatrix<f64>, &DMatrix<f64>),
@@ -451,7 +452,13 @@ fn minimize_fixed(
         }
         Ok(value + penalty)
     });
-    solver.minimize(&mut cost, init, &mut |_| {})
+    let mut out = solver.minimize(&mut cost, init, &mut |_| {})?;
+    if lambda == 0.0
+        && let Some(&start) = out.losses.first()
+    {
+        out.certificate = out.certificate.escaped_to_infimum(out.loss, start);
+    }
+    Ok(out)
 }
 
 /// CLIP fitted to the certificate on a fixed sample of paired modalities `(x, y)`
@@ -599,6 +606,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for ClipFit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::INFIMUM_FRACTION;
     use gmm_core::{MixtureGenerator, seeded};
 
     #[test]
@@ -655,5 +663,25 @@ mod tests {
         assert!(InfoNceFit::new(5).fit(&p).is_err());
         assert!(InfoNceFit::new(2).tau(0.0).fit(&p).is_err());
         assert!(InfoNceFit::new(2).batch(1).fit(&p).is_err());
+    }
+
+    /// Two pairs in 10 dimensions can be separated by scaling the map up: the loss has no
+    /// minimiser, its gradient vanishes on the way to the infimum, and the certificate must not
+    /// call that converged. The same mixture with many pairs (a minimiser exists) is certified,
+    /// at a loss near log m, far above the threshold.
+    #[test]
+    fn a_sample_without_minimiser_is_not_certified() {
+        let g = MixtureGenerator::isotropic(3, 10).noise_direction(4.0).generate(&mut seeded(1)).unwrap();
+        let tiny = g.sample_pairs(2, 1.0, &mut seeded(2)).unwrap();
+        let fit = InfoNceFit::new(2).fit(&tiny).unwrap();
+        assert!(fit.certificate.no_minimiser && !fit.certificate.converged, "{:?}", fit.certificate);
+        assert!(fit.loss < INFIMUM_FRACTION * fit.losses[0], "loss {} from {}", fit.loss, fit.losses[0]);
+        let many = g.sample_pairs(4096, 1.0, &mut seeded(2)).unwrap();
+        let fit = InfoNceFit::new(2).fit(&many).unwrap();
+        assert!(fit.certificate.converged && !fit.certificate.no_minimiser, "{:?}", fit.certificate);
+        assert!(fit.loss > 0.5 * fit.losses[0], "loss {} from {}", fit.loss, fit.losses[0]);
+        // With a ridge the cost has a minimiser whatever the sample: no flag.
+        let ridge = InfoNceFit::new(2).weight_decay(1e-3).fit(&tiny).unwrap();
+        assert!(!ridge.certificate.no_minimiser, "{:?}", ridge.certificate);
     }
 }

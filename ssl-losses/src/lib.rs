@@ -21,7 +21,8 @@ pub use fit::{
     WHITENING_RIDGE, Whitening,
 };
 pub use lbfgs::{
-    Certificate, Cost, FixedSample, FnCost, Lbfgs, LbfgsStep, Minimized, PopulationCost, population_minimiser,
+    Certificate, Cost, FixedSample, FnCost, INFIMUM_FRACTION, Lbfgs, LbfgsStep, Minimized, PopulationCost,
+    population_minimiser,
 };
 pub use objective::{Batch, Objective, Real, from_f64, to_f64};
 pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};

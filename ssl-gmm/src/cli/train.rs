@@ -435,6 +435,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let converged = certificate.is_some_and(|c| c.converged);
     match certificate {
+        Some(c) if c.no_minimiser => eprintln!(
+            "warning: not converged: the loss fell to {final_loss:.3e}, below {} of its start: its infimum 0, which \
+             InfoNCE approaches only as the map grows without bound, so this fixed sample of {samples} pairs has no \
+             minimiser; use more pairs (--samples)",
+            ssl_losses::INFIMUM_FRACTION
+        ),
         Some(c) if !c.converged => eprintln!(
             "warning: not converged: the gradient norm is {:.3e} of its start after {} L-BFGS iterations (tolerance {:.1e}); \
              raise --max-iters, or check that the fixed-sample loss has a minimiser",
@@ -510,7 +516,11 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
             format!("a fixed sample of {n} pairs in batches of {}, {} L-BFGS iterations", report.batch, report.steps),
             format!(
                 "{} (gradient norm {:.2e} of its start, tolerance {:.0e})",
-                if c.converged { "certified" } else { "NOT converged" },
+                match (c.converged, c.no_minimiser) {
+                    (true, _) => "certified",
+                    (false, true) => "NOT converged, no minimiser: the loss reached its infimum",
+                    (false, false) => "NOT converged",
+                },
                 c.relative,
                 c.tol
             ),
