@@ -272,12 +272,7 @@ pub fn whitened_predictor_rate(
     batch: usize,
     config: &crate::TrainConfig,
 ) -> Result<f64> {
-    gmm_core::check_at_least(batch, 1, "pairs per batch")?;
-    gmm_core::check_positive(config.lr, "learning rate")?;
-    let k = WhitenedSpectrum::new(m, c, r)?;
-    let lambda = k.lambda[k.signal_rows(r)? - 1];
-    let lr_eff = config.lr / (1.0 - RECIPE_MOMENTUM);
-    Ok((batch as f64 * lambda * lambda / (64.0 * lr_eff)).min(1.0))
+    WhitenedSpectrum::new(m, c, r)?.predictor_rate(r, batch, config)
 }
 
 /// The heavy-ball momentum of the whitened-SimSiam recipe.
@@ -304,6 +299,15 @@ impl WhitenedSpectrum {
         let sym_c = gmm_core::linalg::symmetrize(c);
         let (lambda, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * &sym_c * &inv_half))?;
         Ok(Self { inv_half, sym_c, lambda, q })
+    }
+
+    /// [`whitened_predictor_rate`] of this problem.
+    fn predictor_rate(&self, r: usize, batch: usize, config: &crate::TrainConfig) -> Result<f64> {
+        gmm_core::check_at_least(batch, 1, "pairs per batch")?;
+        gmm_core::check_positive(config.lr, "learning rate")?;
+        let lambda = self.lambda[self.signal_rows(r)? - 1];
+        let lr_eff = config.lr / (1.0 - RECIPE_MOMENTUM);
+        Ok((batch as f64 * lambda * lambda / (64.0 * lr_eff)).min(1.0))
     }
 
     /// `lambda_i - lambda_{i+1}` (`lambda_{d+1} = 0`).
@@ -494,7 +498,7 @@ pub fn train_whitened_simsiam_certified<'a>(
             ..config.clone()
         };
         let mut no_observer = |_: &crate::StepInfo, _: &[DMatrix<f64>]| std::ops::ControlFlow::Continue(());
-        let rate = whitened_predictor_rate(m, c, init_map.nrows(), batch, &run)?;
+        let rate = spectrum.predictor_rate(init_map.nrows(), batch, &run)?;
         let outcome = train_whitened_simsiam(source()?.as_mut(), init_map, &run, rate, &mut no_observer)?;
         let certificate = spectrum.certify(&outcome.params[0], m, tol)?;
         Ok(CertifiedSimSiam { total_steps: total_steps + outcome.steps, outcome, certificate, start })
