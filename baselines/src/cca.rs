@@ -1,8 +1,10 @@
 //! Spectral method with augmentations (CCA on pairs; theory.md section 2): label-free.
 
-use gmm_core::linalg::{Op, gemm, gen_sym_eig, gram, symmetrize};
+use gmm_core::linalg::{Op, gemm, gen_sym_eig, gram, stacked_gram_with, subtract_mean, symmetrize};
 use gmm_core::nalgebra::DMatrix;
-use gmm_core::{Fit, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_non_negative};
+use gmm_core::{
+    Fit, LinearMap, Pairs, Transform, Validate, all_finite, check_at_least, check_finite, check_non_negative,
+};
 
 use crate::error::{BaselineError, Result, singular_with_fix};
 use crate::stats::{Classes, centred, column_means, fix_row_signs};
@@ -92,16 +94,21 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
     fn fit(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<CcaFit> {
         self.validate()?;
         let (n, d) = gmm_core::check_pairs(x, x_plus, self.n_components, "CCA n_components")?;
-        check_finite(x, "anchors")?;
-        check_finite(x_plus, "positives")?;
         let mean = (column_means(x) + column_means(x_plus)) * 0.5;
-        let (cx, cp) = (centred(x, &mean), centred(x_plus, &mean));
-        let mut cov = (gram(&cx) + gram(&cp)) / (2.0 * n as f64);
+        // The means are finite only if every entry is; the scans that name the first bad entry
+        // run only if they are not.
+        if !all_finite(mean.as_slice()) {
+            check_finite(x, "anchors")?;
+            check_finite(x_plus, "positives")?;
+        }
+        // One blocked pass over both sides, centred block by block (no centred copies): the
+        // Gram matrix of [x | x+] holds Cov(x), Cov(x+) and Cov(x+, x) as its blocks.
+        let g = stacked_gram_with(&[x, x_plus], subtract_mean(&mean))?;
+        let mut cov = (g.view((0, 0), (d, d)) + g.view((d, d), (d, d))) / (2.0 * n as f64);
+        let cross = g.view((d, 0), (d, d)) / n as f64;
         for i in 0..d {
             cov[(i, i)] += self.ridge;
         }
-        let mut cross = DMatrix::zeros(d, d);
-        gemm(1.0 / n as f64, &cp, Op::T, &cx, Op::N, 0.0, &mut cross)?;
         let ge = gen_sym_eig(&symmetrize(&cross), &cov).map_err(singular_with_fix(
             "Cov(x) of the pairs",
             "a constant feature, or fewer pairs than features, does this: pass a ridge (e.g. --ridge 1e-6)",

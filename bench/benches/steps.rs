@@ -90,6 +90,11 @@ fn fits(c: &mut Criterion) {
     g.bench_function("pca n20000 d256 r9", |b| {
         b.iter(|| black_box(baselines::Pca::new(9).fit(&data.x).expect("valid")))
     });
+    let pairs = bench::pairs(n, d);
+    g.throughput(Throughput::Elements(bench::cca_flops(n, d) as u64));
+    g.bench_function("cca-pairs n20000 d256 r9", |b| {
+        b.iter(|| black_box(baselines::CcaPairs::new(9).fit((&pairs.x, &pairs.x_plus)).expect("valid")))
+    });
     let small = labelled(5000, 16);
     g.throughput(Throughput::Elements(5000));
     g.bench_function("kmeans n5000 d16 k10", |b| {

@@ -1,13 +1,52 @@
+//! A workload in a loop, for `perf record`: `cargo run --release -p bench --example profile_step
+//! -- [infonce|pca|lda|cca|sampling]` (default `infonce`); prints the mean time per call.
 use std::time::Instant;
+
+use baselines::Fit;
+
 fn main() {
-    let mut w = bench::InfoNceStep::new(1024, 128, 16);
-    for _ in 0..20 {
-        w.run();
+    let which = std::env::args().nth(1).unwrap_or_else(|| "infonce".into());
+    let mut run: Box<dyn FnMut()> = match which.as_str() {
+        "infonce" => {
+            let mut step = bench::InfoNceStep::new(1024, 128, 16);
+            Box::new(move || {
+                std::hint::black_box(step.run());
+            })
+        }
+        "pca" => {
+            let data = bench::labelled(20_000, 256);
+            Box::new(move || {
+                std::hint::black_box(baselines::Pca::new(9).fit(&data.x).expect("valid data"));
+            })
+        }
+        "lda" => {
+            let data = bench::labelled(20_000, 256);
+            Box::new(move || {
+                std::hint::black_box(baselines::Lda::new().fit((&data.x, &data.z)).expect("valid data"));
+            })
+        }
+        "cca" => {
+            let pairs = bench::pairs(20_000, 256);
+            Box::new(move || {
+                std::hint::black_box(baselines::CcaPairs::new(9).fit((&pairs.x, &pairs.x_plus)).expect("valid data"));
+            })
+        }
+        "sampling" => {
+            let mut sampling = bench::Sampling::new(4096, 512);
+            Box::new(move || sampling.run())
+        }
+        other => {
+            eprintln!("unknown workload {other}: infonce, pca, lda, cca or sampling");
+            std::process::exit(2);
+        }
+    };
+    for _ in 0..3 {
+        run();
     }
+    let iters = std::env::var("ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
     let t = Instant::now();
-    let iters = 200;
     for _ in 0..iters {
-        std::hint::black_box(w.run());
+        run();
     }
-    println!("step {:.3} ms", t.elapsed().as_secs_f64() * 1e3 / iters as f64);
+    println!("{which}: {:.3} ms per call", t.elapsed().as_secs_f64() * 1e3 / iters as f64);
 }

@@ -1,8 +1,8 @@
 """The peer side of the comparison: the same workloads as `bench/src/lib.rs`, in NumPy and JAX.
 
 Prints one flat JSON object per line and workload: {"workload", parameters..., "sec_per_step",
-"gflops"}, sec_per_step being the median of repeated calls after a warm-up (JAX: jit-compiled, x64, results
-blocked on). Run through compare.sh, which alternates it with the Rust side.
+"gflops"}, sec_per_step being the median of repeated calls after a warm-up (JAX: jit-compiled, in f64 (x64) and in
+f32, results blocked on). Run through compare.sh, which alternates it with the Rust side.
 """
 import json
 import sys
@@ -47,18 +47,20 @@ def main():
     emit("gemm-f64", {"m": m, "library": "numpy"}, median_seconds(lambda: a @ b, min(REPS, 11)), 2.0 * m**3)
 
     step = jax.jit(jax.value_and_grad(infonce_loss))
-    for n, d, r in [(1024, 128, 16), (256, 32, 4), (4096, 512, 64)]:
-        x = jnp.asarray(rng.standard_normal((n, d)))
-        xp = x + 0.5 * jnp.asarray(rng.standard_normal((n, d)))
-        amat = jnp.asarray(0.3 / np.sqrt(d) * rng.standard_normal((r, d)))
+    for dtype in ("f64", "f32"):
+        for n, d, r in [(1024, 128, 16), (256, 32, 4), (4096, 512, 64)]:
+            cast = jnp.float64 if dtype == "f64" else jnp.float32
+            x = jnp.asarray(rng.standard_normal((n, d)), dtype=cast)
+            xp = x + jnp.asarray(0.5 * rng.standard_normal((n, d)), dtype=cast)
+            amat = jnp.asarray(0.3 / np.sqrt(d) * rng.standard_normal((r, d)), dtype=cast)
 
-        def run():
-            value, grad = step(amat, x, xp)
-            grad.block_until_ready()
+            def run():
+                value, grad = step(amat, x, xp)
+                grad.block_until_ready()
 
-        reps = min(REPS, 7) if n > 2048 else REPS
-        emit("infonce-step", {"n": n, "d": d, "r": r, "dtype": "f64", "library": "jax"},
-             median_seconds(run, reps), 8.0 * n * d * r + 6.0 * n * n * r)
+            reps = min(REPS, 7) if n > 2048 else REPS
+            emit("infonce-step", {"n": n, "d": d, "r": r, "dtype": dtype, "library": "jax"},
+                 median_seconds(run, reps), 8.0 * n * d * r + 6.0 * n * n * r)
 
     from sklearn.decomposition import PCA
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -73,6 +75,23 @@ def main():
          2.0 * n * d * d)
     emit("pca-fit", params, median_seconds(lambda: PCA(n_components=9, svd_solver="covariance_eigh").fit(x), min(REPS, 11)),
          2.0 * n * d * d)
+    # CCA on pairs (no scikit-learn estimator solves the pairs' generalized eigenproblem): NumPy
+    # products on centred copies and SciPy's generalized symmetric eigensolver, as a researcher
+    # would write it.
+    import scipy.linalg
+    same = rng.random(n) < 0.9
+    yp = np.where(same, y, rng.integers(0, k, size=n))
+    xp = means[yp] + rng.standard_normal((n, d)) @ np.linalg.cholesky(cov).T
+
+    def cca():
+        m = 0.5 * (x.mean(axis=0) + xp.mean(axis=0))
+        cx, cp = x - m, xp - m
+        c = (cx.T @ cx + cp.T @ cp) / (2 * n)
+        cross = cp.T @ cx / n
+        return scipy.linalg.eigh(0.5 * (cross + cross.T), c, subset_by_index=[d - 9, d - 1])
+
+    emit("cca-fit", {"n": n, "d": d, "k": k, "library": "numpy+scipy"}, median_seconds(cca, min(REPS, 11)),
+         6.0 * n * d * d)
 
     for d in [64, 512]:
         n, k = 4096, 10

@@ -99,7 +99,7 @@ impl Gemm {
         }
     }
 
-    /// `C = A B` on one thread (matrixmultiply's kernels).
+    /// `C = A B` on one thread (the workspace GEMM: matrixmultiply's kernels at this shape).
     pub fn run(&mut self) {
         ssl_losses::kernels::gemm(1.0, &self.a, Op::N, &self.b, Op::N, 0.0, &mut self.c)
             .expect("square operands of one size");
@@ -128,6 +128,11 @@ impl Gemm {
 /// Labelled samples for the LDA / PCA fit workloads: `n` samples of the `k = 10` workload mixture.
 pub fn labelled(n: usize, d: usize) -> gmm_core::Labelled {
     workload_mixture(d).sample(n, &mut seeded(6))
+}
+
+/// Pairs for the CCA fit workload: `n` pairs (`delta = 0.9`) of the `k = 10` workload mixture.
+pub fn pairs(n: usize, d: usize) -> Pairs {
+    workload_mixture(d).sample_pairs(n, 0.9, &mut seeded(7)).expect("delta = 0.9 is valid")
 }
 
 /// Flops of the scatter product of an LDA or PCA fit: `2 n d^2` (one `d x d` Gram matrix; the
@@ -176,7 +181,20 @@ impl Measurement {
     }
 }
 
-/// Runs the workloads of the peer comparison and returns their medians.
+/// Flops of a CCA-on-pairs fit's products: the `2d x 2d` Gram matrix of `[x | x+]`, counted as
+/// the three `d x d` products it holds (`Cov(x)`, `Cov(x+)`, `Cov(x+, x)`): `6 n d^2`.
+pub fn cca_flops(n: usize, d: usize) -> f64 {
+    3.0 * scatter_flops(n, d)
+}
+
+/// The InfoNCE step sizes of the scaling table (`d = 128`, `r = 16`): `time / n^2` should stay
+/// flat once the `n^2` score products dominate.
+pub const SCALING_STEPS: [usize; 4] = [256, 1024, 4096, 16384];
+
+/// The sample sizes of the fits' scaling table (`d = 256`, `k = 10`): `time / n` should stay flat.
+pub const SCALING_FITS: [usize; 3] = [5_000, 20_000, 80_000];
+
+/// Runs the workloads of the peer comparison and the scaling tables and returns their medians.
 pub fn measure_all(quick: bool) -> Vec<Measurement> {
     let reps = if quick { 5 } else { 31 };
     let mut out = Vec::new();
@@ -186,25 +204,43 @@ pub fn measure_all(quick: bool) -> Vec<Measurement> {
     let s = median_seconds(reps.min(11), || g.run_parallel());
     let p = serde_json::json!({"m": m, "threads": rayon::current_num_threads()});
     out.push(Measurement::new("gemm-f64", p, s, Some(flops)));
-    for (n, d, r) in [(1024, 128, 16), (256, 32, 4), (4096, 512, 64)] {
+    let steps = [(1024, 128, 16), (256, 32, 4), (4096, 512, 64)];
+    let scaling = SCALING_STEPS.iter().filter(|&&n| n != 1024).map(|&n| (n, 128, 16));
+    for (n, d, r) in steps.into_iter().chain(scaling) {
         let mut w = InfoNceStep::new(n, d, r);
-        let s = median_seconds(if n > 2048 { reps.min(7) } else { reps }, || {
+        let calls = if n >= 16384 {
+            3
+        } else if n > 2048 {
+            reps.min(7)
+        } else {
+            reps
+        };
+        let s = median_seconds(calls, || {
             std::hint::black_box(w.run());
         });
         let p = serde_json::json!({"n": n, "d": d, "r": r, "dtype": "f64"});
         out.push(Measurement::new("infonce-step", p, s, Some(infonce_flops(n, d, r))));
     }
-    let (n, d) = (20_000, 256);
-    let data = labelled(n, d);
-    let s = median_seconds(reps.min(11), || {
-        std::hint::black_box(baselines::Lda::new().fit((&data.x, &data.z)).expect("valid data"));
-    });
-    let p = serde_json::json!({"n": n, "d": d, "k": 10});
-    out.push(Measurement::new("lda-fit", p.clone(), s, Some(scatter_flops(n, d))));
-    let s = median_seconds(reps.min(11), || {
-        std::hint::black_box(baselines::Pca::new(9).fit(&data.x).expect("valid data"));
-    });
-    out.push(Measurement::new("pca-fit", p, s, Some(scatter_flops(n, d))));
+    let d = 256;
+    for n in SCALING_FITS {
+        let calls = if n > 20_000 { 3 } else { reps.min(11) };
+        let data = labelled(n, d);
+        let p = serde_json::json!({"n": n, "d": d, "k": 10});
+        let s = median_seconds(calls, || {
+            std::hint::black_box(baselines::Lda::new().fit((&data.x, &data.z)).expect("valid data"));
+        });
+        out.push(Measurement::new("lda-fit", p.clone(), s, Some(scatter_flops(n, d))));
+        let s = median_seconds(calls, || {
+            std::hint::black_box(baselines::Pca::new(9).fit(&data.x).expect("valid data"));
+        });
+        out.push(Measurement::new("pca-fit", p.clone(), s, Some(scatter_flops(n, d))));
+        drop(data);
+        let pairs = pairs(n, d);
+        let s = median_seconds(calls, || {
+            std::hint::black_box(baselines::CcaPairs::new(9).fit((&pairs.x, &pairs.x_plus)).expect("valid data"));
+        });
+        out.push(Measurement::new("cca-fit", p, s, Some(cca_flops(n, d))));
+    }
     for d in [64, 512] {
         let n = 4096;
         let mut w = Sampling::new(n, d);

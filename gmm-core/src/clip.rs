@@ -282,8 +282,7 @@ impl Modality {
         let private: WeightedIndex<f64> = categorical(self.private_weights.as_slice(), "private weights")?;
         let w: Vec<usize> = (0..z.len()).map(|_| rng.sample(&private)).collect();
         let mut out = DMatrix::zeros(z.len(), self.dim());
-        let mut scratch = DMatrix::zeros(z.len(), self.dim());
-        fill_gaussian_rows(rng, &self.chol_t, &self.means, z, &mut scratch, &mut out)?;
+        fill_gaussian_rows(rng, &self.chol_t, &self.means, z, &mut out)?;
         add_rows(&mut out, &self.private_means, &w);
         Ok((out, w))
     }

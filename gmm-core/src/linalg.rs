@@ -27,10 +27,42 @@ pub enum Op {
     T,
 }
 
-/// `C = alpha op(A) op(B) + beta C` by matrixmultiply's packed microkernels (nalgebra's own
-/// `gemm_tr` is a plain loop). Transposes cost nothing: they only swap strides. `A` and `B` may
-/// be views (e.g. a block of rows). With `beta = 0`, `C` is overwritten (its old content is not
-/// read).
+/// A nalgebra matrix (or view) as a faer view of the same memory, transposed for [`Op::T`].
+fn faer_view<S: RawStorage<f64, Dyn, Dyn>>(a: &Matrix<f64, Dyn, Dyn, S>, op: Op) -> faer::MatRef<'_, f64> {
+    let ((rows, cols), (rs, cs)) = (a.shape(), a.strides());
+    // SAFETY: pointer, shape and strides describe the borrowed nalgebra storage, which outlives
+    // the returned view (same lifetime); faer reads it only.
+    let view = unsafe { faer::MatRef::from_raw_parts(a.as_ptr(), rows, cols, rs as isize, cs as isize) };
+    match op {
+        Op::N => view,
+        Op::T => view.transpose(),
+    }
+}
+
+/// A nalgebra matrix as a mutable faer view of the same memory.
+pub(crate) fn faer_view_mut(c: &mut DMatrix<f64>) -> faer::MatMut<'_, f64> {
+    let (rows, cols) = c.shape();
+    // SAFETY: `c` is borrowed mutably for the view's lifetime; column-major, contiguous.
+    unsafe { faer::MatMut::from_raw_parts_mut(c.as_mut_ptr(), rows, cols, 1, rows as isize) }
+}
+
+/// Whether a product `m x k` times `k x n` is reduction-shaped (`k >= 4 max(m, n)`: a small
+/// output summed over a long inner dimension, e.g. a gradient `dZ^T X` or one block of
+/// anchors against all positives). faer's kernels run these 2-5x faster than matrixmultiply's,
+/// which pack the long operand into narrow panels; matrixmultiply is as fast or faster
+/// elsewhere (measured: bench/README.md). A function of the shapes only, so the bits do not
+/// depend on timings or on the thread count.
+fn reduction_shaped(m: usize, k: usize, n: usize) -> bool {
+    k >= 4 * m.max(n)
+}
+
+/// `C = alpha op(A) op(B) + beta C` on the calling thread, by packed microkernels: faer's for
+/// reduction-shaped products (`k >= 4 max(m, n)`), matrixmultiply's otherwise (nalgebra's
+/// own `gemm_tr` is a plain loop). Transposes cost nothing: they only swap strides. `A` and `B`
+/// may be views (e.g. a block of rows). With `beta = 0`, `C` is overwritten (its old content is
+/// not read). The kernel is chosen by the shapes and the processor's instruction set (faer
+/// dispatches on AVX-512 / AVX2), never by timings: the same inputs give the same bits on a
+/// given machine.
 ///
 /// # Errors
 /// [`GmmError::Shape`] when the inner dimensions of `op(A) op(B)` differ or `C` is not
@@ -58,6 +90,19 @@ where
         return Err(GmmError::Shape { what: "inner dimensions of a matrix product", expected: k, got: k2 });
     }
     check_shape(c, m, n, "output of a matrix product")?;
+    if reduction_shaped(m, k, n) {
+        let accum = if beta == 0.0 {
+            faer::Accum::Replace
+        } else {
+            if beta != 1.0 {
+                *c *= beta;
+            }
+            faer::Accum::Add
+        };
+        let (lhs, rhs) = (faer_view(a, ta), faer_view(b, tb));
+        faer::linalg::matmul::matmul(faer_view_mut(c), accum, lhs, rhs, alpha, faer::Par::Seq);
+        return Ok(());
+    }
     let (rsc, csc) = c.strides();
     // SAFETY: the pointers and strides come from nalgebra matrices whose shapes were checked
     // above to match (m, k), (k, n) and (m, n); `c` is borrowed mutably, so it aliases neither.
@@ -82,79 +127,121 @@ where
     Ok(())
 }
 
-/// Rows per block of [`gemm_rows_par`].
-const ROW_BLOCK: usize = 256;
-/// Below this many multiply-adds [`gemm_rows_par`] runs one product on the calling thread
-/// (the split costs more than it saves). A function of the shapes only, so still deterministic.
-const PAR_MIN_WORK: usize = 1 << 24;
-
-/// `C = A B` for `A` (`n x k`), `B` (`k x m`), by blocks of rows of `A` and `C` in parallel
-/// (rayon, feature `parallel`). Each entry of `C` comes from one block product (or, for small products, one
-/// product) whatever the thread count, so the bits do not depend on it.
-///
-/// # Errors
-/// As [`gemm`]: `A`'s columns against `B`'s rows, `C` not `n x m`.
-pub fn gemm_rows_par(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &mut DMatrix<f64>) -> Result<()> {
-    let n = a.nrows();
-    if a.ncols() != b.nrows() {
-        return Err(GmmError::Shape {
-            what: "inner dimensions of a matrix product",
-            expected: a.ncols(),
-            got: b.nrows(),
-        });
-    }
-    check_shape(c, n, b.ncols(), "output of a matrix product")?;
-    if n.saturating_mul(a.ncols()).saturating_mul(b.ncols()) < PAR_MIN_WORK {
-        return gemm(1.0, a, Op::N, b, Op::N, 0.0, c);
-    }
-    let starts: Vec<usize> = (0..n).step_by(ROW_BLOCK).collect();
-    let blocks = crate::parallel::map(&starts, |&start| {
-        let rows = a.rows(start, ROW_BLOCK.min(n - start));
-        let mut out = DMatrix::zeros(rows.nrows(), b.ncols());
-        gemm(1.0, &rows, Op::N, b, Op::N, 0.0, &mut out).map(|()| out)
-    });
-    for (i, block) in blocks.into_iter().enumerate() {
-        c.rows_mut(i * ROW_BLOCK, ROW_BLOCK.min(n - i * ROW_BLOCK)).copy_from(&block?);
-    }
-    Ok(())
+/// `C = A U` for upper-triangular `U` (`k x k`; only its upper triangle is read, half the
+/// multiply-adds of a full product), written into a faer view `C` (e.g. a block of rows of a
+/// larger matrix), on the calling thread. Shapes are the caller's to check.
+pub(crate) fn gemm_upper_into(a: &DMatrix<f64>, u: &DMatrix<f64>, c: faer::MatMut<'_, f64>) {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+    let (rect, upper) = (BlockStructure::Rectangular, BlockStructure::TriangularUpper);
+    let (lhs, rhs) = (faer_view(a, Op::N), faer_view(u, Op::N));
+    matmul(c, rect, faer::Accum::Replace, lhs, rect, rhs, upper, 1.0, faer::Par::Seq);
 }
 
 /// Rows per block of [`gram`]: fixed, so the partition (and the bits) do not depend on the
-/// number of threads.
-const GRAM_BLOCK: usize = 512;
+/// number of threads; large enough that faer's triangular kernel runs near its peak.
+const GRAM_BLOCK: usize = 2048;
 
 /// `X^T X` (`d x d`) for `X` (`n x d`, rows are samples): one pass over the data, blocks of
-/// rows in parallel (rayon, feature `parallel`), block products summed in block order, then symmetrised. The same
+/// rows in parallel (rayon, feature `parallel`), block products summed in block order. Each
+/// block computes only the lower triangle (faer's triangular kernel: `n d (d + 1)` flops instead
+/// of `2 n d^2`), which is mirrored at the end, so the result is exactly symmetric. The same
 /// bits on any number of threads.
 pub fn gram(x: &DMatrix<f64>) -> DMatrix<f64> {
-    gram_with(x, |_, _| {})
+    blocked_gram(&[x], None).expect("one operand always fits itself")
 }
 
-/// `Y^T Y` where `Y` is `X` with each block of rows transformed by `prepare(first_row, block)`
-/// (e.g. centring by a mean, or by each row's class mean) just before its product, so the
-/// transformed data is never materialised whole. Blocks, parallelism and summation order as
-/// [`gram`].
-pub fn gram_with(x: &DMatrix<f64>, prepare: impl Fn(usize, &mut DMatrix<f64>) + Sync) -> DMatrix<f64> {
-    let (n, d) = x.shape();
+/// `Y^T Y` where `Y` is `X` with each column of each block of rows transformed by
+/// `prepare(first_row, column, values)` as it is copied (e.g. centring by a mean, or by each
+/// row's class mean), just before the block's product: the transformed data is never
+/// materialised whole, and each value is touched once between the copy and the product.
+/// Blocks, parallelism and summation order as [`gram`].
+pub fn gram_with(x: &DMatrix<f64>, prepare: impl Fn(usize, usize, &mut [f64]) + Sync) -> DMatrix<f64> {
+    blocked_gram(&[x], Some(&prepare)).expect("one operand always fits itself")
+}
+
+/// [`gram_with`] of the side-by-side matrix `[X_1 | X_2 | ...]` (same rows), never built
+/// whole: `prepare` sees the column index in the stack. Its blocks are the Gram matrices and
+/// cross products of the parts (e.g. `Cov(x)`, `Cov(x+)` and `Cov(x+, x)` of pairs in one
+/// pass over both sides).
+///
+/// # Errors
+/// [`GmmError::Shape`] when the parts have different numbers of rows.
+pub fn stacked_gram_with(
+    parts: &[&DMatrix<f64>],
+    prepare: impl Fn(usize, usize, &mut [f64]) + Sync,
+) -> Result<DMatrix<f64>> {
+    blocked_gram(parts, Some(&prepare))
+}
+
+/// The column prepared by [`gram_with`]: `(first row of the block, column, values)`.
+type PrepareColumn<'a> = &'a (dyn Fn(usize, usize, &mut [f64]) + Sync);
+
+/// The blocked lower-triangular product of [`gram`], [`gram_with`] and [`stacked_gram_with`].
+fn blocked_gram(parts: &[&DMatrix<f64>], prepare: Option<PrepareColumn<'_>>) -> Result<DMatrix<f64>> {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+    let n = parts.first().map_or(0, |p| p.nrows());
+    if let Some(p) = parts.iter().find(|p| p.nrows() != n) {
+        return Err(GmmError::Shape {
+            what: "rows of the parts of a stacked Gram matrix",
+            expected: n,
+            got: p.nrows(),
+        });
+    }
+    let d: usize = parts.iter().map(|p| p.ncols()).sum();
     let starts: Vec<usize> = (0..n).step_by(GRAM_BLOCK).collect();
     let partials = crate::parallel::map(&starts, |&start| {
-        let mut rows = x.rows(start, GRAM_BLOCK.min(n - start)).into_owned();
-        prepare(start, &mut rows);
-        let mut c = DMatrix::zeros(d, d);
-        gemm(1.0, &rows, Op::T, &rows, Op::N, 0.0, &mut c).expect("rows is b x d and c d x d by construction");
-        c
+        let b = GRAM_BLOCK.min(n - start);
+        let lower_product = |rows: faer::MatRef<'_, f64>| {
+            let mut c = DMatrix::zeros(d, d);
+            let (lower, rect) = (BlockStructure::TriangularLower, BlockStructure::Rectangular);
+            let dst = faer_view_mut(&mut c);
+            matmul(dst, lower, faer::Accum::Replace, rows.transpose(), rect, rows, rect, 1.0, faer::Par::Seq);
+            c
+        };
+        if let ([x], None) = (parts, prepare) {
+            return lower_product(faer_view(*x, Op::N).subrows(start, b));
+        }
+        // The block's rows of every part, appended column by column (no zero-fill of a
+        // buffer about to be overwritten), each column prepared as it is copied.
+        let mut values = Vec::with_capacity(b * d);
+        for part in parts {
+            for column in part.as_slice().chunks_exact(n.max(1)) {
+                let j = values.len() / b;
+                values.extend_from_slice(&column[start..start + b]);
+                if let Some(prepare) = prepare {
+                    prepare(start, j, &mut values[j * b..]);
+                }
+            }
+        }
+        lower_product(faer_view(&DMatrix::from_vec(b, d, values), Op::N))
     });
     let mut total = DMatrix::zeros(d, d);
     for p in &partials {
         total += p;
     }
-    symmetrize(&total)
+    // Mirror the lower triangle (the upper one of each partial was never written: zeros).
+    for j in 0..d {
+        for i in 0..j {
+            total[(i, j)] = total[(j, i)];
+        }
+    }
+    Ok(total)
 }
 
 /// Column means of `x` (`n x d`): the `d`-vector of `(1/n) sum_i x_ij`.
 pub fn column_means(x: &DMatrix<f64>) -> DVector<f64> {
-    let n = x.nrows().max(1) as f64;
-    DVector::from_iterator(x.ncols(), x.column_iter().map(|c| c.sum() / n))
+    let n = x.nrows();
+    DVector::from_iterator(
+        x.ncols(),
+        x.as_slice().chunks_exact(n.max(1)).map(|c| crate::error::lane_sum_by(c, |v| v) / n.max(1) as f64),
+    )
+}
+
+/// The `prepare` of [`gram_with`] and [`stacked_gram_with`] that centres: subtracts
+/// `mean[j mod d]` from column `j` (`d` the mean's length: every part of a stack of matrices
+/// with `d` columns is centred by the same mean).
+pub fn subtract_mean(mean: &DVector<f64>) -> impl Fn(usize, usize, &mut [f64]) + Sync + '_ {
+    move |_, j, column| column.iter_mut().for_each(|v| *v -= mean[j % mean.len()])
 }
 
 /// Subtracts `mean` from every row of `x` in place.
@@ -284,16 +371,23 @@ pub fn gen_sym_eig(a: &DMatrix<f64>, b: &DMatrix<f64>) -> Result<GeneralizedEige
     Ok(GeneralizedEigen { values, vectors })
 }
 
-/// `X <- L^{-1} X` for lower-triangular invertible `L`.
+/// `X <- L^{-1} X` for lower-triangular invertible `L` (faer's blocked solve; only the lower
+/// triangle of `L` is read).
 pub(crate) fn solve_lower_in_place(l: &DMatrix<f64>, x: &mut DMatrix<f64>) {
-    let solved = l.solve_lower_triangular_mut(x);
-    debug_assert!(solved, "triangular factor of a Cholesky decomposition is invertible");
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+        faer_view(l, Op::N),
+        faer_view_mut(x),
+        faer::Par::Seq,
+    );
 }
 
 /// `X <- L^{-T} X` for lower-triangular invertible `L`.
 pub(crate) fn solve_lower_transpose_in_place(l: &DMatrix<f64>, x: &mut DMatrix<f64>) {
-    let solved = l.tr_solve_lower_triangular_mut(x);
-    debug_assert!(solved, "triangular factor of a Cholesky decomposition is invertible");
+    faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+        faer_view(l, Op::T),
+        faer_view_mut(x),
+        faer::Par::Seq,
+    );
 }
 
 /// Applies `f` to the eigenvalues of a symmetric positive definite matrix:
@@ -407,10 +501,6 @@ mod tests {
         assert!(matches!(gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut wrong), Err(GmmError::Shape { .. })));
         assert!(matches!(gemm(1.0, &a, Op::T, &b, Op::N, 0.0, &mut c), Err(GmmError::Shape { .. })));
         assert!(wrong.iter().all(|&v| v == 7.0));
-        assert!(gemm_rows_par(&a, &a, &mut c).is_err() && gemm_rows_par(&a, &b, &mut wrong).is_err());
-        let mut fits = DMatrix::zeros(3, 2);
-        gemm_rows_par(&a, &b, &mut fits).unwrap();
-        assert_eq!(fits, &a * &b);
     }
 
     #[test]
@@ -418,6 +508,35 @@ mod tests {
         let x = DMatrix::from_fn(5000, 3, |i, j| ((i * 7 + j * 13) % 11) as f64 - 5.0);
         let g = gram(&x);
         assert!((g - x.transpose() * &x).amax() < 1e-9);
+    }
+
+    #[test]
+    fn gram_is_exactly_symmetric_and_matches_the_blocked_centring() {
+        // Three blocks of rows (n = 5000 > 2 GRAM_BLOCK) with a partial last one.
+        let x = DMatrix::from_fn(5000, 7, |i, j| (((i * 31 + j * 17) % 23) as f64 - 11.0) * 0.37);
+        let g = gram(&x);
+        assert_eq!(g, g.transpose());
+        assert!((&g - x.transpose() * &x).amax() <= 1e-12 * g.amax());
+        let mean = column_means(&x);
+        let centred = gram_with(&x, subtract_mean(&mean));
+        let mut xc = x.clone();
+        subtract_row(&mut xc, &mean);
+        assert!((centred - xc.transpose() * &xc).amax() <= 1e-12 * g.amax());
+    }
+
+    /// The Gram products run in fixed blocks with one kernel call per block, so the thread
+    /// count cannot change a bit: checked on 1, 2 and 3 threads.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn gram_has_the_same_bits_on_any_thread_count() {
+        let a = DMatrix::from_fn(5100, 13, |i, j| ((i * 7 + j * 13) % 19) as f64 / 7.0 - 1.3);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| (gram(&a), gram_with(&a, subtract_mean(&column_means(&a)))))
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Samplers: labelled samples, augmentation pairs with coupling `delta`, and CLIP-GMM pairs.
 //!
-//! All outputs are `n x d` matrices with **samples as rows**. Sampling is batched: the standard
-//! normals of a whole batch are drawn into one matrix `E` and coloured by one matrix product
-//! `E L^T` (`Sigma = L L^T`); the reusable samplers ([`PairSampler`]) keep their scratch space,
-//! so drawing a fresh batch allocates nothing, except for large batches (over 1.6e7
-//! multiply-adds) where the product runs in parallel row blocks, each with its own output block.
+//! All outputs are `n x d` matrices with **samples as rows**. Sampling is batched, by blocks of
+//! 256 rows in parallel: each block's standard normals `E` come from its own generator (seeded
+//! from the caller's, in block order) and are coloured by one triangular product `E L^T`
+//! (`Sigma = L L^T`) straight into the output, so the bits depend on the seed and `n`, never on
+//! the thread count.
 
 use nalgebra::DMatrix;
 use rand::distr::weighted::WeightedIndex;
@@ -86,27 +86,52 @@ pub(crate) fn categorical(weights: &[f64], what: &'static str) -> Result<Weighte
         .map_err(|_| GmmError::out_of_range(what, weights.iter().sum(), "positive finite weights"))
 }
 
+/// Rows per block of [`fill_gaussian_rows`]: each block draws its normals from its own
+/// generator, seeded from the caller's in block order, so the stream depends on the number of
+/// rows only, never on the number of threads.
+const SAMPLE_BLOCK: usize = 256;
+
 /// Colours standard normals into Gaussian rows: `out = E L^T + means[labels]`.
 ///
-/// `chol_t` is `L^T` (`d x d`), `means` is `k x d`, `labels` has one entry per row of `out`;
-/// `scratch` is resized to `out`'s shape if needed and overwritten.
+/// `chol_t` is `L^T` (`d x d`, upper triangular: only that triangle is read, half the work of a
+/// full product), `means` is `k x d`, `labels` has one entry per row of `out`. By blocks of
+/// [`SAMPLE_BLOCK`] rows in parallel (feature `parallel`): one seed per block is drawn from `rng`
+/// in block order, the block's normals (column by column) from a generator with that seed, then
+/// its product and its means, while the block is in cache. The same bits on any thread count.
 pub(crate) fn fill_gaussian_rows<R: Rng + ?Sized>(
     rng: &mut R,
     chol_t: &DMatrix<f64>,
     means: &DMatrix<f64>,
     labels: &[usize],
-    scratch: &mut DMatrix<f64>,
     out: &mut DMatrix<f64>,
 ) -> Result<()> {
     let (n, d) = out.shape();
-    if scratch.shape() != (n, d) {
-        *scratch = DMatrix::zeros(n, d);
+    crate::error::check_shape(chol_t, d, d, "Cholesky factor against the samples' dimension")?;
+    if labels.len() != n {
+        return Err(GmmError::Shape { what: "labels against rows", expected: n, got: labels.len() });
     }
-    for e in scratch.iter_mut() {
-        *e = rng.sample(StandardNormal);
+    if means.ncols() != d {
+        return Err(GmmError::Shape { what: "means against the samples' dimension", expected: d, got: means.ncols() });
     }
-    crate::linalg::gemm_rows_par(scratch, chol_t, out)?;
-    add_rows(out, means, labels);
+    let mut blocks = Vec::with_capacity(n.div_ceil(SAMPLE_BLOCK));
+    let mut rest = crate::linalg::faer_view_mut(out);
+    while rest.nrows() > 0 {
+        let rows = SAMPLE_BLOCK.min(rest.nrows());
+        let (block, tail) = rest.split_at_row_mut(rows);
+        blocks.push((n - block.nrows() - tail.nrows(), rng.random::<u64>(), block));
+        rest = tail;
+    }
+    crate::parallel::for_each_mut(&mut blocks, |(start, seed, block)| {
+        let b = block.nrows();
+        let mut child = crate::rng::seeded(*seed);
+        let normals = DMatrix::from_iterator(b, d, (0..b * d).map(|_| child.sample::<f64, _>(StandardNormal)));
+        crate::linalg::gemm_upper_into(&normals, chol_t, block.as_mut());
+        for j in 0..d {
+            for (value, &label) in block.as_mut().col_mut(j).iter_mut().zip(&labels[*start..]) {
+                *value += means[(label, j)];
+            }
+        }
+    });
     Ok(())
 }
 
@@ -129,7 +154,6 @@ pub struct PairSampler<'a> {
     delta: f64,
     labels: WeightedIndex<f64>,
     chol_t: DMatrix<f64>,
-    scratch: DMatrix<f64>,
 }
 
 impl<'a> PairSampler<'a> {
@@ -142,7 +166,6 @@ impl<'a> PairSampler<'a> {
             delta,
             labels: categorical(gmm.weights().as_slice(), "mixture weights")?,
             chol_t: gmm.cholesky_factor().transpose(),
-            scratch: DMatrix::zeros(0, 0),
         })
     }
 
@@ -168,8 +191,8 @@ impl<'a> PairSampler<'a> {
             *z = rng.sample(&self.labels);
             *zp = if rng.random::<f64>() < self.delta { *z } else { rng.sample(&self.labels) };
         }
-        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z, &mut self.scratch, &mut out.x)?;
-        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z_plus, &mut self.scratch, &mut out.x_plus)
+        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z, &mut out.x)?;
+        fill_gaussian_rows(rng, &self.chol_t, self.gmm.means(), &out.z_plus, &mut out.x_plus)
     }
 
     /// `n` fresh pairs in new matrices.
@@ -187,8 +210,7 @@ impl Gmm {
             .expect("weights were validated by the constructor");
         let z: Vec<usize> = (0..n).map(|_| rng.sample(&labels)).collect();
         let mut x = DMatrix::zeros(n, self.dim());
-        let mut scratch = DMatrix::zeros(n, self.dim());
-        fill_gaussian_rows(rng, &self.cholesky_factor().transpose(), self.means(), &z, &mut scratch, &mut x)
+        fill_gaussian_rows(rng, &self.cholesky_factor().transpose(), self.means(), &z, &mut x)
             .expect("x is n x d and the factor d x d by construction");
         Labelled { x, z }
     }
@@ -210,5 +232,25 @@ impl Gmm {
     /// `delta` outside `[0, 1]`.
     pub fn sample_pairs<R: Rng + ?Sized>(&self, n: usize, delta: f64, rng: &mut R) -> Result<Pairs> {
         Ok(PairSampler::new(self, delta)?.sample(n, rng))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{MixtureGenerator, seeded};
+
+    /// One seed per block of rows, drawn in block order: the thread count cannot change a bit
+    /// (checked on 1, 2 and 3 threads, with a partial last block).
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn samples_have_the_same_bits_on_any_thread_count() {
+        let g = MixtureGenerator::isotropic(3, 9).condition(10.0).generate(&mut seeded(1)).unwrap();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| (g.sample_pairs(1000, 0.5, &mut seeded(2)).unwrap(), g.sample(700, &mut seeded(3))))
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
     }
 }

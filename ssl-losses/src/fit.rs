@@ -21,7 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use gmm_core::linalg::{column_means, gram_with, spd_inv_sqrt, subtract_row};
+use gmm_core::linalg::{column_means, gram_with, spd_inv_sqrt, subtract_mean, subtract_row};
 use gmm_core::nalgebra::{DMatrix, DVector};
 use gmm_core::{Fit, GmmError, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_positive};
 
@@ -95,7 +95,7 @@ impl Preconditioner {
         let w = match whitening {
             Whitening::None => DMatrix::identity(d, d),
             Whitening::SampleCovariance => {
-                let mut cov = gram_with(sample, |_, block| subtract_row(block, &mean)) / n as f64;
+                let mut cov = gram_with(sample, subtract_mean(&mean)) / n as f64;
                 let ridge = WHITENING_RIDGE * cov.trace() / d as f64;
                 for i in 0..d {
                     cov[(i, i)] += ridge;

@@ -103,6 +103,11 @@ impl<'a, T: Real> Batch<'a, T> {
 
 /// Returns [`GmmError::NonFinite`] naming the first non-finite entry of `m` (any scalar).
 pub(crate) fn check_finite_in<T: Real>(m: &DMatrix<T>, what: &'static str) -> Result<()> {
+    // A fast scan first (see `all_finite`); only a matrix that fails is scanned again, for
+    // its first bad entry.
+    if gmm_core::all_finite(m.as_slice()) {
+        return Ok(());
+    }
     match m.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(p) => {
