@@ -2,12 +2,12 @@
 
 use std::str::FromStr;
 
-use gmm_core::linalg::{gram, svd, sym_eig_desc};
+use gmm_core::linalg::{gram, mean_and_centred_gram, svd, sym_eig_desc};
 use gmm_core::nalgebra::{DMatrix, DVector};
-use gmm_core::{Fit, GmmError, LinearMap, Transform, Validate, all_finite, check_at_least, check_finite};
+use gmm_core::{Fit, GmmError, LinearMap, Transform, Validate, check_at_least, check_finite};
 
 use crate::error::{BaselineError, Result};
-use crate::stats::{centred, centred_scatter, column_means, fix_row_signs};
+use crate::stats::{centred, column_means, fix_row_signs};
 
 /// Which spectral decomposition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,25 +108,23 @@ impl Fit<&DMatrix<f64>> for Pca {
             let expected = format!("between 1 and min(n, d) = {}", d.min(n));
             return Err(GmmError::out_of_range("PCA n_components", self.n_components as f64, expected).into());
         }
-        // Column sums are finite only if every entry is: one pass for the mean and the check
-        // (the entry-by-entry scan, which names the first bad entry, runs only if they are not).
-        let mean = column_means(x);
-        if !all_finite(mean.as_slice()) {
-            check_finite(x, "data")?;
-        }
         let r = self.n_components;
         let (mean, values, mut components) = match self.variant {
             PcaVariant::Covariance | PcaVariant::SecondMoment => {
                 let (mean, scatter) = if self.variant == PcaVariant::Covariance {
-                    let scatter = centred_scatter(x, &mean);
+                    // One pass: the mean, the centred scatter and the finiteness check.
+                    let (mean, scatter) = mean_and_centred_gram(x, "data")?;
                     (mean, scatter / (n as f64 - 1.0))
                 } else {
+                    check_finite(x, "data")?;
                     (DVector::zeros(d), gram(x) / n as f64)
                 };
                 let (w, v) = sym_eig_desc(&scatter)?;
                 (mean, w, v.columns(0, r).transpose())
             }
             PcaVariant::Svd => {
+                check_finite(x, "data")?;
+                let mean = column_means(x);
                 let f = svd(&centred(x, &mean))?;
                 let w = f.singular_values.map(|s| s * s / (n as f64 - 1.0));
                 let mut full = DVector::zeros(d);

@@ -1,7 +1,7 @@
 //! Shared statistics: column means, covariances by one blocked product, class means and priors.
 
 pub use gmm_core::linalg::column_means;
-use gmm_core::linalg::{gram_with, subtract_mean, subtract_row, symmetrize};
+use gmm_core::linalg::{gram_with, subtract_row, symmetrize};
 use nalgebra::{DMatrix, DVector};
 
 use gmm_core::{GmmError, check_at_least, check_finite};
@@ -13,11 +13,6 @@ pub fn centred(x: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
     let mut c = x.clone();
     subtract_row(&mut c, mean);
     c
-}
-
-/// `sum_i (x_i - m)(x_i - m)^T` (`d x d`) in one pass, centring block by block.
-pub fn centred_scatter(x: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
-    gram_with(x, subtract_mean(mean))
 }
 
 /// Labelled data checked and summarised: class means (`c x d`, row per class), priors (class
@@ -126,22 +121,35 @@ pub fn fix_row_signs(a: &mut DMatrix<f64>) {
 mod tests {
     use super::*;
 
-    /// Centring block by block keeps full accuracy on data far from the origin, where the
+    /// The one-pass shifted centring keeps full accuracy on data far from the origin, where the
     /// uncentred formula `X^T X - n m m^T` cancels catastrophically (the nearest wrong answer,
-    /// shown failing by many orders of magnitude).
+    /// shown failing by many orders of magnitude); also on data whose first block (the shift)
+    /// is far from the rest.
     #[test]
     fn centred_scatter_is_exact_on_data_with_a_large_mean() {
         let (n, d) = (5000, 4);
         // Unit-scale deviations (a fixed pseudo-random pattern) around a mean of 1e6.
         let x = DMatrix::from_fn(n, d, |i, j| 1e6 + (((i * 7919 + j * 104_729) % 1000) as f64 / 250.0 - 2.0));
-        let mean = column_means(&x);
-        let xc = centred(&x, &mean);
-        let reference = xc.transpose() * &xc;
-        let scale = reference.amax();
-        let blocked = centred_scatter(&x, &mean);
+        let reference = |x: &DMatrix<f64>| {
+            let mean = column_means(x);
+            let xc = centred(x, &mean);
+            (mean, xc.transpose() * &xc)
+        };
+        let (mean, scatter) = reference(&x);
+        let scale = scatter.amax();
+        let (one_pass_mean, one_pass) = gmm_core::linalg::mean_and_centred_gram(&x, "data").unwrap();
         // Two summation orders of the same centred products: a few ulps of the largest entry.
-        assert!((&blocked - &reference).amax() <= 1e-12 * scale, "{}", (&blocked - &reference).amax() / scale);
+        assert!((&one_pass - &scatter).amax() <= 1e-12 * scale, "{}", (&one_pass - &scatter).amax() / scale);
+        assert!((&one_pass_mean - &mean).amax() <= 1e-15 * 1e6);
         let uncentred = x.transpose() * &x - (&mean * mean.transpose()) * n as f64;
-        assert!((&uncentred - &reference).amax() > 1e-6 * scale, "the uncentred formula should lose digits here");
+        assert!((&uncentred - &scatter).amax() > 1e-6 * scale, "the uncentred formula should lose digits here");
+        // Sorted data: the first 2048 rows (the shift) sit 50 spreads above the others.
+        let sorted = DMatrix::from_fn(n, d, |i, j| x[(i, j)] + if i < 2048 { 100.0 } else { 0.0 });
+        let (_, scatter) = reference(&sorted);
+        let (_, one_pass) = gmm_core::linalg::mean_and_centred_gram(&sorted, "data").unwrap();
+        assert!((&one_pass - &scatter).amax() <= 1e-12 * scatter.amax());
+        let mut bad = x.clone();
+        bad[(4000, 2)] = f64::INFINITY;
+        assert!(gmm_core::linalg::mean_and_centred_gram(&bad, "data").is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! A workload in a loop, for `perf record`: `cargo run --release -p bench --example profile_step
-//! -- [infonce|pca|lda|cca|sampling]` (default `infonce`); prints the mean time per call.
+//! -- [infonce [n d r]|pca|lda|cca|sampling]` (default `infonce 1024 128 16`); prints the mean
+//! time per call (`ITERS` calls, default 30).
 use std::time::Instant;
 
 use baselines::Fit;
@@ -8,7 +9,9 @@ fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "infonce".into());
     let mut run: Box<dyn FnMut()> = match which.as_str() {
         "infonce" => {
-            let mut step = bench::InfoNceStep::new(1024, 128, 16);
+            let size =
+                |i: usize, default: usize| std::env::args().nth(i).and_then(|v| v.parse().ok()).unwrap_or(default);
+            let mut step = bench::InfoNceStep::new(size(2, 1024), size(3, 128), size(4, 16));
             Box::new(move || {
                 std::hint::black_box(step.run());
             })

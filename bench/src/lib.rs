@@ -5,7 +5,6 @@
 use baselines::Fit;
 use gmm_core::{Gmm, MixtureGenerator, PairSampler, Pairs, seeded};
 use nalgebra::DMatrix;
-use rayon::prelude::*;
 use ssl_losses::kernels::Op;
 use ssl_losses::{Batch, Form, InfoNce, Objective, Score};
 
@@ -84,7 +83,6 @@ pub struct Gemm {
     a: DMatrix<f64>,
     b: DMatrix<f64>,
     c: DMatrix<f64>,
-    blocks: Vec<DMatrix<f64>>,
 }
 
 impl Gemm {
@@ -95,33 +93,14 @@ impl Gemm {
             a: gmm_core::generate::gaussian_matrix(m, m, &mut rng),
             b: gmm_core::generate::gaussian_matrix(m, m, &mut rng),
             c: DMatrix::zeros(m, m),
-            blocks: Vec::new(),
         }
     }
 
-    /// `C = A B` on one thread (the workspace GEMM: matrixmultiply's kernels at this shape).
+    /// `C = A B` by the workspace GEMM: above its parallel threshold (`2^24` multiply-adds)
+    /// faer's kernels on all threads of the rayon pool, the machine's multi-core f64 GEMM rate.
     pub fn run(&mut self) {
         ssl_losses::kernels::gemm(1.0, &self.a, Op::N, &self.b, Op::N, 0.0, &mut self.c)
             .expect("square operands of one size");
-    }
-
-    /// `C = A B` on all threads of the rayon pool: `B` and `C` split into column blocks, one
-    /// product per block (the machine's multi-core f64 GEMM rate).
-    pub fn run_parallel(&mut self) {
-        let m = self.a.nrows();
-        let threads = rayon::current_num_threads().max(1);
-        let width = m.div_ceil(threads);
-        let (a, b) = (&self.a, &self.b);
-        if self.blocks.len() != m.div_ceil(width) {
-            self.blocks = (0..m).step_by(width).map(|start| DMatrix::zeros(m, width.min(m - start))).collect();
-        }
-        self.blocks.par_iter_mut().enumerate().for_each(|(i, c)| {
-            let cols = b.columns(i * width, c.ncols());
-            ssl_losses::kernels::gemm(1.0, a, Op::N, &cols, Op::N, 0.0, c).expect("column blocks of square operands");
-        });
-        for (i, c) in self.blocks.iter().enumerate() {
-            self.c.columns_mut(i * width, c.ncols()).copy_from(c);
-        }
     }
 }
 
@@ -201,7 +180,7 @@ pub fn measure_all(quick: bool) -> Vec<Measurement> {
     let m = 2048;
     let mut g = Gemm::new(m);
     let flops = 2.0 * (m as f64).powi(3);
-    let s = median_seconds(reps.min(11), || g.run_parallel());
+    let s = median_seconds(reps.min(11), || g.run());
     let p = serde_json::json!({"m": m, "threads": rayon::current_num_threads()});
     out.push(Measurement::new("gemm-f64", p, s, Some(flops)));
     let steps = [(1024, 128, 16), (256, 32, 4), (4096, 512, 64)];

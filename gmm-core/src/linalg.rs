@@ -56,9 +56,29 @@ fn reduction_shaped(m: usize, k: usize, n: usize) -> bool {
     k >= 4 * m.max(n)
 }
 
-/// `C = alpha op(A) op(B) + beta C` on the calling thread, by packed microkernels: faer's for
-/// reduction-shaped products (`k >= 4 max(m, n)`), matrixmultiply's otherwise (nalgebra's
-/// own `gemm_tr` is a plain loop). Transposes cost nothing: they only swap strides. `A` and `B`
+/// Below this many multiply-adds [`gemm`] runs on the calling thread; above it, faer's kernels
+/// on every thread of the rayon pool (feature `parallel`). faer splits the output among threads
+/// and sums every entry's products in the same order whatever their number (tested), so the
+/// bits do not depend on the thread count. A function of the shapes only.
+const PAR_MIN_WORK: usize = 1 << 24;
+
+/// faer's parallelism for large products: the rayon pool's threads with the `parallel`
+/// feature, one thread without.
+fn parallelism() -> faer::Par {
+    #[cfg(feature = "parallel")]
+    {
+        faer::Par::rayon(rayon::current_num_threads())
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        faer::Par::Seq
+    }
+}
+
+/// `C = alpha op(A) op(B) + beta C` by packed microkernels: faer's for reduction-shaped
+/// products (`k >= 4 max(m, n)`) and for large ones (at least `2^24` multiply-adds, then on
+/// every thread of the pool), matrixmultiply's otherwise (nalgebra's own `gemm_tr` is a plain
+/// loop). Transposes cost nothing: they only swap strides. `A` and `B`
 /// may be views (e.g. a block of rows). With `beta = 0`, `C` is overwritten (its old content is
 /// not read). The kernel is chosen by the shapes and the processor's instruction set (faer
 /// dispatches on AVX-512 / AVX2), never by timings: the same inputs give the same bits on a
@@ -90,7 +110,8 @@ where
         return Err(GmmError::Shape { what: "inner dimensions of a matrix product", expected: k, got: k2 });
     }
     check_shape(c, m, n, "output of a matrix product")?;
-    if reduction_shaped(m, k, n) {
+    let large = m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK;
+    if large || reduction_shaped(m, k, n) {
         let accum = if beta == 0.0 {
             faer::Accum::Replace
         } else {
@@ -100,7 +121,8 @@ where
             faer::Accum::Add
         };
         let (lhs, rhs) = (faer_view(a, ta), faer_view(b, tb));
-        faer::linalg::matmul::matmul(faer_view_mut(c), accum, lhs, rhs, alpha, faer::Par::Seq);
+        let par = if large { parallelism() } else { faer::Par::Seq };
+        faer::linalg::matmul::matmul(faer_view_mut(c), accum, lhs, rhs, alpha, par);
         return Ok(());
     }
     let (rsc, csc) = c.strides();
@@ -178,6 +200,15 @@ type PrepareColumn<'a> = &'a (dyn Fn(usize, usize, &mut [f64]) + Sync);
 
 /// The blocked lower-triangular product of [`gram`], [`gram_with`] and [`stacked_gram_with`].
 fn blocked_gram(parts: &[&DMatrix<f64>], prepare: Option<PrepareColumn<'_>>) -> Result<DMatrix<f64>> {
+    Ok(blocked_gram_and_sums(parts, prepare)?.0)
+}
+
+/// [`blocked_gram`] and the column sums of the prepared data (`None` without `prepare`),
+/// summed block by block in block order.
+fn blocked_gram_and_sums(
+    parts: &[&DMatrix<f64>],
+    prepare: Option<PrepareColumn<'_>>,
+) -> Result<(DMatrix<f64>, Option<DVector<f64>>)> {
     use faer::linalg::matmul::triangular::{BlockStructure, matmul};
     let n = parts.first().map_or(0, |p| p.nrows());
     if let Some(p) = parts.iter().find(|p| p.nrows() != n) {
@@ -199,11 +230,13 @@ fn blocked_gram(parts: &[&DMatrix<f64>], prepare: Option<PrepareColumn<'_>>) -> 
             c
         };
         if let ([x], None) = (parts, prepare) {
-            return lower_product(faer_view(*x, Op::N).subrows(start, b));
+            return (lower_product(faer_view(*x, Op::N).subrows(start, b)), None);
         }
         // The block's rows of every part, appended column by column (no zero-fill of a
-        // buffer about to be overwritten), each column prepared as it is copied.
+        // buffer about to be overwritten), each column prepared as it is copied and summed
+        // while it is in cache.
         let mut values = Vec::with_capacity(b * d);
+        let mut sums = DVector::zeros(d);
         for part in parts {
             for column in part.as_slice().chunks_exact(n.max(1)) {
                 let j = values.len() / b;
@@ -211,13 +244,18 @@ fn blocked_gram(parts: &[&DMatrix<f64>], prepare: Option<PrepareColumn<'_>>) -> 
                 if let Some(prepare) = prepare {
                     prepare(start, j, &mut values[j * b..]);
                 }
+                sums[j] = crate::error::lane_sum_by(&values[j * b..], |v| v);
             }
         }
-        lower_product(faer_view(&DMatrix::from_vec(b, d, values), Op::N))
+        (lower_product(faer_view(&DMatrix::from_vec(b, d, values), Op::N)), Some(sums))
     });
     let mut total = DMatrix::zeros(d, d);
-    for p in &partials {
+    let mut sums = prepare.map(|_| DVector::zeros(d));
+    for (p, block_sums) in &partials {
         total += p;
+        if let (Some(all), Some(block)) = (sums.as_mut(), block_sums) {
+            *all += block;
+        }
     }
     // Mirror the lower triangle (the upper one of each partial was never written: zeros).
     for j in 0..d {
@@ -225,7 +263,37 @@ fn blocked_gram(parts: &[&DMatrix<f64>], prepare: Option<PrepareColumn<'_>>) -> 
             total[(i, j)] = total[(j, i)];
         }
     }
-    Ok(total)
+    Ok((total, sums))
+}
+
+/// Column means `m` and the centred scatter `sum_i (x_i - m)(x_i - m)^T` of `x` (`n x d`) in one
+/// blocked pass over the data (as [`gram`]), without losing accuracy to a large mean.
+///
+/// Every block is shifted, as it is copied, by `s`, the mean of the first block of rows (a
+/// short pre-pass over at most 2048 rows); the pass sums the shifted values too, so
+/// `m = s + (1/n) sum_i (x_i - s)` and the scatter is
+/// `sum_i (x_i - s)(x_i - s)^T - n (m - s)(m - s)^T`. The correction is small against the scatter (`m - s` is of the order
+/// of the data's spread, not of its mean), so unlike the uncentred formula
+/// `X^T X - n m m^T` nothing cancels (tested against the two-pass formula on data with mean
+/// 1e6, and on sorted data whose first block is far from the rest). Column sums are finite only
+/// if every entry is, so the pass checks the data too.
+///
+/// # Errors
+/// [`GmmError::NonFinite`] naming `what` and the first non-finite entry.
+pub fn mean_and_centred_gram(x: &DMatrix<f64>, what: &'static str) -> Result<(DVector<f64>, DMatrix<f64>)> {
+    let (n, d) = x.shape();
+    let head = GRAM_BLOCK.min(n);
+    let shift = DVector::from_iterator(
+        d,
+        x.as_slice().chunks_exact(n.max(1)).map(|c| crate::error::lane_sum_by(&c[..head], |v| v) / head.max(1) as f64),
+    );
+    let (shifted, sums) = blocked_gram_and_sums(&[x], Some(&subtract_mean(&shift)))?;
+    let offset = sums.unwrap_or_else(|| DVector::zeros(d)) / n.max(1) as f64;
+    if !crate::error::all_finite(offset.as_slice()) || !crate::error::all_finite(shift.as_slice()) {
+        check_finite(x, what)?;
+    }
+    let scatter = shifted - (&offset * offset.transpose()) * n as f64;
+    Ok((shift + offset, scatter))
 }
 
 /// Column means of `x` (`n x d`): the `d`-vector of `(1/n) sum_i x_ij`.
@@ -522,6 +590,36 @@ mod tests {
         let mut xc = x.clone();
         subtract_row(&mut xc, &mean);
         assert!((centred - xc.transpose() * &xc).amax() <= 1e-12 * g.amax());
+    }
+
+    /// Large products run on every thread of the pool; faer sums each entry in the same order
+    /// whatever the number of threads: checked on 1, 2 and 3 threads in every orientation, with
+    /// shapes above the parallel threshold and edges that are not multiples of the kernels'.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn large_products_have_the_same_bits_on_any_thread_count() {
+        let a = DMatrix::from_fn(1031, 263, |i, j| ((i * 7 + j * 13) % 19) as f64 / 7.0 - 1.3);
+        let b = DMatrix::from_fn(263, 97, |i, j| ((i * 5 + j * 3) % 17) as f64 / 5.0 - 1.7);
+        let (at, bt) = (a.transpose(), b.transpose());
+        const { assert!(1031 * 263 * 97 >= PAR_MIN_WORK) };
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut out = Vec::new();
+                for (l, tl) in [(&a, Op::N), (&at, Op::T)] {
+                    for (r, tr) in [(&b, Op::N), (&bt, Op::T)] {
+                        let mut c = DMatrix::from_element(1031, 97, 0.5);
+                        gemm(0.7, l, tl, r, tr, 1.0, &mut c).unwrap();
+                        out.push(c);
+                    }
+                }
+                out
+            })
+        };
+        let one = run(1);
+        assert!((&one[0] - (&a * &b * 0.7).add_scalar(0.5)).amax() < 1e-10);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
     }
 
     /// The Gram products run in fixed blocks with one kernel call per block, so the thread
