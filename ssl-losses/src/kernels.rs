@@ -69,7 +69,7 @@ pub fn exp(x: f64) -> f64 {
 /// In place: `buf[i] = weight * softmax(buf)[i] - weight * [i == target]`; returns
 /// `logsumexp(buf) - buf[target]` (of the input).
 pub fn softmax_xent_in_place(buf: &mut [f64], target: usize, weight: f64) -> f64 {
-    let mx = buf.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mx = max_of(buf);
     let positive = buf[target];
     let sum = exp_shifted_in_place(buf, mx);
     let scale = weight / sum;
@@ -78,6 +78,21 @@ pub fn softmax_xent_in_place(buf: &mut [f64], target: usize, weight: f64) -> f64
     }
     buf[target] -= weight;
     mx + sum.ln() - positive
+}
+
+/// The largest value (`-inf` for an empty slice; NaN entries are skipped, as by `f64::max`),
+/// in eight lanes so that the loop vectorises (`f64::max`'s NaN rule keeps a fold scalar). The
+/// maximum is exact, so the lanes change no bit.
+fn max_of(buf: &[f64]) -> f64 {
+    const L: usize = 8;
+    let mut lanes = [f64::NEG_INFINITY; L];
+    let mut chunks = buf.chunks_exact(L);
+    for c in &mut chunks {
+        for l in 0..L {
+            lanes[l] = if c[l] > lanes[l] { c[l] } else { lanes[l] };
+        }
+    }
+    chunks.remainder().iter().chain(&lanes).copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
 #[inline(always)]
@@ -286,6 +301,17 @@ mod tests {
                 assert_eq!(run(&|b| unsafe { exp_shifted_in_place_avx512(b, 3.25) }), portable);
             }
         }
+    }
+
+    #[test]
+    fn lane_maximum_is_the_maximum() {
+        let v: Vec<f64> = (0..37).map(|i| ((i * 17) % 23) as f64 - 11.5).collect();
+        assert_eq!(max_of(&v), v.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        assert_eq!(max_of(&[]), f64::NEG_INFINITY);
+        assert_eq!(max_of(&[f64::NEG_INFINITY, -3.0, f64::NAN, -1.0, f64::NEG_INFINITY]), -1.0);
+        let mut with_nan = v.clone();
+        with_nan[9] = f64::NAN;
+        assert_eq!(max_of(&with_nan), 10.5);
     }
 
     #[test]
