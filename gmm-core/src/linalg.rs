@@ -46,14 +46,16 @@ pub(crate) fn faer_view_mut(c: &mut DMatrix<f64>) -> faer::MatMut<'_, f64> {
     unsafe { faer::MatMut::from_raw_parts_mut(c.as_mut_ptr(), rows, cols, 1, rows as isize) }
 }
 
-/// Whether a product `m x k` times `k x n` is reduction-shaped (`k >= 4 max(m, n)`: a small
-/// output summed over a long inner dimension, e.g. a gradient `dZ^T X` or one block of
-/// anchors against all positives). faer's kernels run these 2-5x faster than matrixmultiply's,
-/// which pack the long operand into narrow panels; matrixmultiply is as fast or faster
-/// elsewhere (measured: bench/README.md). A function of the shapes only, so the bits do not
-/// depend on timings or on the thread count.
-fn reduction_shaped(m: usize, k: usize, n: usize) -> bool {
-    k >= 4 * m.max(n)
+/// Whether faer's kernels run a product `m x k` times `k x n` faster than matrixmultiply's:
+/// reduction-shaped ones (`k >= 4 max(m, n)`: a small output summed over a long inner
+/// dimension, e.g. a gradient `dZ^T X` or one tile of anchors against all positives), 2-5x
+/// faster, where matrixmultiply packs the long operand into narrow panels; and thin ones
+/// (`k <= 32`, e.g. the score tiles `U2 U1_tile^T` and `T U1_tile` of InfoNCE), 8-15% faster over a
+/// whole InfoNCE step (measured interleaved: bench/README.md). matrixmultiply is as fast or
+/// faster elsewhere. A function of the shapes only, so the bits do not depend on timings or on
+/// the thread count.
+fn faer_shaped(m: usize, k: usize, n: usize) -> bool {
+    k >= 4 * m.max(n) || k <= 32
 }
 
 /// Below this many multiply-adds [`gemm`] runs on the calling thread; above it, faer's kernels
@@ -76,7 +78,7 @@ fn parallelism() -> faer::Par {
 }
 
 /// `C = alpha op(A) op(B) + beta C` by packed microkernels: faer's for reduction-shaped
-/// products (`k >= 4 max(m, n)`) and for large ones (at least `2^24` multiply-adds, then on
+/// products (`k >= 4 max(m, n)`), thin ones (`k <= 32`) and large ones (at least `2^24` multiply-adds, then on
 /// every thread of the pool), matrixmultiply's otherwise (nalgebra's own `gemm_tr` is a plain
 /// loop). Transposes cost nothing: they only swap strides. `A` and `B`
 /// may be views (e.g. a block of rows). With `beta = 0`, `C` is overwritten (its old content is
@@ -111,7 +113,7 @@ where
     }
     check_shape(c, m, n, "output of a matrix product")?;
     let large = m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK;
-    if large || reduction_shaped(m, k, n) {
+    if large || faer_shaped(m, k, n) {
         let accum = if beta == 0.0 {
             faer::Accum::Replace
         } else {
