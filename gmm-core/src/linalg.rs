@@ -574,6 +574,16 @@ mod tests {
     }
 
     #[test]
+    fn the_triangular_product_reads_only_the_upper_triangle() {
+        let a = DMatrix::from_fn(5, 4, |i, j| (i * 4 + j) as f64 * 0.5 - 2.0);
+        let mut upper = DMatrix::from_fn(4, 4, |i, j| if i <= j { (i + 2 * j) as f64 } else { f64::NAN });
+        let mut out = DMatrix::from_element(5, 4, f64::NAN);
+        gemm_upper_into(&a, &upper, faer_view_mut(&mut out));
+        upper.fill_lower_triangle(0.0, 1);
+        assert_eq!(out, &a * &upper);
+    }
+
+    #[test]
     fn gram_matches_the_direct_product() {
         let x = DMatrix::from_fn(5000, 3, |i, j| ((i * 7 + j * 13) % 11) as f64 - 5.0);
         let g = gram(&x);
