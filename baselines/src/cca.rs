@@ -3,7 +3,8 @@
 use gmm_core::linalg::{Op, gemm, gen_sym_eig, gram, stacked_gram_with, subtract_mean, symmetrize};
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{
-    Fit, LinearMap, Pairs, Transform, Validate, all_finite, check_at_least, check_finite, check_non_negative,
+    Fit, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_finite_given_sums,
+    check_non_negative,
 };
 
 use crate::error::{BaselineError, Result, singular_with_fix};
@@ -95,12 +96,9 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
         self.validate()?;
         let (n, d) = gmm_core::check_pairs(x, x_plus, self.n_components, "CCA n_components")?;
         let mean = (column_means(x) + column_means(x_plus)) * 0.5;
-        // The means are finite only if every entry is; the scans that name the first bad entry
-        // run only if they are not.
-        if !all_finite(mean.as_slice()) {
-            check_finite(x, "anchors")?;
-            check_finite(x_plus, "positives")?;
-        }
+        // The pooled means sum every entry of both sides (one pass, no separate scan).
+        check_finite_given_sums(mean.as_slice(), x, "anchors")?;
+        check_finite_given_sums(mean.as_slice(), x_plus, "positives")?;
         // One blocked pass over both sides, centred block by block (no centred copies): the
         // Gram matrix of [x | x+] holds Cov(x), Cov(x+) and Cov(x+, x) as its blocks.
         let g = stacked_gram_with(&[x, x_plus], subtract_mean(&mean))?;

@@ -4,7 +4,7 @@ pub use gmm_core::linalg::column_means;
 use gmm_core::linalg::{gram_with, subtract_row, symmetrize};
 use nalgebra::{DMatrix, DVector};
 
-use gmm_core::{GmmError, check_at_least, check_finite};
+use gmm_core::{GmmError, check_at_least, check_finite_given_sums};
 
 use crate::error::{BaselineError, Result};
 
@@ -54,11 +54,8 @@ impl Classes {
                 sums[z] += v;
             }
         }
-        // Class sums are finite only if every entry is: the entry-by-entry scan, which names
-        // the first bad entry, runs only if they are not.
-        if !gmm_core::all_finite(means.as_slice()) {
-            check_finite(x, "data")?;
-        }
+        // The class sums cover every entry: no separate scan of the data.
+        check_finite_given_sums(means.as_slice(), x, "data")?;
         for (z, &s) in sizes.iter().enumerate() {
             means.row_mut(z).scale_mut(1.0 / s as f64);
         }

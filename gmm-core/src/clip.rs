@@ -283,7 +283,7 @@ impl Modality {
         let w: Vec<usize> = (0..z.len()).map(|_| rng.sample(&private)).collect();
         let mut out = DMatrix::zeros(z.len(), self.dim());
         fill_gaussian_rows(rng, &self.chol_t, &self.means, z, &mut out)?;
-        add_rows(&mut out, &self.private_means, &w);
+        add_rows(crate::linalg::faer_view_mut(&mut out), &self.private_means, &w);
         Ok((out, w))
     }
 }

@@ -205,6 +205,17 @@ pub fn all_finite<T: nalgebra::RealField + Copy>(values: &[T]) -> bool {
     lane_sum_by(values, |v| v * T::zero()) == T::zero()
 }
 
+/// Checks `x` for finiteness given sums of its entries (column or class sums, or means): a sum is
+/// finite only if every entry in it is, so finite `sums` (covering every entry of `x`) prove
+/// `x` finite without a second pass; otherwise the entry-by-entry scan names the first bad
+/// entry. Finite data whose sums overflow passes (the callers' later checks see the overflow).
+///
+/// # Errors
+/// [`GmmError::NonFinite`] naming `what` and the first non-finite entry of `x`.
+pub fn check_finite_given_sums(sums: &[f64], x: &DMatrix<f64>, what: &'static str) -> Result<()> {
+    if all_finite(sums) { Ok(()) } else { check_finite(x, what) }
+}
+
 /// `sum_i f(v_i)` in eight interleaved partial sums, added in a fixed order at the end: the
 /// same bits on every processor, and a loop the compiler vectorises.
 pub fn lane_sum_by<T: nalgebra::RealField + Copy>(values: &[T], f: impl Fn(T) -> T) -> T {

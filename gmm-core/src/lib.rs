@@ -33,8 +33,8 @@ pub mod subspace;
 
 pub use clip::{ClipGenerator, ClipGmm, ClipPairs, Modality, Side};
 pub use error::{
-    GmmError, Result, all_finite, check_at_least, check_finite, check_non_negative, check_positive, check_shape,
-    parse_name,
+    GmmError, Result, all_finite, check_at_least, check_finite, check_finite_given_sums, check_non_negative,
+    check_positive, check_shape, parse_name,
 };
 pub use estimator::{Fit, Predict, Transform, Validate};
 pub use generate::{MixtureGenerator, textbook_2d};

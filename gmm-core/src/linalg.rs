@@ -284,26 +284,26 @@ fn blocked_gram_and_sums(
 /// [`GmmError::NonFinite`] naming `what` and the first non-finite entry.
 pub fn mean_and_centred_gram(x: &DMatrix<f64>, what: &'static str) -> Result<(DVector<f64>, DMatrix<f64>)> {
     let (n, d) = x.shape();
-    let head = GRAM_BLOCK.min(n);
-    let shift = DVector::from_iterator(
-        d,
-        x.as_slice().chunks_exact(n.max(1)).map(|c| crate::error::lane_sum_by(&c[..head], |v| v) / head.max(1) as f64),
-    );
+    let shift = leading_row_means(x, GRAM_BLOCK.min(n));
     let (shifted, sums) = blocked_gram_and_sums(&[x], Some(&subtract_mean(&shift)))?;
+    // A non-finite shift makes every shifted value of its column non-finite, so the sums see it.
     let offset = sums.unwrap_or_else(|| DVector::zeros(d)) / n.max(1) as f64;
-    if !crate::error::all_finite(offset.as_slice()) || !crate::error::all_finite(shift.as_slice()) {
-        check_finite(x, what)?;
-    }
+    crate::error::check_finite_given_sums(offset.as_slice(), x, what)?;
     let scatter = shifted - (&offset * offset.transpose()) * n as f64;
     Ok((shift + offset, scatter))
 }
 
 /// Column means of `x` (`n x d`): the `d`-vector of `(1/n) sum_i x_ij`.
 pub fn column_means(x: &DMatrix<f64>) -> DVector<f64> {
-    let n = x.nrows();
+    leading_row_means(x, x.nrows())
+}
+
+/// Column means of the first `rows` rows of `x` (`rows <= nrows`).
+fn leading_row_means(x: &DMatrix<f64>, rows: usize) -> DVector<f64> {
+    let columns = x.as_slice().chunks_exact(x.nrows().max(1));
     DVector::from_iterator(
         x.ncols(),
-        x.as_slice().chunks_exact(n.max(1)).map(|c| crate::error::lane_sum_by(c, |v| v) / n.max(1) as f64),
+        columns.map(|c| crate::error::lane_sum_by(&c[..rows], |v| v) / rows.max(1) as f64),
     )
 }
 
@@ -319,11 +319,6 @@ pub fn subtract_row(x: &mut DMatrix<f64>, mean: &DVector<f64>) {
     for (j, mut col) in x.column_iter_mut().enumerate() {
         col.add_scalar_mut(-mean[j]);
     }
-}
-
-/// Copies a nalgebra matrix into a faer one.
-fn to_faer(m: &DMatrix<f64>) -> faer::Mat<f64> {
-    faer::Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)])
 }
 
 /// Copies a faer matrix into a nalgebra one.
@@ -394,7 +389,7 @@ pub fn sym_eig_desc(s: &DMatrix<f64>) -> Result<(DVector<f64>, DMatrix<f64>)> {
     } else {
         1.0
     };
-    let evd = to_faer(&(symmetrize(s) * scale))
+    let evd = faer_view(&(symmetrize(s) * scale), Op::N)
         .self_adjoint_eigen(faer::Side::Lower)
         .map_err(|_| GmmError::NoConvergence { what: "symmetric eigendecomposition" })?;
     // faer sorts ascending; reverse.
@@ -511,7 +506,8 @@ pub fn svd(m: &DMatrix<f64>) -> Result<Svd> {
             v: DMatrix::zeros(m.ncols(), 0),
         });
     }
-    let f = to_faer(m).thin_svd().map_err(|_| GmmError::NoConvergence { what: "singular value decomposition" })?;
+    let f =
+        faer_view(m, Op::N).thin_svd().map_err(|_| GmmError::NoConvergence { what: "singular value decomposition" })?;
     let s = f.S().column_vector();
     Ok(Svd { u: from_faer(f.U()), singular_values: DVector::from_fn(p, |i, _| s[i]), v: from_faer(f.V()) })
 }
@@ -522,7 +518,7 @@ pub fn singular_values(m: &DMatrix<f64>) -> Result<Vec<f64>> {
     if m.nrows().min(m.ncols()) == 0 {
         return Ok(Vec::new());
     }
-    to_faer(m).singular_values().map_err(|_| GmmError::NoConvergence { what: "singular value decomposition" })
+    faer_view(m, Op::N).singular_values().map_err(|_| GmmError::NoConvergence { what: "singular value decomposition" })
 }
 
 /// Orthonormal basis (as columns, `nrows x rank`) of the column space of `m`.

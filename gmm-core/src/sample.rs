@@ -126,19 +126,15 @@ pub(crate) fn fill_gaussian_rows<R: Rng + ?Sized>(
         let mut child = crate::rng::seeded(*seed);
         let normals = DMatrix::from_iterator(b, d, (0..b * d).map(|_| child.sample::<f64, _>(StandardNormal)));
         crate::linalg::gemm_upper_into(&normals, chol_t, block.as_mut());
-        for j in 0..d {
-            for (value, &label) in block.as_mut().col_mut(j).iter_mut().zip(&labels[*start..]) {
-                *value += means[(label, j)];
-            }
-        }
+        add_rows(block.as_mut(), means, &labels[*start..]);
     });
     Ok(())
 }
 
 /// `out[i, :] += table[labels[i], :]` for every row `i`.
-pub(crate) fn add_rows(out: &mut DMatrix<f64>, table: &DMatrix<f64>, labels: &[usize]) {
-    for (j, mut col) in out.column_iter_mut().enumerate() {
-        for (value, &label) in col.iter_mut().zip(labels) {
+pub(crate) fn add_rows(mut out: faer::MatMut<'_, f64>, table: &DMatrix<f64>, labels: &[usize]) {
+    for j in 0..out.ncols() {
+        for (value, &label) in out.as_mut().col_mut(j).iter_mut().zip(labels) {
             *value += table[(label, j)];
         }
     }
