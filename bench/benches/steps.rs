@@ -27,8 +27,12 @@ fn infonce(c: &mut Criterion) {
         .flat_map(|n| [32, 128, 512].into_iter().flat_map(move |d| [4, 16, 64].into_iter().map(move |r| (n, d, r))));
     for (n, d, r) in grid {
         g.throughput(Throughput::Elements(infonce_flops(n, d, r) as u64));
-        let mut w = InfoNceStep::new(n, d, r);
+        let mut w = InfoNceStep::<f64>::new(n, d, r);
         g.bench_function(format!("n{n} d{d} r{r}"), |b| b.iter(|| black_box(w.run())));
+        if (d, r) == (128, 16) || (n, d, r) == (4096, 512, 64) {
+            let mut w = InfoNceStep::<f32>::new(n, d, r);
+            g.bench_function(format!("f32 n{n} d{d} r{r}"), |b| b.iter(|| black_box(w.run())));
+        }
     }
     g.finish();
 }

@@ -1,5 +1,5 @@
 //! A workload in a loop, for `perf record`: `cargo run --release -p bench --example profile_step
-//! -- [infonce [n d r]|pca|lda|cca|sampling]` (default `infonce 1024 128 16`); prints the mean
+//! -- [infonce [n d r]|infonce-f32 [n d r]|pca|lda|cca|sampling]` (default `infonce 1024 128 16`); prints the mean
 //! time per call (`ITERS` calls, default 30).
 use std::time::Instant;
 
@@ -7,11 +7,16 @@ use baselines::Fit;
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "infonce".into());
+    let size = |i: usize, default: usize| std::env::args().nth(i).and_then(|v| v.parse().ok()).unwrap_or(default);
     let mut run: Box<dyn FnMut()> = match which.as_str() {
         "infonce" => {
-            let size =
-                |i: usize, default: usize| std::env::args().nth(i).and_then(|v| v.parse().ok()).unwrap_or(default);
-            let mut step = bench::InfoNceStep::new(size(2, 1024), size(3, 128), size(4, 16));
+            let mut step = bench::InfoNceStep::<f64>::new(size(2, 1024), size(3, 128), size(4, 16));
+            Box::new(move || {
+                std::hint::black_box(step.run());
+            })
+        }
+        "infonce-f32" => {
+            let mut step = bench::InfoNceStep::<f32>::new(size(2, 1024), size(3, 128), size(4, 16));
             Box::new(move || {
                 std::hint::black_box(step.run());
             })
@@ -39,7 +44,7 @@ fn main() {
             Box::new(move || sampling.run())
         }
         other => {
-            eprintln!("unknown workload {other}: infonce, pca, lda, cca or sampling");
+            eprintln!("unknown workload {other}: infonce, infonce-f32, pca, lda, cca or sampling");
             std::process::exit(2);
         }
     };

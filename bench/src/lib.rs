@@ -6,7 +6,7 @@ use baselines::Fit;
 use gmm_core::{Gmm, MixtureGenerator, PairSampler, Pairs, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::kernels::Op;
-use ssl_losses::{Batch, Form, InfoNce, Objective, Score};
+use ssl_losses::{Batch, Form, InfoNce, Objective, Real, Score, from_f64};
 
 /// Flops of one InfoNCE loss+gradient step (one-directional, dot score): the four `n x d x r`
 /// products (`Z`, `Z+`, and the two halves of `dA`) and the three `n x n x r` products (`S`,
@@ -16,41 +16,65 @@ pub fn infonce_flops(n: usize, d: usize, r: usize) -> f64 {
     8.0 * n * d * r + 6.0 * n * n * r
 }
 
-/// An InfoNCE step workload: a batch of pairs and a map.
-pub struct InfoNceStep {
+/// An InfoNCE step workload in the scalar `T` (`f64` unless stated): a batch of pairs and a map.
+pub struct InfoNceStep<T: Real = f64> {
     /// The loss with its workspace.
-    pub loss: InfoNce,
+    pub loss: InfoNce<T>,
     /// Anchors `n x d`.
-    pub x: DMatrix<f64>,
+    pub x: DMatrix<T>,
     /// Positives `n x d`.
-    pub xp: DMatrix<f64>,
+    pub xp: DMatrix<T>,
     /// The map `r x d`.
-    pub a: Vec<DMatrix<f64>>,
+    pub a: Vec<DMatrix<T>>,
     /// Gradient buffer.
-    pub grad: Vec<DMatrix<f64>>,
+    pub grad: Vec<DMatrix<T>>,
 }
 
-impl InfoNceStep {
-    /// Pairs of an anisotropic 10-component mixture, `tau = 1`, a random map of scale 0.3.
+impl<T: Real> InfoNceStep<T> {
+    /// Pairs of an anisotropic 10-component mixture, `tau = 1`, a random map of scale 0.3 (drawn
+    /// in f64 and rounded to `T`, so both scalars step from the same pairs and map).
     pub fn new(n: usize, d: usize, r: usize) -> Self {
         let g = workload_mixture(d);
         let pairs = g.sample_pairs(n, 1.0, &mut seeded(2)).expect("delta = 1 is valid");
         let a = ssl_losses::small_random_init(r, d, 0.3, 3);
+        let cast = |m: &DMatrix<f64>| m.map(from_f64::<T>);
         Self {
             loss: InfoNce::new(1.0, Form::OneWay, Score::Dot).expect("tau = 1 is valid"),
-            x: pairs.x,
-            xp: pairs.x_plus,
+            x: cast(&pairs.x),
+            xp: cast(&pairs.x_plus),
             grad: vec![DMatrix::zeros(r, d)],
-            a: vec![a],
+            a: vec![cast(&a)],
         }
     }
 
     /// One loss + gradient evaluation.
-    pub fn run(&mut self) -> f64 {
+    pub fn run(&mut self) -> T {
         self.loss
             .value_grad(&self.a, Batch::new(&self.x, &self.xp).expect("finite pairs"), &mut self.grad)
             .expect("shapes fit")
     }
+
+    /// The scalar's name in the records: `"f64"` or `"f32"`.
+    pub fn dtype() -> &'static str {
+        if std::mem::size_of::<T>() == 4 { "f32" } else { "f64" }
+    }
+}
+
+/// The median seconds of one InfoNCE step in the scalar `T` at `(n, d, r)`, as a record.
+fn infonce_record<T: Real>(n: usize, d: usize, r: usize, reps: usize) -> Measurement {
+    let mut w = InfoNceStep::<T>::new(n, d, r);
+    let calls = if n >= 16384 {
+        3
+    } else if n > 2048 {
+        reps.min(7)
+    } else {
+        reps
+    };
+    let s = median_seconds(calls, || {
+        std::hint::black_box(w.run());
+    });
+    let p = serde_json::json!({"n": n, "d": d, "r": r, "dtype": InfoNceStep::<T>::dtype()});
+    Measurement::new("infonce-step", p, s, Some(infonce_flops(n, d, r)))
 }
 
 /// The mixture of every workload: `k = 10` components in dimension `d`, condition number 100.
@@ -135,7 +159,8 @@ pub fn median_seconds(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 /// One measured workload, printed as one flat JSON object per line, e.g.
-/// `{"workload": "infonce-step", "n": 1024, "d": 128, "r": 16, "dtype": "f64", "sec_per_step": 0.004, "gflops": 29.1}`.
+/// `{"workload": "infonce-step", "n": 1024, "d": 128, "r": 16, "dtype": "f64", "sec_per_step": 0.004, "gflops": 29.1}`
+/// (`"dtype": "f32"` for the f32 steps).
 #[derive(Debug, serde::Serialize)]
 pub struct Measurement {
     /// Workload name.
@@ -186,19 +211,10 @@ pub fn measure_all(quick: bool) -> Vec<Measurement> {
     let steps = [(1024, 128, 16), (256, 32, 4), (4096, 512, 64)];
     let scaling = SCALING_STEPS.iter().filter(|&&n| n != 1024).map(|&n| (n, 128, 16));
     for (n, d, r) in steps.into_iter().chain(scaling) {
-        let mut w = InfoNceStep::new(n, d, r);
-        let calls = if n >= 16384 {
-            3
-        } else if n > 2048 {
-            reps.min(7)
-        } else {
-            reps
-        };
-        let s = median_seconds(calls, || {
-            std::hint::black_box(w.run());
-        });
-        let p = serde_json::json!({"n": n, "d": d, "r": r, "dtype": "f64"});
-        out.push(Measurement::new("infonce-step", p, s, Some(infonce_flops(n, d, r))));
+        out.push(infonce_record::<f64>(n, d, r, reps));
+    }
+    for (n, d, r) in steps {
+        out.push(infonce_record::<f32>(n, d, r, reps));
     }
     let d = 256;
     for n in SCALING_FITS {

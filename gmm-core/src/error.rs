@@ -235,7 +235,7 @@ pub fn lane_sum_by<T: nalgebra::RealField + Copy>(values: &[T], f: impl Fn(T) ->
 ///
 /// # Errors
 /// A matrix of another shape.
-pub fn check_shape(m: &DMatrix<f64>, rows: usize, cols: usize, what: &'static str) -> Result<()> {
+pub fn check_shape<T: nalgebra::Scalar>(m: &DMatrix<T>, rows: usize, cols: usize, what: &'static str) -> Result<()> {
     if m.nrows() != rows {
         return Err(GmmError::Shape { what, expected: rows, got: m.nrows() });
     }

@@ -27,8 +27,60 @@ pub enum Op {
     T,
 }
 
+/// The scalars [`gemm`] multiplies: `f64` and `f32` (sealed: the two floating-point types both
+/// faer and matrixmultiply have packed kernels for).
+pub trait GemmScalar:
+    nalgebra::RealField + Copy + faer::traits::ComplexField + faer::traits::Conjugate<Canonical = Self> + sealed::Sealed
+{
+    /// matrixmultiply's kernel for this scalar (`dgemm` or `sgemm`).
+    ///
+    /// # Safety
+    /// As `matrixmultiply::dgemm`: the pointers and strides describe matrices of the given
+    /// shapes, and `c` aliases neither `a` nor `b`.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn packed_gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: (*const Self, isize, isize),
+        b: (*const Self, isize, isize),
+        beta: Self,
+        c: (*mut Self, isize, isize),
+    );
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f64 {}
+    impl Sealed for f32 {}
+}
+
+macro_rules! gemm_scalar {
+    ($t:ty, $kernel:ident) => {
+        impl GemmScalar for $t {
+            unsafe fn packed_gemm(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: Self,
+                a: (*const Self, isize, isize),
+                b: (*const Self, isize, isize),
+                beta: Self,
+                c: (*mut Self, isize, isize),
+            ) {
+                // SAFETY: the caller's contract is matrixmultiply's.
+                unsafe { matrixmultiply::$kernel(m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2) }
+            }
+        }
+    };
+}
+gemm_scalar!(f64, dgemm);
+gemm_scalar!(f32, sgemm);
+
 /// A nalgebra matrix (or view) as a faer view of the same memory, transposed for [`Op::T`].
-fn faer_view<S: RawStorage<f64, Dyn, Dyn>>(a: &Matrix<f64, Dyn, Dyn, S>, op: Op) -> faer::MatRef<'_, f64> {
+fn faer_view<T: GemmScalar, S: RawStorage<T, Dyn, Dyn>>(a: &Matrix<T, Dyn, Dyn, S>, op: Op) -> faer::MatRef<'_, T> {
     let ((rows, cols), (rs, cs)) = (a.shape(), a.strides());
     // SAFETY: pointer, shape and strides describe the borrowed nalgebra storage, which outlives
     // the returned view (same lifetime); faer reads it only.
@@ -40,7 +92,7 @@ fn faer_view<S: RawStorage<f64, Dyn, Dyn>>(a: &Matrix<f64, Dyn, Dyn, S>, op: Op)
 }
 
 /// A nalgebra matrix as a mutable faer view of the same memory.
-pub(crate) fn faer_view_mut(c: &mut DMatrix<f64>) -> faer::MatMut<'_, f64> {
+pub(crate) fn faer_view_mut<T: GemmScalar>(c: &mut DMatrix<T>) -> faer::MatMut<'_, T> {
     let (rows, cols) = c.shape();
     // SAFETY: `c` is borrowed mutably for the view's lifetime; column-major, contiguous.
     unsafe { faer::MatMut::from_raw_parts_mut(c.as_mut_ptr(), rows, cols, 1, rows as isize) }
@@ -89,18 +141,19 @@ fn parallelism() -> faer::Par {
 /// # Errors
 /// [`GmmError::Shape`] when the inner dimensions of `op(A) op(B)` differ or `C` is not
 /// `rows(op(A)) x cols(op(B))` (an O(1) check before the product).
-pub fn gemm<SA, SB>(
-    alpha: f64,
-    a: &Matrix<f64, Dyn, Dyn, SA>,
+pub fn gemm<T, SA, SB>(
+    alpha: T,
+    a: &Matrix<T, Dyn, Dyn, SA>,
     ta: Op,
-    b: &Matrix<f64, Dyn, Dyn, SB>,
+    b: &Matrix<T, Dyn, Dyn, SB>,
     tb: Op,
-    beta: f64,
-    c: &mut DMatrix<f64>,
+    beta: T,
+    c: &mut DMatrix<T>,
 ) -> Result<()>
 where
-    SA: RawStorage<f64, Dyn, Dyn>,
-    SB: RawStorage<f64, Dyn, Dyn>,
+    T: GemmScalar,
+    SA: RawStorage<T, Dyn, Dyn>,
+    SB: RawStorage<T, Dyn, Dyn>,
 {
     let oriented = |shape: (usize, usize), strides: (usize, usize), op: Op| match op {
         Op::N => (shape, (strides.0 as isize, strides.1 as isize)),
@@ -114,10 +167,10 @@ where
     check_shape(c, m, n, "output of a matrix product")?;
     let large = m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK;
     if large || faer_shaped(m, k, n) {
-        let accum = if beta == 0.0 {
+        let accum = if beta == T::zero() {
             faer::Accum::Replace
         } else {
-            if beta != 1.0 {
+            if beta != T::one() {
                 *c *= beta;
             }
             faer::Accum::Add
@@ -131,21 +184,15 @@ where
     // SAFETY: the pointers and strides come from nalgebra matrices whose shapes were checked
     // above to match (m, k), (k, n) and (m, n); `c` is borrowed mutably, so it aliases neither.
     unsafe {
-        matrixmultiply::dgemm(
+        T::packed_gemm(
             m,
             k,
             n,
             alpha,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
+            (a.as_ptr(), rsa, csa),
+            (b.as_ptr(), rsb, csb),
             beta,
-            c.as_mut_ptr(),
-            rsc as isize,
-            csc as isize,
+            (c.as_mut_ptr(), rsc as isize, csc as isize),
         );
     }
     Ok(())

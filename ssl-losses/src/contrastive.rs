@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::kernels::{
     Op, col_softmax_xent_add, gemm, normalize_rows, normalize_rows_backward, row_softmax_xent, softmax_xent_in_place,
 };
-use crate::objective::{Batch, Objective, check_blocks, ensure_shape, finite_loss, project_into};
+use crate::objective::{Batch, Objective, Real, check_blocks, ensure_shape, finite_loss, from_f64, project_into};
 
 /// Which cross-entropies make up the loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,26 +65,26 @@ impl std::str::FromStr for Score {
 
 /// Workspace and settings shared by InfoNCE and CLIP.
 #[derive(Clone, Debug)]
-struct Core {
-    tau: f64,
+struct Core<T: Real> {
+    tau: T,
     form: Form,
     score: Score,
-    z1: DMatrix<f64>,
-    z2: DMatrix<f64>,
-    u1: DMatrix<f64>,
-    u2: DMatrix<f64>,
-    s: DMatrix<f64>,
-    g: DMatrix<f64>,
-    dz1: DMatrix<f64>,
-    dz2: DMatrix<f64>,
-    norms1: Vec<f64>,
-    norms2: Vec<f64>,
-    scratch1: Vec<f64>,
-    scratch2: Vec<f64>,
+    z1: DMatrix<T>,
+    z2: DMatrix<T>,
+    u1: DMatrix<T>,
+    u2: DMatrix<T>,
+    s: DMatrix<T>,
+    g: DMatrix<T>,
+    dz1: DMatrix<T>,
+    dz2: DMatrix<T>,
+    norms1: Vec<T>,
+    norms2: Vec<T>,
+    scratch1: Vec<T>,
+    scratch2: Vec<T>,
     targets: Vec<usize>,
-    blocks: Vec<AnchorBlock>,
-    u_cat: DMatrix<f64>,
-    du: DMatrix<f64>,
+    blocks: Vec<AnchorBlock<T>>,
+    u_cat: DMatrix<T>,
+    du: DMatrix<T>,
 }
 
 /// Anchors per tile of the fused one-directional kernel: a tile's scores against all `n`
@@ -99,23 +99,23 @@ const ANCHOR_BLOCK: usize = 8 * ANCHOR_TILE;
 
 /// Workspace of one block of anchors `c0..c0 + b` in the fused one-directional kernel.
 #[derive(Clone, Debug)]
-struct AnchorBlock {
+struct AnchorBlock<T: Real> {
     start: usize,
     /// Scores `T = U2 U1_tile^T / tau` of one tile (`n x t`: column j = anchor c0 + j against
     /// every positive), overwritten in place by `G^T` restricted to the tile.
-    t: DMatrix<f64>,
+    t: DMatrix<T>,
     /// `dL/dZ1` rows of the block (`b x r`).
-    dz1: DMatrix<f64>,
+    dz1: DMatrix<T>,
     /// `dL/dZ1` rows of one tile (`t x r`), copied into `dz1`.
-    dz1_tile: DMatrix<f64>,
+    dz1_tile: DMatrix<T>,
     /// This block's term of `dL/dZ2` (`n x r`).
-    dz2: DMatrix<f64>,
-    loss: f64,
+    dz2: DMatrix<T>,
+    loss: T,
     /// A shape error of the block's products (never expected: the layout is checked first).
     error: Option<gmm_core::GmmError>,
 }
 
-impl AnchorBlock {
+impl<T: Real> AnchorBlock<T> {
     fn new(start: usize, b: usize, n: usize, r: usize) -> Self {
         Self {
             start,
@@ -123,17 +123,18 @@ impl AnchorBlock {
             dz1: DMatrix::zeros(b, r),
             dz1_tile: DMatrix::zeros(ANCHOR_TILE.min(b), r),
             dz2: DMatrix::zeros(n, r),
-            loss: 0.0,
+            loss: T::zero(),
             error: None,
         }
     }
 
     /// Scores, row-softmax cross-entropy of the block's anchors, and their gradient terms, tile
     /// by tile in order.
-    fn run(&mut self, u1: &DMatrix<f64>, u2: &DMatrix<f64>, inv_tau: f64) -> gmm_core::Result<()> {
+    fn run(&mut self, u1: &DMatrix<T>, u2: &DMatrix<T>, inv_tau: T) -> gmm_core::Result<()> {
         let (n, b) = (u2.nrows(), self.dz1.nrows());
-        let w = 1.0 / n as f64;
-        self.loss = 0.0;
+        let w = from_f64::<T>(1.0 / n as f64);
+        let zero = T::zero();
+        self.loss = zero;
         for first in (0..b).step_by(ANCHOR_TILE) {
             let width = ANCHOR_TILE.min(b - first);
             if self.t.ncols() != width {
@@ -141,27 +142,27 @@ impl AnchorBlock {
                 self.dz1_tile = DMatrix::zeros(width, u2.ncols());
             }
             let u1_tile = u1.rows(self.start + first, width);
-            gemm(inv_tau, u2, Op::N, &u1_tile, Op::T, 0.0, &mut self.t)?;
+            gemm(inv_tau, u2, Op::N, &u1_tile, Op::T, zero, &mut self.t)?;
             for j in 0..width {
                 let col = self.t.column_mut(j).data.into_slice_mut();
                 self.loss += softmax_xent_in_place(col, self.start + first + j, w);
             }
             // G restricted to the tile's rows is T^T: dZ1 = G U2 / tau, dZ2 += G^T U1 / tau.
-            gemm(inv_tau, &self.t, Op::T, u2, Op::N, 0.0, &mut self.dz1_tile)?;
+            gemm(inv_tau, &self.t, Op::T, u2, Op::N, zero, &mut self.dz1_tile)?;
             self.dz1.rows_mut(first, width).copy_from(&self.dz1_tile);
-            let beta = if first == 0 { 0.0 } else { 1.0 };
+            let beta = if first == 0 { zero } else { T::one() };
             gemm(inv_tau, &self.t, Op::N, &u1_tile, Op::N, beta, &mut self.dz2)?;
         }
         Ok(())
     }
 }
 
-impl Core {
+impl<T: Real> Core<T> {
     fn new(tau: f64, form: Form, score: Score) -> Result<Self> {
         check_positive(tau, "temperature tau")?;
         let e = DMatrix::zeros(0, 0);
         Ok(Self {
-            tau,
+            tau: from_f64(tau),
             form,
             score,
             z1: e.clone(),
@@ -186,7 +187,7 @@ impl Core {
     /// The one-directional loss by blocks of anchors, in parallel over blocks (rayon). Blocks
     /// have a fixed size whatever the thread count and their terms are summed in block order,
     /// so the result is the same bit for bit on any number of threads.
-    fn one_way_blocked(&mut self, n: usize, r: usize) -> Result<f64> {
+    fn one_way_blocked(&mut self, n: usize, r: usize) -> Result<T> {
         let layout_ok = self.blocks.len() == n.div_ceil(ANCHOR_BLOCK)
             && self.blocks.first().is_some_and(|b| b.t.nrows() == n && b.dz2.ncols() == r);
         if !layout_ok {
@@ -195,30 +196,24 @@ impl Core {
                 .map(|start| AnchorBlock::new(start, ANCHOR_BLOCK.min(n - start), n, r))
                 .collect();
         }
-        let inv_tau = 1.0 / self.tau;
+        let inv_tau = T::one() / self.tau;
         let (u1, u2) = (&self.u1, &self.u2);
         gmm_core::parallel::for_each_mut(&mut self.blocks, |block| block.error = block.run(u1, u2, inv_tau).err());
         if let Some(e) = self.blocks.iter_mut().find_map(|b| b.error.take()) {
             return Err(e.into());
         }
-        let mut loss = 0.0;
-        self.dz2.fill(0.0);
+        let mut loss = T::zero();
+        self.dz2.fill(T::zero());
         for block in &self.blocks {
             loss += block.loss;
             self.dz1.rows_mut(block.start, block.dz1.nrows()).copy_from(&block.dz1);
             self.dz2 += &block.dz2;
         }
-        Ok(loss / n as f64)
+        Ok(loss / from_f64::<T>(n as f64))
     }
 
     /// Embeds both sides, computes the loss, and leaves `dL/dZ1`, `dL/dZ2` in `dz1`, `dz2`.
-    fn forward_backward(
-        &mut self,
-        x1: &DMatrix<f64>,
-        a1: &DMatrix<f64>,
-        x2: &DMatrix<f64>,
-        a2: &DMatrix<f64>,
-    ) -> Result<f64> {
+    fn forward_backward(&mut self, x1: &DMatrix<T>, a1: &DMatrix<T>, x2: &DMatrix<T>, a2: &DMatrix<T>) -> Result<T> {
         let n = x1.nrows();
         let r = a1.nrows();
         project_into(x1, a1, &mut self.z1)?;
@@ -228,7 +223,7 @@ impl Core {
         }
         let m = if self.form == Form::SimClr { 2 * n } else { n };
         for v in [&mut self.norms1, &mut self.norms2, &mut self.scratch1, &mut self.scratch2] {
-            v.resize(m, 0.0);
+            v.resize(m, T::zero());
         }
         match self.score {
             Score::Dot => {
@@ -240,21 +235,22 @@ impl Core {
                 normalize_rows(&self.z2, &mut self.u2, &mut self.norms2[..n]);
             }
         }
-        let inv_tau = 1.0 / self.tau;
+        let (zero, one) = (T::zero(), T::one());
+        let inv_tau = one / self.tau;
         let loss = match self.form {
             Form::OneWay => self.one_way_blocked(n, r)?,
             Form::Symmetric => {
                 ensure_shape(&mut self.s, n, n);
                 ensure_shape(&mut self.g, n, n);
-                gemm(inv_tau, &self.u1, Op::N, &self.u2, Op::T, 0.0, &mut self.s)?;
+                gemm(inv_tau, &self.u1, Op::N, &self.u2, Op::T, zero, &mut self.s)?;
                 self.targets.clear();
                 self.targets.extend(0..n);
                 let (s, g, t) = (&self.s, &mut self.g, &self.targets);
-                let w = 0.5 / n as f64;
+                let w = from_f64::<T>(0.5 / n as f64);
                 let rows = row_softmax_xent(s, t, w, g, &mut self.scratch1, &mut self.scratch2);
                 let loss = (rows + col_softmax_xent_add(s, t, w, g, &mut self.scratch1)) * w;
-                gemm(inv_tau, &self.g, Op::N, &self.u2, Op::N, 0.0, &mut self.dz1)?;
-                gemm(inv_tau, &self.g, Op::T, &self.u1, Op::N, 0.0, &mut self.dz2)?;
+                gemm(inv_tau, &self.g, Op::N, &self.u2, Op::N, zero, &mut self.dz1)?;
+                gemm(inv_tau, &self.g, Op::T, &self.u1, Op::N, zero, &mut self.dz2)?;
                 loss
             }
             Form::SimClr => {
@@ -265,16 +261,16 @@ impl Core {
                 self.u_cat.rows_mut(n, n).copy_from(&self.u2);
                 ensure_shape(&mut self.s, 2 * n, 2 * n);
                 ensure_shape(&mut self.g, 2 * n, 2 * n);
-                gemm(inv_tau, &self.u_cat, Op::N, &self.u_cat, Op::T, 0.0, &mut self.s)?;
-                self.s.fill_diagonal(f64::NEG_INFINITY);
+                gemm(inv_tau, &self.u_cat, Op::N, &self.u_cat, Op::T, zero, &mut self.s)?;
+                self.s.fill_diagonal(from_f64(f64::NEG_INFINITY));
                 self.targets.clear();
                 self.targets.extend((0..2 * n).map(|i| (i + n) % (2 * n)));
-                let w = 0.5 / n as f64;
+                let w = from_f64::<T>(0.5 / n as f64);
                 let loss =
                     row_softmax_xent(&self.s, &self.targets, w, &mut self.g, &mut self.scratch1, &mut self.scratch2);
                 // dL/dU = (G + G^T) U / tau.
-                gemm(inv_tau, &self.g, Op::N, &self.u_cat, Op::N, 0.0, &mut self.du)?;
-                gemm(inv_tau, &self.g, Op::T, &self.u_cat, Op::N, 1.0, &mut self.du)?;
+                gemm(inv_tau, &self.g, Op::N, &self.u_cat, Op::N, zero, &mut self.du)?;
+                gemm(inv_tau, &self.g, Op::T, &self.u_cat, Op::N, one, &mut self.du)?;
                 self.dz1.copy_from(&self.du.rows(0, n));
                 self.dz2.copy_from(&self.du.rows(n, n));
                 loss * w
@@ -307,11 +303,11 @@ impl Core {
 /// # Ok::<(), ssl_losses::LossError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct InfoNce {
-    core: Core,
+pub struct InfoNce<T: Real = f64> {
+    core: Core<T>,
 }
 
-impl InfoNce {
+impl<T: Real> InfoNce<T> {
     /// # Errors
     /// `tau <= 0` or not finite.
     pub fn new(tau: f64, form: Form, score: Score) -> Result<Self> {
@@ -319,7 +315,7 @@ impl InfoNce {
     }
 }
 
-impl Objective for InfoNce {
+impl<T: Real> Objective<T> for InfoNce<T> {
     fn name(&self) -> &'static str {
         "infonce"
     }
@@ -328,15 +324,16 @@ impl Objective for InfoNce {
         vec![(r, d_left)]
     }
 
-    fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
+    fn value_grad(&mut self, params: &[DMatrix<T>], batch: Batch<'_, T>, grads: &mut [DMatrix<T>]) -> Result<T> {
         batch.check_len(2)?;
         let shapes = [(params.first().map_or(0, |a| a.nrows()), batch.left().ncols())];
         check_blocks(params, grads, &shapes)?;
         check_shape(batch.right(), batch.len(), batch.left().ncols(), "positives against anchors")?;
         let a = &params[0];
         let loss = self.core.forward_backward(batch.left(), a, batch.right(), a)?;
-        gemm(1.0, &self.core.dz1, Op::T, batch.left(), Op::N, 0.0, &mut grads[0])?;
-        gemm(1.0, &self.core.dz2, Op::T, batch.right(), Op::N, 1.0, &mut grads[0])?;
+        let (zero, one) = (T::zero(), T::one());
+        gemm(one, &self.core.dz1, Op::T, batch.left(), Op::N, zero, &mut grads[0])?;
+        gemm(one, &self.core.dz2, Op::T, batch.right(), Op::N, one, &mut grads[0])?;
         finite_loss("InfoNCE loss or gradient (overflow: the map or the data is too large)", loss, grads)
     }
 
@@ -350,11 +347,11 @@ impl Objective for InfoNce {
 /// `dL/dA = B Y^T G^T X / tau`, `dL/dB = A X^T G Y / tau`,
 /// `G = [(softmax_rows(S) - I) + (softmax_cols(S) - I)] / (2n)`.
 #[derive(Clone, Debug)]
-pub struct Clip {
-    core: Core,
+pub struct Clip<T: Real = f64> {
+    core: Core<T>,
 }
 
-impl Clip {
+impl<T: Real> Clip<T> {
     /// # Errors
     /// `tau <= 0` or not finite.
     pub fn new(tau: f64, score: Score) -> Result<Self> {
@@ -362,7 +359,7 @@ impl Clip {
     }
 }
 
-impl Objective for Clip {
+impl<T: Real> Objective<T> for Clip<T> {
     fn name(&self) -> &'static str {
         "clip"
     }
@@ -371,14 +368,15 @@ impl Objective for Clip {
         vec![(r, d_left), (r, d_right)]
     }
 
-    fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
+    fn value_grad(&mut self, params: &[DMatrix<T>], batch: Batch<'_, T>, grads: &mut [DMatrix<T>]) -> Result<T> {
         batch.check_len(2)?;
         let r = params.first().map_or(0, |a| a.nrows());
         check_blocks(params, grads, &[(r, batch.left().ncols()), (r, batch.right().ncols())])?;
         let loss = self.core.forward_backward(batch.left(), &params[0], batch.right(), &params[1])?;
         let (ga, gb) = grads.split_at_mut(1);
-        gemm(1.0, &self.core.dz1, Op::T, batch.left(), Op::N, 0.0, &mut ga[0])?;
-        gemm(1.0, &self.core.dz2, Op::T, batch.right(), Op::N, 0.0, &mut gb[0])?;
+        let (zero, one) = (T::zero(), T::one());
+        gemm(one, &self.core.dz1, Op::T, batch.left(), Op::N, zero, &mut ga[0])?;
+        gemm(one, &self.core.dz2, Op::T, batch.right(), Op::N, zero, &mut gb[0])?;
         finite_loss("CLIP loss or gradient (overflow: the maps or the data are too large)", loss, grads)
     }
 

@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 use gmm_core::{GmmError, check_at_least, check_finite, check_shape};
 
 use crate::error::Result;
-use crate::objective::{Batch, Real};
+use crate::objective::{Batch, Real, from_f64};
 
 /// A source of batches of positive pairs (scalar `f64` unless stated).
 pub trait PairSource<T: Real = f64> {
@@ -253,5 +253,63 @@ impl PairSource for LabelledPairs {
 
     fn dims(&self) -> (usize, usize) {
         (self.x.ncols(), self.x.ncols())
+    }
+}
+
+/// Any `f64` source with its batches rounded to the scalar `T` (round to nearest), for training
+/// in `f32`: the mixture is sampled in `f64` (the same pairs as an `f64` run with the same seed)
+/// and each batch is rounded once into reused buffers. A value beyond `T`'s range rounds to an
+/// infinity and is reported as a non-finite entry of the batch, never trained on.
+///
+/// ```
+/// use gmm_core::{MixtureGenerator, seeded};
+/// use ssl_losses::{Form, GmmStream, InfoNce, Rounded, Score, TrainConfig, small_random_init, train};
+///
+/// let gmm = MixtureGenerator::isotropic(3, 6).generate(&mut seeded(1))?;
+/// let mut data = Rounded::<_, f32>::new(GmmStream::new(&gmm, 1.0, 64)?);
+/// let mut loss = InfoNce::<f32>::new(1.0, Form::OneWay, Score::Dot)?;
+/// let init = vec![small_random_init(2, 6, 0.1, 1).map(|v| v as f32)];
+/// let out = train(&mut loss, &mut data, init, &TrainConfig { steps: 20, ..TrainConfig::default() }, &mut |_| {})?;
+/// assert_eq!(out.params[0].shape(), (2, 6));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Rounded<S, T: Real> {
+    source: S,
+    left: DMatrix<T>,
+    right: DMatrix<T>,
+}
+
+impl<S, T: Real> Rounded<S, T> {
+    /// Wraps `source`.
+    pub fn new(source: S) -> Self {
+        Self { source, left: DMatrix::zeros(0, 0), right: DMatrix::zeros(0, 0) }
+    }
+
+    /// The wrapped source.
+    pub fn into_inner(self) -> S {
+        self.source
+    }
+}
+
+/// `dst = src` rounded to `T`, resizing `dst` if needed.
+fn round_into<T: Real>(src: &DMatrix<f64>, dst: &mut DMatrix<T>) {
+    crate::objective::ensure_shape(dst, src.nrows(), src.ncols());
+    for (d, &s) in dst.iter_mut().zip(src.iter()) {
+        *d = from_f64(s);
+    }
+}
+
+impl<S: PairSource<f64>, T: Real> PairSource<T> for Rounded<S, T> {
+    fn next_batch(&mut self, rng: &mut SeedRng) -> Result<Batch<'_, T>> {
+        let batch = self.source.next_batch(rng)?;
+        round_into(batch.left(), &mut self.left);
+        round_into(batch.right(), &mut self.right);
+        // Finite in f64 (checked by the source) may overflow T: checked again.
+        Batch::new(&self.left, &self.right)
+    }
+
+    fn dims(&self) -> (usize, usize) {
+        self.source.dims()
     }
 }

@@ -14,7 +14,7 @@ pub mod simsiam;
 pub mod train;
 
 pub use contrastive::{Clip, Form, InfoNce, Score};
-pub use data::{ClipStream, FixedPairs, GmmStream, LabelledPairs, PairSource};
+pub use data::{ClipStream, FixedPairs, GmmStream, LabelledPairs, PairSource, Rounded};
 pub use error::{LossError, Result};
 pub use fit::{
     Centering, ClipFit, ClipFitted, InfoNceFit, PreconditionedSource, Preconditioner, Sides, SslFitted,

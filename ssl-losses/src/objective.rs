@@ -2,15 +2,33 @@
 
 use nalgebra::DMatrix;
 
-use gmm_core::{GmmError, check_at_least, check_finite, check_shape};
+use gmm_core::linalg::GemmScalar;
+use gmm_core::{GmmError, check_at_least, check_shape};
 
 use crate::error::{LossError, Result};
 use crate::kernels::{Op, gemm};
 
-/// The scalar of the training machinery: `f64` (the default everywhere) or `f32`.
-pub trait Real: nalgebra::RealField + Copy {}
+/// The scalar of the training machinery: `f64` (the default everywhere) or `f32`. Sealed: it is
+/// implemented for these two, whose products ([`GemmScalar`]) and exponentials have kernels.
+pub trait Real: GemmScalar {
+    /// `exp(x)` without a library call, so that loops over slices vectorise:
+    /// [`crate::kernels::exp`] for `f64`, [`crate::kernels::exp_f32`] for `f32`.
+    fn fast_exp(x: Self) -> Self;
+}
 
-impl<T: nalgebra::RealField + Copy> Real for T {}
+impl Real for f64 {
+    #[inline(always)]
+    fn fast_exp(x: f64) -> f64 {
+        crate::kernels::exp(x)
+    }
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn fast_exp(x: f32) -> f32 {
+        crate::kernels::exp_f32(x)
+    }
+}
 
 /// `v` in the scalar `T` (exact for `f64`, rounded for `f32`).
 pub fn from_f64<T: Real>(v: f64) -> T {
@@ -150,12 +168,12 @@ pub const CONTRASTIVE_DIVERGENCE_FACTOR: f64 = 10.0;
 /// `Ok(loss)` when the loss and every gradient entry are finite; otherwise a
 /// [`GmmError::NonFinite`] naming the loss: a map or data large enough to overflow the scores
 /// (or a non-finite parameter) must not come back as `Ok(NaN)`.
-pub(crate) fn finite_loss(name: &'static str, loss: f64, grads: &[DMatrix<f64>]) -> Result<f64> {
+pub(crate) fn finite_loss<T: Real>(name: &'static str, loss: T, grads: &[DMatrix<T>]) -> Result<T> {
     if !loss.is_finite() {
-        return Err(GmmError::NonFinite { what: name, row: 0, col: 0, value: loss }.into());
+        return Err(GmmError::NonFinite { what: name, row: 0, col: 0, value: to_f64(loss) }.into());
     }
     for g in grads {
-        check_finite(g, name)?;
+        check_finite_in(g, name)?;
     }
     Ok(loss)
 }
@@ -171,7 +189,11 @@ pub(crate) fn overflow_as_infinite<T: Real>(value: Result<T>) -> Result<T> {
 }
 
 /// Checks that `params` and `grads` have the shapes `shapes`.
-pub(crate) fn check_blocks(params: &[DMatrix<f64>], grads: &[DMatrix<f64>], shapes: &[(usize, usize)]) -> Result<()> {
+pub(crate) fn check_blocks<T: Real>(
+    params: &[DMatrix<T>],
+    grads: &[DMatrix<T>],
+    shapes: &[(usize, usize)],
+) -> Result<()> {
     for (blocks, what) in [(params.len(), "number of parameter blocks"), (grads.len(), "number of gradient blocks")] {
         if blocks != shapes.len() {
             return Err(GmmError::Shape { what, expected: shapes.len(), got: blocks }.into());
@@ -185,15 +207,13 @@ pub(crate) fn check_blocks(params: &[DMatrix<f64>], grads: &[DMatrix<f64>], shap
 }
 
 /// `out = X A^T` into a reusable buffer (resized when the shape changes).
-pub(crate) fn project_into(x: &DMatrix<f64>, a: &DMatrix<f64>, out: &mut DMatrix<f64>) -> Result<()> {
-    if out.shape() != (x.nrows(), a.nrows()) {
-        *out = DMatrix::zeros(x.nrows(), a.nrows());
-    }
-    Ok(gemm(1.0, x, Op::N, a, Op::T, 0.0, out)?)
+pub(crate) fn project_into<T: Real>(x: &DMatrix<T>, a: &DMatrix<T>, out: &mut DMatrix<T>) -> Result<()> {
+    ensure_shape(out, x.nrows(), a.nrows());
+    Ok(gemm(T::one(), x, Op::N, a, Op::T, T::zero(), out)?)
 }
 
 /// Resizes a buffer to `(n, m)` if needed.
-pub(crate) fn ensure_shape(buf: &mut DMatrix<f64>, n: usize, m: usize) {
+pub(crate) fn ensure_shape<T: Real>(buf: &mut DMatrix<T>, n: usize, m: usize) {
     if buf.shape() != (n, m) {
         *buf = DMatrix::zeros(n, m);
     }

@@ -17,7 +17,7 @@ use gmm_core::{GmmError, check_shape};
 
 use crate::error::{LossError, Result};
 use crate::kernels::{Op, gemm};
-use crate::objective::{Batch, Objective, check_blocks, ensure_shape, project_into};
+use crate::objective::{Batch, Objective, Real, check_blocks, ensure_shape, from_f64, project_into};
 
 /// The per-pair loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,17 +74,17 @@ impl std::str::FromStr for SimSiamForm {
 /// # Ok::<(), ssl_losses::LossError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct SimSiam {
+pub struct SimSiam<T: Real = f64> {
     form: SimSiamForm,
     directions: Directions,
-    z: DMatrix<f64>,
-    t: DMatrix<f64>,
-    p: DMatrix<f64>,
-    dp: DMatrix<f64>,
-    dz: DMatrix<f64>,
+    z: DMatrix<T>,
+    t: DMatrix<T>,
+    p: DMatrix<T>,
+    dp: DMatrix<T>,
+    dz: DMatrix<T>,
 }
 
-impl SimSiam {
+impl<T: Real> SimSiam<T> {
     /// A SimSiam loss of the given form, one-directional or symmetrised.
     pub fn new(form: SimSiamForm, directions: Directions) -> Self {
         let e = DMatrix::zeros(0, 0);
@@ -97,23 +97,24 @@ impl SimSiam {
     /// fixed are what the analytic gradient must match.
     pub fn value_grad_with_target(
         &mut self,
-        params: &[DMatrix<f64>],
-        a_target: &DMatrix<f64>,
-        batch: Batch<'_>,
-        grads: &mut [DMatrix<f64>],
-    ) -> Result<f64> {
+        params: &[DMatrix<T>],
+        a_target: &DMatrix<T>,
+        batch: Batch<'_, T>,
+        grads: &mut [DMatrix<T>],
+    ) -> Result<T> {
         batch.check_len(1)?;
         let r = params.first().map_or(0, |a| a.nrows());
         let d = batch.left().ncols();
         check_blocks(params, grads, &[(r, d), (r, r)])?;
         check_shape(a_target, r, d, "stop-gradient copy of A")?;
         check_shape(batch.right(), batch.len(), d, "positives against anchors")?;
-        grads[0].fill(0.0);
-        grads[1].fill(0.0);
+        grads[0].fill(T::zero());
+        grads[1].fill(T::zero());
         let directions: &[(bool, f64)] =
             if self.directions == Directions::Symmetric { &[(false, 0.5), (true, 0.5)] } else { &[(false, 1.0)] };
-        let mut loss = 0.0;
+        let mut loss = T::zero();
         for &(swap, weight) in directions {
+            let weight = from_f64::<T>(weight);
             let (online, target) = if swap { (batch.right(), batch.left()) } else { (batch.left(), batch.right()) };
             loss += weight * self.direction(params, a_target, online, target, weight, grads)?;
         }
@@ -127,13 +128,13 @@ impl SimSiam {
     /// One direction: adds `weight * gradient` into `grads`, returns the unweighted loss.
     fn direction(
         &mut self,
-        params: &[DMatrix<f64>],
-        a_target: &DMatrix<f64>,
-        online: &DMatrix<f64>,
-        target: &DMatrix<f64>,
-        weight: f64,
-        grads: &mut [DMatrix<f64>],
-    ) -> Result<f64> {
+        params: &[DMatrix<T>],
+        a_target: &DMatrix<T>,
+        online: &DMatrix<T>,
+        target: &DMatrix<T>,
+        weight: T,
+        grads: &mut [DMatrix<T>],
+    ) -> Result<T> {
         let (a, w) = (&params[0], &params[1]);
         let n = online.nrows();
         let r = a.nrows();
@@ -141,19 +142,21 @@ impl SimSiam {
         project_into(target, a_target, &mut self.t)?;
         project_into(&self.z, w, &mut self.p)?;
         ensure_shape(&mut self.dp, n, r);
-        let inv_n = 1.0 / n as f64;
-        let mut loss = 0.0;
+        let (zero, one) = (T::zero(), T::one());
+        let inv_n = from_f64::<T>(1.0 / n as f64);
+        let mut loss = zero;
         match self.form {
             SimSiamForm::Mse => {
                 self.dp.copy_from(&self.p);
                 self.dp -= &self.t;
                 loss = self.dp.norm_squared() * inv_n;
-                self.dp *= 2.0 * inv_n;
+                self.dp *= (one + one) * inv_n;
             }
             SimSiamForm::NegCosine => {
                 for i in 0..n {
                     let (p, t) = (self.p.row(i), self.t.row(i));
-                    let (np, nt) = (p.norm().max(1e-12), t.norm().max(1e-12));
+                    let tiny = from_f64::<T>(1e-12);
+                    let (np, nt) = (p.norm().max(tiny), t.norm().max(tiny));
                     let cos = p.dot(&t) / (np * nt);
                     loss -= cos * inv_n;
                     let g = (t / nt - p * (cos / np)) * (-inv_n / np);
@@ -162,15 +165,15 @@ impl SimSiam {
             }
         }
         // dW = dP^T Z, dZ = dP W, dA = dZ^T X.
-        gemm(weight, &self.dp, Op::T, &self.z, Op::N, 1.0, &mut grads[1])?;
+        gemm(weight, &self.dp, Op::T, &self.z, Op::N, one, &mut grads[1])?;
         ensure_shape(&mut self.dz, n, r);
-        gemm(1.0, &self.dp, Op::N, w, Op::N, 0.0, &mut self.dz)?;
-        gemm(weight, &self.dz, Op::T, online, Op::N, 1.0, &mut grads[0])?;
+        gemm(one, &self.dp, Op::N, w, Op::N, zero, &mut self.dz)?;
+        gemm(weight, &self.dz, Op::T, online, Op::N, one, &mut grads[0])?;
         Ok(loss)
     }
 }
 
-impl Objective for SimSiam {
+impl<T: Real> Objective<T> for SimSiam<T> {
     fn name(&self) -> &'static str {
         "simsiam"
     }
@@ -179,7 +182,7 @@ impl Objective for SimSiam {
         vec![(r, d_left), (r, r)]
     }
 
-    fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
+    fn value_grad(&mut self, params: &[DMatrix<T>], batch: Batch<'_, T>, grads: &mut [DMatrix<T>]) -> Result<T> {
         let a_target = params.first().cloned().unwrap_or_else(|| DMatrix::zeros(0, 0));
         self.value_grad_with_target(params, &a_target, batch, grads)
     }

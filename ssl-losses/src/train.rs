@@ -206,16 +206,16 @@ pub struct TrainOutcome<T: Real = f64> {
 ///
 /// # Errors
 /// As [`train_with`].
-pub fn train(
-    objective: &mut dyn Objective,
-    source: &mut dyn PairSource,
-    params: Vec<DMatrix<f64>>,
+pub fn train<T: Real>(
+    objective: &mut dyn Objective<T>,
+    source: &mut dyn PairSource<T>,
+    params: Vec<DMatrix<T>>,
     config: &TrainConfig,
     observer: &mut dyn FnMut(&StepInfo),
-) -> Result<TrainOutcome> {
+) -> Result<TrainOutcome<T>> {
     let shapes: Vec<(usize, usize)> = params.iter().map(|p| p.shape()).collect();
-    let mut optimizer = config.optimizer.build(&shapes)?;
-    let mut observe = |info: &StepInfo, _: &[DMatrix<f64>]| {
+    let mut optimizer = config.optimizer.build::<T>(&shapes)?;
+    let mut observe = |info: &StepInfo, _: &[DMatrix<T>]| {
         observer(info);
         ControlFlow::Continue(())
     };

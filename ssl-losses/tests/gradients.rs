@@ -188,8 +188,8 @@ fn c5_reparametrisation_invariance() {
 
 #[test]
 fn bad_inputs_are_typed_errors() {
-    assert!(InfoNce::new(0.0, Form::OneWay, Score::Dot).is_err());
-    assert!(InfoNce::new(f64::NAN, Form::OneWay, Score::Dot).is_err());
+    assert!(InfoNce::<f64>::new(0.0, Form::OneWay, Score::Dot).is_err());
+    assert!(InfoNce::<f64>::new(f64::NAN, Form::OneWay, Score::Dot).is_err());
     let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let x = random(1, 3, 0);
     let mut g = vec![DMatrix::zeros(2, 3)];
