@@ -49,10 +49,11 @@ def main(folder):
 
     steps = sorted((dict(key[1])["n"], median(rows, "sec_per_step"), median(rows, "gflops"))
                    for key, rows in ours.items()
-                   if key[0] == "infonce-step" and dict(key[1]).get("d") == 128 and dict(key[1]).get("r") == 16)
+                   if key[0] == "infonce-step" and dict(key[1]).get("d") == 128 and dict(key[1]).get("r") == 16
+                   and dict(key[1]).get("dtype") == "f64")
     if steps:
         base = next((t / n**2 for n, t, _ in steps if n == 1024), steps[0][1] / steps[0][0] ** 2)
-        print("\nInfoNCE step over n (d = 128, r = 16):\n")
+        print("\nInfoNCE step over n (f64, d = 128, r = 16):\n")
         print("| n | ms per step | (time / n^2) relative to n = 1024 | GFLOP/s | % of peak |")
         print("|---|---|---|---|---|")
         for n, t, rate in steps:
