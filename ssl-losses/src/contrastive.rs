@@ -293,7 +293,8 @@ impl<T: Real> Core<T> {
 /// use gmm_core::nalgebra::DMatrix;
 /// use ssl_losses::{Batch, Form, InfoNce, Objective, Score};
 ///
-/// let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot)?;
+/// // The scalar is a type parameter: `InfoNce::<f32>` runs the same code in f32.
+/// let mut loss = InfoNce::<f64>::new(1.0, Form::OneWay, Score::Dot)?;
 /// let (x, x_plus) = (DMatrix::identity(4, 3), DMatrix::identity(4, 3));
 /// // A = 0: every score is 0, so the loss is log n.
 /// let a = DMatrix::zeros(2, 3);

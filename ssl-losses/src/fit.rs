@@ -21,6 +21,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::ops::ControlFlow;
+
 use gmm_core::linalg::{column_means, gram_with, spd_inv_sqrt, subtract_mean, subtract_row};
 use gmm_core::nalgebra::{DMatrix, DVector};
 use gmm_core::{Fit, GmmError, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_positive};
@@ -407,14 +409,31 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
     /// Invalid parameters; shapes; fewer than 2 pairs; `r > d`; non-finite data; a singular
     /// sample covariance with whitening on. A run that does not reach the tolerance is not an
     /// error: its certificate says `converged: false`.
-    fn fit(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<SslFitted> {
+    fn fit(&self, pairs: (&DMatrix<f64>, &DMatrix<f64>)) -> Result<SslFitted> {
+        self.fit_until(pairs, &mut |_| ControlFlow::Continue(()))
+    }
+}
+
+impl InfoNceFit {
+    /// [`Fit::fit`] with an observer of the L-BFGS iterations that may stop the run
+    /// ([`Lbfgs::minimize_until`]; e.g. on a user's interrupt): the result is then the last
+    /// iterate, its certificate evaluated there.
+    ///
+    /// # Errors
+    /// As [`Fit::fit`].
+    pub fn fit_until(
+        &self,
+        (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>),
+        observer: &mut dyn FnMut(&crate::LbfgsStep) -> ControlFlow<()>,
+    ) -> Result<SslFitted> {
         self.validate()?;
         let (n, d) = gmm_core::check_pairs(x, x_plus, self.n_components, "InfoNCE n_components")?;
         let pre = Preconditioner::fit_pairs(x, x_plus, self.centering, self.whitening)?;
         let (xt, xpt) = (pre.apply(x)?, pre.apply(x_plus)?);
         let mut loss = InfoNce::new(self.tau, self.form, self.score)?;
         let init = vec![small_random_init(self.n_components, d, self.init_scale, self.seed)];
-        let out = minimize_fixed(&mut loss, (&xt, &xpt), self.batch.min(n), self.weight_decay, init, &self.solver)?;
+        let (batch, lambda) = (self.batch.min(n), self.weight_decay);
+        let out = minimize_fixed(&mut loss, (&xt, &xpt), batch, lambda, init, &self.solver, observer)?;
         Ok(SslFitted {
             map: pre.map_back(&out.params[0])?,
             certificate: out.certificate,
@@ -438,6 +457,7 @@ fn minimize_fixed(
     lambda: f64,
     init: Vec<DMatrix<f64>>,
     solver: &Lbfgs,
+    observer: &mut dyn FnMut(&crate::LbfgsStep) -> ControlFlow<()>,
 ) -> Result<crate::Minimized> {
     let mut sample = FixedSample::new(objective, left, right, batch)?;
     let mut cost = FnCost::new(|p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
@@ -452,7 +472,7 @@ fn minimize_fixed(
         }
         Ok(value + penalty)
     });
-    let mut out = solver.minimize(&mut cost, init, &mut |_| {})?;
+    let mut out = solver.minimize_until(&mut cost, init, observer)?;
     if lambda == 0.0
         && let Some(&start) = out.losses.first()
     {
@@ -567,7 +587,22 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for ClipFit {
     /// Invalid parameters; row counts that differ; fewer than 2 pairs; `r` above either
     /// dimension; non-finite data; a singular sample covariance of either modality. A run that
     /// does not reach the tolerance is not an error: its certificate says `converged: false`.
-    fn fit(&self, (x, y): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<ClipFitted> {
+    fn fit(&self, pairs: (&DMatrix<f64>, &DMatrix<f64>)) -> Result<ClipFitted> {
+        self.fit_until(pairs, &mut |_| ControlFlow::Continue(()))
+    }
+}
+
+impl ClipFit {
+    /// [`Fit::fit`] with an observer of the L-BFGS iterations that may stop the run, as
+    /// [`InfoNceFit::fit_until`].
+    ///
+    /// # Errors
+    /// As [`Fit::fit`].
+    pub fn fit_until(
+        &self,
+        (x, y): (&DMatrix<f64>, &DMatrix<f64>),
+        observer: &mut dyn FnMut(&crate::LbfgsStep) -> ControlFlow<()>,
+    ) -> Result<ClipFitted> {
         self.validate()?;
         let r = self.n_components;
         let n = x.nrows();
@@ -592,7 +627,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for ClipFit {
             small_random_init(r, x.ncols(), self.init_scale, self.seed),
             small_random_init(r, y.ncols(), self.init_scale, self.seed ^ 0x636c_6970),
         ];
-        let out = minimize_fixed(&mut loss, (&xt, &yt), self.batch.min(n), 0.0, init, &self.solver)?;
+        let out = minimize_fixed(&mut loss, (&xt, &yt), self.batch.min(n), 0.0, init, &self.solver, observer)?;
         Ok(ClipFitted {
             map_x: px.map_back(&out.params[0])?,
             map_y: py.map_back(&out.params[1])?,

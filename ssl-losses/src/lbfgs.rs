@@ -27,6 +27,8 @@
 //! # Ok::<(), ssl_losses::LossError>(())
 //! ```
 
+use std::ops::ControlFlow;
+
 use gmm_core::nalgebra::{DMatrix, DVector};
 use gmm_core::{Gmm, GmmError, check_at_least, check_finite, check_positive};
 
@@ -405,8 +407,27 @@ impl Lbfgs {
     pub fn minimize<T: Real>(
         &self,
         cost: &mut dyn Cost<T>,
-        mut params: Vec<DMatrix<T>>,
+        params: Vec<DMatrix<T>>,
         observer: &mut dyn FnMut(&LbfgsStep),
+    ) -> Result<Minimized<T>> {
+        self.minimize_until(cost, params, &mut |step| {
+            observer(step);
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// [`Lbfgs::minimize`] with an observer that may stop the run after any iteration
+    /// (`ControlFlow::Break`, e.g. on a user's interrupt): the result is then the last iterate,
+    /// with the certificate evaluated there (not converged, unless the tolerance happened to be
+    /// met).
+    ///
+    /// # Errors
+    /// As [`Lbfgs::minimize`].
+    pub fn minimize_until<T: Real>(
+        &self,
+        cost: &mut dyn Cost<T>,
+        mut params: Vec<DMatrix<T>>,
+        observer: &mut dyn FnMut(&LbfgsStep) -> ControlFlow<()>,
     ) -> Result<Minimized<T>> {
         self.validate()?;
         for p in &params {
@@ -484,12 +505,15 @@ impl Lbfgs {
             g = next.g;
             iterations += 1;
             losses.push(f);
-            observer(&LbfgsStep {
+            let step = LbfgsStep {
                 iteration: iterations - 1,
                 loss: f,
                 relative_grad: g.norm() / g0.max(f64::MIN_POSITIVE),
                 step: next.t,
-            });
+            };
+            if observer(&step).is_break() {
+                break;
+            }
         }
         unflatten(&x, &mut params);
         let certificate = Certificate::new(g.norm(), g0, self.grad_rtol);

@@ -1,0 +1,299 @@
+"""The Python package against NumPy / SciPy / scikit-learn / JAX, bad input, determinism.
+
+Tolerances: the exact quantities (Fisher subspace, principal angles, LDA and PCA on one data set)
+are computed by two independent double-precision routes, so they agree to rounding: a few
+hundred ulps of the quantities' scale (1e-10 leaves margin for conditioning up to 1e4 and is
+stated per test). Gradients against central finite differences: truncation O(h^2) and rounding
+O(eps / h) give a relative error near 1e-9 at h = 1e-5; the tests allow 1e-6.
+"""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+import ssl_gmm
+
+scipy_linalg = pytest.importorskip("scipy.linalg")
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data")
+
+
+def wine():
+    """The UCI wine data in the repository's data/ (178 x 13, 3 classes; data/README.md)."""
+    raw = np.genfromtxt(os.path.join(DATA, "wine.csv"), delimiter=",", skip_header=1)
+    return raw[:, :-1], raw[:, -1].astype(np.int64)
+
+
+def sin_max(a, b):
+    """sin of the largest principal angle between row spaces, by SciPy."""
+    return float(np.sin(scipy_linalg.subspace_angles(a.T, b.T).max()))
+
+
+# --- agreement with NumPy / SciPy -------------------------------------------------------------
+
+
+def test_fisher_subspace_matches_scipy_generalized_eigh():
+    for name in ("anisotropic", "pca-trap"):
+        g = ssl_gmm.Gmm.preset(name)
+        w, mu, sigma = g.weights, g.means, g.covariance
+        centred = mu - w @ mu
+        s_b = (centred.T * w) @ centred
+        vals, vecs = scipy_linalg.eigh(s_b, sigma)
+        f_scipy = vecs[:, np.argsort(vals)[::-1][: g.k - 1]].T
+        f = g.fisher_subspace()
+        assert np.abs(f @ f.T - np.eye(g.k - 1)).max() < 1e-12  # orthonormal rows
+        assert sin_max(f, f_scipy) < 1e-10, name
+
+
+def test_principal_angles_match_scipy_subspace_angles():
+    rng = np.random.default_rng(3)
+    worst = 0.0
+    for _ in range(20):
+        a, b = rng.standard_normal((3, 9)), rng.standard_normal((4, 9))
+        ours = np.sort(ssl_gmm.principal_angles(a, b))
+        theirs = np.sort(scipy_linalg.subspace_angles(a.T, b.T))
+        worst = max(worst, np.abs(ours - theirs).max())
+        assert abs(ssl_gmm.sin_theta_max(a, b) - np.sin(theirs.max())) < 1e-10
+    assert worst < 1e-10, worst
+
+
+def test_posterior_matches_bayes_rule_in_numpy():
+    g = ssl_gmm.Gmm.preset("anisotropic")
+    x = g.sample(50, seed=2)["x"]
+    prec = np.linalg.inv(g.covariance)
+    logits = np.log(g.weights) + x @ prec @ g.means.T - 0.5 * np.einsum("kd,de,ke->k", g.means, prec, g.means)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    assert np.abs(ssl_gmm.Gmm.posterior(g, x) - p).max() < 1e-10
+
+
+# --- agreement with scikit-learn, in a Pipeline -----------------------------------------------
+
+
+def test_lda_and_pca_agree_with_scikit_learn_on_the_wine_data():
+    sk_da = pytest.importorskip("sklearn.discriminant_analysis")
+    sk_dec = pytest.importorskip("sklearn.decomposition")
+    x, y = wine()
+    ours = ssl_gmm.LDA().fit(x, y)
+    theirs = sk_da.LinearDiscriminantAnalysis(solver="eigen").fit(x, y)
+    assert sin_max(ours.components_, theirs.scalings_[:, :2].T) < 1e-8
+    assert np.abs(ours.explained_variance_ratio_ - theirs.explained_variance_ratio_[:2]).max() < 1e-10
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    p, q = ssl_gmm.PCA(3).fit(z), sk_dec.PCA(3).fit(z)
+    assert np.abs(np.abs(p.components_) - np.abs(q.components_)).max() < 1e-10
+    assert np.abs(p.explained_variance_ratio_ - q.explained_variance_ratio_).max() < 1e-12
+    assert np.abs(np.abs(p.transform(z)) - np.abs(q.transform(z))).max() < 1e-9
+
+
+def test_estimators_work_in_a_scikit_learn_pipeline_and_clone():
+    sk_base = pytest.importorskip("sklearn.base")
+    sk_pipe = pytest.importorskip("sklearn.pipeline")
+    sk_lin = pytest.importorskip("sklearn.linear_model")
+    x, y = wine()
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    pipe = sk_pipe.Pipeline([("pca", ssl_gmm.PCA(5)), ("clf", sk_lin.LogisticRegression(max_iter=1000))])
+    assert pipe.fit(z, y).score(z, y) > 0.9
+    pipe.set_params(pca__n_components=2)
+    assert pipe.get_params()["pca__n_components"] == 2
+    assert pipe.fit(z, y).named_steps["pca"].components_.shape == (2, 13)
+    lda = sk_base.clone(ssl_gmm.LDA(n_components=1))
+    assert lda.get_params() == {"n_components": 1}
+    assert sk_pipe.make_pipeline(ssl_gmm.LDA(), sk_lin.LogisticRegression()).fit(x, y).score(x, y) > 0.95
+
+
+def test_clustering_metrics_match_scikit_learn():
+    sk_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(1)
+    truth, pred = rng.integers(0, 4, 300), rng.integers(0, 3, 300)
+    pred[:150] = truth[:150] % 3
+    assert abs(ssl_gmm.ari(truth, pred) - sk_metrics.adjusted_rand_score(truth, pred)) < 1e-12
+    assert abs(ssl_gmm.nmi(truth, pred) - sk_metrics.normalized_mutual_info_score(truth, pred)) < 1e-12
+    km = ssl_gmm.KMeans(3, seed=1).fit(ssl_gmm.Gmm.preset("anisotropic").sample(300, seed=4)["x"])
+    assert km.labels_.shape == (300,) and km.cluster_centers_.shape == (3, 10)
+    assert np.array_equal(km.predict(ssl_gmm.Gmm.preset("anisotropic").sample(300, seed=4)["x"]), km.labels_)
+
+
+def test_cca_on_pairs_finds_fisher_where_pca_fails():
+    g = ssl_gmm.Gmm.preset("pca-trap")
+    p = g.sample_pairs(20000, 0.9, seed=5)
+    cca = ssl_gmm.CCAPairs(2).fit(p["x"], p["x_plus"])
+    f = g.fisher_subspace()
+    # Sample error ~ n^{-1/2} = 7e-3 per direction; PCA's population answer is orthogonal-ish.
+    assert ssl_gmm.sin_theta_max(cca.components_, f) < 0.05
+    assert ssl_gmm.sin_theta_max(g.pca_subspace(2), f) > 0.99
+
+
+# --- gradients: finite differences, and JAX autodiff where installed ---------------------------
+
+
+def central_difference(f, a, h=1e-5):
+    g = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        e = np.zeros_like(a)
+        e[idx] = h
+        g[idx] = (f(a + e) - f(a - e)) / (2 * h)
+    return g
+
+
+def batch(seed=0, n=32, d=6, r=3):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    return 0.3 * rng.standard_normal((r, d)), x, x + 0.5 * rng.standard_normal((n, d))
+
+
+@pytest.mark.parametrize("form", ["one-way", "symmetric", "simclr"])
+@pytest.mark.parametrize("score", ["dot", "cosine"])
+def test_infonce_gradient_matches_finite_differences(form, score):
+    a, x, xp = batch(1)
+    loss, grad = ssl_gmm.infonce(a, x, xp, tau=0.7, form=form, score=score)
+    fd = central_difference(lambda m: ssl_gmm.infonce(m, x, xp, tau=0.7, form=form, score=score)[0], a)
+    assert np.abs(grad - fd).max() <= 1e-6 * max(1.0, np.abs(fd).max())
+
+
+def test_simsiam_and_clip_gradients_match_finite_differences():
+    a, x, xp = batch(2)
+    w = np.eye(3) + 0.2 * np.random.default_rng(0).standard_normal((3, 3))
+    for form in ("mse", "neg-cosine"):
+        # The stop-gradient target A x+ is held fixed for differentiation: differentiate in W
+        # exactly, and in A through the online branch only (the returned gradient's meaning).
+        _, ga, gw = ssl_gmm.simsiam(a, w, x, xp, form=form)
+        fd_w = central_difference(lambda m: ssl_gmm.simsiam(a, m, x, xp, form=form)[0], w)
+        assert np.abs(gw - fd_w).max() <= 1e-6 * max(1.0, np.abs(fd_w).max())
+        assert ga.shape == a.shape
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal((32, 5))
+    b = 0.3 * rng.standard_normal((3, 5))
+    _, ga, gb = ssl_gmm.clip(a, b, x, y, tau=0.5)
+    fd_a = central_difference(lambda m: ssl_gmm.clip(m, b, x, y, tau=0.5)[0], a)
+    fd_b = central_difference(lambda m: ssl_gmm.clip(a, m, x, y, tau=0.5)[0], b)
+    assert np.abs(ga - fd_a).max() <= 1e-6 and np.abs(gb - fd_b).max() <= 1e-6
+
+
+def test_infonce_gradient_matches_jax_autodiff():
+    jax = pytest.importorskip("jax", reason="JAX is not installed: the finite-difference tests cover the gradients")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+
+    def loss(a, x, xp):
+        s = (x @ a.T) @ (xp @ a.T).T / 0.7
+        return jnp.mean(jax.nn.logsumexp(s, axis=1) - jnp.diag(s))
+
+    a, x, xp = batch(5, n=64, d=8, r=4)
+    value, grad = ssl_gmm.infonce(a, x, xp, tau=0.7)
+    jv, jg = jax.value_and_grad(loss)(jnp.asarray(a), jnp.asarray(x), jnp.asarray(xp))
+    assert abs(value - float(jv)) < 1e-12
+    assert np.abs(grad - np.asarray(jg)).max() / np.abs(np.asarray(jg)).max() < 1e-12
+
+
+# --- training, checks, determinism -------------------------------------------------------------
+
+
+def test_train_infonce_is_certified_finds_fisher_and_is_deterministic():
+    g = ssl_gmm.Gmm.preset("pca-trap")
+    a, b = ssl_gmm.train(g, seed=3), ssl_gmm.train(g, seed=3)
+    assert a.converged and a.relative_grad_norm <= 1e-5
+    assert np.array_equal(a.components, b.components)
+    # 8192 pairs: sample error ~ n^{-1/2} ~ 1e-2 per direction; PCA is at 1.
+    assert ssl_gmm.sin_theta_max(a.components, g.fisher_subspace()) < 0.1
+    assert a.hyperparameters["samples"] == 8192 and a.loss_curve.ndim == 1
+
+
+def test_train_clip_on_the_clip_preset():
+    c = ssl_gmm.Gmm.preset("clip")
+    assert isinstance(c, ssl_gmm.ClipGmm)
+    fit = ssl_gmm.train(c, method="clip")
+    assert fit.converged and fit.components_y is not None
+    assert ssl_gmm.sin_theta_max(fit.components, c.fisher_subspace("x")) < 0.2
+
+
+def test_same_seed_same_arrays():
+    g = ssl_gmm.Gmm.preset("anisotropic")
+    p, q = g.sample_pairs(100, 0.5, seed=9), g.sample_pairs(100, 0.5, seed=9)
+    assert all(np.array_equal(p[k], q[k]) for k in p)
+    assert not np.array_equal(p["x"], g.sample_pairs(100, 0.5, seed=10)["x"])
+
+
+def test_check_returns_the_evidence_of_each_claim():
+    out = ssl_gmm.check(["C1", "C2"], quick=True, seed=7)
+    assert [o["id"] for o in out] == ["C1", "C2"]
+    for o in out:
+        assert o["verdict"] == "holds"
+        assert o["evidence"]["passed_cases"] >= o["evidence"]["cases"] - o["evidence"]["allowed"]
+        assert o["control"]["as_required"]  # the control failed, as it must
+
+
+def test_json_round_trip():
+    g = ssl_gmm.Gmm.preset("anisotropic")
+    h = ssl_gmm.Gmm.from_json(g.to_json())
+    assert np.array_equal(g.means, h.means) and np.array_equal(g.covariance, h.covariance)
+
+
+# --- bad input: typed errors, never a crash ----------------------------------------------------
+
+
+def test_bad_input_raises_value_or_type_errors():
+    a, x, xp = batch(0)
+    with pytest.raises(TypeError, match="float64"):
+        ssl_gmm.infonce(a, x.astype(np.float32), xp)
+    with pytest.raises(TypeError, match="2-d"):
+        ssl_gmm.infonce(a, x[0], xp)
+    with pytest.raises(TypeError):
+        ssl_gmm.infonce(a, [[1.0, 2.0]], xp)
+    with pytest.raises(ValueError, match="shape"):
+        ssl_gmm.infonce(a[:, :2], x, xp)
+    with pytest.raises(ValueError, match="rows"):
+        ssl_gmm.infonce(a, x, xp[:5])
+    bad = x.copy()
+    bad[4, 2] = np.nan
+    with pytest.raises(ValueError, match="row 4, column 2"):
+        ssl_gmm.infonce(a, bad, xp)
+    with pytest.raises(ValueError, match="tau"):
+        ssl_gmm.infonce(a, x, xp, tau=0.0)
+    with pytest.raises(ValueError):
+        ssl_gmm.infonce(a, x, xp, form="two-way")
+    with pytest.raises(ValueError):
+        ssl_gmm.infonce(a, x[::-1], xp)  # negative strides
+    with pytest.raises(ValueError):
+        ssl_gmm.Gmm(np.array([0.5, 0.6]), np.zeros((2, 3)), np.eye(3))  # weights do not sum to 1
+    with pytest.raises(ValueError):
+        ssl_gmm.Gmm.preset("no-such-preset")
+    with pytest.raises(ValueError):
+        ssl_gmm.Gmm.from_json("{not json")
+    with pytest.raises(ValueError):
+        ssl_gmm.Gmm.preset("anisotropic").sample_pairs(10, 1.5)
+    with pytest.raises(ValueError):
+        ssl_gmm.LDA().fit(np.zeros((4, 2)), [0, 0.5, 1, 1])
+    with pytest.raises(ValueError):
+        ssl_gmm.PCA(3).transform(np.zeros((2, 2)))  # not fitted
+    with pytest.raises(ValueError):
+        ssl_gmm.check(["C99"])
+    with pytest.raises(ValueError):
+        ssl_gmm.train(ssl_gmm.Gmm.preset("anisotropic"), method="clip")
+    # Fortran order and strided views are read as they are.
+    assert ssl_gmm.infonce(a, np.asfortranarray(x), xp)[0] == ssl_gmm.infonce(a, x, xp)[0]
+    assert ssl_gmm.infonce(a, x[::2], xp[::2])[0] == ssl_gmm.infonce(a, x[::2].copy(), xp[::2].copy())[0]
+
+
+def test_an_unconverged_run_says_so():
+    fit = ssl_gmm.train(ssl_gmm.Gmm.preset("pca-trap"), max_iters=2)
+    assert fit.converged is False and fit.iterations <= 2
+
+
+def test_ctrl_c_stops_a_long_fit_with_keyboard_interrupt():
+    import signal
+    import threading
+    import time
+
+    g = ssl_gmm.Gmm.preset("anisotropic")
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        # 2e5 pairs to a tolerance it cannot reach before rounding: many seconds of L-BFGS.
+        with pytest.raises(KeyboardInterrupt):
+            ssl_gmm.train(g, samples=200_000, tol=1e-300, max_iters=100_000)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 30.0
