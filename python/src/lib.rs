@@ -262,6 +262,16 @@ fn parse<T: std::str::FromStr<Err = GmmError>>(s: &str) -> PyResult<T> {
     s.parse::<T>().or_raise()
 }
 
+/// A model from its JSON text (the format of the CLI's `--config` files), validated.
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> PyResult<T> {
+    serde_json::from_str(text).map_err(|e| PyValueError::new_err(format!("invalid {what}: {e}")))
+}
+
+/// A model as JSON text (floats round-trip exactly).
+fn to_json<T: serde::Serialize>(value: &T) -> PyResult<String> {
+    serde_json::to_string(value).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
 /// A shared-covariance Gaussian mixture (see `ssl_gmm.Gmm`).
 #[pyclass(name = "Gmm", module = "ssl_gmm", frozen)]
 #[derive(Clone)]
@@ -289,13 +299,11 @@ impl PyGmm {
 
     #[staticmethod]
     fn from_json(text: &str) -> PyResult<Self> {
-        let inner: Gmm =
-            serde_json::from_str(text).map_err(|e| PyValueError::new_err(format!("invalid mixture: {e}")))?;
-        Ok(Self { inner })
+        Ok(Self { inner: from_json(text, "mixture")? })
     }
 
     fn to_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.inner).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        to_json(&self.inner)
     }
 
     #[getter]
@@ -379,15 +387,24 @@ fn side(name: &str) -> PyResult<Side> {
 
 #[pymethods]
 impl PyClipGmm {
+    /// A built-in two-modality model by name (e.g. "clip").
+    #[staticmethod]
+    fn preset(name: &str) -> PyResult<Self> {
+        match gmm_core::preset(name).or_raise()? {
+            Model::Clip(inner) => Ok(Self { inner: *inner }),
+            Model::Gmm(_) => Err(PyValueError::new_err(format!(
+                "preset '{name}' is a one-modality mixture: use Gmm.preset (CLIP presets: clip)"
+            ))),
+        }
+    }
+
     #[staticmethod]
     fn from_json(text: &str) -> PyResult<Self> {
-        let inner: ClipGmm =
-            serde_json::from_str(text).map_err(|e| PyValueError::new_err(format!("invalid CLIP-GMM: {e}")))?;
-        Ok(Self { inner })
+        Ok(Self { inner: from_json(text, "CLIP-GMM")? })
     }
 
     fn to_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.inner).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        to_json(&self.inner)
     }
 
     #[getter]

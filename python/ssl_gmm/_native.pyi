@@ -46,6 +46,9 @@ class ClipGmm:
     """Two-modality CLIP-GMM: ``x`` and ``y`` share the component ``z``."""
 
     @staticmethod
+    def preset(name: str) -> "ClipGmm":
+        """A built-in two-modality model (e.g. ``"clip"``)."""
+    @staticmethod
     def from_json(text: str) -> "ClipGmm": ...
     def to_json(self) -> str: ...
     @property
