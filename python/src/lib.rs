@@ -600,7 +600,7 @@ struct TrainResult {
     components: Py<PyArray2<f64>>,
     /// CLIP: the map of modality y (`None` otherwise).
     components_y: Option<Py<PyArray2<f64>>>,
-    /// The loss at every solver iteration.
+    /// The loss after every solver iteration (empty for CLIP, whose fit does not record it).
     loss_curve: Py<PyArray1<f64>>,
     /// Whether the convergence certificate holds.
     converged: bool,

@@ -61,6 +61,11 @@ class ClipGmm:
         """``{"x": (n, d_x), "y": (n, d_y), "z": (n,)}``."""
 
 class TrainResult:
+    """``components``: the map (r x d, rows are directions) in the input coordinates;
+    ``components_y``: CLIP's map of modality y (else None); ``loss_curve``: the loss after each
+    L-BFGS iteration (empty for CLIP, whose fit does not record it); ``converged``: the
+    certificate ``relative_grad_norm <= tol`` holds."""
+
     components: Matrix
     components_y: Optional[Matrix]
     loss_curve: Vector
