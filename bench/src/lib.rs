@@ -56,7 +56,7 @@ impl<T: Real> InfoNceStep<T> {
 
     /// The scalar's name in the records: `"f64"` or `"f32"`.
     pub fn dtype() -> &'static str {
-        if std::mem::size_of::<T>() == 4 { "f32" } else { "f64" }
+        std::any::type_name::<T>()
     }
 }
 

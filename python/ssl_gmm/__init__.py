@@ -102,8 +102,8 @@ class _Estimator:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def _check_fitted(self):
-        if not hasattr(self, "components_"):
+    def _check_fitted(self, attribute="components_"):
+        if not hasattr(self, attribute):
             raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
 
     def transform(self, X):
@@ -236,7 +236,6 @@ class KMeans(_Estimator):
 
     def transform(self, X):
         """Distances of each row to each centre (as scikit-learn's ``KMeans.transform``)."""
-        if not hasattr(self, "cluster_centers_"):
-            raise ValueError("this KMeans is not fitted yet: call fit first")
+        self._check_fitted("cluster_centers_")
         X = _as_float_matrix(X, "X")
         return np.sqrt(((X[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2))
