@@ -165,6 +165,14 @@ impl Dataset {
         }
     }
 
+    /// Its number of samples (rows).
+    pub fn rows(self) -> usize {
+        match self {
+            Dataset::Wine => 178,
+            Dataset::Digits => 1797,
+        }
+    }
+
     /// The features as stored (digits: pixel values 0..16) and the compact labels `0..c`.
     ///
     /// # Errors
@@ -205,9 +213,9 @@ mod tests {
     #[test]
     fn embedded_data_sets_load_with_their_shapes() {
         let (x, z) = Dataset::Wine.load().unwrap();
-        assert_eq!((x.shape(), z.iter().max().copied()), ((178, 13), Some(2)));
+        assert_eq!((x.shape(), z.iter().max().copied()), ((Dataset::Wine.rows(), 13), Some(2)));
         let (x, z) = Dataset::Digits.load().unwrap();
-        assert_eq!((x.shape(), z.iter().max().copied()), ((1797, 64), Some(9)));
+        assert_eq!((x.shape(), z.iter().max().copied()), ((Dataset::Digits.rows(), 64), Some(9)));
     }
 
     #[test]

@@ -126,17 +126,24 @@ pub fn read_csv_named(
     name: &str,
     header: Header,
 ) -> Result<(Option<Vec<String>>, DMatrix<f64>)> {
+    let limit = gmm_core::budget::memory_budget();
     let reader: Box<dyn std::io::Read> =
         if gz { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
+    // The text is budgeted as it is decompressed and read (a gzip bomb or an endless line stops
+    // at the budget), and the values as they are stored (one flat vector).
+    let reader = Budgeted { inner: reader, left: limit, name: name.to_string() };
     let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
-    let mut rows: Vec<Vec<f64>> = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
     let mut width = None;
     let mut first = true;
     let mut names: Option<Vec<String>> = None;
     let bad = |msg: String| ExperimentError::Data(format!("{name}: {msg}"));
     for (index, record) in csv.records().enumerate() {
         let line = index + 1;
-        let record = record.map_err(|e| bad(format!("cannot read line {line}: {e}")))?;
+        let record = record.map_err(|e| match e.kind() {
+            csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::OutOfMemory => ExperimentError::Data(io.to_string()),
+            _ => bad(format!("cannot read line {line}: {e}")),
+        })?;
         if record.iter().all(|f| f.is_empty()) {
             continue;
         }
@@ -161,10 +168,10 @@ pub fn read_csv_named(
                 continue;
             }
         }
-        let mut row = Vec::with_capacity(parsed.len());
+        let row_start = values.len();
         for (col, (value, field)) in parsed.into_iter().zip(record.iter()).enumerate() {
             match value {
-                Ok(v) if v.is_finite() => row.push(v),
+                Ok(v) if v.is_finite() => values.push(v),
                 _ => {
                     return Err(bad(format!(
                         "line {line}, column {}: {} is not a finite number",
@@ -174,20 +181,52 @@ pub fn read_csv_named(
                 }
             }
         }
+        let len = values.len() - row_start;
         match width {
-            None => width = Some(row.len()),
-            Some(w) if w != row.len() => {
-                return Err(bad(format!("line {line} has {} fields, the first data line has {w}", row.len())));
+            None => width = Some(len),
+            Some(w) if w != len => {
+                return Err(bad(format!("line {line} has {len} fields, the first data line has {w}")));
             }
             Some(_) => {}
         }
-        rows.push(row);
+        // The values and the matrix they become: 16 bytes each.
+        if (values.len() as u64).saturating_mul(16) > limit {
+            let what = format!("{name}: the values read up to line {line}");
+            gmm_core::budget::check_bytes(&what, (values.len() as u64).checked_mul(16))?;
+        }
     }
     let w = width.ok_or_else(|| ExperimentError::Data(format!("{name} has no data rows")))?;
     if let Some(names) = names.as_ref().filter(|n| n.len() != w) {
         return Err(bad(format!("the header row has {} fields, the data rows {w}", names.len())));
     }
-    Ok((names, DMatrix::from_fn(rows.len(), w, |i, j| rows[i][j])))
+    let rows = if w == 0 { 0 } else { values.len() / w };
+    Ok((names, DMatrix::from_row_slice(rows, w, &values)))
+}
+
+/// A reader that fails once more than `left` bytes have come through it: the budget on the
+/// (decompressed) text of a data file.
+struct Budgeted<R> {
+    inner: R,
+    left: u64,
+    name: String,
+}
+
+impl<R: std::io::Read> std::io::Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match self.left.checked_sub(n as u64) {
+            Some(left) => {
+                self.left = left;
+                Ok(n)
+            }
+            None => {
+                let what = format!("the text of {} (decompressed)", self.name);
+                let needed = format!("more than {}", gmm_core::budget::human_bytes(gmm_core::budget::memory_budget()));
+                let e = gmm_core::budget::over_memory_budget(&what, &needed);
+                Err(std::io::Error::new(std::io::ErrorKind::OutOfMemory, e.to_string()))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::augment::Recipe;
 use crate::data::Dataset;
 use crate::error::{ExperimentError, Result};
+use crate::experiment::Experiment;
 
 /// The sweeps of every experiment. `ssl-gmm reproduce --print-config` prints the defaults;
 /// `--config FILE` overrides any subset of the fields.
@@ -85,23 +86,153 @@ impl Sweeps {
         }
     }
 
-    /// Checks the sweeps before any work.
+    /// Reads sweeps from JSON text: an object whose fields are any subset of
+    /// `--print-config`'s (the others keep their defaults). An array, a number or any other
+    /// JSON value is refused, so that `[7, 9]` is not read as positional fields.
     ///
     /// # Errors
-    /// [`ExperimentError::Config`] naming what is out of range.
-    pub fn validate(&self) -> Result<()> {
-        if self.seeds == 0 || self.steps == 0 || self.batch < 2 || self.samples < 10 || self.k < 2 || self.d < self.k {
-            return Err(ExperimentError::Config(
-                "sweeps need seeds >= 1, steps >= 1, batch >= 2, samples >= 10, k >= 2, d >= k".into(),
-            ));
+    /// [`ExperimentError::Config`] for text that is not a JSON object of known fields with
+    /// values of the right types, or for sweeps that [`Sweeps::validate`] refuses.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ExperimentError::Config(format!("not valid JSON: {e}")))?;
+        if !value.is_object() {
+            let kind = match value {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::Null => "null",
+                serde_json::Value::Bool(_) => "a boolean",
+                serde_json::Value::Number(_) => "a number",
+                _ => "a string",
+            };
+            return Err(ExperimentError::Config(format!(
+                "sweeps must be a JSON object of named fields (see --print-config), got {kind}"
+            )));
         }
-        if self.e5_ranks.contains(&0) || self.e3_dims.iter().any(|&d| d < self.k) {
-            return Err(ExperimentError::Config("sweeps need e5_ranks >= 1 and e3_dims >= k".into()));
+        let sweeps: Self = serde_json::from_value(value).map_err(|e| ExperimentError::Config(e.to_string()))?;
+        sweeps.validate()?;
+        Ok(sweeps)
+    }
+
+    /// The experiments these sweeps skip (an empty sweep, or `e8_pairs_per_image = 0`), each
+    /// with the field that skips it: a run says what it does not do.
+    pub fn skipped(&self) -> Vec<(Experiment, &'static str)> {
+        let empty = [
+            (Experiment::E1, self.e1_conditions.is_empty(), "e1_conditions is empty"),
+            (Experiment::E2, self.e2_deltas.is_empty(), "e2_deltas is empty"),
+            (Experiment::E3, self.e3_dims.is_empty(), "e3_dims is empty"),
+            (Experiment::E4, self.e4_samples.is_empty(), "e4_samples is empty"),
+            (Experiment::E5, self.e5_ranks.is_empty(), "e5_ranks is empty"),
+            (Experiment::E6, self.e6_steps.is_empty(), "e6_steps is empty"),
+            (Experiment::E7, self.e7_datasets.is_empty(), "e7_datasets is empty"),
+            (Experiment::E8, self.e8_pairs_per_image == 0, "e8_pairs_per_image is 0"),
+            (Experiment::E8, self.e8_recipes.is_empty(), "e8_recipes is empty"),
+        ];
+        let mut out: Vec<(Experiment, &'static str)> = Vec::new();
+        for (e, skip, why) in empty {
+            if skip && !out.iter().any(|(seen, _)| *seen == e) {
+                out.push((e, why));
+            }
+        }
+        out
+    }
+
+    /// The number of jobs (settings x seeds), overflow-safe (`None` above 64 bits).
+    fn job_count(&self) -> Option<u64> {
+        let e8 = if self.e8_pairs_per_image > 0 { self.e8_recipes.len() } else { 0 };
+        let settings = [
+            self.e1_conditions.len(),
+            self.e2_deltas.len(),
+            self.e3_dims.len(),
+            self.e4_samples.len(),
+            self.e5_ranks.len(),
+            self.e6_steps.len(),
+            self.e7_datasets.len(),
+            e8,
+        ]
+        .iter()
+        .try_fold(0u64, |acc, &n| acc.checked_add(n as u64))?;
+        settings.checked_mul(self.seeds as u64)
+    }
+
+    /// Checks the sweeps before any work: ranges, fields against each other (ranks against the
+    /// dimension, sizes above zero), no setting listed twice, and the budgets of
+    /// [`gmm_core::budget`]: the memory of the largest job's arrays, the number of jobs and the
+    /// steps of the longest run.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Config`] naming what is out of range, repeated or inconsistent;
+    /// [`ExperimentError::Core`] ([`gmm_core::GmmError::OverBudget`]) for a sweep beyond a budget.
+    pub fn validate(&self) -> Result<()> {
+        let config = |m: String| Err(ExperimentError::Config(m));
+        if self.seeds == 0 || self.steps == 0 || self.batch < 2 || self.samples < 10 || self.k < 2 || self.d < self.k {
+            return config("sweeps need seeds >= 1, steps >= 1, batch >= 2, samples >= 10, k >= 2, d >= k".into());
+        }
+        if self.e3_dims.iter().any(|&d| d < self.k) {
+            return config(format!("sweeps need every e3_dims >= k = {}", self.k));
+        }
+        if let Some(&r) = self.e5_ranks.iter().find(|&&r| r == 0 || r > self.d) {
+            return config(format!("e5_ranks: r = {r} is out of range: expected between 1 and d = {}", self.d));
         }
         if self.e4_samples.iter().any(|&n| n < 10) || self.e6_steps.contains(&0) {
-            return Err(ExperimentError::Config("sweeps need e4_samples >= 10 and e6_steps >= 1".into()));
+            return config("sweeps need e4_samples >= 10 and e6_steps >= 1".into());
         }
+        if let Some(&c) = self.e1_conditions.iter().find(|c| !(c.is_finite() && **c >= 1.0)) {
+            return config(format!("e1_conditions: {c} is out of range: a condition number is finite and >= 1"));
+        }
+        if let Some(&d) = self.e2_deltas.iter().find(|d| !(0.0..=1.0).contains(*d)) {
+            return config(format!("e2_deltas: {d} is out of range: a coupling is in [0, 1]"));
+        }
+        self.check_distinct()?;
         self.e8_recipes.iter().try_for_each(Recipe::validate)?;
+        self.check_budgets()
+    }
+
+    /// No sweep lists a setting twice (it would count as two seeds of one setting).
+    fn check_distinct(&self) -> Result<()> {
+        fn first_repeat<T: PartialEq + std::fmt::Debug>(values: &[T]) -> Option<String> {
+            values.iter().enumerate().find(|(i, v)| values[..*i].contains(v)).map(|(_, v)| format!("{v:?}"))
+        }
+        let lists = [
+            ("e1_conditions", first_repeat(&self.e1_conditions)),
+            ("e2_deltas", first_repeat(&self.e2_deltas)),
+            ("e3_dims", first_repeat(&self.e3_dims)),
+            ("e4_samples", first_repeat(&self.e4_samples)),
+            ("e5_ranks", first_repeat(&self.e5_ranks)),
+            ("e6_steps", first_repeat(&self.e6_steps)),
+            ("e7_datasets", first_repeat(&self.e7_datasets)),
+            ("e8_recipes", first_repeat(&self.e8_recipes)),
+        ];
+        match lists.into_iter().find_map(|(name, repeat)| repeat.map(|v| (name, v))) {
+            Some((name, v)) => Err(ExperimentError::Config(format!(
+                "{name} lists the setting {v} twice; use seeds for repetitions"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The budgets: jobs, steps, and the largest arrays of one job times the jobs that run at once.
+    fn check_budgets(&self) -> Result<()> {
+        use gmm_core::budget::{MAX_JOBS, MAX_STEPS, check_memory, check_work};
+        let jobs = self.job_count().unwrap_or(u64::MAX);
+        check_work("the sweeps' jobs (settings x seeds)", jobs, MAX_JOBS)?;
+        // Whitened SimSiam runs up to 25x `steps` per start (4 starts) and E6's CLIP its sweep.
+        let longest = (self.steps as u64).saturating_mul(100).max(self.e6_steps.iter().copied().max().unwrap_or(0) as u64);
+        check_work("the longest run's steps (100 x steps for whitened SimSiam's starts, or e6_steps)", longest, MAX_STEPS)?;
+        let d = self.e3_dims.iter().copied().chain([self.d]).max().unwrap_or(self.d);
+        let n = self.e4_samples.iter().copied().chain([self.samples]).max().unwrap_or(self.samples);
+        let at_once = gmm_core::parallel::threads().min(usize::try_from(jobs).unwrap_or(usize::MAX)).max(1);
+        // A mixture job holds its pairs, evaluation sample and their centred, whitened copies:
+        // about 8 arrays of n x d.
+        check_memory("one mixture job's samples (8 arrays of n x d, for every job that runs at once)", &[n, d, 8, at_once])?;
+        check_memory("one mixture job's d x d matrices", &[d, d, 16, at_once])?;
+        check_memory("the scores of a batch (batch x batch, 4 arrays)", &[self.batch, self.batch, 4, at_once])?;
+        if self.e8_pairs_per_image > 0 && !self.e8_recipes.is_empty() {
+            let images = crate::data::Dataset::Digits.rows();
+            check_memory(
+                "E8's augmented pairs (images x e8_pairs_per_image x 64 pixels, 4 arrays)",
+                &[images, self.e8_pairs_per_image, 64, 4, at_once],
+            )?;
+        }
         Ok(())
     }
 }

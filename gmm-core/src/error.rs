@@ -145,6 +145,21 @@ pub enum GmmError {
         /// The names known, comma separated.
         known: String,
     },
+    /// A size or count above its budget ([`crate::budget`]): refused before anything is
+    /// allocated or run.
+    #[error("{what} needs {needed}, above the {resource} of {limit}; {fix}")]
+    OverBudget {
+        /// What was asked for.
+        what: String,
+        /// How much it needs, written out.
+        needed: String,
+        /// The budget, written out.
+        limit: String,
+        /// Which budget (`"memory budget"`, `"work bound"`).
+        resource: &'static str,
+        /// What to do about it.
+        fix: &'static str,
+    },
 }
 
 /// Shorthand for results of this crate.

@@ -16,6 +16,7 @@
 pub use nalgebra;
 pub use rand;
 
+pub mod budget;
 pub mod clip;
 pub mod error;
 pub mod estimator;

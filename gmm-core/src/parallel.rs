@@ -27,6 +27,18 @@ pub fn map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> 
     }
 }
 
+/// How many items [`map`] works on at once: the rayon pool's threads, or 1 without the feature.
+pub fn threads() -> usize {
+    #[cfg(feature = "parallel")]
+    {
+        rayon::current_num_threads()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        1
+    }
+}
+
 /// Applies `f` to every item, over the rayon pool when the `parallel` feature is on.
 pub fn for_each_mut<T: Send>(items: &mut [T], f: impl Fn(&mut T) + Sync + Send) {
     #[cfg(feature = "parallel")]

@@ -77,25 +77,43 @@ impl<T, E: ToPyErr> OrRaise<T> for Result<T, E> {
     }
 }
 
-/// Runs `f` on a 2-d float64 NumPy array (any order, non-negative strides) viewed in place.
-fn with_view<R>(
-    obj: &Bound<'_, PyAny>,
-    what: &str,
-    f: impl FnOnce(nalgebra::DMatrixView<'_, f64, Dyn, Dyn>) -> R,
-) -> PyResult<R> {
-    let array: PyReadonlyArray2<'_, f64> = obj.extract().map_err(|_| {
+/// The one intake of 2-d arrays from Python: a float64 NumPy array, typed, or `TypeError`.
+fn array_2d<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray2<'py, f64>> {
+    obj.extract().map_err(|_| {
         let got = describe(obj);
         PyTypeError::new_err(format!("{what}: expected a 2-d NumPy array of float64, got {got}"))
-    })?;
-    let view = array
-        .try_as_matrix::<Dyn, Dyn, Dyn, Dyn>()
-        .ok_or_else(|| PyValueError::new_err(format!("{what}: negative strides are not supported (copy the array)")))?;
-    Ok(f(view))
+    })
 }
 
-/// A 2-d float64 NumPy array as a column-major matrix (one copy).
+/// Copies a float64 array of any layout into `buf` (resized if needed): C- or Fortran-contiguous
+/// data by [`fill`], every other layout (zero strides from `np.broadcast_to`, negative strides
+/// from `[::-1]`, any step) element by element through ndarray's view, which indexes by the
+/// array's real strides. No nalgebra view is ever built over NumPy memory: a nalgebra strided
+/// view cannot represent zero or negative strides, and reading one through it reads outside the
+/// array (dimforge/nalgebra#1616).
+fn read_into(array: &PyReadonlyArray2<'_, f64>, buf: &mut DMatrix<f64>) {
+    if let Some(src) = contiguous(array) {
+        fill(src, buf);
+        return;
+    }
+    let view = array.as_array();
+    let (n, d) = view.dim();
+    if buf.shape() != (n, d) {
+        *buf = DMatrix::zeros(n, d);
+    }
+    // Column by column, so that the column-major destination is written in order.
+    for (j, col) in buf.column_iter_mut().enumerate() {
+        for (o, v) in col.into_iter().zip(view.column(j)) {
+            *o = *v;
+        }
+    }
+}
+
+/// A 2-d float64 NumPy array (any order and strides) as a column-major matrix (one copy).
 fn matrix(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<DMatrix<f64>> {
-    with_view(obj, what, |view| view.into_owned())
+    let mut buf = DMatrix::zeros(0, 0);
+    read_into(&array_2d(obj, what)?, &mut buf);
+    Ok(buf)
 }
 
 /// `out` (column-major `n x d`) from `rows` (row-major `n x d`), by blocks of 32 rows (at most
@@ -137,7 +155,9 @@ fn transpose_rows_into(rows: &[f64], n: usize, d: usize, out: &mut [f64]) {
 /// A contiguous float64 array's data: `(values, n, d, rows_contiguous)`.
 type Contiguous<'a> = (&'a [f64], usize, usize, bool);
 
-/// The data of a C- or Fortran-contiguous array, `None` for other layouts.
+/// The data of a C- or Fortran-contiguous array, `None` for other layouts. NumPy's contiguity
+/// flags ignore the strides of axes of length 0 or 1 only, so a flagged array's `n * d` values
+/// are exactly its elements, in C order when `rows_contiguous`.
 fn contiguous<'a>(array: &'a PyReadonlyArray2<'_, f64>) -> Option<Contiguous<'a>> {
     let data = array.as_slice().ok()?;
     let (n, d) = array.as_array().dim();
@@ -156,21 +176,10 @@ fn fill((data, n, d, c_order): Contiguous<'_>, buf: &mut DMatrix<f64>) {
     }
 }
 
-/// Copies a 2-d float64 NumPy array into `buf`, reusing its storage when the shape is unchanged
-/// (contiguous arrays by [`fill`], other layouts through a strided view).
+/// Copies a 2-d float64 NumPy array into `buf`, reusing its storage when the shape is unchanged.
 fn copy_into(obj: &Bound<'_, PyAny>, what: &str, buf: &mut DMatrix<f64>) -> PyResult<()> {
-    if let Ok(array) = obj.extract::<PyReadonlyArray2<'_, f64>>()
-        && let Some(src) = contiguous(&array)
-    {
-        fill(src, buf);
-        return Ok(());
-    }
-    with_view(obj, what, |view| {
-        if buf.shape() != view.shape() {
-            *buf = DMatrix::zeros(view.nrows(), view.ncols());
-        }
-        buf.copy_from(&view);
-    })
+    read_into(&array_2d(obj, what)?, buf);
+    Ok(())
 }
 
 /// Both sides of a batch into `(left, right)`. Contiguous arrays are copied on the rayon pool, one

@@ -11,7 +11,7 @@ use thiserror::Error;
 pub enum LossError {
     /// Training diverged: the loss or the gradient stopped being finite, or the loss grew
     /// beyond the objective's divergence factor times its start.
-    #[error("{quantity} at step {step} (loss before: {last_loss:.4e}); the learning rate {lr:.4e} is likely too large")]
+    #[error("{quantity} at step {step}{}; the learning rate {lr:.4e} is likely too large", loss_before(*last_loss))]
     Diverged {
         /// What happened, e.g. "loss became non-finite".
         quantity: &'static str,
@@ -25,6 +25,11 @@ pub enum LossError {
     /// Bad input or a failed decomposition (the shared error core).
     #[error(transparent)]
     Core(#[from] GmmError),
+}
+
+/// ` (loss before: x)` when there was a finite loss before, nothing at the first step.
+fn loss_before(last_loss: f64) -> String {
+    if last_loss.is_finite() { format!(" (loss before: {last_loss:.4e})") } else { String::new() }
 }
 
 /// Shorthand for results of this crate.

@@ -368,6 +368,8 @@ pub struct SslFitted {
     pub iterations: usize,
     /// Cost evaluations.
     pub evaluations: usize,
+    /// Why the solver stopped.
+    pub stop: crate::LbfgsStop,
     /// The change of coordinates used.
     pub preconditioner: Preconditioner,
 }
@@ -441,6 +443,7 @@ impl InfoNceFit {
             losses: out.losses,
             iterations: out.iterations,
             evaluations: out.evaluations,
+            stop: out.stop,
             preconditioner: pre,
         })
     }
@@ -564,6 +567,8 @@ pub struct ClipFitted {
     pub loss: f64,
     /// Solver iterations.
     pub iterations: usize,
+    /// Why the solver stopped.
+    pub stop: crate::LbfgsStop,
 }
 
 impl Validate for ClipFit {
@@ -634,6 +639,7 @@ impl ClipFit {
             certificate: out.certificate,
             loss: out.loss,
             iterations: out.iterations,
+            stop: out.stop,
         })
     }
 }

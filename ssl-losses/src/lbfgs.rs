@@ -214,11 +214,12 @@ pub struct Certificate {
     pub grad_norm: f64,
     /// `||grad L||_F` at the start.
     pub grad_norm_start: f64,
-    /// `grad_norm / grad_norm_start` (0 when the start is already stationary).
+    /// `grad_norm / grad_norm_start` (1 when the start is stationary: nothing moved).
     pub relative: f64,
     /// The tolerance on `relative`.
     pub tol: f64,
-    /// `relative <= tol`, and no sign that the cost has no minimiser (`no_minimiser`).
+    /// `relative <= tol` from a start with a non-zero, finite gradient, and no sign that the cost
+    /// has no minimiser (`no_minimiser`). A stationary start certifies nothing.
     pub converged: bool,
     /// The cost fell to its infimum, which it approaches only as the parameters grow without
     /// bound: the gradient vanishes there too, so a small `relative` certifies an escape, not a
@@ -235,8 +236,9 @@ impl Certificate {
     /// The certificate of a point with gradient norm `grad_norm`, from a start with
     /// `grad_norm_start`, against `tol`.
     pub fn new(grad_norm: f64, grad_norm_start: f64, tol: f64) -> Self {
-        let relative = if grad_norm_start > 0.0 { grad_norm / grad_norm_start } else { 0.0 };
-        Self { grad_norm, grad_norm_start, relative, tol, converged: relative <= tol, no_minimiser: false }
+        let resolved = grad_norm_start > 0.0 && grad_norm_start.is_finite() && grad_norm.is_finite();
+        let relative = if resolved { grad_norm / grad_norm_start } else { 1.0 };
+        Self { grad_norm, grad_norm_start, relative, tol, converged: resolved && relative <= tol, no_minimiser: false }
     }
 
     /// For a cost that is non-negative with infimum 0 reached only at infinity (InfoNCE, CLIP
@@ -283,6 +285,47 @@ pub struct Minimized<T: Real = f64> {
     pub evaluations: usize,
     /// Whether the gradient tolerance was reached.
     pub certificate: Certificate,
+    /// Why the solver stopped.
+    pub stop: LbfgsStop,
+}
+
+/// Why an L-BFGS run stopped: each early stop says its real reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum LbfgsStop {
+    /// The relative gradient norm reached the tolerance.
+    GradTol,
+    /// `max_iters` iterations ran.
+    MaxIters,
+    /// The line search found no decrease, even along steepest descent: the cost is flat to
+    /// rounding along the gradient (a point at rounding level, or a cost whose scale makes its
+    /// gradient unresolvable).
+    NoDecrease,
+    /// The gradient at the start is zero: the start is a stationary point (a saddle or a
+    /// maximum as likely as a minimum), so nothing is certified.
+    StationaryStart,
+    /// The observer stopped the run.
+    Observer,
+}
+
+impl LbfgsStop {
+    /// What a user can do about it, for messages.
+    pub fn advice(self) -> &'static str {
+        match self {
+            LbfgsStop::GradTol => "none needed",
+            LbfgsStop::MaxIters => "raise the iteration budget (--max-iters), or check that the loss has a minimiser",
+            LbfgsStop::NoDecrease => {
+                "the line search found no decrease at rounding level before the tolerance: loosen the tolerance \
+                 (--tol), or rescale the problem (a temperature or initial scale far from 1 flattens the loss)"
+            }
+            LbfgsStop::StationaryStart => {
+                "the gradient is zero at the start, so nothing moved: use another start (--seed, --init-scale) or a \
+                 temperature nearer 1"
+            }
+            LbfgsStop::Observer => "the run was interrupted",
+        }
+    }
 }
 
 /// Limited-memory BFGS (Nocedal & Wright, Algorithms 7.4 and 3.5-3.6) with a strong-Wolfe line
@@ -446,10 +489,24 @@ impl Lbfgs {
             );
         }
         let g0 = g.norm();
+        if !g0.is_finite() {
+            return Err(GmmError::NonFinite {
+                what: "gradient norm at the L-BFGS start (it overflows: rescale the problem, e.g. a temperature nearer 1)",
+                row: 0,
+                col: 0,
+                value: g0,
+            }
+            .into());
+        }
         let mut losses = vec![f];
         let mut history: Vec<(DVector<f64>, DVector<f64>, f64)> = Vec::with_capacity(self.memory);
         let mut iterations = 0;
-        while iterations < self.max_iters && g.norm() > self.grad_rtol * g0 {
+        let mut stop = if g0 > 0.0 { LbfgsStop::MaxIters } else { LbfgsStop::StationaryStart };
+        while iterations < self.max_iters && g0 > 0.0 {
+            if g.norm() <= self.grad_rtol * g0 {
+                stop = LbfgsStop::GradTol;
+                break;
+            }
             // Two-loop recursion: p = -H g.
             let mut q = g.clone();
             let mut alphas = Vec::with_capacity(history.len());
@@ -479,7 +536,8 @@ impl Lbfgs {
             evaluations += line.evaluations;
             let Some(next) = found else {
                 if history.is_empty() {
-                    break; // no decrease possible even along -g: rounding level reached
+                    stop = LbfgsStop::NoDecrease; // no decrease possible even along -g
+                    break;
                 }
                 // The quasi-Newton direction failed (a stale curvature model near rounding
                 // level): forget it and try steepest descent before giving up.
@@ -512,12 +570,16 @@ impl Lbfgs {
                 step: next.t,
             };
             if observer(&step).is_break() {
+                stop = LbfgsStop::Observer;
                 break;
             }
         }
+        if stop == LbfgsStop::MaxIters && g.norm() <= self.grad_rtol * g0 {
+            stop = LbfgsStop::GradTol; // reached on the last iteration
+        }
         unflatten(&x, &mut params);
         let certificate = Certificate::new(g.norm(), g0, self.grad_rtol);
-        Ok(Minimized { params, loss: f, losses, iterations, evaluations, certificate })
+        Ok(Minimized { params, loss: f, losses, iterations, evaluations, certificate, stop })
     }
 
     /// A step length satisfying the strong Wolfe conditions along the line, or `None` when

@@ -21,6 +21,7 @@ pub use fit::{
     WHITENING_RIDGE, Whitening,
 };
 pub use lbfgs::{
+    LbfgsStop,
     Certificate, Cost, FixedSample, FnCost, INFIMUM_FRACTION, Lbfgs, LbfgsStep, Minimized, PopulationCost,
     population_minimiser,
 };

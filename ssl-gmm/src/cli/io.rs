@@ -73,32 +73,65 @@ pub fn read_data(path: &Path, header: experiments::io::Header) -> anyhow::Result
 }
 
 fn read_npy(path: &Path) -> anyhow::Result<DMatrix<f64>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let npy = npyz::NpyFile::new(&bytes[..]).with_context(|| format!("{} is not a valid .npy file", path.display()))?;
+    let shown = path.display();
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {shown}"))?;
+    let file_len = file.metadata().with_context(|| format!("cannot read {shown}"))?.len();
+    // The header alone is read first: its shape and dtype are checked before any data is.
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(file))
+        .map_err(|e| anyhow::anyhow!("{shown} is not a valid .npy file: {e}"))
+        .map_err(as_bad_data)?;
     let shape = npy.shape().to_vec();
-    if shape.len() != 2 || shape[0] == 0 {
-        bail!("{}: expected a non-empty 2-D array, got shape {shape:?}", path.display());
+    if shape.len() != 2 || shape[0] == 0 || shape[1] == 0 {
+        bail!("{shown}: expected a non-empty 2-D array, got shape {shape:?}");
+    }
+    let dtype = npy.dtype();
+    let (is_float, size) = match &dtype {
+        npyz::DType::Plain(t) => (t.type_char() == npyz::TypeChar::Float, t.num_bytes()),
+        _ => (false, None),
+    };
+    let integer = matches!(&dtype, npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Int);
+    if size != Some(8) || !(is_float || integer) {
+        bail!("{shown}: dtype must be float64 or int64, got {}", dtype.descr());
     }
     let (n, m) = (usize::try_from(shape[0]).unwrap_or(usize::MAX), usize::try_from(shape[1]).unwrap_or(usize::MAX));
     // The header's shape drives the allocation: checked before reading the data.
-    super::memory::check(&format!("{}: the array of shape ({n}, {m})", path.display()), &[n, m, 2])?;
-    let expected = n.checked_mul(m).and_then(|c| c.checked_mul(8));
-    if expected.is_none_or(|e| e > bytes.len()) {
-        bail!("{}: the header's shape ({n}, {m}) is larger than the file's data", path.display());
+    super::memory::check(&format!("{shown}: the array of shape ({n}, {m})"), &[n, m, 2])?;
+    let expected = n.checked_mul(m).and_then(|c| c.checked_mul(8)).map(|e| e as u64);
+    if expected.is_none_or(|e| e > file_len) {
+        bail!("{shown}: the header's shape ({n}, {m}) needs more data than the file holds ({file_len} bytes in all)");
     }
     let fortran = npy.order() == npyz::Order::Fortran;
-    let data: Vec<f64> = match npy.dtype() {
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float => npy.into_vec::<f64>()?,
-        _ => npy
-            .into_vec::<i64>()
-            .with_context(|| format!("{}: dtype must be float64 or int64", path.display()))?
-            .into_iter()
-            .map(|v| v as f64)
-            .collect(),
+    let truncated = || format!("{shown}: the data ends before the header's shape ({n}, {m}) is filled");
+    let data: Vec<f64> = if is_float {
+        npy.into_vec::<f64>().with_context(truncated).map_err(as_bad_data)?
+    } else {
+        npy.into_vec::<i64>().with_context(truncated).map_err(as_bad_data)?.into_iter().map(|v| v as f64).collect()
     };
     let values = if fortran { DMatrix::from_column_slice(n, m, &data) } else { DMatrix::from_row_slice(n, m, &data) };
     if let Some(p) = values.iter().position(|v| !v.is_finite()) {
-        bail!("{}: non-finite value at row {}, column {}", path.display(), p % n + 1, p / n + 1);
+        bail!("{shown}: non-finite value at row {}, column {}", p % n + 1, p / n + 1);
     }
     Ok(values)
+}
+
+/// A malformed file's error as bad data (exit 3, as a malformed CSV), not as an I/O failure: the
+/// reader's `std::io::Error` is kept as text only.
+fn as_bad_data(e: anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!("{}", format!("{e:#}"))
+}
+
+/// Reads a small text file (a JSON configuration): at most the memory budget's bytes, so that
+/// `/dev/zero` or a huge file is refused instead of read without end.
+pub fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let shown = path.display();
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {shown}"))?;
+    let limit = gmm_core::budget::memory_budget();
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).with_context(|| format!("cannot read {shown}"))?;
+    if bytes.len() as u64 > limit {
+        let needed = format!("more than {}", gmm_core::budget::human_bytes(limit));
+        return Err(gmm_core::budget::over_memory_budget(&format!("the {what} file {shown}"), &needed).into());
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{shown}: the {what} file is not UTF-8 text"))
 }

@@ -40,7 +40,7 @@ const DEFAULT_PRESET: &str = "pca-trap";
 
 /// Reads a model from JSON: a CLIP-GMM when the object has an `"x"` field, a mixture otherwise.
 pub fn load_config(path: &PathBuf) -> anyhow::Result<Model> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = super::io::read_text(path, "model")?;
     let value: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
     let model = if value.get("x").is_some() {

@@ -56,8 +56,8 @@ fn parse_shard(spec: &str) -> anyhow::Result<Shard> {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let sweeps = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("invalid sweeps in {}", path.display()))?
+            let text = super::io::read_text(path, "sweeps")?;
+            Sweeps::from_json(&text).with_context(|| format!("invalid sweeps in {}", path.display()))?
         }
         None if args.quick => Sweeps::quick(),
         None => Sweeps::default(),
@@ -69,6 +69,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     sweeps.validate()?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or(Shard::WHOLE);
     let mine = shard.jobs(&sweeps);
+    for (experiment, why) in sweeps.skipped() {
+        eprintln!("note: skipping {} ({}): {why}", experiment.title(), experiment.id());
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let show = !args.quiet && std::io::stderr().is_terminal();
     let bars = indicatif::MultiProgress::new();

@@ -5,13 +5,13 @@ use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::ValueEnum;
 use gmm_core::Fit;
 use gmm_core::{Gmm, LinearMap, Model, Side, Subspace};
 use nalgebra::DMatrix;
 use serde::Serialize;
-use ssl_losses::{
+use ssl_losses::{LbfgsStop, 
     Centering, Certificate, Clip, ClipStream, Directions, Form, GmmStream, InfoNce, InfoNceFit, Lbfgs, Objective,
     Observer, OptimizerKind, PairSource, PreconditionedSource, Score, Sides, SimSiam, SimSiamForm, StepInfo,
     StopReason, TrainConfig, TrainOutcome, Whitening, small_random_init, train_whitened_simsiam, train_with,
@@ -105,15 +105,52 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
+/// The size of a learned map against its start: an angle is a result only for a map that grew.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum MapState {
+    /// Every singular value is above the start's scale.
+    Grown,
+    /// Some singular value is still at or below the start's largest: the map is dominated by its
+    /// random start, and its angles say little yet.
+    NotGrown,
+    /// Some singular value fell below 1e-6 of the start's largest: the map (or a row of it) has
+    /// collapsed to zero, so it has no row space to measure (unconstrained SimSiam's trivial
+    /// minimiser, docs/theory.md section 3).
+    Collapsed,
+}
+
+/// A singular value below this fraction of the start's largest is a collapsed direction.
+const COLLAPSE_FRACTION: f64 = 1e-6;
+
+impl MapState {
+    /// The state of a map with singular values `sv` (descending) from a start whose largest
+    /// singular value is `start`.
+    fn of(sv: &[f64], start: f64) -> Self {
+        let smallest = sv.last().copied().unwrap_or(0.0);
+        if !(smallest > COLLAPSE_FRACTION * start) {
+            MapState::Collapsed
+        } else if smallest <= start {
+            MapState::NotGrown
+        } else {
+            MapState::Grown
+        }
+    }
+}
+
 /// How a learned map compares with the truth of one mixture (or one modality).
 #[derive(Debug, Serialize)]
 struct MapReport {
+    /// Whether the map grew from its start, has not yet, or collapsed (then no angles).
+    map_state: MapState,
+    /// The largest singular value of the initial map, for reference.
+    start_scale: f64,
     /// sin theta_max between the learned subspace and the Fisher subspace.
-    sin_theta_max_fisher: f64,
+    sin_theta_max_fisher: Option<f64>,
     /// sin theta_max between the learned subspace and the top principal subspace.
-    sin_theta_max_pca: f64,
+    sin_theta_max_pca: Option<f64>,
     /// Share of ||A Sigma^{1/2}||_F^2 outside the Fisher coordinates.
-    share_outside_fisher: f64,
+    share_outside_fisher: Option<f64>,
     /// Singular values of the learned map, descending.
     singular_values: Vec<f64>,
     /// The learned map, one row per direction.
@@ -123,18 +160,34 @@ struct MapReport {
 /// Compares `a` (`r x d`) with the mixture `g` by containment (docs/theory.md 5.6): sin
 /// theta_max between the smaller and the larger of row(A) and the reference subspace, so for
 /// `r > dim F` it measures how far F is from lying in row(A).
-fn map_report(a: &DMatrix<f64>, g: &Gmm) -> anyhow::Result<MapReport> {
-    let fisher = g.fisher_subspace()?;
+/// `start` is the largest singular value of the initial map: a map with a singular value below
+/// [`COLLAPSE_FRACTION`] of it is reported as collapsed, without angles.
+fn map_report(a: &DMatrix<f64>, g: &Gmm, start: f64) -> anyhow::Result<MapReport> {
     let map = LinearMap::new(a.clone());
-    let learned: Subspace = map.row_space()?;
-    let pca = g.pca_subspace(fisher.dim())?;
+    let singular_values = map.singular_values()?;
+    let map_state = MapState::of(&singular_values, start);
+    let (mut fisher_sin, mut pca_sin, mut share) = (None, None, None);
+    if map_state != MapState::Collapsed {
+        let fisher = g.fisher_subspace()?;
+        let learned: Subspace = map.row_space()?;
+        fisher_sin = Some(learned.sin_theta_max(&fisher)?);
+        pca_sin = Some(learned.sin_theta_max(&g.pca_subspace(fisher.dim())?)?);
+        share = Some(g.share_outside_fisher(a)?);
+    }
     Ok(MapReport {
-        sin_theta_max_fisher: learned.sin_theta_max(&fisher)?,
-        sin_theta_max_pca: learned.sin_theta_max(&pca)?,
-        share_outside_fisher: g.share_outside_fisher(a)?,
-        singular_values: map.singular_values()?,
+        map_state,
+        start_scale: start,
+        sin_theta_max_fisher: fisher_sin,
+        sin_theta_max_pca: pca_sin,
+        share_outside_fisher: share,
+        singular_values,
         components: gmm_core::gmm::matrix_to_rows(a),
     })
+}
+
+/// The largest singular value of an initial map.
+fn scale_of(a: &DMatrix<f64>) -> anyhow::Result<f64> {
+    Ok(LinearMap::new(a.clone()).singular_values()?.first().copied().unwrap_or(0.0))
 }
 
 /// Every setting of a run, so that a result file describes itself (`None`: does not apply).
@@ -187,6 +240,9 @@ struct Report {
     steps_per_sec: f64,
     seconds: f64,
     stop: ssl_losses::StopReason,
+    /// Fixed-sample runs: why L-BFGS stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lbfgs_stop: Option<LbfgsStop>,
     /// For a mixture: the learned map against its Fisher and PCA subspaces.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     single: Option<MapReport>,
@@ -277,7 +333,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "--samples, --tol and --max-iters apply to InfoNCE on a fixed sample (without --stream), not to streaming runs"
         );
     }
+    if !(args.init_scale > 0.0 && args.init_scale <= MAX_INIT_SCALE) {
+        bail!(
+            "--init-scale must be in (0, {MAX_INIT_SCALE:e}], got {:e}: the losses start from a small map (default 0.1), \
+             and a larger one overflows the scores",
+            args.init_scale
+        );
+    }
     let (steps, lr) = (args.steps.unwrap_or(2000), args.lr.unwrap_or(0.01));
+    gmm_core::budget::check_work("--steps", steps as u64, gmm_core::budget::MAX_STEPS)?;
+    gmm_core::budget::check_work("--max-iters", args.max_iters.unwrap_or(0) as u64, gmm_core::budget::MAX_STEPS)?;
     let (samples, tol, max_iters) =
         (args.samples.unwrap_or(8192), args.tol.unwrap_or(1e-5), args.max_iters.unwrap_or(1000));
     // The loss curve grows by one value a step (it is not preallocated).
@@ -300,6 +365,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let centering = if args.no_center { Centering::None } else { Centering::SampleMean };
     let whitening = if args.no_whiten || simsiam { Whitening::None } else { Whitening::SampleCovariance };
     let mut certificate = None;
+    let mut lbfgs_stop = None;
     let mut predictor_rate = None;
     let (outcome, (single, x, y, pca, dim)) = match (&model, args.method) {
         (Model::Clip(c), Method::Clip) => {
@@ -322,11 +388,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 small_random_init(r, dx, args.init_scale, args.seed),
                 small_random_init(r, dy, args.init_scale, args.seed.wrapping_add(1)),
             ];
+            let (sx, sy) = (scale_of(&init[0])?, scale_of(&init[1])?);
             let mut out = run_training(&mut objective, &mut source, init, &config, args.json)?;
             out.params[0] = source.map_back(&out.params[0], false)?.into_components();
             out.params[1] = source.map_back(&out.params[1], true)?.into_components();
-            let x = map_report(&out.params[0], &c.shared_gmm(Side::X)?)?;
-            let y = map_report(&out.params[1], &c.shared_gmm(Side::Y)?)?;
+            let x = map_report(&out.params[0], &c.shared_gmm(Side::X)?, sx)?;
+            let y = map_report(&out.params[1], &c.shared_gmm(Side::Y)?, sy)?;
             (out, (None, Some(x), Some(y), None, r))
         }
         (Model::Clip(_), _) => bail!("a CLIP-GMM model needs --method clip"),
@@ -334,6 +401,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (Model::Gmm(g), method) => {
             let d = g.dim();
             let r = check_dim(args.dim.unwrap_or(g.k() - 1), d)?;
+            let start_scale = scale_of(&small_random_init(r, d, args.init_scale, args.seed))?;
             let out = if fixed_sample {
                 super::memory::check("--samples pairs", &[samples, 2, d])?;
                 let pairs = g.sample_pairs(samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
@@ -350,7 +418,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     .init_scale(args.init_scale)
                     .seed(args.seed)
                     .fit(&pairs)?;
+                if fit.stop == LbfgsStop::StationaryStart {
+                    bail!(
+                        "the gradient of the fixed-sample loss is zero at the random start (tau = {:e}, --init-scale \
+                         {:e}), so L-BFGS cannot move and nothing is certified; {}",
+                        args.tau,
+                        args.init_scale,
+                        LbfgsStop::StationaryStart.advice()
+                    );
+                }
                 certificate = Some(fit.certificate);
+                lbfgs_stop = Some(fit.stop);
                 let stop = if fit.certificate.converged { StopReason::GradTol } else { StopReason::MaxSteps };
                 TrainOutcome {
                     params: vec![fit.map.components().clone()],
@@ -404,8 +482,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             };
             let fisher = g.fisher_subspace()?;
             let pca = g.pca_subspace(fisher.dim())?.sin_theta_max(&fisher)?;
-            let single = map_report(&out.params[0], g)
-                .context("the learned map has collapsed to zero (SimSiam without a constraint does)")?;
+            let single = map_report(&out.params[0], g, start_scale)?;
             (out, (Some(single), None, None, Some(pca), r))
         }
     };
@@ -442,9 +519,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             ssl_losses::INFIMUM_FRACTION
         ),
         Some(c) if !c.converged => eprintln!(
-            "warning: not converged: the gradient norm is {:.3e} of its start after {} L-BFGS iterations (tolerance {:.1e}); \
-             raise --max-iters, or check that the fixed-sample loss has a minimiser",
-            c.relative, outcome.steps, c.tol
+            "warning: not converged: the gradient norm is {:.3e} of its start after {} L-BFGS iterations (tolerance {:.1e}), \
+             stopped by {}: {}",
+            c.relative,
+            outcome.steps,
+            c.tol,
+            match lbfgs_stop {
+                Some(LbfgsStop::MaxIters) => "its iteration budget",
+                Some(LbfgsStop::NoDecrease) => "a line search that found no decrease",
+                _ => "its observer",
+            },
+            lbfgs_stop.unwrap_or(LbfgsStop::MaxIters).advice()
         ),
         Some(_) => {}
         None => eprintln!(
@@ -467,6 +552,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         steps_per_sec: outcome.steps as f64 / outcome.seconds,
         seconds: outcome.seconds,
         stop: outcome.stop,
+        lbfgs_stop,
         single,
         x,
         y,
@@ -475,6 +561,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     emit(&report, args)
 }
+
+/// The largest `--init-scale`: the initial map's entries are `N(0, scale^2 / d)`.
+const MAX_INIT_SCALE: f64 = 1e3;
 
 /// Batches of a streaming run's warm-up sample for the preconditioner (docs/theory.md 5.4).
 const WARMUP_BATCHES: usize = 16;
@@ -543,13 +632,29 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
         report.final_loss
     );
     for (label, m) in [("", &report.single), ("x: ", &report.x), ("y: ", &report.y)] {
-        if let Some(m) = m {
-            outln!(
-                "  {label}sin theta_max to Fisher {:.3e}, to PCA {:.3e}; share of weight outside Fisher {:.3e}",
-                m.sin_theta_max_fisher,
-                m.sin_theta_max_pca,
-                m.share_outside_fisher
-            );
+        let Some(m) = m else { continue };
+        let largest = m.singular_values.first().copied().unwrap_or(0.0);
+        let smallest = m.singular_values.last().copied().unwrap_or(0.0);
+        match (m.map_state, m.sin_theta_max_fisher, m.sin_theta_max_pca, m.share_outside_fisher) {
+            (MapState::Collapsed, ..) => outln!(
+                "  {label}COLLAPSED: singular values {largest:.1e} to {smallest:.1e} against {:.1e} at the start, so the \
+                 map has no row space to compare (unconstrained SimSiam is minimised by A = 0); use --method \
+                 simsiam-whitened, or more --steps (it can grow again from near zero)",
+                m.start_scale
+            ),
+            (state, Some(f), Some(p), Some(share)) => {
+                outln!(
+                    "  {label}sin theta_max to Fisher {f:.3e}, to PCA {p:.3e}; share of weight outside Fisher {share:.3e}"
+                );
+                if state == MapState::NotGrown {
+                    outln!(
+                        "  {label}NOT GROWN: its smallest singular value {smallest:.1e} is at most the start's {:.1e}, so \
+                         these angles still reflect the random start; train longer (--steps)",
+                        m.start_scale
+                    );
+                }
+            }
+            _ => {}
         }
     }
     if let Some(p) = report.pca_sin_theta_max_fisher {
