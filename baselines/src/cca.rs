@@ -3,7 +3,7 @@
 use gmm_core::linalg::{Op, gemm, gen_sym_eig, gram, stacked_gram_with, subtract_mean, symmetrize};
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{
-    Fit, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_finite_given_sums,
+    Fit, GmmError, LinearMap, Pairs, Transform, Validate, check_at_least, check_finite, check_finite_given_sums,
     check_non_negative,
 };
 
@@ -72,6 +72,11 @@ impl Transform for CcaFit {
     }
 }
 
+/// A gap between the `r`-th and `(r+1)`-th canonical correlations at most this fraction of the
+/// largest is rounding (the generalized eigensolver's relative accuracy is about `1e-13` times
+/// the condition of `Cov(x)`), so the subspace is not determined.
+pub const CCA_GAP_RTOL: f64 = 1e-9;
+
 /// A fitted CCA on pairs.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -112,6 +117,18 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
             "a constant feature, or fewer pairs than features, does this: pass a ridge (e.g. --ridge 1e-6)",
         ))?;
         let r = self.n_components;
+        // Below r = d the subspace is unique only if the r-th canonical correlation exceeds the
+        // next. Identical views make every correlation 1 (a gap of rounding size): any r
+        // directions would be returned, so the fit is refused.
+        let w = &ge.values;
+        if r < d && w[r - 1] - w[r] <= CCA_GAP_RTOL * w[0].abs().max(f64::MIN_POSITIVE) {
+            return Err(GmmError::NotUnique {
+                what: "the CCA subspace (canonical correlations r and r + 1 are equal to rounding)",
+                fix: "the views carry no distinct directions at this r (identical views make every correlation 1): \
+                      use views that differ, or another number of components",
+            }
+            .into());
+        }
         let mut components = ge.vectors.columns(0, r).transpose();
         fix_row_signs(&mut components);
         Ok(CcaFit {

@@ -37,9 +37,12 @@ pub enum ExperimentError {
         /// The cause.
         source: std::io::Error,
     },
-    /// Writing CSV, JSON or SVG output.
+    /// Writing CSV, JSON or SVG output (an encoding or drawing failure).
     #[error("output: {0}")]
     Output(String),
+    /// Writing a file failed (the message names it: [`crate::io::write_atomic`]'s errors do).
+    #[error(transparent)]
+    Write(std::io::Error),
     /// One job of a run, named.
     #[error("{job}: {source}")]
     Job {
@@ -55,7 +58,7 @@ pub type Result<T> = std::result::Result<T, ExperimentError>;
 
 impl From<std::io::Error> for ExperimentError {
     fn from(e: std::io::Error) -> Self {
-        Self::Output(e.to_string())
+        Self::Write(e)
     }
 }
 

@@ -57,6 +57,8 @@ pub fn write_atomic<E: From<std::io::Error>>(
             return Ok(w.flush()?);
         }
     }
+    // A replaced file keeps its permissions (a 0600 file stays private).
+    let keep = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.permissions());
     let file_name = path.file_name().ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a file path", path.display()))
     })?;
@@ -64,8 +66,12 @@ pub fn write_atomic<E: From<std::io::Error>>(
     tmp_name.push(file_name);
     tmp_name.push(format!(".tmp{}", std::process::id()));
     let tmp: PathBuf = path.with_file_name(tmp_name);
+    let _registered = Temporary::register(&tmp);
     let result = (|| {
         let file = std::fs::File::create(&tmp).map_err(|e| context("cannot create", &tmp, e))?;
+        if let Some(perm) = keep {
+            file.set_permissions(perm).map_err(|e| context("cannot set the permissions of", &tmp, e))?;
+        }
         let mut w = BufWriter::new(file);
         write(&mut w)?;
         w.flush()?;
@@ -78,6 +84,39 @@ pub fn write_atomic<E: From<std::io::Error>>(
             let _ = std::fs::remove_file(&tmp);
             Err(e)
         }
+    }
+}
+
+/// The temporaries of writes in progress, so that a signal handler can remove them
+/// ([`remove_temporaries`]) before the process ends.
+static TEMPORARIES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A temporary registered for as long as it lives.
+struct Temporary(PathBuf);
+
+impl Temporary {
+    fn register(path: &Path) -> Self {
+        TEMPORARIES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(path.to_path_buf());
+        Self(path.to_path_buf())
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        let mut list = TEMPORARIES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(i) = list.iter().position(|p| *p == self.0) {
+            list.swap_remove(i);
+        }
+    }
+}
+
+/// Removes the temporaries of every write in progress (for a handler of SIGINT or SIGTERM that
+/// ends the process next: the outputs themselves are untouched, since a write replaces its
+/// output only by renaming a finished temporary over it).
+pub fn remove_temporaries() {
+    let list = TEMPORARIES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for path in list.iter() {
+        let _ = std::fs::remove_file(path);
     }
 }
 

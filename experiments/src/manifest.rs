@@ -69,7 +69,11 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
     let text = std::fs::read_to_string(&path).map_err(|e| {
         ExperimentError::Data(format!("{}: not the output of `reproduce` (no readable {MANIFEST}: {e})", dir.display()))
     })?;
-    serde_json::from_str(&text).map_err(|e| ExperimentError::Data(format!("{}: {e}", path.display())))
+    let m: Manifest =
+        serde_json::from_str(&text).map_err(|e| ExperimentError::Data(format!("{}: {e}", path.display())))?;
+    // The sweeps decide the jobs the merge enumerates: the same checks (and budgets) as a run's.
+    m.sweeps.validate().map_err(|e| ExperimentError::Data(format!("{}: its sweeps: {e}", path.display())))?;
+    Ok(m)
 }
 
 /// What a merge found.
@@ -83,6 +87,53 @@ pub struct Merged {
     pub missing: Vec<String>,
     /// Jobs in the sweeps.
     pub total: usize,
+}
+
+/// The methods an experiment's rows may name, and the columns every row of it must fill.
+fn schema(e: crate::Experiment) -> (&'static [&'static str], &'static [&'static str]) {
+    use crate::Experiment as E;
+    use crate::run::{SIMSIAM, SIMSIAM_EPOCHS};
+    const MIXTURE: &[&str] = &["InfoNCE", SIMSIAM, "CCA", "PCA", "LDA"];
+    const ANGLES: &[&str] = &["sin_theta_max", "share_outside"];
+    match e {
+        E::E1 | E::E3 | E::E4 | E::E5 => (MIXTURE, ANGLES),
+        E::E2 => (MIXTURE, &["sin_theta_max", "share_outside", "ari", "nmi", "accuracy"]),
+        E::E6 => (&["CLIP map A (x)", "CLIP map B (y)"], ANGLES),
+        E::E7 => (&["InfoNCE", "CCA", "PCA", "LDA"], &["ari", "nmi", "accuracy", "within_class_share"]),
+        E::E8 => (&["InfoNCE", SIMSIAM_EPOCHS, "CCA", "PCA", "LDA"], &["ari", "nmi", "within_class_share"]),
+    }
+}
+
+/// What is wrong with a row of job `setting` (the setting its manifest's sweeps give the
+/// job), if anything: an unknown method, another setting, a required column left empty, a
+/// trained map without its certificate's columns, or a value out of range.
+fn row_problem(r: &Row, setting: f64) -> Option<String> {
+    let (methods, required) = schema(r.experiment);
+    if !methods.contains(&r.method.as_str()) {
+        return Some(format!("unknown method {:?} for {} (known: {})", r.method, r.experiment.id(), methods.join(", ")));
+    }
+    if r.setting.to_bits() != setting.to_bits() {
+        return Some(format!("setting {} where the sweeps give {setting}", r.setting));
+    }
+    let filled = |name: &str| match name {
+        "sin_theta_max" => r.sin_theta_max.is_some(),
+        "share_outside" => r.share_outside.is_some(),
+        "ari" => r.ari.is_some(),
+        "nmi" => r.nmi.is_some(),
+        "accuracy" => r.accuracy.is_some(),
+        _ => r.within_class_share.is_some(),
+    };
+    if let Some(name) = required.iter().find(|n| !filled(n)) {
+        return Some(format!("the column {name} is empty"));
+    }
+    let trained = !matches!(r.method.as_str(), "CCA" | "PCA" | "LDA");
+    if trained && r.converged.is_none() {
+        return Some("the column converged is empty for a trained map".into());
+    }
+    if r.method == "InfoNCE" && r.relative_grad.is_none() {
+        return Some("the column relative_grad is empty for InfoNCE".into());
+    }
+    out_of_range(r)
 }
 
 /// The first out-of-range or non-finite value of a row, if any.
@@ -154,6 +205,8 @@ pub fn merge_shards(dirs: &[PathBuf], allow_partial: bool) -> Result<Merged> {
             )));
         }
         let listed: BTreeSet<&String> = m.jobs.iter().collect();
+        let settings: BTreeMap<String, f64> =
+            crate::run::jobs(&m.sweeps).iter().map(|j| (key_of_job(j), j.setting)).collect();
         let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for r in crate::report::read_rows(std::slice::from_ref(dir))
             .or_else(|e| if m.jobs.is_empty() { Ok(Vec::new()) } else { Err(e) })?
@@ -162,7 +215,8 @@ pub fn merge_shards(dirs: &[PathBuf], allow_partial: bool) -> Result<Merged> {
             if !listed.contains(&key) {
                 return Err(bad(format!("{}: a row of job {key}, which its manifest does not list", dir.display())));
             }
-            if let Some(what) = out_of_range(&r) {
+            let setting = settings.get(&key).copied().unwrap_or(f64::NAN);
+            if let Some(what) = row_problem(&r, setting) {
                 return Err(bad(format!("{}: job {key}, method {}: {what}", dir.display(), r.method)));
             }
             if !found.entry(key.clone()).or_default().insert(r.method.clone()) {

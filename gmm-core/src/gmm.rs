@@ -6,6 +6,9 @@ use crate::error::check_finite;
 use crate::error::{GmmError, Result};
 use crate::linalg::{checked_symmetric, cholesky};
 
+/// The largest condition number of a covariance this crate accepts: `1 / (16 eps)`.
+pub const MAX_CONDITION: f64 = 1.0 / (16.0 * f64::EPSILON);
+
 /// Weights must sum to one within this absolute tolerance (they are then renormalised exactly).
 pub const WEIGHT_SUM_TOL: f64 = 1e-9;
 
@@ -125,6 +128,18 @@ impl Gmm {
         }
         let covariance = checked_symmetric(&covariance, "covariance")?;
         let chol = cholesky(&covariance, "covariance")?.l();
+        // (max L_ii / min L_ii)^2 bounds the condition number from below: above 1 / (16 eps)
+        // the covariance is singular in double precision (diag(1, 1e-17) passes Cholesky, but
+        // every quantity solved against it is rounding).
+        let diag = chol.diagonal();
+        let ratio = diag.max() / diag.min();
+        if !(ratio * ratio <= MAX_CONDITION) {
+            return Err(GmmError::Singular {
+                what: "covariance",
+                fix: "its condition number is above 1 / (16 eps) = 2.8e14 (from its Cholesky factor), so it is singular in \
+                      double precision: rescale the coordinates or drop the degenerate direction",
+            });
+        }
         Ok(Self { weights, means, covariance, chol })
     }
 

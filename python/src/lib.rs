@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 use gmm_core::{ClipGmm, Fit, Gmm, GmmError, LinearMap, Model, Side, Subspace, seeded};
 use nalgebra::{DMatrix, Dyn};
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use ssl_losses::{Batch, LossError, Objective};
@@ -34,25 +34,54 @@ fn raise(runtime: bool, message: String) -> PyErr {
 
 impl ToPyErr for GmmError {
     fn py_err(self) -> PyErr {
+        if matches!(self, GmmError::OverBudget { .. }) {
+            // A size beyond the memory budget: Python's own exception for it, with the CLI's message.
+            return PyMemoryError::new_err(self.to_string());
+        }
         raise(is_runtime(&self), self.to_string())
     }
 }
 
 impl ToPyErr for LossError {
     fn py_err(self) -> PyErr {
-        let runtime = match &self {
-            LossError::Core(e) => is_runtime(e),
-            _ => true,
-        };
-        raise(runtime, self.to_string())
+        match self {
+            LossError::Core(e) => e.py_err(),
+            other => raise(true, other.to_string()),
+        }
     }
 }
 
 impl ToPyErr for baselines::BaselineError {
     fn py_err(self) -> PyErr {
-        let runtime = matches!(&self, baselines::BaselineError::Core(e) if is_runtime(e));
-        raise(runtime, self.to_string())
+        match self {
+            baselines::BaselineError::Core(e) => e.py_err(),
+            other => raise(false, other.to_string()),
+        }
     }
+}
+
+/// Checks that `dims` values of 8 bytes fit the process-wide memory budget (`MemoryError`
+/// otherwise, before anything is allocated).
+fn budget(what: &str, dims: &[usize]) -> PyResult<()> {
+    gmm_core::budget::check_memory(what, dims).or_raise()
+}
+
+/// Sets the memory budget for the largest allocations, in bytes (`None`: half of the available
+/// memory, the default), as the CLI's `--max-memory`.
+#[pyfunction]
+#[pyo3(signature = (bytes = None))]
+fn set_max_memory(bytes: Option<u64>) -> PyResult<()> {
+    if bytes == Some(0) {
+        return Err(PyValueError::new_err("set_max_memory: the budget must be at least 1 byte"));
+    }
+    gmm_core::budget::set_memory_budget(bytes);
+    Ok(())
+}
+
+/// The memory budget in bytes.
+#[pyfunction]
+fn max_memory() -> u64 {
+    gmm_core::budget::memory_budget()
 }
 
 impl ToPyErr for theory_checks::CheckError {
@@ -356,6 +385,7 @@ impl PyGmm {
 
     #[pyo3(signature = (n, seed = 0))]
     fn sample<'py>(&self, py: Python<'py>, n: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+        budget(&format!("sample({n})"), &[n, self.inner.dim() + 1, 2])?;
         let s = py.detach(|| self.inner.sample(n, &mut seeded(seed)));
         let d = PyDict::new(py);
         d.set_item("x", array2(py, &s.x))?;
@@ -365,6 +395,7 @@ impl PyGmm {
 
     #[pyo3(signature = (n, delta, seed = 0))]
     fn sample_pairs<'py>(&self, py: Python<'py>, n: usize, delta: f64, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+        budget(&format!("sample_pairs({n})"), &[n, 2 * self.inner.dim() + 2, 2])?;
         let p = py.detach(|| self.inner.sample_pairs(n, delta, &mut seeded(seed))).or_raise()?;
         let d = PyDict::new(py);
         d.set_item("x", array2(py, &p.x))?;
@@ -434,6 +465,8 @@ impl PyClipGmm {
 
     #[pyo3(signature = (n, seed = 0))]
     fn sample_pairs<'py>(&self, py: Python<'py>, n: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+        let (dx, dy) = self.dims();
+        budget(&format!("sample_pairs({n})"), &[n, dx + dy + 3, 2])?;
         let p = py.detach(|| self.inner.sample_pairs(n, &mut seeded(seed))).or_raise()?;
         let d = PyDict::new(py);
         d.set_item("x", array2(py, &p.x))?;
@@ -592,6 +625,8 @@ fn population_infonce<'py>(
     seed: u64,
 ) -> PyResult<(f64, Bound<'py, PyArray2<f64>>)> {
     let a = matrix(a, "a")?;
+    gmm_core::check_at_least(n_outer, 1, "population_infonce n_outer").or_raise()?;
+    budget(&format!("population_infonce(n_outer={n_outer})"), &[n_outer, gmm.inner.dim(), 2])?;
     let (value, grad) = py
         .detach(|| {
             let population = ssl_losses::PopulationInfoNce::new(&gmm.inner, delta, tau)?;
@@ -722,6 +757,16 @@ fn train(
     hyper.set_item("center", center)?;
     hyper.set_item("whiten", whiten)?;
     let pairs_seed = seed.wrapping_add(1);
+    gmm_core::budget::check_work("train max_iters", max_iters as u64, gmm_core::budget::MAX_STEPS).or_raise()?;
+    let width = match &data {
+        TrainData::Gmm(g) => 2 * g.dim(),
+        TrainData::Clip(c) => c.modality(Side::X).dim() + c.modality(Side::Y).dim(),
+        TrainData::Pairs(x, y) => x.ncols() + y.ncols(),
+    };
+    if !matches!(data, TrainData::Pairs(..)) {
+        // The pairs, their preconditioned copies and the solver's buffers.
+        budget(&format!("train(samples={samples})"), &[samples, width, 4])?;
+    }
     match (method, data) {
         ("infonce", TrainData::Clip(_)) | ("clip", TrainData::Gmm(_)) => Err(PyValueError::new_err(
             "train: method 'infonce' takes a Gmm or pairs; method 'clip' takes a ClipGmm or pairs (x, y)",
@@ -941,6 +986,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(sin_theta_max, m)?,
         wrap_pyfunction!(check_json, m)?,
         wrap_pyfunction!(_bench_infonce, m)?,
+        wrap_pyfunction!(set_max_memory, m)?,
+        wrap_pyfunction!(max_memory, m)?,
     ] {
         m.add_function(f)?;
     }

@@ -38,9 +38,11 @@ from ._native import (
     clip,
     clustering_accuracy,
     infonce,
+    max_memory,
     nmi,
     population_infonce,
     principal_angles,
+    set_max_memory,
     simsiam,
     sin_theta_max,
     train,
@@ -66,6 +68,8 @@ __all__ = [
     "principal_angles",
     "sin_theta_max",
     "check",
+    "set_max_memory",
+    "max_memory",
 ]
 
 
@@ -123,8 +127,23 @@ class _Estimator:
         self.n_features_in_ = self.components_.shape[1]
 
 
+def _as_count(value, what, minimum=1):
+    """``value`` as a whole number >= ``minimum``; ``2.7``, ``True`` or ``"3"`` are refused, never
+    truncated."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__} {value!r}")
+    if isinstance(value, (float, np.floating)) and not (np.isfinite(value) and float(value).is_integer()):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{what} must be at least {minimum}, got {value!r}")
+    return int(value)
+
+
 def _as_float_matrix(X, what):
-    """``X`` as a 2-d float64 array (lists and other dtypes converted; shapes checked)."""
+    """``X`` as a 2-d float64 array (lists and other real dtypes converted; shapes checked).
+    Complex input is refused: dropping its imaginary part would answer another question."""
+    if np.iscomplexobj(X):
+        raise TypeError(f"{what} is complex; these methods take real data (pass X.real if that is meant)")
     arr = np.asarray(X, dtype=np.float64)
     if arr.ndim != 2:
         raise ValueError(f"{what} must be 2-d (samples x features), got shape {arr.shape}")
@@ -152,7 +171,7 @@ class PCA(_Estimator):
         self.n_components = n_components
 
     def fit(self, X, y=None):
-        fitted = _native.pca_fit(_as_float_matrix(X, "X"), int(self.n_components))
+        fitted = _native.pca_fit(_as_float_matrix(X, "X"), _as_count(self.n_components, "n_components"))
         self._set_map(fitted)
         self.explained_variance_ = fitted["explained_variance"]
         self.explained_variance_ratio_ = fitted["explained_variance_ratio"]
@@ -170,7 +189,7 @@ class LDA(_Estimator):
         self.n_components = n_components
 
     def fit(self, X, y):
-        r = None if self.n_components is None else int(self.n_components)
+        r = None if self.n_components is None else _as_count(self.n_components, "n_components")
         fitted = _native.lda_fit(_as_float_matrix(X, "X"), _as_labels(y, "y"), r)
         self._set_map(fitted)
         self.eigenvalues_ = fitted["eigenvalues"]
@@ -192,7 +211,10 @@ class CCAPairs(_Estimator):
 
     def fit(self, X, X_plus):
         fitted = _native.cca_pairs_fit(
-            _as_float_matrix(X, "X"), _as_float_matrix(X_plus, "X_plus"), int(self.n_components), float(self.ridge)
+            _as_float_matrix(X, "X"),
+            _as_float_matrix(X_plus, "X_plus"),
+            _as_count(self.n_components, "n_components"),
+            float(self.ridge),
         )
         self._set_map(fitted)
         self.eigenvalues_ = fitted["eigenvalues"]
@@ -215,11 +237,11 @@ class KMeans(_Estimator):
     def fit(self, X, y=None):
         fitted = _native.kmeans_fit(
             _as_float_matrix(X, "X"),
-            int(self.n_clusters),
-            int(self.n_init),
-            int(self.max_iter),
+            _as_count(self.n_clusters, "n_clusters"),
+            _as_count(self.n_init, "n_init"),
+            _as_count(self.max_iter, "max_iter"),
             float(self.tol),
-            int(self.seed),
+            _as_count(self.seed, "seed", minimum=0),
         )
         self.labels_ = fitted["labels"]
         self.cluster_centers_ = fitted["cluster_centers"]

@@ -141,3 +141,9 @@ def sin_theta_max(a: Matrix, b: Matrix) -> float:
     """``sin`` of the largest principal angle between the row spaces (containment when the
     dimensions differ)."""
 def check_json(claims: Optional[Sequence[str]] = None, quick: bool = True, seed: int = 20241105) -> list: ...
+def set_max_memory(bytes: Optional[int] = None) -> None:
+    """Sets the memory budget (bytes; ``None``: half of the available memory) that every
+    allocation-driving size is checked against before anything is allocated: a size above it
+    raises ``MemoryError`` with the command-line tool's message (its ``--max-memory``)."""
+def max_memory() -> int:
+    """The memory budget in bytes."""

@@ -16,13 +16,56 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let args = cli::Cli::parse();
+    #[cfg(unix)]
+    cleanup_on_signals();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            // Help and version go to standard output (exit 0), usage errors to standard error
+            // (exit 2); an output that cannot be written (`--help > /dev/full`) is an I/O error.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            use std::io::Write as _;
+            if e.print().and_then(|()| std::io::stdout().flush()).is_err() {
+                eprintln!("error: cannot write to standard output");
+                std::process::exit(4);
+            }
+            std::process::exit(code);
+        }
+    };
     if let Err(e) = cli::run(args) {
         // One line whatever the source says (a parser's message can span several).
         let message = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
         eprintln!("error: {message}");
         let code = exit_code(&e);
         std::process::exit(code);
+    }
+}
+
+/// SIGINT and SIGTERM are taken by a thread of their own (blocked in every other thread, which
+/// inherit the mask of this one, set before any is started): it removes the temporaries of
+/// writes in progress and ends the process with the conventional status `128 + signal`, so
+/// that an interrupted write leaves neither a half-written output nor a hidden temporary.
+#[cfg(unix)]
+fn cleanup_on_signals() {
+    // SAFETY: `set` is a local sigset_t initialised by sigemptyset before use; pthread_sigmask
+    // and sigwait only read it. This runs first in main, before any other thread exists, so
+    // every thread started later inherits the blocked mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        std::thread::spawn(move || {
+            let mut signal: libc::c_int = 0;
+            // SAFETY: as above; `signal` is a valid out-pointer for the duration of the call.
+            if libc::sigwait(&set, &mut signal) == 0 {
+                ssl_gmm::experiments::io::remove_temporaries();
+                std::process::exit(128 + signal);
+            }
+        });
     }
 }
 
@@ -38,7 +81,7 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     }
     for cause in e.chain() {
         if cause.is::<std::io::Error>()
-            || matches!(cause.downcast_ref::<ExperimentError>(), Some(ExperimentError::Io { .. }))
+            || matches!(cause.downcast_ref::<ExperimentError>(), Some(ExperimentError::Io { .. } | ExperimentError::Write(_)))
         {
             return 4;
         }

@@ -109,6 +109,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // The fits form d x d matrices (scatter, covariance, their decompositions).
     super::memory::check("the d x d matrices of the fit", &[data.ncols(), data.ncols(), 8])?;
     let names = names.as_deref();
+    if let Some(names) = names
+        && let Some((j, name)) = names.iter().enumerate().find(|(j, n)| names[..*j].contains(n))
+    {
+        let first = names.iter().position(|n| n == name).unwrap_or(0);
+        bail!(
+            "{}: the column name {name:?} appears twice (columns {} and {}); rename one so that columns are named once",
+            args.data.display(),
+            first + 1,
+            j + 1
+        );
+    }
     let mut given_positives = args.positives.as_ref().map(|prefix| columns_named(&data, names, prefix)).transpose()?;
     let (mut x, labels) = match (&args.features, &args.labels_col) {
         (Some(prefix), spec) => {
@@ -128,6 +139,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         standardize(&mut x);
     }
     let classes = labels.as_ref().map(|l| l.iter().max().map_or(0, |m| m + 1));
+    if let Some(c) = classes.filter(|&c| c < 2) {
+        bail!(
+            "the labels hold {c} class{}: LDA, same-class CCA pairs and --evaluate compare classes, so they need at least two",
+            if c == 1 { "" } else { "es" }
+        );
+    }
     let shrinkage = match (args.shrinkage, args.ridge) {
         (Some(_), Some(_)) => bail!("--shrinkage and --ridge are alternatives: pass one"),
         (None, Some(r)) => Shrinkage::Ridge(r),
@@ -172,8 +189,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             };
             let r = args.dim.or(classes.map(|c| c.saturating_sub(1).max(1))).context("pass --dim")?;
             let fit = CcaPairs::new(r).ridge(args.ridge.unwrap_or(0.0)).fit((&anchors, &positives))?;
+            // Canonical correlations: their share of the total over the positive ones (a negative
+            // correlation of the symmetrised cross-covariance explains nothing).
             let total: f64 = fit.eigenvalues.iter().map(|v| v.max(0.0)).sum();
-            let ratio = fit.eigenvalues.iter().map(|v| v / total).collect();
+            if !(total > 0.0) {
+                bail!(
+                    "CCA found no positive canonical correlation between the views (largest {:.3e}): the pairs share no signal",
+                    fit.eigenvalues.first().copied().unwrap_or(0.0)
+                );
+            }
+            let ratio = fit.eigenvalues.iter().map(|v| v.max(0.0) / total).collect();
             (fit.map, ratio)
         }
     };

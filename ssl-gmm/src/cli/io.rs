@@ -23,9 +23,16 @@ pub struct Table {
 
 impl Table {
     /// Writes the table to `.csv` (header row) or `.npy` (a 2-D float64 array, same column order).
+    /// A device or FIFO without one of the two extensions (`/dev/null`, `/dev/stdout`) gets CSV.
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("csv") => write_atomic(path, |w| {
+        let device = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            None if device => "csv",
+            Some(e) => e,
+            None => "",
+        };
+        match format {
+            "csv" => write_atomic(path, |w| {
                 let mut csv = csv::Writer::from_writer(w);
                 csv.write_record(&self.header)?;
                 for row in self.rows.row_iter() {
@@ -34,7 +41,7 @@ impl Table {
                 csv.flush()?;
                 Ok(())
             }),
-            Some("npy") => write_atomic(path, |w| {
+            "npy" => write_atomic(path, |w| {
                 use npyz::WriterBuilder;
                 let (n, m) = self.rows.shape();
                 let mut npy =
@@ -45,7 +52,7 @@ impl Table {
                 npy.finish()?;
                 Ok(())
             }),
-            _ => bail!("output file {} must end in .csv or .npy", path.display()),
+            _ => bail!("output file {} must end in .csv or .npy (or be a device such as /dev/null)", path.display()),
         }
     }
 }
@@ -120,13 +127,14 @@ fn as_bad_data(e: anyhow::Error) -> anyhow::Error {
     anyhow::anyhow!("{}", format!("{e:#}"))
 }
 
-/// Reads a small text file (a JSON configuration): at most the memory budget's bytes, so that
-/// `/dev/zero` or a huge file is refused instead of read without end.
+/// Reads a small text file (a JSON configuration): at most a quarter of the memory budget's
+/// bytes (parsing JSON numbers into values takes a few times the text), so that `/dev/zero` or
+/// a huge file is refused instead of read without end.
 pub fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
     use std::io::Read;
     let shown = path.display();
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {shown}"))?;
-    let limit = gmm_core::budget::memory_budget();
+    let limit = gmm_core::budget::memory_budget() / 4;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes).with_context(|| format!("cannot read {shown}"))?;
     if bytes.len() as u64 > limit {

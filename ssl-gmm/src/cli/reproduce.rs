@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use experiments::{Experiment, Shard, Sweeps};
 
 /// Arguments of `reproduce`.
@@ -24,8 +24,8 @@ pub struct Args {
     #[arg(long)]
     print_config: bool,
     /// Run only part I of N (`I/N`, 0-based) of the settings; combine with `ssl-gmm merge`.
-    #[arg(long)]
-    shard: Option<String>,
+    #[arg(long, value_parser = parse_shard, value_name = "I/N")]
+    shard: Option<Shard>,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
@@ -45,11 +45,12 @@ pub struct MergeArgs {
     allow_partial: bool,
 }
 
-fn parse_shard(spec: &str) -> anyhow::Result<Shard> {
-    let (i, n) = spec.split_once('/').context("--shard takes I/N, e.g. 0/4")?;
-    let (i, n): (usize, usize) =
-        (i.parse().context("--shard I/N: I is not a number")?, n.parse().context("--shard I/N: N is not a number")?);
-    Shard::new(i, n).with_context(|| format!("--shard {spec}"))
+/// Parses `--shard I/N` (a usage error, exit 2, when malformed).
+fn parse_shard(spec: &str) -> Result<Shard, String> {
+    let (i, n) = spec.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let i: usize = i.trim().parse().map_err(|_| format!("I in I/N is not a number: {i:?}"))?;
+    let n: usize = n.trim().parse().map_err(|_| format!("N in I/N is not a number: {n:?}"))?;
+    Shard::new(i, n).map_err(|e| e.to_string())
 }
 
 /// Runs `reproduce`.
@@ -67,10 +68,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     sweeps.validate()?;
-    let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or(Shard::WHOLE);
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
     let mine = shard.jobs(&sweeps);
     for (experiment, why) in sweeps.skipped() {
-        eprintln!("note: skipping {} ({}): {why}", experiment.title(), experiment.id());
+        eprintln!("note: {} is skipped: {why}", experiment.id());
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let show = !args.quiet && std::io::stderr().is_terminal();
@@ -111,6 +112,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 /// Runs `merge`.
 pub fn merge(args: &MergeArgs) -> anyhow::Result<()> {
+    // Writing into one of the inputs would replace its CSVs (and manifest) by the merge's,
+    // after which the set of shards no longer merges: refused before anything is read.
+    if let Ok(out) = args.out.canonicalize()
+        && let Some(dir) = args.dirs.iter().find(|d| d.canonicalize().is_ok_and(|d| d == out))
+    {
+        bail!("--out {} is one of the shard folders being merged ({}); choose another output folder", args.out.display(), dir.display());
+    }
     let merged = experiments::merge_shards(&args.dirs, args.allow_partial)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     experiments::write_csvs(&merged.rows, &args.out)?;
