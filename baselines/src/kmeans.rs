@@ -85,6 +85,8 @@ impl Validate for KMeans {
         check_at_least(self.n_clusters, 1, "k-means n_clusters")?;
         check_at_least(self.n_init, 1, "k-means n_init")?;
         check_at_least(self.max_iter, 1, "k-means max_iter")?;
+        let iterations = (self.n_init as u64).saturating_mul(self.max_iter as u64);
+        gmm_core::budget::check_work("k-means n_init x max_iter", iterations, gmm_core::budget::MAX_STEPS)?;
         Ok(check_non_negative(self.tol, "k-means tol")?)
     }
 }

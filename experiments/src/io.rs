@@ -180,7 +180,9 @@ pub fn read_csv_named(
     for (index, record) in csv.records().enumerate() {
         let line = index + 1;
         let record = record.map_err(|e| match e.kind() {
-            csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::OutOfMemory => ExperimentError::Data(io.to_string()),
+            csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::OutOfMemory => {
+                ExperimentError::Data(io.to_string())
+            }
             _ => bad(format!("cannot read line {line}: {e}")),
         })?;
         if record.iter().all(|f| f.is_empty()) {
@@ -238,7 +240,7 @@ pub fn read_csv_named(
     if let Some(names) = names.as_ref().filter(|n| n.len() != w) {
         return Err(bad(format!("the header row has {} fields, the data rows {w}", names.len())));
     }
-    let rows = if w == 0 { 0 } else { values.len() / w };
+    let rows = values.len().checked_div(w).unwrap_or(0);
     Ok((names, DMatrix::from_row_slice(rows, w, &values)))
 }
 

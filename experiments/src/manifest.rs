@@ -110,7 +110,12 @@ fn schema(e: crate::Experiment) -> (&'static [&'static str], &'static [&'static 
 fn row_problem(r: &Row, setting: f64) -> Option<String> {
     let (methods, required) = schema(r.experiment);
     if !methods.contains(&r.method.as_str()) {
-        return Some(format!("unknown method {:?} for {} (known: {})", r.method, r.experiment.id(), methods.join(", ")));
+        return Some(format!(
+            "unknown method {:?} for {} (known: {})",
+            r.method,
+            r.experiment.id(),
+            methods.join(", ")
+        ));
     }
     if r.setting.to_bits() != setting.to_bits() {
         return Some(format!("setting {} where the sweeps give {setting}", r.setting));

@@ -94,6 +94,15 @@ impl Sweeps {
     /// [`ExperimentError::Config`] for text that is not a JSON object of known fields with
     /// values of the right types, or for sweeps that [`Sweeps::validate`] refuses.
     pub fn from_json(text: &str) -> Result<Self> {
+        Self::from_json_over(text, &Self::default())
+    }
+
+    /// As [`Sweeps::from_json`], with the fields the text does not set taken from `base` (e.g.
+    /// [`Sweeps::quick`] for `reproduce --quick --config FILE`).
+    ///
+    /// # Errors
+    /// As [`Sweeps::from_json`].
+    pub fn from_json_over(text: &str, base: &Self) -> Result<Self> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| ExperimentError::Config(format!("not valid JSON: {e}")))?;
         if !value.is_object() {
@@ -108,7 +117,18 @@ impl Sweeps {
                 "sweeps must be a JSON object of named fields (see --print-config), got {kind}"
             )));
         }
-        let sweeps: Self = serde_json::from_value(value).map_err(|e| ExperimentError::Config(e.to_string()))?;
+        let mut merged = serde_json::to_value(base).map_err(|e| ExperimentError::Config(e.to_string()))?;
+        if let (Some(fields), serde_json::Value::Object(given)) = (merged.as_object_mut(), value) {
+            for (key, v) in given {
+                if !fields.contains_key(&key) {
+                    return Err(ExperimentError::Config(format!(
+                        "unknown field `{key}` (the fields are those of --print-config)"
+                    )));
+                }
+                fields.insert(key, v);
+            }
+        }
+        let sweeps: Self = serde_json::from_value(merged).map_err(|e| ExperimentError::Config(e.to_string()))?;
         sweeps.validate()?;
         Ok(sweeps)
     }
@@ -203,9 +223,9 @@ impl Sweeps {
             ("e8_recipes", first_repeat(&self.e8_recipes)),
         ];
         match lists.into_iter().find_map(|(name, repeat)| repeat.map(|v| (name, v))) {
-            Some((name, v)) => Err(ExperimentError::Config(format!(
-                "{name} lists the setting {v} twice; use seeds for repetitions"
-            ))),
+            Some((name, v)) => {
+                Err(ExperimentError::Config(format!("{name} lists the setting {v} twice; use seeds for repetitions")))
+            }
             None => Ok(()),
         }
     }
@@ -216,14 +236,22 @@ impl Sweeps {
         let jobs = self.job_count().unwrap_or(u64::MAX);
         check_work("the sweeps' jobs (settings x seeds)", jobs, MAX_JOBS)?;
         // Whitened SimSiam runs up to 25x `steps` per start (4 starts) and E6's CLIP its sweep.
-        let longest = (self.steps as u64).saturating_mul(100).max(self.e6_steps.iter().copied().max().unwrap_or(0) as u64);
-        check_work("the longest run's steps (100 x steps for whitened SimSiam's starts, or e6_steps)", longest, MAX_STEPS)?;
+        let longest =
+            (self.steps as u64).saturating_mul(100).max(self.e6_steps.iter().copied().max().unwrap_or(0) as u64);
+        check_work(
+            "the longest run's steps (100 x steps for whitened SimSiam's starts, or e6_steps)",
+            longest,
+            MAX_STEPS,
+        )?;
         let d = self.e3_dims.iter().copied().chain([self.d]).max().unwrap_or(self.d);
         let n = self.e4_samples.iter().copied().chain([self.samples]).max().unwrap_or(self.samples);
         let at_once = gmm_core::parallel::threads().min(usize::try_from(jobs).unwrap_or(usize::MAX)).max(1);
         // A mixture job holds its pairs, evaluation sample and their centred, whitened copies:
         // about 8 arrays of n x d.
-        check_memory("one mixture job's samples (8 arrays of n x d, for every job that runs at once)", &[n, d, 8, at_once])?;
+        check_memory(
+            "one mixture job's samples (8 arrays of n x d, for every job that runs at once)",
+            &[n, d, 8, at_once],
+        )?;
         check_memory("one mixture job's d x d matrices", &[d, d, 16, at_once])?;
         check_memory("the scores of a batch (batch x batch, 4 arrays)", &[self.batch, self.batch, 4, at_once])?;
         if self.e8_pairs_per_image > 0 && !self.e8_recipes.is_empty() {

@@ -81,7 +81,10 @@ pub fn check_memory(what: &str, dims: &[usize]) -> Result<()> {
 pub fn check_bytes(what: &str, bytes: Option<u64>) -> Result<()> {
     match bytes {
         Some(b) if b <= memory_budget() => Ok(()),
-        needed => Err(over_memory_budget(what, &needed.map_or_else(|| "more than 16 EiB".to_string(), human_bytes))),
+        needed => Err(over_memory_budget(
+            what,
+            &needed.map_or_else(|| "more than 16 EiB (the size overflows 64 bits)".to_string(), human_bytes),
+        )),
     }
 }
 

@@ -133,7 +133,7 @@ impl Gmm {
         // every quantity solved against it is rounding).
         let diag = chol.diagonal();
         let ratio = diag.max() / diag.min();
-        if !(ratio * ratio <= MAX_CONDITION) {
+        if ratio * ratio > MAX_CONDITION {
             return Err(GmmError::Singular {
                 what: "covariance",
                 fix: "its condition number is above 1 / (16 eps) = 2.8e14 (from its Cholesky factor), so it is singular in \

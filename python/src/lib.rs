@@ -11,7 +11,7 @@
 use std::ops::ControlFlow;
 
 use gmm_core::{ClipGmm, Fit, Gmm, GmmError, LinearMap, Model, Side, Subspace, seeded};
-use nalgebra::{DMatrix, Dyn};
+use nalgebra::DMatrix;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;

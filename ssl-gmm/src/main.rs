@@ -81,7 +81,10 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     }
     for cause in e.chain() {
         if cause.is::<std::io::Error>()
-            || matches!(cause.downcast_ref::<ExperimentError>(), Some(ExperimentError::Io { .. } | ExperimentError::Write(_)))
+            || matches!(
+                cause.downcast_ref::<ExperimentError>(),
+                Some(ExperimentError::Io { .. } | ExperimentError::Write(_))
+            )
         {
             return 4;
         }

@@ -448,7 +448,7 @@ fn sizes_beyond_the_memory_budget_are_refused_before_allocating() {
         (vec!["sample", "--n", "1000000000", "--out", o], "memory budget"),
         (vec!["sample", "--n", "18446744073709551615", "--out", o], "overflows"),
         (vec!["--max-memory", "1K", "sample", "--n", "100", "--out", o], "memory budget"),
-        (vec!["train", "--preset", "pca-trap", "--stream", "--steps", "2000000000000"], "memory budget"),
+        (vec!["train", "--preset", "pca-trap", "--stream", "--steps", "2000000000000"], "work bound"),
         (vec!["train", "--preset", "pca-trap", "--samples", "100000000000"], "memory budget"),
         (vec!["train", "--preset", "pca-trap", "--batch", "400000"], "memory budget"),
         (vec!["fit", "--method", "pca", "--data", huge.to_str().unwrap()], "overflows"),

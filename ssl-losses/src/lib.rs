@@ -21,8 +21,7 @@ pub use fit::{
     WHITENING_RIDGE, Whitening,
 };
 pub use lbfgs::{
-    LbfgsStop,
-    Certificate, Cost, FixedSample, FnCost, INFIMUM_FRACTION, Lbfgs, LbfgsStep, Minimized, PopulationCost,
+    Certificate, Cost, FixedSample, FnCost, INFIMUM_FRACTION, Lbfgs, LbfgsStep, LbfgsStop, Minimized, PopulationCost,
     population_minimiser,
 };
 pub use objective::{Batch, Objective, Real, from_f64, to_f64};

@@ -295,7 +295,7 @@ pub fn train_with<T: Real>(
             c.project(&mut params)?;
         }
         let norm = params_norm(&params);
-        if !(norm <= PARAM_DIVERGENCE_FACTOR * norm_start.max(1.0)) {
+        if norm.is_nan() || norm > PARAM_DIVERGENCE_FACTOR * norm_start.max(1.0) {
             return Err(LossError::Diverged {
                 quantity: "parameters grew beyond 1e3 times max(their start's norm, 1)",
                 step,

@@ -132,8 +132,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         (None, None) => (data, None),
     };
-    if args.positives.is_some() && !matches!(args.method, Method::Cca) {
+    // Options of other methods are errors, not silently ignored.
+    let lda = matches!(args.method, Method::Lda);
+    let cca = matches!(args.method, Method::Cca);
+    if args.positives.is_some() && !cca {
         bail!("--positives applies to CCA only");
+    }
+    if args.pairs.is_some() && !cca {
+        bail!("--pairs applies to CCA only");
+    }
+    if args.shrinkage.is_some() && !lda {
+        bail!("--shrinkage applies to LDA only");
+    }
+    if args.ridge.is_some() && !(lda || cca) {
+        bail!("--ridge applies to LDA and CCA only");
     }
     if args.standardize {
         standardize(&mut x);
@@ -192,7 +204,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             // Canonical correlations: their share of the total over the positive ones (a negative
             // correlation of the symmetrised cross-covariance explains nothing).
             let total: f64 = fit.eigenvalues.iter().map(|v| v.max(0.0)).sum();
-            if !(total > 0.0) {
+            if total <= 0.0 {
                 bail!(
                     "CCA found no positive canonical correlation between the views (largest {:.3e}): the pairs share no signal",
                     fit.eigenvalues.first().copied().unwrap_or(0.0)

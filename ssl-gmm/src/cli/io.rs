@@ -124,7 +124,7 @@ fn read_npy(path: &Path) -> anyhow::Result<DMatrix<f64>> {
 /// A malformed file's error as bad data (exit 3, as a malformed CSV), not as an I/O failure: the
 /// reader's `std::io::Error` is kept as text only.
 fn as_bad_data(e: anyhow::Error) -> anyhow::Error {
-    anyhow::anyhow!("{}", format!("{e:#}"))
+    anyhow::anyhow!("{e:#}")
 }
 
 /// Reads a small text file (a JSON configuration): at most a quarter of the memory budget's

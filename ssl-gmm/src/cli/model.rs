@@ -39,7 +39,7 @@ impl ModelArgs {
 const DEFAULT_PRESET: &str = "pca-trap";
 
 /// Reads a model from JSON: a CLIP-GMM when the object has an `"x"` field, a mixture otherwise.
-pub fn load_config(path: &PathBuf) -> anyhow::Result<Model> {
+pub fn load_config(path: &std::path::Path) -> anyhow::Result<Model> {
     let text = super::io::read_text(path, "model")?;
     let value: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;

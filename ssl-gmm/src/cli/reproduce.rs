@@ -17,7 +17,8 @@ pub struct Args {
     /// Output folder.
     #[arg(long, default_value = "results")]
     out: PathBuf,
-    /// Sweeps from a JSON file (any subset of the fields of --print-config).
+    /// Sweeps from a JSON file (any subset of the fields of --print-config; the others from the
+    /// defaults, or from --quick's sweeps with --quick).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Print the sweeps in force as JSON and exit.
@@ -55,13 +56,17 @@ fn parse_shard(spec: &str) -> Result<Shard, String> {
 
 /// Runs `reproduce`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if args.print_config && (args.shard.is_some() || args.quiet) {
+        bail!("--print-config prints the sweeps and exits: --shard and --quiet do not apply");
+    }
+    let base = if args.quick { Sweeps::quick() } else { Sweeps::default() };
     let sweeps = match &args.config {
+        // The file's fields over the base (--quick's or the defaults).
         Some(path) => {
             let text = super::io::read_text(path, "sweeps")?;
-            Sweeps::from_json(&text).with_context(|| format!("invalid sweeps in {}", path.display()))?
+            Sweeps::from_json_over(&text, &base).with_context(|| format!("invalid sweeps in {}", path.display()))?
         }
-        None if args.quick => Sweeps::quick(),
-        None => Sweeps::default(),
+        None => base,
     };
     if args.print_config {
         outln!("{}", serde_json::to_string_pretty(&sweeps)?);
@@ -117,7 +122,11 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<()> {
     if let Ok(out) = args.out.canonicalize()
         && let Some(dir) = args.dirs.iter().find(|d| d.canonicalize().is_ok_and(|d| d == out))
     {
-        bail!("--out {} is one of the shard folders being merged ({}); choose another output folder", args.out.display(), dir.display());
+        bail!(
+            "--out {} is one of the shard folders being merged ({}); choose another output folder",
+            args.out.display(),
+            dir.display()
+        );
     }
     let merged = experiments::merge_shards(&args.dirs, args.allow_partial)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;

@@ -11,9 +11,9 @@ use gmm_core::Fit;
 use gmm_core::{Gmm, LinearMap, Model, Side, Subspace};
 use nalgebra::DMatrix;
 use serde::Serialize;
-use ssl_losses::{LbfgsStop, 
-    Centering, Certificate, Clip, ClipStream, Directions, Form, GmmStream, InfoNce, InfoNceFit, Lbfgs, Objective,
-    Observer, OptimizerKind, PairSource, PreconditionedSource, Score, Sides, SimSiam, SimSiamForm, StepInfo,
+use ssl_losses::{
+    Centering, Certificate, Clip, ClipStream, Directions, Form, GmmStream, InfoNce, InfoNceFit, Lbfgs, LbfgsStop,
+    Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Score, Sides, SimSiam, SimSiamForm, StepInfo,
     StopReason, TrainConfig, TrainOutcome, Whitening, small_random_init, train_whitened_simsiam, train_with,
     whitened_predictor_rate,
 };
@@ -128,7 +128,7 @@ impl MapState {
     /// singular value is `start`.
     fn of(sv: &[f64], start: f64) -> Self {
         let smallest = sv.last().copied().unwrap_or(0.0);
-        if !(smallest > COLLAPSE_FRACTION * start) {
+        if smallest.is_nan() || smallest <= COLLAPSE_FRACTION * start {
             MapState::Collapsed
         } else if smallest <= start {
             MapState::NotGrown
@@ -333,7 +333,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "--samples, --tol and --max-iters apply to InfoNCE on a fixed sample (without --stream), not to streaming runs"
         );
     }
-    if !(args.init_scale > 0.0 && args.init_scale <= MAX_INIT_SCALE) {
+    if args.init_scale.is_nan() || args.init_scale <= 0.0 || args.init_scale > MAX_INIT_SCALE {
         bail!(
             "--init-scale must be in (0, {MAX_INIT_SCALE:e}], got {:e}: the losses start from a small map (default 0.1), \
              and a larger one overflows the scores",
