@@ -124,29 +124,26 @@ fn data_files_are_budgeted_as_they_are_read() {
     let csv = write("rows.csv", &rows);
     expect(&["--max-memory", "20K", "fit", "--method", "pca", "--data", &csv], 3, "above the memory budget");
     // An .npy header of a huge shape over a tiny file: refused from the header, not by reading.
-    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000), }";
-    let header = format!("{header:<117}\n");
-    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    npy.extend_from_slice(header.as_bytes());
     let path = scratch("huge.npy");
-    std::fs::write(&path, &npy).unwrap();
-    expect(&["fit", "--method", "pca", "--data", path.to_str().unwrap()], 3, "above the memory budget");
-    let small = header.replace("(1000000, 1000000)", "(100, 4)       ");
-    let mut truncated = b"\x93NUMPY\x01\x00".to_vec();
-    truncated.extend_from_slice(&(small.len() as u16).to_le_bytes());
-    truncated.extend_from_slice(small.as_bytes());
-    truncated.extend_from_slice(&[0u8; 40]);
-    std::fs::write(&path, &truncated).unwrap();
-    expect(&["fit", "--method", "pca", "--data", path.to_str().unwrap()], 3, "more data than the file holds");
-    let f4 = small.replace("<f8", "<f4");
-    let mut float32 = b"\x93NUMPY\x01\x00".to_vec();
-    float32.extend_from_slice(&(f4.len() as u16).to_le_bytes());
-    float32.extend_from_slice(f4.as_bytes());
-    float32.extend_from_slice(&[0u8; 1600]);
-    std::fs::write(&path, &float32).unwrap();
-    expect(&["fit", "--method", "pca", "--data", path.to_str().unwrap()], 3, "dtype must be float64 or int64");
+    let fit = ["fit", "--method", "pca", "--data", path.to_str().unwrap()];
+    std::fs::write(&path, npy("<f8", "(1000000, 1000000)", 0)).unwrap();
+    expect(&fit, 3, "above the memory budget");
+    std::fs::write(&path, npy("<f8", "(100, 4)", 40)).unwrap();
+    expect(&fit, 3, "more data than the file holds");
+    std::fs::write(&path, npy("<f4", "(100, 4)", 1600)).unwrap();
+    expect(&fit, 3, "dtype must be float64 or int64");
     expect(&["fit", "--method", "pca", "--data", &write("junk.npy", "junk")], 3, "not a valid .npy file");
+}
+
+/// An .npy file (version 1) with the dtype `descr` and `shape` in its header, then `data` zero bytes.
+fn npy(descr: &str, shape: &str, data: usize) -> Vec<u8> {
+    let header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    let header = format!("{header:<117}\n");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.resize(bytes.len() + data, 0);
+    bytes
 }
 
 #[test]

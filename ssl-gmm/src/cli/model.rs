@@ -53,5 +53,11 @@ pub fn load_config(path: &std::path::Path) -> anyhow::Result<Model> {
             serde_json::from_value::<Gmm>(value).with_context(|| format!("invalid mixture in {}", path.display()))?,
         )
     };
+    // The commands decompose d x d matrices (covariance, its factors, S_B, eigenvectors).
+    let d = match &model {
+        Model::Gmm(g) => g.dim(),
+        Model::Clip(c) => c.modality(gmm_core::Side::X).dim().max(c.modality(gmm_core::Side::Y).dim()),
+    };
+    super::memory::check(&format!("the d x d matrices of the model in {} (d = {d})", path.display()), &[d, d, 16])?;
     Ok(model)
 }
