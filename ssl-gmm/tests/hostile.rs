@@ -189,6 +189,22 @@ fn no_certificate_from_the_start_and_divergence_is_an_error() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["converged"].as_bool(), v["lbfgs_stop"].as_str()), (Some(true), Some("grad-tol")), "{v}");
     assert_eq!(v["map_state"], "grown", "{v}");
+    // Data on a scale of 1e3: the map and its start are compared in the same (input)
+    // coordinates, so a certified map is not flagged as small.
+    let scaled = write(
+        "scaled.json",
+        r#"{"weights": [0.5, 0.5], "means": [[1500.0, 0.0, 0.0], [-1500.0, 0.0, 0.0]],
+            "covariance": [[1e6, 0.0, 0.0], [0.0, 9e6, 0.0], [0.0, 0.0, 1e6]]}"#,
+    );
+    for stream in [false, true] {
+        let mut args = vec!["train", "--config", &scaled, "--dim", "1", "--json"];
+        if stream {
+            args.push("--stream");
+        }
+        let out = expect(&args, 0, "");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["map_state"], "grown", "stream {stream}: {v}");
+    }
 }
 
 #[test]

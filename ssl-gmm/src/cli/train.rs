@@ -388,7 +388,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 small_random_init(r, dx, args.init_scale, args.seed),
                 small_random_init(r, dy, args.init_scale, args.seed.wrapping_add(1)),
             ];
-            let (sx, sy) = (scale_of(&init[0])?, scale_of(&init[1])?);
+            // The start's scale in the input coordinates, where the learned maps are compared.
+            let sx = scale_of(source.map_back(&init[0], false)?.components())?;
+            let sy = scale_of(source.map_back(&init[1], true)?.components())?;
             let mut out = run_training(&mut objective, &mut source, init, &config, args.json)?;
             out.params[0] = source.map_back(&out.params[0], false)?.into_components();
             out.params[1] = source.map_back(&out.params[1], true)?.into_components();
@@ -401,7 +403,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (Model::Gmm(g), method) => {
             let d = g.dim();
             let r = check_dim(args.dim.unwrap_or(g.k() - 1), d)?;
-            let start_scale = scale_of(&small_random_init(r, d, args.init_scale, args.seed))?;
+            let init = small_random_init(r, d, args.init_scale, args.seed);
+            // The start's scale in the input coordinates, where the learned map is compared.
+            let start_scale: f64;
             let out = if fixed_sample {
                 super::memory::check("--samples pairs", &[samples, 2, d])?;
                 let pairs = g.sample_pairs(samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
@@ -427,6 +431,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                         LbfgsStop::StationaryStart.advice()
                     );
                 }
+                start_scale = scale_of(fit.preconditioner.map_back(&init)?.components())?;
                 certificate = Some(fit.certificate);
                 lbfgs_stop = Some(fit.stop);
                 let stop = if fit.certificate.converged { StopReason::GradTol } else { StopReason::MaxSteps };
@@ -448,7 +453,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     centering,
                     whitening,
                 )?;
-                let a0 = small_random_init(r, d, args.init_scale, args.seed);
+                start_scale = scale_of(source.map_back(&init, false)?.components())?;
+                let a0 = init;
                 let mut out = match method {
                     Method::Infonce => {
                         let mut objective = InfoNce::new(args.tau, form, score)?;
