@@ -264,3 +264,22 @@ impl Sweeps {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_an_object_whose_fields_agree_and_skips_are_named() {
+        assert!(Sweeps::from_json("[7, 9]").unwrap_err().to_string().contains("JSON object"));
+        assert!(Sweeps::from_json(r#"{"e5_ranks": [100], "d": 4}"#).is_err());
+        assert!(Sweeps::from_json(r#"{"e2_deltas": [0.2, 0.2]}"#).unwrap_err().to_string().contains("twice"));
+        assert!(Sweeps::from_json(r#"{"nope": 1}"#).unwrap_err().to_string().contains("unknown field"));
+        let s = Sweeps::from_json_over(r#"{"steps": 7, "e6_steps": []}"#, &Sweeps::quick()).unwrap();
+        assert_eq!((s.steps, s.seeds), (7, Sweeps::quick().seeds));
+        assert_eq!(s.skipped(), vec![(Experiment::E6, "e6_steps is empty")]);
+        assert!(Sweeps::default().skipped().is_empty());
+        let err = Sweeps::from_json(r#"{"seeds": 1000000000000}"#).unwrap_err();
+        assert!(matches!(err, ExperimentError::Core(gmm_core::GmmError::OverBudget { .. })), "{err}");
+    }
+}

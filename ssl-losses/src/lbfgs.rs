@@ -762,11 +762,38 @@ mod tests {
         let mut cost = FnCost::new(rosenbrock(2));
         let solver = Lbfgs { max_iters: 3, ..Lbfgs::default() };
         let out = solver.minimize(&mut cost, vec![DMatrix::from_row_slice(1, 2, &[-1.2, 1.0])], &mut |_| {}).unwrap();
-        assert_eq!(out.iterations, 3);
+        assert_eq!((out.iterations, out.stop), (3, LbfgsStop::MaxIters));
         assert!(!out.certificate.converged && out.certificate.relative > out.certificate.tol);
+        let done = Lbfgs::default().minimize(&mut cost, vec![DMatrix::from_row_slice(1, 2, &[-1.2, 1.0])], &mut |_| {});
+        assert_eq!(done.unwrap().stop, LbfgsStop::GradTol);
         assert!(Lbfgs { c1: 0.95, ..Lbfgs::default() }.validate().is_err());
         assert!(Lbfgs { memory: 0, ..Lbfgs::default() }.validate().is_err());
         let nan = vec![DMatrix::from_row_slice(1, 2, &[f64::NAN, 1.0])];
         assert!(Lbfgs::default().minimize(&mut cost, nan, &mut |_| {}).is_err());
+    }
+
+    #[test]
+    fn a_stationary_start_certifies_nothing_and_an_overflowing_one_is_an_error() {
+        // Rosenbrock's gradient vanishes at (1, 1): the start is the minimiser, but a zero
+        // gradient at a start cannot tell a minimum from a saddle (f = -x^2 + y^2 at 0 alike).
+        let mut cost = FnCost::new(rosenbrock(2));
+        let out = Lbfgs::default().minimize(&mut cost, vec![DMatrix::from_row_slice(1, 2, &[1.0, 1.0])], &mut |_| {});
+        let out = out.unwrap();
+        assert_eq!((out.iterations, out.stop), (0, LbfgsStop::StationaryStart));
+        assert!(!out.certificate.converged && out.certificate.relative == 1.0, "{:?}", out.certificate);
+        let mut saddle = FnCost::new(|p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
+            let (x, y) = (p[0][0], p[0][1]);
+            g[0][0] = -2.0 * x;
+            g[0][1] = 2.0 * y;
+            Ok(y * y - x * x)
+        });
+        let out = Lbfgs::default().minimize(&mut saddle, vec![DMatrix::zeros(1, 2)], &mut |_| {}).unwrap();
+        assert!(!out.certificate.converged && out.stop == LbfgsStop::StationaryStart);
+        let mut huge = FnCost::new(|p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
+            g[0].fill(1e300);
+            Ok(p[0].sum())
+        });
+        let err = Lbfgs::default().minimize(&mut huge, vec![DMatrix::zeros(1, 4)], &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("overflows"), "{err}");
     }
 }

@@ -33,6 +33,6 @@ pub use simsiam::{
     whitened_optimum, whitened_predictor_rate,
 };
 pub use train::{
-    Constraint, Observer, Plateau, RunningWhitening, StepInfo, StopReason, TrainConfig, TrainOutcome,
-    small_random_init, train, train_with,
+    Constraint, Observer, PARAM_DIVERGENCE_FACTOR, Plateau, RunningWhitening, StepInfo, StopReason, TrainConfig,
+    TrainOutcome, small_random_init, train, train_with,
 };

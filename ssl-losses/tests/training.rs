@@ -320,3 +320,23 @@ fn the_executor_trains_in_f32_as_in_f64() {
     let gap = (out.params[0].map(f64::from) - &out64.params[0]).amax();
     assert!(gap < 1e-5, "f32 and f64 runs differ by {gap}");
 }
+
+#[test]
+fn exploding_simsiam_parameters_are_divergence_and_a_normal_run_is_not() {
+    // SimSiam has no loss-based divergence factor (its loss rightly grows from a small start),
+    // so an exploding step size used to end "successfully" at a loss of 3e22. The parameter
+    // norm bound (PARAM_DIVERGENCE_FACTOR = 1e3 times max(start, 1)) catches it; the default
+    // rate stays far below it (the control).
+    use ssl_losses::{Directions, SimSiam, SimSiamForm};
+    let g = trap();
+    let init = || vec![small_random_init(2, 10, 0.1, 1), DMatrix::identity(2, 2)];
+    let mut loss = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+    let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
+    let config = TrainConfig { steps: 50, lr: 1e6, ..TrainConfig::default() };
+    let err = train(&mut loss, &mut data, init(), &config, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, LossError::Diverged { .. }) && err.to_string().contains("grew beyond"), "{err}");
+    let config = TrainConfig { steps: 200, ..TrainConfig::default() };
+    let out = train(&mut loss, &mut data, init(), &config, &mut |_| {}).unwrap();
+    let norm: f64 = out.params.iter().map(|p| p.norm_squared()).sum::<f64>().sqrt();
+    assert!(norm < ssl_losses::PARAM_DIVERGENCE_FACTOR, "{norm}");
+}
