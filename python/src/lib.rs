@@ -653,6 +653,9 @@ struct TrainResult {
     relative_grad_norm: f64,
     /// Solver iterations.
     iterations: usize,
+    /// Why the solver stopped: `grad-tol`, `max-iters`, `no-decrease`, `stationary-start`
+    /// (the gradient is zero at the start: nothing is certified) or `observer`.
+    stop: &'static str,
     /// The final (deterministic) loss.
     loss: f64,
     /// Every setting of the run.
@@ -663,9 +666,10 @@ struct TrainResult {
 impl TrainResult {
     fn __repr__(&self) -> String {
         format!(
-            "TrainResult(converged={}, iterations={}, loss={:.6}, relative_grad_norm={:.2e})",
+            "TrainResult(converged={}, iterations={}, stop='{}', loss={:.6}, relative_grad_norm={:.2e})",
             if self.converged { "True" } else { "False" },
             self.iterations,
+            self.stop,
             self.loss,
             self.relative_grad_norm
         )
@@ -801,6 +805,7 @@ fn train(
                 grad_norm: c.grad_norm,
                 relative_grad_norm: c.relative,
                 iterations: fitted.iterations,
+                stop: fitted.stop.name(),
                 loss: fitted.loss,
                 hyperparameters: hyper.unbind(),
             })
@@ -827,6 +832,7 @@ fn train(
                 grad_norm: c.grad_norm,
                 relative_grad_norm: c.relative,
                 iterations: fitted.iterations,
+                stop: fitted.stop.name(),
                 loss: fitted.loss,
                 hyperparameters: hyper.unbind(),
             })

@@ -73,6 +73,7 @@ class TrainResult:
     grad_norm: float
     relative_grad_norm: float
     iterations: int
+    stop: str
     loss: float
     hyperparameters: dict
 

@@ -185,3 +185,13 @@ def test_counts_are_whole_numbers_and_complex_data_is_refused():
         ssl_gmm.PCA().fit(x + 1j)
     with pytest.raises(ValueError, match="n_outer"):
         ssl_gmm.population_infonce(GMM, np.eye(2, D), n_outer=0)
+
+
+def test_train_says_why_it_stopped_and_never_certifies_its_start():
+    fit = ssl_gmm.train(GMM, samples=2048)
+    assert fit.converged and fit.stop == "grad-tol"
+    # tau = 1e300 makes every score 0: the gradient is zero at the start, nothing is certified.
+    flat = ssl_gmm.train(GMM, samples=512, tau=1e300)
+    assert not flat.converged and flat.stop == "stationary-start" and flat.iterations == 0
+    early = ssl_gmm.train(GMM, samples=2048, tol=1e-15)
+    assert not early.converged and early.stop == "no-decrease"

@@ -189,6 +189,13 @@ fn no_certificate_from_the_start_and_divergence_is_an_error() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["converged"].as_bool(), v["lbfgs_stop"].as_str()), (Some(true), Some("grad-tol")), "{v}");
     assert_eq!(v["map_state"], "grown", "{v}");
+    assert!(v.get("stop").is_none(), "the streaming executor's reason is not an L-BFGS run's: {v}");
+    // An early stop names its real reason: a tolerance below rounding ends in a line search
+    // that finds no decrease (22 of 1000 iterations), not in the iteration budget.
+    let out = expect(&["train", "--tol", "1e-15", "--json"], 0, "");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["converged"].as_bool(), v["lbfgs_stop"].as_str()), (Some(false), Some("no-decrease")), "{v}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("found no decrease"));
     // Data on a scale of 1e3: the map and its start are compared in the same (input)
     // coordinates, so a certified map is not flagged as small.
     let scaled = write(

@@ -310,6 +310,18 @@ pub enum LbfgsStop {
 }
 
 impl LbfgsStop {
+    /// Its name, as serialised (`grad-tol`, `max-iters`, `no-decrease`, `stationary-start`,
+    /// `observer`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LbfgsStop::GradTol => "grad-tol",
+            LbfgsStop::MaxIters => "max-iters",
+            LbfgsStop::NoDecrease => "no-decrease",
+            LbfgsStop::StationaryStart => "stationary-start",
+            LbfgsStop::Observer => "observer",
+        }
+    }
+
     /// What a user can do about it, for messages.
     pub fn advice(self) -> &'static str {
         match self {

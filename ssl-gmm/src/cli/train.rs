@@ -239,7 +239,9 @@ struct Report {
     steps: usize,
     steps_per_sec: f64,
     seconds: f64,
-    stop: ssl_losses::StopReason,
+    /// Streaming runs: why the run stopped (fixed-sample runs say it in `lbfgs_stop`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop: Option<ssl_losses::StopReason>,
     /// Fixed-sample runs: why L-BFGS stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     lbfgs_stop: Option<LbfgsStop>,
@@ -434,7 +436,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 start_scale = scale_of(fit.preconditioner.map_back(&init)?.components())?;
                 certificate = Some(fit.certificate);
                 lbfgs_stop = Some(fit.stop);
-                let stop = if fit.certificate.converged { StopReason::GradTol } else { StopReason::MaxSteps };
+                // Not reported (`lbfgs_stop` is): the streaming executor's reasons do not apply.
+                let stop = StopReason::MaxSteps;
                 TrainOutcome {
                     params: vec![fit.map.components().clone()],
                     steps: fit.iterations,
@@ -557,7 +560,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         steps: outcome.steps,
         steps_per_sec: outcome.steps as f64 / outcome.seconds,
         seconds: outcome.seconds,
-        stop: outcome.stop,
+        stop: (!fixed_sample).then_some(outcome.stop),
         lbfgs_stop,
         single,
         x,
