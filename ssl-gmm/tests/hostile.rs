@@ -73,6 +73,10 @@ fn exit_statuses_of_the_table() {
     expect(&["reproduce", "--shard", "x/2"], 2, "I in I/N is not a number");
     expect(&["describe", "--preset", "nope"], 3, "unknown preset");
     expect(&["describe", "--config", "/nonexistent/m.json"], 4, "cannot read");
+    let dir = std::env::temp_dir();
+    expect(&["fit", "--method", "pca", "--data", dir.to_str().unwrap()], 4, "is a directory");
+    let wine = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/wine.csv");
+    expect(&["fit", "--method", "cca", "--data", wine, "--labels-col", "last", "--ridge", "-1"], 3, "ridge");
 }
 
 #[test]
@@ -233,6 +237,23 @@ fn inapplicable_options_are_refused_and_quick_is_the_base_of_a_config() {
         (Some(7), Some(2)),
         "--quick's seeds under the file's steps"
     );
+}
+
+#[test]
+fn whitened_simsiam_is_certified_by_its_distance_to_the_optimum() {
+    let cert = |args: &[&str]| {
+        let out = expect(args, 0, "");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v["converged"].as_bool().unwrap(), v["whitened_certificate"].clone())
+    };
+    let (ok, w) = cert(&["train", "--method", "simsiam-whitened", "--json"]);
+    assert!(ok && w["sin_to_optimum"].as_f64().unwrap() <= 0.05, "{w}");
+    // The control: 2000 steps are too few on the anisotropic preset (0.086 from its optimum).
+    let (ok, w) = cert(&["train", "--method", "simsiam-whitened", "--preset", "anisotropic", "--json"]);
+    assert!(!ok && w["sin_to_optimum"].as_f64().unwrap() > 0.05, "{w}");
+    // No signal, no optimum: no certificate, not converged.
+    let (ok, w) = cert(&["train", "--method", "simsiam-whitened", "--delta", "0", "--json"]);
+    assert!(!ok && w.is_null(), "{w}");
 }
 
 #[test]

@@ -72,6 +72,10 @@ fn format_number(v: f64) -> String {
 /// data, or a bad value, naming its line and column.
 pub fn read_data(path: &Path, header: experiments::io::Header) -> anyhow::Result<(Option<Vec<String>>, DMatrix<f64>)> {
     let name = path.to_string_lossy();
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        let e = std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory");
+        return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display())));
+    }
     if name.ends_with(".npy") {
         return Ok((None, read_npy(path)?));
     }

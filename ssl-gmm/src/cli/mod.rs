@@ -52,6 +52,7 @@ enum Command {
     #[command(allow_negative_numbers = true)]
     Train(train::Args),
     /// Fit a baseline (LDA, PCA, CCA on pairs) to data from a file; optionally evaluate by k-means.
+    #[command(allow_negative_numbers = true)]
     Fit(fit::Args),
     /// Check the claims C1..C15 of docs/theory.md over independent cases, each with a negative control (exit 1: a claim failed; 5: a fit without a certificate).
     Check(check::Args),

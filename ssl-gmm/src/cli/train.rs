@@ -14,8 +14,8 @@ use serde::Serialize;
 use ssl_losses::{
     Centering, Certificate, Clip, ClipStream, Directions, Form, GmmStream, InfoNce, InfoNceFit, Lbfgs, LbfgsStop,
     Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Score, Sides, SimSiam, SimSiamForm, StepInfo,
-    StopReason, TrainConfig, TrainOutcome, Whitening, small_random_init, train_whitened_simsiam, train_with,
-    whitened_predictor_rate,
+    StopReason, TrainConfig, TrainOutcome, WHITENED_TOL, WhitenedCertificate, Whitening, small_random_init,
+    train_whitened_simsiam, train_with, whitened_predictor_rate,
 };
 
 use super::io::write_atomic;
@@ -230,6 +230,9 @@ struct Report {
     converged: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     certificate: Option<Certificate>,
+    /// simsiam-whitened: its distance to the optimum of the problem its recipe solves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    whitened_certificate: Option<WhitenedCertificate>,
     hyperparameters: Hyperparameters,
     model: String,
     dim: usize,
@@ -368,6 +371,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let whitening = if args.no_whiten || simsiam { Whitening::None } else { Whitening::SampleCovariance };
     let mut certificate = None;
     let mut lbfgs_stop = None;
+    let mut whitened: Option<Result<WhitenedCertificate, String>> = None;
     let mut predictor_rate = None;
     let (outcome, (single, x, y, pca, dim)) = match (&model, args.method) {
         (Model::Clip(c), Method::Clip) => {
@@ -487,6 +491,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     Method::Clip => unreachable!("handled above"),
                 };
                 out.params[0] = source.map_back(&out.params[0], false)?.into_components();
+                if matches!(method, Method::SimsiamWhitened) {
+                    whitened = Some(whitened_certificate(g, args, &out.params[0]));
+                }
                 out
             };
             let fisher = g.fisher_subspace()?;
@@ -519,38 +526,50 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }),
         predictor_rate,
     };
-    let converged = certificate.is_some_and(|c| c.converged);
-    match certificate {
-        Some(c) if c.no_minimiser => eprintln!(
-            "warning: not converged: the loss fell to {final_loss:.3e}, below {} of its start: its infimum 0, which \
+    let whitened_cert = whitened.as_ref().and_then(|w| w.as_ref().ok().copied());
+    let converged = certificate.is_some_and(|c| c.converged) || whitened_cert.is_some_and(|c| c.converged);
+    match (certificate, &whitened) {
+        (_, Some(Ok(w))) if w.converged => {}
+        (_, Some(Ok(w))) => eprintln!(
+            "warning: not converged: the map is {:.3e} (sin theta_max) from the optimum of the problem the recipe \
+             solves, above the tolerance {:.2}; the recipe approaches it at a rate set by the eigengap {:.2e}: \
+             raise --steps (or lower --lr if the distance does not fall)",
+            w.sin_to_optimum, w.tol, w.eigengap
+        ),
+        (_, Some(Err(why))) => eprintln!("warning: not converged: no certificate: {why}"),
+        (certificate, None) => match certificate {
+            Some(c) if c.no_minimiser => eprintln!(
+                "warning: not converged: the loss fell to {final_loss:.3e}, below {} of its start: its infimum 0, which \
              InfoNCE approaches only as the map grows without bound, so this fixed sample of {samples} pairs has no \
              minimiser; use more pairs (--samples)",
-            ssl_losses::INFIMUM_FRACTION
-        ),
-        Some(c) if !c.converged => eprintln!(
-            "warning: not converged: the gradient norm is {:.3e} of its start after {} L-BFGS iterations (tolerance {:.1e}), \
+                ssl_losses::INFIMUM_FRACTION
+            ),
+            Some(c) if !c.converged => eprintln!(
+                "warning: not converged: the gradient norm is {:.3e} of its start after {} L-BFGS iterations (tolerance {:.1e}), \
              stopped by {}: {}",
-            c.relative,
-            outcome.steps,
-            c.tol,
-            match lbfgs_stop {
-                Some(LbfgsStop::MaxIters) => "its iteration budget",
-                Some(LbfgsStop::NoDecrease) => "a line search that found no decrease",
-                _ => "its observer",
-            },
-            lbfgs_stop.unwrap_or(LbfgsStop::MaxIters).advice()
-        ),
-        Some(_) => {}
-        None => eprintln!(
-            "warning: not converged: a streaming run has no certificate (its loss is stochastic); \
+                c.relative,
+                outcome.steps,
+                c.tol,
+                match lbfgs_stop {
+                    Some(LbfgsStop::MaxIters) => "its iteration budget",
+                    Some(LbfgsStop::NoDecrease) => "a line search that found no decrease",
+                    _ => "its observer",
+                },
+                lbfgs_stop.unwrap_or(LbfgsStop::MaxIters).advice()
+            ),
+            Some(_) => {}
+            None => eprintln!(
+                "warning: not converged: a streaming run has no certificate (its loss is stochastic); \
              for a certified InfoNCE map drop --stream"
-        ),
+            ),
+        },
     }
     let report = Report {
         method: args.method,
         solver: if fixed_sample { "lbfgs" } else { "stream" },
         converged,
         certificate,
+        whitened_certificate: whitened_cert,
         hyperparameters,
         model: args.model.label(),
         dim,
@@ -569,6 +588,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         losses: outcome.losses,
     };
     emit(&report, args)
+}
+
+/// The certificate of a whitened-SimSiam map `a` (input coordinates) on the mixture `g`: its
+/// distance to the optimum of the problem the recipe solves (docs/theory.md 5.3), with the
+/// moments the recipe saw: the total covariance and `Cov(x+, x) = delta S_B` for centred inputs,
+/// the raw second and cross moments with `--no-center`. `Err` says why there is none (no signal
+/// at `delta = 0`: no eigengap, so no unique optimum).
+fn whitened_certificate(g: &Gmm, args: &Args, a: &DMatrix<f64>) -> Result<WhitenedCertificate, String> {
+    let moments = if args.no_center {
+        g.cross_moment(args.delta).map(|c| (g.second_moment(), c))
+    } else {
+        g.pair_covariance(args.delta).map(|c| (g.total_covariance(), c))
+    };
+    let (m, c) = moments.map_err(|e| e.to_string())?;
+    WhitenedCertificate::new(a, &m, &c, WHITENED_TOL).map_err(|e| e.to_string())
 }
 
 /// The largest `--init-scale`: the initial map's entries are `N(0, scale^2 / d)`.
@@ -628,7 +662,15 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
                 "batches of {}, {} streaming steps ({:.0} steps/s)",
                 report.batch, report.steps, report.steps_per_sec
             ),
-            "no certificate".to_string(),
+            match &report.whitened_certificate {
+                Some(w) => format!(
+                    "{} (sin theta_max {:.2e} to the optimum of its problem, tolerance {:.2})",
+                    if w.converged { "certified" } else { "NOT converged" },
+                    w.sin_to_optimum,
+                    w.tol
+                ),
+                None => "no certificate".to_string(),
+            },
         ),
     };
     outln!(
