@@ -592,6 +592,16 @@ pub fn log_sum_exp(v: &[f64]) -> f64 {
     m + v.iter().map(|&x| (x - m).exp()).sum::<f64>().ln()
 }
 
+/// `v_i - log sum_j exp(v_j)` in place, for finite `v`: shifted by the maximum first, so that a
+/// large common offset cancels exactly (`[a, a]` gives `[-ln 2, -ln 2]` for any finite `a`,
+/// where `a - (a + ln 2)` would round to `0` once `|a|` exceeds about `1e16`).
+pub fn log_softmax_in_place(v: &mut [f64]) {
+    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    v.iter_mut().for_each(|x| *x -= m);
+    let lse = v.iter().map(|&x| x.exp()).sum::<f64>().ln();
+    v.iter_mut().for_each(|x| *x -= lse);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -756,5 +766,8 @@ mod tests {
     fn log_sum_exp_is_stable() {
         assert!((log_sum_exp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-12);
         assert_eq!(log_sum_exp(&[f64::NEG_INFINITY]), f64::NEG_INFINITY);
+        let mut huge = [-5e299, -5e299];
+        log_softmax_in_place(&mut huge);
+        assert_eq!(huge, [-2f64.ln(), -2f64.ln()], "a common offset cancels exactly");
     }
 }

@@ -3,11 +3,11 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::error::{GmmError, Result, check_shape};
+use crate::error::{GmmError, Result, check_finite, check_shape};
 use crate::gmm::Gmm;
 use crate::linalg::{
-    RANK_RTOL, log_sum_exp, solve_lower_in_place, solve_lower_transpose_in_place, spd_inv_sqrt, spd_sqrt, sym_eig_desc,
-    symmetrize,
+    RANK_RTOL, log_softmax_in_place, solve_lower_in_place, solve_lower_transpose_in_place, spd_inv_sqrt, spd_sqrt,
+    sym_eig_desc, symmetrize,
 };
 use crate::sample::check_delta;
 use crate::subspace::Subspace;
@@ -141,9 +141,14 @@ impl Gmm {
             let offset = self.weights()[i].ln() - 0.5 * self.means().row(i).transpose().dot(&s_mu.column(i));
             logits.column_mut(i).add_scalar_mut(offset);
         }
+        // Samples, means or a covariance at the ends of the f64 range overflow the logits: an
+        // error, never a posterior of NaN or of rows that do not sum to one.
+        check_finite(&logits, "posterior logits (the samples, means or covariance overflow)")?;
+        let mut values = vec![0.0; self.k()];
         for mut row in logits.row_iter_mut() {
-            let values: Vec<f64> = row.iter().copied().collect();
-            row.add_scalar_mut(-log_sum_exp(&values));
+            values.iter_mut().zip(row.iter()).for_each(|(v, &l)| *v = l);
+            log_softmax_in_place(&mut values);
+            row.iter_mut().zip(&values).for_each(|(l, &v)| *l = v);
         }
         Ok(logits)
     }

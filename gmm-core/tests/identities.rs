@@ -107,3 +107,16 @@ fn c1_negative_control_orthogonal_projection_is_not_sufficient() {
     let diff = (g.posterior(&x).unwrap() - g.posterior(&(&x * q.projector())).unwrap()).amax();
     assert!(diff > 1e-3, "orthogonal projection kept the posterior (diff {diff})");
 }
+
+#[test]
+fn the_posterior_sums_to_one_at_the_ends_of_the_range() {
+    // Means +-1e301 on a covariance of 1e300: the logits carry a common offset of -5e301,
+    // which used to absorb log 2 and give a posterior of [1, 1]. Midway it is [1/2, 1/2].
+    use gmm_core::nalgebra::DMatrix;
+    let means = DMatrix::from_row_slice(2, 2, &[0.0, 1e301, 0.0, -1e301]);
+    let g = gmm_core::Gmm::new(&[0.5, 0.5], means, DMatrix::identity(2, 2) * 1e300).unwrap();
+    let p = g.posterior(&DMatrix::from_row_slice(1, 2, &[1.0, 0.0])).unwrap();
+    assert!((p[(0, 0)] - 0.5).abs() < 1e-12 && (p[(0, 1)] - 0.5).abs() < 1e-12, "{p}");
+    // Logits that overflow (10 x 1e308) are an error, not NaN.
+    assert!(g.posterior(&DMatrix::from_row_slice(1, 2, &[0.0, 1e308])).is_err());
+}

@@ -34,8 +34,9 @@ fn raise(runtime: bool, message: String) -> PyErr {
 
 impl ToPyErr for GmmError {
     fn py_err(self) -> PyErr {
-        if matches!(self, GmmError::OverBudget { .. }) {
-            // A size beyond the memory budget: Python's own exception for it, with the CLI's message.
+        if matches!(self, GmmError::OverBudget { resource: "memory budget", .. }) {
+            // A size beyond the memory budget: Python's own exception for it, with the CLI's
+            // message (a count beyond the work bound is a ValueError, as other bad parameters).
             return PyMemoryError::new_err(self.to_string());
         }
         raise(is_runtime(&self), self.to_string())

@@ -79,8 +79,11 @@ def check(claims=None, quick=True, seed=20241105):
     Returns one dict per claim with its evidence (``evidence`` and ``control``: cases, passed
     cases, worst statistic, threshold, nearest wrong answer, per case) and ``verdict``
     (``"holds"``, ``"fails"`` or ``"notconverged"``). ``claims``: ids such as ``["C4", "C7"]``
-    (default all). Ctrl-C is honoured between claims.
+    (default all; one id as a string is one claim, not its characters). Ctrl-C is honoured
+    between claims.
     """
+    if isinstance(claims, str):
+        claims = [claims]
     if claims is not None:
         claims = [str(c) for c in claims]
     return [json.loads(text) for text in _native.check_json(claims, bool(quick), int(seed))]
