@@ -244,13 +244,19 @@ impl Sweeps {
             MAX_STEPS,
         )?;
         let d = self.e3_dims.iter().copied().chain([self.d]).max().unwrap_or(self.d);
-        let n = self.e4_samples.iter().copied().chain([self.samples]).max().unwrap_or(self.samples);
         let at_once = gmm_core::parallel::threads().min(usize::try_from(jobs).unwrap_or(usize::MAX)).max(1);
         // A mixture job holds its pairs, evaluation sample and their centred, whitened copies:
-        // about 8 arrays of n x d.
+        // about 8 arrays of n x d. E3 sweeps d at `samples`, E4 sweeps n at `d`, the others run
+        // `samples` at `d`: the largest job is the larger of E3's and E4's largest.
+        let e3 = self.e3_dims.iter().copied().max().unwrap_or(0);
+        let e4 = self.e4_samples.iter().copied().max().unwrap_or(0);
+        let (n, width) = [(self.samples, self.d), (self.samples, e3), (e4, self.d)]
+            .into_iter()
+            .max_by_key(|&(n, d)| (n as u128) * (d as u128))
+            .unwrap_or((self.samples, self.d));
         check_memory(
             "one mixture job's samples (8 arrays of n x d, for every job that runs at once)",
-            &[n, d, 8, at_once],
+            &[n, width, 8, at_once],
         )?;
         check_memory("one mixture job's d x d matrices", &[d, d, 16, at_once])?;
         check_memory("the scores of a batch (batch x batch, 4 arrays)", &[self.batch, self.batch, 4, at_once])?;
