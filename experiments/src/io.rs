@@ -231,9 +231,10 @@ pub fn read_csv_named(
             Some(_) => {}
         }
         // The values and the matrix they become: 16 bytes each.
-        if (values.len() as u64).saturating_mul(16) > limit {
+        let bytes = (values.len() as u64).saturating_mul(16);
+        if bytes > limit {
             let what = format!("{name}: the values read up to line {line}");
-            gmm_core::budget::check_bytes(&what, (values.len() as u64).checked_mul(16))?;
+            return Err(gmm_core::budget::over_memory_budget(&what, &gmm_core::budget::human_bytes(bytes)).into());
         }
     }
     let w = width.ok_or_else(|| ExperimentError::Data(format!("{name} has no data rows")))?;

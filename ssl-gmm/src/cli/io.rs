@@ -96,14 +96,11 @@ fn read_npy(path: &Path) -> anyhow::Result<DMatrix<f64>> {
         bail!("{shown}: expected a non-empty 2-D array, got shape {shape:?}");
     }
     let dtype = npy.dtype();
-    let (is_float, size) = match &dtype {
-        npyz::DType::Plain(t) => (t.type_char() == npyz::TypeChar::Float, t.num_bytes()),
-        _ => (false, None),
+    let is_float = match &dtype {
+        npyz::DType::Plain(t) if t.num_bytes() == Some(8) && t.type_char() == npyz::TypeChar::Float => true,
+        npyz::DType::Plain(t) if t.num_bytes() == Some(8) && t.type_char() == npyz::TypeChar::Int => false,
+        _ => bail!("{shown}: dtype must be float64 or int64, got {}", dtype.descr()),
     };
-    let integer = matches!(&dtype, npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Int);
-    if size != Some(8) || !(is_float || integer) {
-        bail!("{shown}: dtype must be float64 or int64, got {}", dtype.descr());
-    }
     let (n, m) = (usize::try_from(shape[0]).unwrap_or(usize::MAX), usize::try_from(shape[1]).unwrap_or(usize::MAX));
     // The header's shape drives the allocation: checked before reading the data.
     super::memory::check(&format!("{shown}: the array of shape ({n}, {m})"), &[n, m, 2])?;
