@@ -3,9 +3,9 @@
 #![deny(missing_docs)]
 
 use baselines::Fit;
+use gmm_core::linalg::Op;
 use gmm_core::{Gmm, MixtureGenerator, PairSampler, Pairs, seeded};
 use nalgebra::DMatrix;
-use ssl_losses::kernels::Op;
 use ssl_losses::{Batch, Form, InfoNce, Objective, Real, Score, from_f64};
 
 /// Flops of one InfoNCE loss+gradient step (one-directional, dot score): the four `n x d x r`
@@ -123,7 +123,7 @@ impl Gemm {
     /// `C = A B` by the workspace GEMM: above its parallel threshold (`2^24` multiply-adds)
     /// faer's kernels on all threads of the rayon pool, the machine's multi-core f64 GEMM rate.
     pub fn run(&mut self) {
-        ssl_losses::kernels::gemm(1.0, &self.a, Op::N, &self.b, Op::N, 0.0, &mut self.c)
+        gmm_core::linalg::gemm(1.0, &self.a, Op::N, &self.b, Op::N, 0.0, &mut self.c)
             .expect("square operands of one size");
     }
 }

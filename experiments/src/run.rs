@@ -1,15 +1,13 @@
 //! The runner: jobs (experiment x setting x seed), the methods each job fits, and its rows.
 
-use std::ops::ControlFlow;
-
 use baselines::{CcaPairs, Fit, KMeans, Lda, Pca, Predict, Shrinkage, adjusted_rand_index, normalized_mutual_info};
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{ClipGenerator, Gmm, LinearMap, MixtureGenerator, Side, seeded};
 use serde::{Deserialize, Serialize};
 use ssl_losses::{
     Centering, Certificate, Clip, ClipStream, FixedPairs, GmmStream, InfoNceFit, PairSource, PreconditionedSource,
-    Preconditioner, Score, Sides, StepInfo, TrainConfig, WHITENED_TOL, WhitenedCertificate, Whitening,
-    small_random_init, train, train_whitened_simsiam, train_whitened_simsiam_certified, whitened_budget,
+    Preconditioner, Score, Sides, TrainConfig, WHITENED_TOL, WhitenedCertificate, Whitening, small_random_init, train,
+    train_whitened_simsiam, train_whitened_simsiam_certified, whitened_budget,
 };
 
 use crate::data::{Dataset, same_class_pairs};
@@ -134,7 +132,8 @@ impl Fitted {
 
     /// InfoNCE (tau = 1, one-way, dot score) on a fixed sample of pairs, to the certificate.
     fn infonce(fit: ssl_losses::SslFitted, n: usize) -> Self {
-        Self { method: "InfoNCE", map: fit.map, solver: "lbfgs", n, cert: Cert::Gradient(fit.certificate) }
+        let cert = fit.run.certificate.map_or(Cert::Missing, Cert::Gradient);
+        Self { method: "InfoNCE", map: fit.map, solver: "lbfgs", n, cert }
     }
 }
 
@@ -171,9 +170,8 @@ fn whitened_simsiam_stream(g: &Gmm, delta: f64, r: usize, (steps, batch): (usize
         || -> ssl_losses::Result<Box<dyn PairSource + '_>> { Ok(Box::new(GmmStream::new(g, delta, batch)?)) };
     if whitened_budget(&m, &c, r, 0).is_err() {
         let config = TrainConfig { steps: 5 * steps, seed, ..TrainConfig::default() };
-        let mut no_observer = |_: &StepInfo, _: &[DMatrix<f64>]| ControlFlow::Continue(());
         let init = small_random_init(r, g.dim(), 0.1, seed + 1);
-        let w = train_whitened_simsiam(source()?.as_mut(), init, &config, 1.0, &mut no_observer)?.params.swap_remove(0);
+        let w = train_whitened_simsiam(source()?.as_mut(), init, &config, 1.0, &mut ())?.params.swap_remove(0);
         return Ok(Fitted { method: SIMSIAM, map: LinearMap::new(w), solver: "stream", n: 0, cert: Cert::Missing });
     }
     let (a, cert) = certified_whitened(&mut source, r, (&m, &c), (steps, batch), seed)?;
@@ -199,7 +197,7 @@ fn certified_whitened<'a>(
     let config = TrainConfig { steps: budget, seed, ..TrainConfig::default() };
     let mut init = |start: usize| small_random_init(r, m.nrows(), 0.1, seed + 1 + 7919 * start as u64);
     let mut run = train_whitened_simsiam_certified(source, &mut init, &config, batch, (m, c), WHITENED_TOL)?;
-    Ok((run.outcome.params.swap_remove(0), Cert::Whitened(run.certificate)))
+    Ok((run.trained.params.swap_remove(0), Cert::Whitened(run.certificate)))
 }
 
 /// k-means ARI / NMI of the projected test set, and the accuracy of an LDA classifier fitted on
@@ -439,7 +437,7 @@ fn clip_rows(job: &Job, s: &Sweeps) -> Result<Vec<Row>> {
         Centering::SampleMean,
         Whitening::SampleCovariance,
     )?;
-    let out = train(&mut clip, &mut stream, init, &config, &mut |_| {})?;
+    let out = train(&mut clip, &mut stream, init, &config, &mut ())?;
     let (a, b) = (
         stream.map_back(&out.params[0], false)?.into_components(),
         stream.map_back(&out.params[1], true)?.into_components(),

@@ -190,11 +190,14 @@ pub fn parse_name<T: Copy>(what: &'static str, name: &str, table: &[(&str, T)]) 
 }
 
 /// Returns [`GmmError::NonFinite`] naming the first (column-major) non-finite entry of `m` (a
-/// matrix or a vector).
+/// matrix or a vector, in any real scalar: `f64`, `f32`).
 ///
 /// # Errors
 /// A NaN or an infinity anywhere in `m`.
-pub fn check_finite<C: Dim, S: RawStorage<f64, Dyn, C>>(m: &Matrix<f64, Dyn, C, S>, what: &'static str) -> Result<()> {
+pub fn check_finite<T: nalgebra::RealField + Copy, C: Dim, S: RawStorage<T, Dyn, C>>(
+    m: &Matrix<T, Dyn, C, S>,
+    what: &'static str,
+) -> Result<()> {
     let (rows, (row_stride, col_stride)) = (m.nrows(), m.strides());
     // SAFETY: with a row stride of 1, column j is `rows` consecutive values starting
     // `j * col_stride` values after the first, all inside the borrowed storage.
@@ -206,6 +209,8 @@ pub fn check_finite<C: Dim, S: RawStorage<f64, Dyn, C>>(m: &Matrix<f64, Dyn, C, 
         for i in 0..m.nrows() {
             let value = m[(i, j)];
             if !value.is_finite() {
+                // f32 and f64 convert to f64 exactly (NaN for a scalar without an f64 value).
+                let value = value.to_subset().unwrap_or(f64::NAN);
                 return Err(GmmError::NonFinite { what, row: i, col: j, value });
             }
         }

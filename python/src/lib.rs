@@ -645,7 +645,7 @@ struct TrainResult {
     components: Py<PyArray2<f64>>,
     /// CLIP: the map of modality y (`None` otherwise).
     components_y: Option<Py<PyArray2<f64>>>,
-    /// The loss after every solver iteration (empty for CLIP, whose fit does not record it).
+    /// The loss at the start and after every solver iteration.
     loss_curve: Py<PyArray1<f64>>,
     /// Whether the convergence certificate holds.
     converged: bool,
@@ -654,8 +654,8 @@ struct TrainResult {
     relative_grad_norm: f64,
     /// Solver iterations.
     iterations: usize,
-    /// Why the solver stopped: `grad-tol`, `max-iters`, `no-decrease`, `stationary-start`
-    /// (the gradient is zero at the start: nothing is certified) or `observer`.
+    /// How the run ended: `grad-tol`, `budget-spent`, `no-decrease`, `stationary-start` (the
+    /// gradient is zero at the start: nothing is certified), `no-minimiser` or `interrupted`.
     stop: &'static str,
     /// The final (deterministic) loss.
     loss: f64,
@@ -701,11 +701,11 @@ fn train_data(data: &Bound<'_, PyAny>) -> PyResult<TrainData> {
 /// stops the solver at its last iterate and raises `KeyboardInterrupt`.
 fn interruptible<T: Send>(
     py: Python<'_>,
-    run: impl FnOnce(&mut dyn FnMut(&ssl_losses::LbfgsStep) -> ControlFlow<()>) -> Result<T, LossError> + Send,
+    run: impl FnOnce(&mut dyn ssl_losses::Observer) -> Result<T, LossError> + Send,
 ) -> PyResult<T> {
     let mut interrupt: Option<PyErr> = None;
     let out = py.detach(|| {
-        run(&mut |_| match Python::attach(|py| py.check_signals()) {
+        run(&mut |_: &ssl_losses::Progress, _: &[DMatrix<f64>]| match Python::attach(|py| py.check_signals()) {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
                 interrupt = Some(e);
@@ -717,6 +717,29 @@ fn interruptible<T: Send>(
         Some(e) => Err(e),
         None => out.or_raise(),
     }
+}
+
+/// The result of an L-BFGS fit from its map(s) and the record of its run.
+fn train_result(
+    py: Python<'_>,
+    components: Py<PyArray2<f64>>,
+    components_y: Option<Py<PyArray2<f64>>>,
+    run: ssl_losses::Run,
+    hyper: Bound<'_, PyDict>,
+) -> PyResult<TrainResult> {
+    let c = run.certificate.ok_or_else(|| PyRuntimeError::new_err("an L-BFGS fit came back without its certificate"))?;
+    Ok(TrainResult {
+        components,
+        components_y,
+        converged: run.converged(),
+        grad_norm: c.grad_norm,
+        relative_grad_norm: c.relative,
+        iterations: run.iterations,
+        stop: run.ending.name(),
+        loss: run.loss(),
+        loss_curve: array1(py, run.losses).unbind(),
+        hyperparameters: hyper.unbind(),
+    })
 }
 
 /// Trains a loss to its convergence certificate (L-BFGS on a fixed sample of pairs).
@@ -796,20 +819,8 @@ fn train(
                 .whitening(whitening)
                 .solver(solver)
                 .seed(seed);
-            let fitted = interruptible(py, |observer| fit.fit_until((&x, &x_plus), observer))?;
-            let c = fitted.certificate;
-            Ok(TrainResult {
-                components: array2(py, fitted.map.components()).unbind(),
-                components_y: None,
-                loss_curve: array1(py, fitted.losses).unbind(),
-                converged: c.converged,
-                grad_norm: c.grad_norm,
-                relative_grad_norm: c.relative,
-                iterations: fitted.iterations,
-                stop: fitted.stop.name(),
-                loss: fitted.loss,
-                hyperparameters: hyper.unbind(),
-            })
+            let fitted = interruptible(py, |observer| fit.fit_with((&x, &x_plus), observer))?;
+            train_result(py, array2(py, fitted.map.components()).unbind(), None, fitted.run, hyper)
         }
         ("clip", data) => {
             let (x, y, default_dim) = match data {
@@ -823,20 +834,9 @@ fn train(
             let r = dim.unwrap_or(default_dim);
             hyper.set_item("dim", r)?;
             let fit = ClipFit::new(r).tau(tau).batch(batch).solver(solver).seed(seed);
-            let fitted = interruptible(py, |observer| fit.fit_until((&x, &y), observer))?;
-            let c = fitted.certificate;
-            Ok(TrainResult {
-                components: array2(py, fitted.map_x.components()).unbind(),
-                components_y: Some(array2(py, fitted.map_y.components()).unbind()),
-                loss_curve: array1(py, Vec::new()).unbind(),
-                converged: c.converged,
-                grad_norm: c.grad_norm,
-                relative_grad_norm: c.relative,
-                iterations: fitted.iterations,
-                stop: fitted.stop.name(),
-                loss: fitted.loss,
-                hyperparameters: hyper.unbind(),
-            })
+            let fitted = interruptible(py, |observer| fit.fit_with((&x, &y), observer))?;
+            let y = Some(array2(py, fitted.map_y.components()).unbind());
+            train_result(py, array2(py, fitted.map_x.components()).unbind(), y, fitted.run, hyper)
         }
         (other, _) => Err(PyValueError::new_err(format!("train: unknown method '{other}' (infonce or clip)"))),
     }

@@ -8,16 +8,21 @@
 //! `[(softmax_rows(S) - I) + (softmax_cols(S) - I)] / (2n)` (symmetrised), pulled back through
 //! the normalisation for cosine scores.
 
-use nalgebra::DMatrix;
+use gmm_core::nalgebra::DMatrix;
 
-use gmm_core::{check_positive, check_shape};
+use gmm_core::{GmmError, check_positive, check_shape};
 
 use crate::error::Result;
 
+use gmm_core::linalg::{Op, gemm};
+
 use crate::kernels::{
-    Op, col_softmax_xent_add, gemm, normalize_rows, normalize_rows_backward, row_softmax_xent, softmax_xent_in_place,
+    col_softmax_xent_add, normalize_rows, normalize_rows_backward, row_softmax_xent, softmax_xent_in_place,
 };
-use crate::objective::{Batch, Objective, Real, check_blocks, ensure_shape, finite_loss, from_f64, project_into};
+use crate::objective::{
+    Batch, CONTRASTIVE_DIVERGENCE_FACTOR, Objective, check_blocks, ensure_shape, finite_loss, project_into,
+};
+use crate::scalar::{Real, from_f64};
 
 /// Which cross-entropies make up the loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +221,16 @@ impl<T: Real> Core<T> {
     fn forward_backward(&mut self, x1: &DMatrix<T>, a1: &DMatrix<T>, x2: &DMatrix<T>, a2: &DMatrix<T>) -> Result<T> {
         let n = x1.nrows();
         let r = a1.nrows();
+        if self.score == Score::Cosine && r == 1 {
+            // One output direction: every cosine is +-1, so the loss is piecewise constant (its
+            // gradient zero, and undefined where a projection crosses 0): nothing to train.
+            return Err(GmmError::out_of_range(
+                "output dimension r with the cosine score",
+                1.0,
+                "at least 2 (with one direction every cosine is +-1: the loss is piecewise constant); use the dot score",
+            )
+            .into());
+        }
         project_into(x1, a1, &mut self.z1)?;
         project_into(x2, a2, &mut self.z2)?;
         for b in [&mut self.u1, &mut self.u2, &mut self.dz1, &mut self.dz2] {
@@ -339,7 +354,7 @@ impl<T: Real> Objective<T> for InfoNce<T> {
     }
 
     fn divergence_factor(&self) -> Option<f64> {
-        Some(crate::objective::CONTRASTIVE_DIVERGENCE_FACTOR)
+        Some(CONTRASTIVE_DIVERGENCE_FACTOR)
     }
 }
 
@@ -382,6 +397,6 @@ impl<T: Real> Objective<T> for Clip<T> {
     }
 
     fn divergence_factor(&self) -> Option<f64> {
-        Some(crate::objective::CONTRASTIVE_DIVERGENCE_FACTOR)
+        Some(CONTRASTIVE_DIVERGENCE_FACTOR)
     }
 }

@@ -1,15 +1,16 @@
 //! Where batches come from: fresh pairs of a mixture every step (infinite data), CLIP pairs,
 //! or epochs over a fixed labelled data set (real data).
 
+use gmm_core::nalgebra::DMatrix;
 use gmm_core::{ClipGmm, Gmm, PairSampler, Pairs, SeedRng};
-use nalgebra::DMatrix;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 
 use gmm_core::{GmmError, check_at_least, check_finite, check_shape};
 
 use crate::error::Result;
-use crate::objective::{Batch, Real, from_f64};
+use crate::objective::{Batch, ensure_shape};
+use crate::scalar::{Real, from_f64};
 
 /// A source of batches of positive pairs (scalar `f64` unless stated).
 pub trait PairSource<T: Real = f64> {
@@ -269,7 +270,7 @@ impl PairSource for LabelledPairs {
 /// let mut data = Rounded::<_, f32>::new(GmmStream::new(&gmm, 1.0, 64)?);
 /// let mut loss = InfoNce::<f32>::new(1.0, Form::OneWay, Score::Dot)?;
 /// let init = vec![small_random_init(2, 6, 0.1, 1).map(|v| v as f32)];
-/// let out = train(&mut loss, &mut data, init, &TrainConfig { steps: 20, ..TrainConfig::default() }, &mut |_| {})?;
+/// let out = train(&mut loss, &mut data, init, &TrainConfig { steps: 20, ..TrainConfig::default() }, &mut ())?;
 /// assert_eq!(out.params[0].shape(), (2, 6));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -294,7 +295,7 @@ impl<S, T: Real> Rounded<S, T> {
 
 /// `dst = src` rounded to `T`, resizing `dst` if needed.
 fn round_into<T: Real>(src: &DMatrix<f64>, dst: &mut DMatrix<T>) {
-    crate::objective::ensure_shape(dst, src.nrows(), src.ncols());
+    ensure_shape(dst, src.nrows(), src.ncols());
     for (d, &s) in dst.iter_mut().zip(src.iter()) {
         *d = from_f64(s);
     }

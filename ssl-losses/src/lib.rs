@@ -1,38 +1,46 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod contrastive;
-pub mod data;
-pub mod error;
-pub mod fit;
-pub mod kernels;
-pub mod lbfgs;
-pub mod objective;
-pub mod optim;
-pub mod population;
-pub mod simsiam;
-pub mod train;
+mod certificate;
+mod contrastive;
+mod cost;
+mod data;
+mod error;
+mod executor;
+mod fit;
+mod init;
+mod kernels;
+mod lbfgs;
+mod line_search;
+mod objective;
+mod observe;
+mod optim;
+mod outcome;
+mod population;
+mod precondition;
+mod scalar;
+mod simsiam;
+mod whitened;
 
+pub use certificate::{Certificate, INFIMUM_FRACTION};
 pub use contrastive::{Clip, Form, InfoNce, Score};
+pub use cost::{Cost, FixedSample, FnCost};
 pub use data::{ClipStream, FixedPairs, GmmStream, LabelledPairs, PairSource, Rounded};
 pub use error::{LossError, Result};
-pub use fit::{
-    Centering, ClipFit, ClipFitted, InfoNceFit, PreconditionedSource, Preconditioner, Sides, SslFitted,
-    WHITENING_RIDGE, Whitening,
-};
-pub use lbfgs::{
-    Certificate, Cost, FixedSample, FnCost, INFIMUM_FRACTION, Lbfgs, LbfgsStep, LbfgsStop, Minimized, PopulationCost,
-    population_minimiser,
-};
-pub use objective::{Batch, Objective, Real, from_f64, to_f64};
+pub use executor::{Constraint, PARAM_DIVERGENCE_FACTOR, Plateau, TrainConfig, train, train_with};
+pub use fit::{ClipFit, ClipFitted, InfoNceFit, SslFitted};
+pub use init::{INIT_SCALE, small_random_init};
+pub use lbfgs::Lbfgs;
+pub use objective::{Batch, CONTRASTIVE_DIVERGENCE_FACTOR, Objective};
+pub use observe::{Observer, Progress};
 pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};
-pub use population::PopulationInfoNce;
-pub use simsiam::{
-    CertifiedSimSiam, Directions, SIMSIAM_START_BUDGETS, SimSiam, SimSiamForm, WHITENED_TOL, WhitenedCertificate,
+pub use outcome::{Ending, Run, Trained};
+pub use population::{PopulationCost, PopulationInfoNce, population_minimiser};
+pub use precondition::{Centering, PreconditionedSource, Preconditioner, Sides, WHITENING_RIDGE, Whitening};
+pub use scalar::{EXP_F32_FLUSH, Real, exp, exp_f32, from_f64, to_f64};
+pub use simsiam::{Directions, SimSiam, SimSiamForm};
+pub use whitened::{
+    CertifiedSimSiam, RunningWhitening, SIMSIAM_START_BUDGETS, WHITENED_TOL, WhitenedCertificate,
     train_whitened_simsiam, train_whitened_simsiam_certified, whiten_rows, whitened_budget, whitened_eigenvalues,
     whitened_optimum, whitened_predictor_rate,
-};
-pub use train::{
-    Constraint, Observer, PARAM_DIVERGENCE_FACTOR, Plateau, RunningWhitening, StepInfo, StopReason, TrainConfig,
-    TrainOutcome, small_random_init, train, train_with,
 };

@@ -1,44 +1,11 @@
 //! The one trait every loss implements, and the batch it is evaluated on.
 
-use nalgebra::DMatrix;
-
-use gmm_core::linalg::GemmScalar;
-use gmm_core::{GmmError, check_at_least, check_shape};
+use gmm_core::linalg::{Op, gemm};
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::{GmmError, check_at_least, check_finite, check_shape};
 
 use crate::error::{LossError, Result};
-use crate::kernels::{Op, gemm};
-
-/// The scalar of the training machinery: `f64` (the default everywhere) or `f32`. Sealed: it is
-/// implemented for these two, whose products ([`GemmScalar`]) and exponentials have kernels.
-pub trait Real: GemmScalar {
-    /// `exp(x)` without a library call, so that loops over slices vectorise:
-    /// [`crate::kernels::exp`] for `f64`, [`crate::kernels::exp_f32`] for `f32`.
-    fn fast_exp(x: Self) -> Self;
-}
-
-impl Real for f64 {
-    #[inline(always)]
-    fn fast_exp(x: f64) -> f64 {
-        crate::kernels::exp(x)
-    }
-}
-
-impl Real for f32 {
-    #[inline(always)]
-    fn fast_exp(x: f32) -> f32 {
-        crate::kernels::exp_f32(x)
-    }
-}
-
-/// `v` in the scalar `T` (exact for `f64`, rounded for `f32`).
-pub fn from_f64<T: Real>(v: f64) -> T {
-    T::from_subset(&v)
-}
-
-/// `v` as `f64` (exact from `f32` and `f64`; NaN if it has no `f64` value).
-pub fn to_f64<T: Real>(v: T) -> f64 {
-    v.to_subset().unwrap_or(f64::NAN)
-}
+use crate::scalar::{Real, from_f64, to_f64};
 
 /// A batch of positive pairs: row `i` of `left` and row `i` of `right` are a positive pair
 /// (anchors and positives for InfoNCE and SimSiam; modality x and modality y for CLIP).
@@ -73,8 +40,8 @@ impl<'a, T: Real> Batch<'a, T> {
             let what = "rows of the two sides of a batch";
             return Err(GmmError::Shape { what, expected: left.nrows(), got: right.nrows() }.into());
         }
-        check_finite_in(left, "batch (left side)")?;
-        check_finite_in(right, "batch (right side)")?;
+        check_finite(left, "batch (left side)")?;
+        check_finite(right, "batch (right side)")?;
         Ok(Self { left, right })
     }
 
@@ -119,22 +86,6 @@ impl<'a, T: Real> Batch<'a, T> {
     }
 }
 
-/// Returns [`GmmError::NonFinite`] naming the first non-finite entry of `m` (any scalar).
-pub(crate) fn check_finite_in<T: Real>(m: &DMatrix<T>, what: &'static str) -> Result<()> {
-    // A fast scan first (see `all_finite`); only a matrix that fails is scanned again, for
-    // its first bad entry.
-    if gmm_core::all_finite(m.as_slice()) {
-        return Ok(());
-    }
-    match m.iter().position(|v| !v.is_finite()) {
-        None => Ok(()),
-        Some(p) => {
-            let value = to_f64(m[p]);
-            Err(GmmError::NonFinite { what, row: p % m.nrows(), col: p / m.nrows(), value }.into())
-        }
-    }
-}
-
 /// A differentiable objective over parameter blocks (e.g. `[A]`, `[A, W]`, `[A, B]`).
 ///
 /// `value_grad` returns the loss on a batch and writes the gradient of each block into the
@@ -173,7 +124,7 @@ pub(crate) fn finite_loss<T: Real>(name: &'static str, loss: T, grads: &[DMatrix
         return Err(GmmError::NonFinite { what: name, row: 0, col: 0, value: to_f64(loss) }.into());
     }
     for g in grads {
-        check_finite_in(g, name)?;
+        check_finite(g, name)?;
     }
     Ok(loss)
 }

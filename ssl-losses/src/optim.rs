@@ -1,11 +1,11 @@
 //! Optimizers (one step on parameter blocks) and learning-rate schedules.
 
-use nalgebra::DMatrix;
+use gmm_core::nalgebra::DMatrix;
 
 use gmm_core::{GmmError, check_positive};
 
 use crate::error::Result;
-use crate::objective::{Real, from_f64};
+use crate::scalar::{Real, from_f64};
 
 /// The update rule.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -8,16 +8,16 @@
 //!
 //! then `dL/dW = dP^T (X A^T)`, `dL/dA = (dP W)^T X`. The symmetrised loss averages both
 //! directions (`x -> x+` and `x+ -> x`). Without a constraint the minimum is the collapse
-//! `A = 0`; [`whiten_rows`] projects `A` back onto `A M A^T = I`, and [`whitened_optimum`] is the
-//! closed-form minimiser under that constraint.
+//! `A = 0`; [`crate::whiten_rows`] projects `A` back onto `A M A^T = I`, and
+//! [`crate::whitened_optimum`] is the closed-form minimiser under that constraint.
 
-use nalgebra::DMatrix;
-
+use gmm_core::linalg::{Op, gemm};
+use gmm_core::nalgebra::DMatrix;
 use gmm_core::{GmmError, check_shape};
 
-use crate::error::{LossError, Result};
-use crate::kernels::{Op, gemm};
-use crate::objective::{Batch, Objective, Real, check_blocks, ensure_shape, from_f64, project_into};
+use crate::error::Result;
+use crate::objective::{Batch, Objective, check_blocks, ensure_shape, finite_loss, project_into};
+use crate::scalar::{Real, from_f64};
 
 /// The per-pair loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +106,15 @@ impl<T: Real> SimSiam<T> {
         let r = params.first().map_or(0, |a| a.nrows());
         let d = batch.left().ncols();
         check_blocks(params, grads, &[(r, d), (r, r)])?;
+        if self.form == SimSiamForm::NegCosine && r == 1 {
+            // As for InfoNCE's cosine score: with one direction every cosine is +-1.
+            return Err(GmmError::out_of_range(
+                "output dimension r with the negative-cosine form",
+                1.0,
+                "at least 2 (with one direction every cosine is +-1: the loss is piecewise constant); use the MSE form",
+            )
+            .into());
+        }
         check_shape(a_target, r, d, "stop-gradient copy of A")?;
         check_shape(batch.right(), batch.len(), d, "positives against anchors")?;
         grads[0].fill(T::zero());
@@ -118,11 +127,7 @@ impl<T: Real> SimSiam<T> {
             let (online, target) = if swap { (batch.right(), batch.left()) } else { (batch.left(), batch.right()) };
             loss += weight * self.direction(params, a_target, online, target, weight, grads)?;
         }
-        crate::objective::finite_loss(
-            "SimSiam loss or gradient (overflow: the map or the data is too large)",
-            loss,
-            grads,
-        )
+        finite_loss("SimSiam loss or gradient (overflow: the map or the data is too large)", loss, grads)
     }
 
     /// One direction: adds `weight * gradient` into `grads`, returns the unweighted loss.
@@ -186,332 +191,4 @@ impl<T: Real> Objective<T> for SimSiam<T> {
         let a_target = params.first().cloned().unwrap_or_else(|| DMatrix::zeros(0, 0));
         self.value_grad_with_target(params, &a_target, batch, grads)
     }
-}
-
-/// Projects `A` (`r x d`) onto the whitening constraint `A M A^T = I_r`:
-/// `A <- (A M A^T)^{-1/2} A`, `M` (`d x d`) symmetric positive definite.
-///
-/// # Errors
-/// `M` not `d x d` for `A` of `d` columns; `A M A^T` singular (e.g. `A` has collapsed to rank
-/// `< r`).
-pub fn whiten_rows(a: &DMatrix<f64>, m: &DMatrix<f64>) -> Result<DMatrix<f64>> {
-    check_shape(m, a.ncols(), a.ncols(), "M against the columns of A")?;
-    let gram = a * m * a.transpose();
-    let inv_half = gmm_core::linalg::spd_inv_sqrt(&gram).map_err(LossError::from)?;
-    Ok(inv_half * a)
-}
-
-/// Closed-form minimiser of the SimSiam MSE loss under `A M A^T = I_r` (with the optimal
-/// predictor `W = A C A^T`): `A = Q^T M^{-1/2}`, `Q` the top-`r` eigenvectors of
-/// `M^{-1/2} C M^{-1/2}`, `C = sym(E[x+ x^T])`. Its row space is the Fisher subspace when the
-/// means are centred and `r = k - 1` (claim C11).
-///
-/// # Errors
-/// `r` outside `1..=d`, `M` not positive definite, shapes.
-pub fn whitened_optimum(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<DMatrix<f64>> {
-    let k = WhitenedSpectrum::new(m, c, r)?;
-    Ok(k.q.columns(0, r).transpose() * k.inv_half)
-}
-
-/// The eigenvalues, in descending order, of `K = M^{-1/2} sym(C) M^{-1/2}` for second moment `m`
-/// and cross moment `c`: the correlations of the whitened SimSiam problem, whose top `r`
-/// eigenvectors give its optimum ([`whitened_optimum`]) and whose sizes set the recipe's speed
-/// ([`whitened_budget`]).
-///
-/// # Errors
-/// Shapes, `M` not positive definite, a non-finite value.
-pub fn whitened_eigenvalues(m: &DMatrix<f64>, c: &DMatrix<f64>) -> Result<gmm_core::nalgebra::DVector<f64>> {
-    Ok(WhitenedSpectrum::new(m, c, 1)?.lambda)
-}
-
-/// The step budget of the whitened-SimSiam recipe ([`train_whitened_simsiam`], batch 256, the
-/// default learning rate) for the problem with moments `m`, `c` and `r` directions:
-/// `10000 * 0.04 / (lambda_s (lambda_s - lambda_{s+1}))` steps, at least `at_least` and at most
-/// 320000, over the eigenvalues `lambda` of `M^{-1/2} sym(C) M^{-1/2}` (`s = r` unless `r`
-/// exceeds the signal's rank, [`WhitenedCertificate::eigengap`]).
-///
-/// Why this rate: near the optimum the predictor's eigenvalue for the weakest row tends to
-/// `lambda_s`, and that row's error toward the next direction shrinks by a factor
-/// `1 - lr_eff lambda_s (lambda_s - lambda_{s+1})` per step: the predictor enters the update
-/// twice. Measured: 10000 steps reach the optimum (certificate 0.05) at `lambda_s = 0.3` with
-/// `lambda_{s+1} = 0`, 40000 at 0.032; with `lambda_s ~ 0.5` a gap of 0.013 took 11500 steps.
-///
-/// # Errors
-/// As [`WhitenedCertificate::new`] for the problem (shapes, `r`, `M`, no eigengap).
-pub fn whitened_budget(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize, at_least: usize) -> Result<usize> {
-    let k = WhitenedSpectrum::new(m, c, r)?;
-    let s = k.signal_rows(r)?;
-    let rate = k.lambda[s - 1] * k.gap_after(s);
-    let steps = 10_000.0 * 0.04 / rate;
-    let cap = 320_000;
-    Ok(if steps.is_finite() && steps > 0.0 { (steps as usize).clamp(at_least.min(cap), cap) } else { cap })
-}
-
-/// The learning-rate multiplier of the recipe's predictor ([`train_whitened_simsiam`]) for the
-/// problem with moments `m`, `c`, `r` directions, batches of `batch` pairs and base learning rate
-/// `config.lr`: `min(1, batch lambda_s^2 / (64 lr_eff))`, `lr_eff = lr / (1 - 0.9)` the step of
-/// SGD with momentum 0.9, `lambda_s` the weakest signal eigenvalue of `M^{-1/2} sym(C) M^{-1/2}`
-/// (as in [`whitened_budget`]).
-///
-/// Why: the predictor `W` tracks `A C^ A^T` of the batches like a moving average over about
-/// `1 / (2 rho lr_eff)` steps, so it fluctuates by `sigma_w ~ sqrt(rho lr_eff / batch)` (an entry
-/// of a whitened batch cross moment has variance about `1 / batch`). The weakest row drifts toward
-/// the optimum in proportion to its predictor eigenvalue `w_s ~ lambda_s` but is kicked in
-/// proportion to `E[w_s^2]`; once `sigma_w` reaches `lambda_s` the kicks win and the row never
-/// settles. The rule keeps `sigma_w <= lambda_s / 8`, and then the predictor's horizon is
-/// `32 lr_eff / batch` of the map's relaxation time `1 / (lr_eff lambda_s^2)`: still the fast
-/// variable. Measured (batch 256, lr 0.01, E2's mixture at `delta = 0.2`, `lambda = 0.127, 0.062,
-/// 0.036`): with the predictor at the map's rate, 5 of 6 starts stayed 0.96-1.00 from the
-/// optimum after 40000 steps (one 0.21), and one 0.99 after 300000; at the rule's rate (0.052)
-/// 5 of 6 reached 0.033-0.046 in 40000 steps (one 0.52). Strong signals give 1 (the plain
-/// recipe).
-///
-/// # Errors
-/// As [`whitened_budget`]; `batch = 0`; a learning rate that is not positive.
-pub fn whitened_predictor_rate(
-    m: &DMatrix<f64>,
-    c: &DMatrix<f64>,
-    r: usize,
-    batch: usize,
-    config: &crate::TrainConfig,
-) -> Result<f64> {
-    WhitenedSpectrum::new(m, c, r)?.predictor_rate(r, batch, config)
-}
-
-/// The heavy-ball momentum of the whitened-SimSiam recipe.
-const RECIPE_MOMENTUM: f64 = 0.9;
-
-/// `M^{-1/2}` and the eigen-decomposition (descending) of `K = M^{-1/2} sym(C) M^{-1/2}`.
-struct WhitenedSpectrum {
-    inv_half: DMatrix<f64>,
-    sym_c: DMatrix<f64>,
-    lambda: gmm_core::nalgebra::DVector<f64>,
-    q: DMatrix<f64>,
-}
-
-impl WhitenedSpectrum {
-    /// Checks `M` (`d x d`), `C` against it and `r` in `1..=d`.
-    fn new(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<Self> {
-        let d = m.nrows();
-        check_shape(m, d, d, "second moment M")?;
-        check_shape(c, d, d, "cross moment C against M")?;
-        if r == 0 || r > d {
-            return Err(GmmError::out_of_range("output dimension r", r as f64, format!("between 1 and d = {d}")).into());
-        }
-        let inv_half = gmm_core::linalg::spd_inv_sqrt(m)?;
-        let sym_c = gmm_core::linalg::symmetrize(c);
-        let (lambda, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * &sym_c * &inv_half))?;
-        Ok(Self { inv_half, sym_c, lambda, q })
-    }
-
-    /// [`whitened_predictor_rate`] of this problem.
-    fn predictor_rate(&self, r: usize, batch: usize, config: &crate::TrainConfig) -> Result<f64> {
-        gmm_core::check_at_least(batch, 1, "pairs per batch")?;
-        gmm_core::check_positive(config.lr, "learning rate")?;
-        let lambda = self.lambda[self.signal_rows(r)? - 1];
-        let lr_eff = config.lr / (1.0 - RECIPE_MOMENTUM);
-        Ok((batch as f64 * lambda * lambda / (64.0 * lr_eff)).min(1.0))
-    }
-
-    /// `lambda_i - lambda_{i+1}` (`lambda_{d+1} = 0`).
-    fn gap_after(&self, i: usize) -> f64 {
-        self.lambda[i - 1] - self.lambda.get(i).copied().unwrap_or(0.0)
-    }
-
-    /// The certificate of `a` (`r x d`, `r` as this spectrum was built for; `m` its `M`).
-    fn certify(&self, a: &DMatrix<f64>, m: &DMatrix<f64>, tol: f64) -> Result<WhitenedCertificate> {
-        let r = a.nrows();
-        let b = whiten_rows(a, m)?;
-        let value = (&b * &self.sym_c * b.transpose()).norm_squared();
-        if !value.is_finite() {
-            return Err(
-                GmmError::NonFinite { what: "whitened SimSiam objective at the map", row: 0, col: 0, value }.into()
-            );
-        }
-        let optimum: f64 = self.lambda.iter().take(r).map(|l| l * l).sum();
-        // Containment of the optimum's top s rows when r exceeds the signal's rank (5.6).
-        let s = self.signal_rows(r)?;
-        let eigengap = self.gap_after(s);
-        let best = gmm_core::LinearMap::new(self.q.columns(0, s).transpose() * &self.inv_half).row_space()?;
-        let sin_to_optimum = gmm_core::LinearMap::new(a.clone()).row_space()?.sin_theta_max(&best)?;
-        Ok(WhitenedCertificate {
-            sin_to_optimum,
-            value_gap: (optimum - value) / optimum,
-            eigengap,
-            tol,
-            converged: sin_to_optimum <= tol,
-        })
-    }
-
-    /// The rows of an `r`-row map that the optimum fixes: `r`, or with `r` above the rank of the
-    /// signal (`lambda_{s+1} = ... = 0` for some `s < r`, the constraint leaving the extra rows
-    /// free) that rank `s`.
-    ///
-    /// # Errors
-    /// No eigengap after `lambda_s` (the optimum is not unique).
-    fn signal_rows(&self, r: usize) -> Result<usize> {
-        // K is dimensionless (its eigenvalues are correlations in [-1, 1]): an absolute floor.
-        let rounding = 1e-12;
-        let s = if self.gap_after(r) > rounding {
-            Some(r)
-        } else {
-            (1..r).rev().find(|&i| self.gap_after(i) > rounding && self.lambda[i].abs() <= rounding)
-        };
-        s.ok_or_else(|| {
-            GmmError::Singular {
-                what: "the whitened SimSiam objective (no eigengap after lambda_r: its optimum is not unique)",
-                fix: "use pairs with coupling delta > 0 and r at most the number of signal directions",
-            }
-            .into()
-        })
-    }
-}
-
-/// The convergence certificate of a whitened SimSiam map (docs/theory.md 5.3). The problem the
-/// recipe solves, minimising the MSE loss under `A M A^T = I` with the optimal predictor, is
-/// maximising `f(A) = ||S^{-1/2} A C A^T S^{-1/2}||_F^2` (`S = A M A^T`), whose maximisers are
-/// known in closed form ([`whitened_optimum`]): row spaces `row(Q^T M^{-1/2})`, `Q` the top-`r`
-/// eigenvectors of `K = M^{-1/2} C M^{-1/2}`. So the certificate measures the distance to the
-/// optimum directly: `sin theta_max` between `row(A)` and the optimum's row space, with the
-/// relative value gap `(f* - f(A)) / f*` beside it. A gradient norm would be small at a saddle
-/// point too (stop-gradient dynamics stall near one when `lambda_r` is small), and there is no
-/// scalar loss whose gradient the recipe follows.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct WhitenedCertificate {
-    /// `sin theta_max` between `row(A)` and the optimum's row space (when `r` exceeds the rank
-    /// `s` of the signal, how far the optimum's top `s` rows are from lying in `row(A)`).
-    pub sin_to_optimum: f64,
-    /// `(f* - f(A)) / f*`, `f* = sum_{i <= r} lambda_i^2` over the eigenvalues of `K`.
-    pub value_gap: f64,
-    /// `lambda_s - lambda_{s+1}` (`lambda_{d+1} = 0`, `s = r` unless `r` exceeds the signal's
-    /// rank): the eigengap that makes the optimum's row space unique and sets how slowly the
-    /// recipe approaches it.
-    pub eigengap: f64,
-    /// The tolerance on `sin_to_optimum`.
-    pub tol: f64,
-    /// `sin_to_optimum <= tol`.
-    pub converged: bool,
-}
-
-impl WhitenedCertificate {
-    /// The certificate of `a` (`r x d`) for the problem with second moment `m` and cross moment
-    /// `c` (symmetrised here), against `tol`.
-    ///
-    /// # Errors
-    /// Shapes, `r` outside `1..=d`, `M` or `A M A^T` not positive definite (a map of rank `< r`),
-    /// an eigengap at rounding level (the optimum's row space is not unique), a non-finite value.
-    pub fn new(a: &DMatrix<f64>, m: &DMatrix<f64>, c: &DMatrix<f64>, tol: f64) -> Result<Self> {
-        check_shape(a, a.nrows(), m.nrows(), "map A against M")?;
-        gmm_core::check_non_negative(tol, "certificate tolerance")?;
-        WhitenedSpectrum::new(m, c, a.nrows())?.certify(a, m, tol)
-    }
-}
-
-/// The tolerance of [`WhitenedCertificate`] for the recipe's runs: `sin theta_max` 0.05 to the
-/// optimum. The recipe's iterate fluctuates around the optimum by the noise of its mini-batches
-/// at the final learning rate; measured after 20000 steps of 256 pairs over 20 mixtures
-/// (k = 3, d = 8, condition 100): 0.003-0.04 away from the population optimum.
-pub const WHITENED_TOL: f64 = 0.05;
-
-/// The named recipe for whitened SimSiam as docs/theory.md analyses it (claim C11): the MSE loss,
-/// symmetrised, with stop-gradient and a linear predictor starting at `I`; the whitening
-/// constraint `A M A^T = I` after every step ([`crate::RunningWhitening`], momentum 0.9); and
-/// SGD with momentum 0.9 whatever `config.optimizer` says (Adam's per-coordinate scaling moves
-/// the fixed points of projected steps off the Fisher subspace), the predictor at
-/// `predictor_rate` times the map's learning rate (in `(0, 1]`; 1 is the plain recipe, weak
-/// signals need less: [`whitened_predictor_rate`]). `init_map` (`r x d`) is the starting map;
-/// the outcome's block 0 is the learned map, block 1 the predictor.
-///
-/// # Errors
-/// As [`crate::train_with`]; `predictor_rate` outside `(0, 1]`.
-pub fn train_whitened_simsiam(
-    source: &mut dyn crate::PairSource,
-    init_map: DMatrix<f64>,
-    config: &crate::TrainConfig,
-    predictor_rate: f64,
-    observer: &mut dyn crate::Observer,
-) -> Result<crate::TrainOutcome> {
-    if !(predictor_rate > 0.0 && predictor_rate <= 1.0) {
-        return Err(GmmError::out_of_range("predictor rate", predictor_rate, "in (0, 1]").into());
-    }
-    let r = init_map.nrows();
-    let init = vec![init_map, DMatrix::identity(r, r)];
-    let shapes: Vec<(usize, usize)> = init.iter().map(|p| p.shape()).collect();
-    let mut optimizer =
-        crate::OptimizerKind::Sgd { momentum: RECIPE_MOMENTUM }.build(&shapes)?.block_rates(&[1.0, predictor_rate])?;
-    let mut whitening = crate::RunningWhitening::new(0.9)?;
-    let mut loss = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
-    crate::train_with(&mut loss, source, init, config, &mut optimizer, Some(&mut whitening), observer)
-}
-
-/// The budgets of the starts of [`train_whitened_simsiam_certified`], in multiples of the
-/// caller's `config.steps`.
-pub const SIMSIAM_START_BUDGETS: [usize; 4] = [1, 2, 4, 4];
-
-/// A run of [`train_whitened_simsiam_certified`]: the last start's outcome and certificate.
-#[derive(Clone, Debug)]
-pub struct CertifiedSimSiam {
-    /// The last start's training outcome (block 0 the map, block 1 the predictor).
-    pub outcome: crate::TrainOutcome,
-    /// Its map's certificate (certified or not).
-    pub certificate: WhitenedCertificate,
-    /// Which start it was (0-based).
-    pub start: usize,
-    /// Steps over all starts.
-    pub total_steps: usize,
-}
-
-/// The whitened-SimSiam recipe ([`train_whitened_simsiam`]) run until its certificate holds.
-///
-/// Start `i` begins at `init(i)` on a fresh source from `source` (batches of `batch` pairs) with
-/// the predictor rate [`whitened_predictor_rate`] of the problem and the stream seed
-/// `config.seed + i`, runs at most [`SIMSIAM_START_BUDGETS`]`[i] * config.steps` steps (its own
-/// cosine schedule), and its map is then certified against the optimum of the problem with
-/// moments `(m, c)` at `tol` ([`WhitenedCertificate`]). (The runs are not stopped early: the map
-/// reported is the recipe's endpoint, not the first iterate that crossed the tolerance.) Every start is reproducible on its own. Returns the first certified start,
-/// or the last start, uncertified.
-///
-/// Why several starts: the recipe approaches the optimum at a rate of about
-/// `lambda_s (lambda_s - lambda_{s+1})` (eigenvalues of `M^{-1/2} C M^{-1/2}`), so a caller sets
-/// `config.steps` from them
-/// ([`whitened_budget`]); and from some starts a row of `A` settles in a direction with no
-/// signal, where the predictor's eigenvalue decays to 0 and with it the row's gradient (the
-/// dead eigenmode of non-contrastive dynamics): a saddle that more steps do not leave, but a
-/// new start does (docs/theory.md 6).
-///
-/// # Errors
-/// As [`train_whitened_simsiam`] and [`WhitenedCertificate::new`].
-pub fn train_whitened_simsiam_certified<'a>(
-    source: &mut dyn FnMut() -> Result<Box<dyn crate::PairSource + 'a>>,
-    init: &mut dyn FnMut(usize) -> DMatrix<f64>,
-    config: &crate::TrainConfig,
-    batch: usize,
-    (m, c): (&DMatrix<f64>, &DMatrix<f64>),
-    tol: f64,
-) -> Result<CertifiedSimSiam> {
-    gmm_core::check_non_negative(tol, "certificate tolerance")?;
-    let mut run_start = |start: usize, total_steps: usize| -> Result<CertifiedSimSiam> {
-        let init_map = init(start);
-        check_shape(&init_map, init_map.nrows(), m.nrows(), "initial map against M")?;
-        let spectrum = WhitenedSpectrum::new(m, c, init_map.nrows())?;
-        let run = crate::TrainConfig {
-            steps: SIMSIAM_START_BUDGETS[start].saturating_mul(config.steps),
-            seed: config.seed.wrapping_add(start as u64),
-            ..config.clone()
-        };
-        let mut no_observer = |_: &crate::StepInfo, _: &[DMatrix<f64>]| std::ops::ControlFlow::Continue(());
-        let rate = spectrum.predictor_rate(init_map.nrows(), batch, &run)?;
-        let outcome = train_whitened_simsiam(source()?.as_mut(), init_map, &run, rate, &mut no_observer)?;
-        let certificate = spectrum.certify(&outcome.params[0], m, tol)?;
-        Ok(CertifiedSimSiam { total_steps: total_steps + outcome.steps, outcome, certificate, start })
-    };
-    let mut run = run_start(0, 0)?;
-    for start in 1..SIMSIAM_START_BUDGETS.len() {
-        if run.certificate.converged {
-            break;
-        }
-        run = run_start(start, run.total_steps)?;
-    }
-    Ok(run)
 }

@@ -171,15 +171,15 @@ fn infonce_trains_in_f32_to_the_fisher_subspace_as_in_f64_reproducibly() {
         let mut loss = InfoNce::<f32>::new(1.0, Form::OneWay, Score::Dot).unwrap();
         let mut data = Rounded::<_, f32>::new(GmmStream::new(&g, 1.0, 256).unwrap());
         let init = vec![small_random_init(2, 10, 0.1, 1).map(|v| v as f32)];
-        train(&mut loss, &mut data, init, &TrainConfig::default(), &mut |_| {}).unwrap()
+        train(&mut loss, &mut data, init, &TrainConfig::default(), &mut ()).unwrap()
     };
     let (a, b) = (run(), run());
     assert_eq!(a.params, b.params, "same seed, same f32 bits");
     let sin32 = sin(a.params[0].map(f64::from));
     let mut loss = InfoNce::<f64>::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let mut data = GmmStream::new(&g, 1.0, 256).unwrap();
-    let out = train(&mut loss, &mut data, vec![small_random_init(2, 10, 0.1, 1)], &TrainConfig::default(), &mut |_| {})
-        .unwrap();
+    let out =
+        train(&mut loss, &mut data, vec![small_random_init(2, 10, 0.1, 1)], &TrainConfig::default(), &mut ()).unwrap();
     let sin64 = sin(out.params[0].clone());
     // The acceptance bound of the f64 training test (0.05, from the O(n^{-1/2}) ~ 1e-3
     // statistical error of ~5e5 pairs); f32 rounding (~1e-7 per step) is far below it.

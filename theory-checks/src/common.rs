@@ -83,7 +83,7 @@ pub fn containment(a: &DMatrix<f64>, s: &Subspace) -> Result<f64> {
 /// whether the certificate holds.
 pub fn certified_infonce(pairs: &Pairs, r: usize, centering: Centering, seed: u64) -> Result<(DMatrix<f64>, bool)> {
     let fit = InfoNceFit::new(r).centering(centering).seed(seed).fit(pairs)?;
-    Ok((fit.map.into_components(), fit.certificate.converged))
+    Ok((fit.map.into_components(), fit.run.converged()))
 }
 
 /// The noise floor at a sample of pairs: the `sin theta_max` to `F` of CCA on the same pairs,

@@ -169,7 +169,7 @@ fn population_rate(g: &Gmm, seed: u64) -> Result<(f64, [f64; 4], bool)> {
         for s in 0..reps {
             let outer = seed ^ (n as u64 * 64 + s);
             let out = ssl_losses::population_minimiser(g, 1.0, 1.0, f.dim(), n, outer, &Default::default())?;
-            certified &= out.certificate.converged;
+            certified &= out.run.converged();
             sins[i] += sin_to(&out.params[0], &f)? / reps as f64;
         }
     }

@@ -89,7 +89,7 @@ fn null_pairs(pairs: &gmm_core::Pairs) -> (DMatrix<f64>, DMatrix<f64>) {
 fn null_weight(g: &gmm_core::Gmm, pairs: &gmm_core::Pairs, r: usize, seed: u64) -> Result<(f64, bool)> {
     let (x, xp) = null_pairs(pairs);
     let fit = ssl_losses::InfoNceFit::new(r).seed(seed).fit((&x, &xp))?;
-    Ok((weight(g, fit.map.components())?, fit.certificate.converged))
+    Ok((weight(g, fit.map.components())?, fit.run.converged()))
 }
 
 /// The factor between a map's weight and the same-sample noise floor that separates signal from
@@ -261,7 +261,7 @@ fn clip_case(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
     // A fit can stall far from the optimum (measured: 0.98 from F without its certificate); a
     // second random start decides, and a case counts only with a certificate either way.
     let mut fit = ClipFit::new(2).seed(ctx.seed).fit((&pairs.x, &pairs.y))?;
-    if !fit.certificate.converged {
+    if !fit.run.converged() {
         fit = ClipFit::new(2).seed(ctx.seed ^ 0x5eed_0002).fit((&pairs.x, &pairs.y))?;
     }
     let mut worst: f64 = 0.0;
@@ -277,7 +277,7 @@ fn clip_case(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
         notes.push(format!("{side:?}: sin to shared F {sin:.2e} / CCA floor {floor:.2e}"));
     }
     Ok(Case::at_most(worst, FLOOR_FACTOR, format!("n {}: {}", pairs.x.nrows(), notes.join("; ")))
-        .certified(fit.certificate.converged)
+        .certified(fit.run.converged())
         .nearest_wrong(wrong))
 }
 
@@ -317,7 +317,7 @@ pub fn c11(ctx: &Ctx) -> Result<Case> {
     let f = g.fisher_subspace()?;
     let (run, budget) = certified_simsiam(&g, 2, C11_TOL, ctx.seed)?;
     let cert = run.certificate;
-    let trained = sin_to(&run.outcome.params[0], &f)?;
+    let trained = sin_to(&run.trained.params[0], &f)?;
     Ok(Case::at_most(
         trained,
         C11_TOL,
@@ -352,10 +352,10 @@ pub fn c11_control(ctx: &Ctx) -> Result<Case> {
         grads[1] = e.transpose() * x * a.transpose() * (2.0 / n);
         Ok(e.norm_squared() / n)
     });
-    let out = Lbfgs::default().minimize(&mut cost, vec![start.clone(), DMatrix::identity(2, 2)], &mut |_| {})?;
+    let out = Lbfgs::default().minimize(&mut cost, vec![start.clone(), DMatrix::identity(2, 2)], &mut ())?;
     let shrink = out.params[0].norm() / start.norm();
     Ok(Case::at_least(shrink, 1e-3, format!("unconstrained, true gradient: ||A||_F / ||A_0||_F = {shrink:.1e}"))
-        .certified(out.certificate.converged || shrink < 1e-6))
+        .certified(out.run.converged() || shrink < 1e-6))
 }
 
 /// C15: non-centred inputs (`||Sigma^{-1/2} mu_bar|| = 3`, `d >= k + 1`): the certified InfoNCE

@@ -12,10 +12,10 @@ use gmm_core::{Gmm, LinearMap, Model, Side, Subspace};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
-    Centering, Certificate, Clip, ClipStream, Directions, Form, GmmStream, InfoNce, InfoNceFit, Lbfgs, LbfgsStop,
-    Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Score, Sides, SimSiam, SimSiamForm, StepInfo,
-    StopReason, TrainConfig, TrainOutcome, WHITENED_TOL, WhitenedCertificate, Whitening, small_random_init,
-    train_whitened_simsiam, train_with, whitened_predictor_rate,
+    Centering, Certificate, Clip, ClipStream, Directions, Ending, Form, GmmStream, InfoNce, InfoNceFit, Lbfgs,
+    Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Progress, Score, Sides, SimSiam, SimSiamForm,
+    TrainConfig, Trained, WHITENED_TOL, WhitenedCertificate, Whitening, small_random_init, train_whitened_simsiam,
+    train_with, whitened_predictor_rate,
 };
 
 use super::io::write_atomic;
@@ -242,12 +242,12 @@ struct Report {
     steps: usize,
     steps_per_sec: f64,
     seconds: f64,
-    /// Streaming runs: why the run stopped (fixed-sample runs say it in `lbfgs_stop`).
+    /// Streaming runs: how the run ended (fixed-sample runs say it in `lbfgs_stop`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    stop: Option<ssl_losses::StopReason>,
-    /// Fixed-sample runs: why L-BFGS stopped.
+    stop: Option<Ending>,
+    /// Fixed-sample runs: how the L-BFGS run ended.
     #[serde(skip_serializing_if = "Option::is_none")]
-    lbfgs_stop: Option<LbfgsStop>,
+    lbfgs_stop: Option<Ending>,
     /// For a mixture: the learned map against its Fisher and PCA subspaces.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     single: Option<MapReport>,
@@ -282,7 +282,7 @@ fn run_training(
     init: Vec<DMatrix<f64>>,
     config: &TrainConfig,
     quiet: bool,
-) -> anyhow::Result<TrainOutcome> {
+) -> anyhow::Result<Trained> {
     with_progress(config.steps, quiet, |observer| {
         let shapes: Vec<(usize, usize)> = init.iter().map(|p| p.shape()).collect();
         let mut optimizer = config.optimizer.build(&shapes)?;
@@ -294,12 +294,12 @@ fn run_training(
 fn with_progress(
     steps: usize,
     quiet: bool,
-    run: impl FnOnce(&mut dyn Observer) -> ssl_losses::Result<TrainOutcome>,
-) -> anyhow::Result<TrainOutcome> {
+    run: impl FnOnce(&mut dyn Observer) -> ssl_losses::Result<Trained>,
+) -> anyhow::Result<Trained> {
     let bar = progress(steps, quiet);
-    let mut observer = |info: &StepInfo, _: &[DMatrix<f64>]| {
+    let mut observer = |info: &Progress, _: &[DMatrix<f64>]| {
         bar.inc(1);
-        if info.step.is_multiple_of(50) {
+        if info.iteration.is_multiple_of(50) {
             bar.set_message(format!("loss {:.4}", info.loss));
         }
         ControlFlow::Continue(())
@@ -428,27 +428,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     .init_scale(args.init_scale)
                     .seed(args.seed)
                     .fit(&pairs)?;
-                if fit.stop == LbfgsStop::StationaryStart {
+                if fit.run.ending == Ending::StationaryStart {
                     bail!(
                         "the gradient of the fixed-sample loss is zero at the random start (tau = {:e}, --init-scale \
                          {:e}), so L-BFGS cannot move and nothing is certified; {}",
                         args.tau,
                         args.init_scale,
-                        LbfgsStop::StationaryStart.advice()
+                        Ending::StationaryStart.advice()
                     );
                 }
                 start_scale = scale_of(fit.preconditioner.map_back(&init)?.components())?;
-                certificate = Some(fit.certificate);
-                lbfgs_stop = Some(fit.stop);
-                // Not reported (`lbfgs_stop` is): the streaming executor's reasons do not apply.
-                let stop = StopReason::MaxSteps;
-                TrainOutcome {
-                    params: vec![fit.map.components().clone()],
-                    steps: fit.iterations,
-                    losses: fit.losses,
-                    seconds: start.elapsed().as_secs_f64(),
-                    stop,
-                }
+                certificate = fit.run.certificate;
+                lbfgs_stop = Some(fit.run.ending);
+                // The whole fit's time: preconditioning and L-BFGS.
+                let run = ssl_losses::Run { seconds: start.elapsed().as_secs_f64(), ..fit.run };
+                Trained { params: vec![fit.map.components().clone()], run }
             } else {
                 // Streaming runs only: the preconditioner's warm-up sample.
                 let stream = GmmStream::new(g, args.delta, check_batch(args.batch)?)?;
@@ -503,8 +497,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     };
     // A streaming loss is noisy: the mean of the last 50 steps; a fixed sample's is exact.
-    let tail = if fixed_sample { 1 } else { outcome.losses.len().min(50) };
-    let final_loss = outcome.losses[outcome.losses.len() - tail..].iter().sum::<f64>() / tail as f64;
+    let losses = &outcome.run.losses;
+    let tail = if fixed_sample { 1 } else { losses.len().min(50) };
+    let final_loss = losses[losses.len() - tail..].iter().sum::<f64>() / tail as f64;
     let hyperparameters = Hyperparameters {
         seed: args.seed,
         tau: args.tau,
@@ -548,14 +543,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 "warning: not converged: the gradient norm is {:.3e} of its start after {} L-BFGS iterations (tolerance {:.1e}), \
              stopped by {}: {}",
                 c.relative,
-                outcome.steps,
+                outcome.run.iterations,
                 c.tol,
                 match lbfgs_stop {
-                    Some(LbfgsStop::MaxIters) => "its iteration budget",
-                    Some(LbfgsStop::NoDecrease) => "a line search that found no decrease",
+                    Some(Ending::BudgetSpent) => "its iteration budget",
+                    Some(Ending::NoDecrease) => "a line search that found no decrease",
                     _ => "its observer",
                 },
-                lbfgs_stop.unwrap_or(LbfgsStop::MaxIters).advice()
+                lbfgs_stop.unwrap_or(Ending::BudgetSpent).advice()
             ),
             Some(_) => {}
             None => eprintln!(
@@ -576,16 +571,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         delta: args.delta,
         batch: args.batch,
         final_loss,
-        steps: outcome.steps,
-        steps_per_sec: outcome.steps as f64 / outcome.seconds,
-        seconds: outcome.seconds,
-        stop: (!fixed_sample).then_some(outcome.stop),
+        steps: outcome.run.iterations,
+        steps_per_sec: outcome.run.iterations as f64 / outcome.run.seconds,
+        seconds: outcome.run.seconds,
+        stop: (!fixed_sample).then_some(outcome.run.ending),
         lbfgs_stop,
         single,
         x,
         y,
         pca_sin_theta_max_fisher: pca,
-        losses: outcome.losses,
+        losses: outcome.run.losses,
     };
     emit(&report, args)
 }

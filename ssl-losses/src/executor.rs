@@ -1,25 +1,25 @@
 //! The streaming executor, split as argmin splits optimisation: the problem is an
 //! [`Objective`] (value and gradient on a batch), the solver an [`Optimizer`] (one update), and
 //! this module the executor: the loop over batches, the learning-rate schedule, decoupled weight
-//! decay, a [`Constraint`] hook applied after every step (e.g. [`RunningWhitening`], the
+//! decay, a [`Constraint`] hook applied after every step (e.g. [`crate::RunningWhitening`], the
 //! whitening constraint of SimSiam), stopping rules, divergence checks, and an [`Observer`]
 //! that sees the parameters and may stop the run.
 //!
 //! For a certified minimiser of a fixed sample, use the deterministic path instead
 //! ([`crate::Lbfgs`], [`crate::InfoNceFit`]).
 
-use std::ops::ControlFlow;
 use std::time::Instant;
 
-use gmm_core::seeded;
-use nalgebra::DMatrix;
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::{check_at_least, check_finite, check_non_negative, check_positive, seeded};
 
 use crate::data::PairSource;
-use gmm_core::{GmmError, check_at_least, check_non_negative, check_positive};
-
 use crate::error::{LossError, Result};
-use crate::objective::{Batch, Objective, Real, from_f64, to_f64};
+use crate::objective::{Batch, Objective, overflow_as_infinite};
+use crate::observe::{Observer, Progress};
 use crate::optim::{Optimizer, OptimizerKind, Schedule};
+use crate::outcome::{Ending, Run, Trained};
+use crate::scalar::{Real, from_f64, to_f64};
 
 /// Settings of a training run. Defaults: 2000 steps of Adam at `lr = 0.01` with a cosine
 /// schedule (100 warm-up steps, decay to 1% of `lr`), no weight decay, no early stopping.
@@ -88,47 +88,6 @@ impl TrainConfig {
     }
 }
 
-/// What the observer sees after each step.
-#[derive(Clone, Copy, Debug)]
-pub struct StepInfo {
-    /// Step index (0-based).
-    pub step: usize,
-    /// Loss on this step's batch (before the update).
-    pub loss: f64,
-    /// Frobenius norm of the gradient (all blocks).
-    pub grad_norm: f64,
-    /// Learning rate used.
-    pub lr: f64,
-}
-
-/// Why training stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
-pub enum StopReason {
-    /// Ran all steps.
-    MaxSteps,
-    /// Gradient norm below tolerance.
-    GradTol,
-    /// Loss plateaued.
-    Plateau,
-    /// The observer asked to stop.
-    Observer,
-}
-
-/// Sees every step and the parameters after it; returns [`ControlFlow::Break`] to stop the run.
-/// Closures `FnMut(&StepInfo, &[DMatrix<T>]) -> ControlFlow<()>` are observers.
-pub trait Observer<T: Real = f64> {
-    /// Called after each step with the step's summary and the updated parameters.
-    fn observe(&mut self, info: &StepInfo, params: &[DMatrix<T>]) -> ControlFlow<()>;
-}
-
-impl<T: Real, F: FnMut(&StepInfo, &[DMatrix<T>]) -> ControlFlow<()>> Observer<T> for F {
-    fn observe(&mut self, info: &StepInfo, params: &[DMatrix<T>]) -> ControlFlow<()> {
-        self(info, params)
-    }
-}
-
 /// A constraint kept after every step: it sees each batch, then projects the parameters.
 pub trait Constraint<T: Real = f64> {
     /// Sees the batch of the step (e.g. to update running statistics). The default ignores it.
@@ -146,63 +105,9 @@ pub trait Constraint<T: Real = f64> {
     fn project(&mut self, params: &mut [DMatrix<T>]) -> Result<()>;
 }
 
-/// The whitening constraint of SimSiam on block 0: `A M A^T = I` after every step, `M` a running
-/// (exponential, with this momentum) estimate of the second moment `E[x x^T]` from the batches
-/// (both sides pooled): `A <- (A M A^T)^{-1/2} A`.
-#[derive(Clone, Debug)]
-pub struct RunningWhitening {
-    momentum: f64,
-    m: Option<DMatrix<f64>>,
-}
-
-impl RunningWhitening {
-    /// # Errors
-    /// `momentum` outside `[0, 1)`.
-    pub fn new(momentum: f64) -> Result<Self> {
-        if !(0.0..1.0).contains(&momentum) {
-            return Err(GmmError::out_of_range("whitening momentum", momentum, "in [0, 1)").into());
-        }
-        Ok(Self { momentum, m: None })
-    }
-}
-
-impl Constraint for RunningWhitening {
-    fn observe_batch(&mut self, batch: &Batch<'_>) -> Result<()> {
-        let n = batch.len() as f64;
-        let m = (batch.left().tr_mul(batch.left()) + batch.right().tr_mul(batch.right())) / (2.0 * n);
-        self.m = Some(match self.m.take() {
-            None => m,
-            Some(prev) => prev * self.momentum + m * (1.0 - self.momentum),
-        });
-        Ok(())
-    }
-
-    fn project(&mut self, params: &mut [DMatrix<f64>]) -> Result<()> {
-        if let (Some(m), Some(a)) = (&self.m, params.first_mut()) {
-            *a = crate::simsiam::whiten_rows(a, m)?;
-        }
-        Ok(())
-    }
-}
-
-/// The result of a run (parameters in the scalar `T`, `f64` unless stated).
-#[derive(Clone, Debug)]
-pub struct TrainOutcome<T: Real = f64> {
-    /// Learned parameter blocks.
-    pub params: Vec<DMatrix<T>>,
-    /// Loss of every step.
-    pub losses: Vec<f64>,
-    /// Steps taken.
-    pub steps: usize,
-    /// Wall time in seconds.
-    pub seconds: f64,
-    /// Why it stopped.
-    pub stop: StopReason,
-}
-
 /// Trains `params` (initial blocks, shapes as the objective's `block_shapes`) on batches from
-/// `source` with the optimizer of `config.optimizer`, no constraint, and an observer that sees
-/// each step's summary: [`train_with`] for the common case.
+/// `source` with the optimizer of `config.optimizer` and no constraint: [`train_with`] for the
+/// common case.
 ///
 /// # Errors
 /// As [`train_with`].
@@ -211,15 +116,11 @@ pub fn train<T: Real>(
     source: &mut dyn PairSource<T>,
     params: Vec<DMatrix<T>>,
     config: &TrainConfig,
-    observer: &mut dyn FnMut(&StepInfo),
-) -> Result<TrainOutcome<T>> {
+    observer: &mut dyn Observer<T>,
+) -> Result<Trained<T>> {
     let shapes: Vec<(usize, usize)> = params.iter().map(|p| p.shape()).collect();
     let mut optimizer = config.optimizer.build::<T>(&shapes)?;
-    let mut observe = |info: &StepInfo, _: &[DMatrix<T>]| {
-        observer(info);
-        ControlFlow::Continue(())
-    };
-    train_with(objective, source, params, config, &mut optimizer, None, &mut observe)
+    train_with(objective, source, params, config, &mut optimizer, None, observer)
 }
 
 /// The executor: trains `params` on batches from `source` with `optimizer` (the learning rate
@@ -240,10 +141,10 @@ pub fn train_with<T: Real>(
     optimizer: &mut dyn Optimizer<T>,
     mut constraint: Option<&mut dyn Constraint<T>>,
     observer: &mut dyn Observer<T>,
-) -> Result<TrainOutcome<T>> {
+) -> Result<Trained<T>> {
     config.validate()?;
     for (b, p) in params.iter().enumerate() {
-        crate::objective::check_finite_in(p, if b == 0 { "initial map" } else { "initial parameter block" })?;
+        check_finite(p, if b == 0 { "initial map" } else { "initial parameter block" })?;
     }
     let mut grads: Vec<DMatrix<T>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
     let mut rng = seeded(config.seed);
@@ -251,11 +152,13 @@ pub fn train_with<T: Real>(
     let growth = objective.divergence_factor();
     let norm_start = params_norm(&params);
     let start = Instant::now();
-    let mut stop = StopReason::MaxSteps;
+    let mut ending = Ending::BudgetSpent;
+    let mut grad_norm_start = f64::NAN;
+    observer.start(&params);
     for step in 0..config.steps {
         let lr = config.schedule.lr_at(config.lr, step, config.steps);
         let batch = source.next_batch(&mut rng)?;
-        let loss = to_f64(crate::objective::overflow_as_infinite(objective.value_grad(&params, batch, &mut grads))?);
+        let loss = to_f64(overflow_as_infinite(objective.value_grad(&params, batch, &mut grads))?);
         let last_loss = losses.last().copied().unwrap_or(f64::NAN);
         if !loss.is_finite() {
             return Err(LossError::Diverged { quantity: "loss became non-finite", step, lr, last_loss });
@@ -278,11 +181,14 @@ pub fn train_with<T: Real>(
             c.observe_batch(&batch)?;
         }
         losses.push(loss);
-        let info = StepInfo { step, loss, grad_norm, lr };
+        if step == 0 {
+            grad_norm_start = grad_norm;
+        }
+        let info = Progress { iteration: step, loss, grad_norm, grad_norm_start, step_size: lr };
         if config.grad_tol.is_some_and(|t| grad_norm < t) {
             // The run stops here whatever the observer says.
-            let _ = observer.observe(&info, &params);
-            stop = StopReason::GradTol;
+            let _ = observer.iteration(&info, &params);
+            ending = Ending::GradTol;
             break;
         }
         if config.weight_decay > 0.0 {
@@ -303,8 +209,8 @@ pub fn train_with<T: Real>(
                 last_loss,
             });
         }
-        if observer.observe(&info, &params).is_break() {
-            stop = StopReason::Observer;
+        if observer.iteration(&info, &params).is_break() {
+            ending = Ending::Interrupted;
             break;
         }
         if let Some(p) = config.plateau
@@ -314,7 +220,7 @@ pub fn train_with<T: Real>(
             let recent: f64 = losses[losses.len() - p.window..].iter().sum::<f64>() / w;
             let before: f64 = losses[losses.len() - 2 * p.window..losses.len() - p.window].iter().sum::<f64>() / w;
             if (before - recent) < p.rel_tol * before.abs().max(f64::MIN_POSITIVE) {
-                stop = StopReason::Plateau;
+                ending = Ending::Plateau;
                 break;
             }
         }
@@ -327,7 +233,10 @@ pub fn train_with<T: Real>(
             last_loss: f64::NAN,
         });
     }
-    Ok(TrainOutcome { params, steps: losses.len(), losses, seconds: start.elapsed().as_secs_f64(), stop })
+    observer.end(ending);
+    let (iterations, seconds) = (losses.len(), start.elapsed().as_secs_f64());
+    let run = Run { losses, iterations, evaluations: iterations, seconds, ending, certificate: None };
+    Ok(Trained { params, run })
 }
 
 /// A first-order run diverges when the Frobenius norm of its parameters exceeds this factor
@@ -341,9 +250,4 @@ pub const PARAM_DIVERGENCE_FACTOR: f64 = 1e3;
 /// The Frobenius norm of all parameter blocks together (f64).
 fn params_norm<T: Real>(params: &[DMatrix<T>]) -> f64 {
     params.iter().map(|p| to_f64(p.norm_squared())).sum::<f64>().sqrt()
-}
-
-/// Small random initial map: entries `N(0, scale^2 / d)` (`r x d`), from `seed`.
-pub fn small_random_init(r: usize, d: usize, scale: f64, seed: u64) -> DMatrix<f64> {
-    gmm_core::generate::gaussian_matrix(r, d, &mut seeded(seed)) * (scale / (d as f64).sqrt())
 }
