@@ -1,4 +1,5 @@
-//! Shared statistics: column means, covariances by one blocked product, class means and priors.
+//! Shared statistics: column means, covariances by one blocked product, class means and priors,
+//! and the least-squares slope of a power law.
 
 pub use gmm_core::linalg::column_means;
 use gmm_core::linalg::{gram_with, subtract_row, symmetrize};
@@ -112,6 +113,32 @@ pub fn fix_row_signs(a: &mut DMatrix<f64>) {
             row.neg_mut();
         }
     }
+}
+
+/// Least-squares slope of `log y` against `log x`: the exponent `a` of a power law `y ~ x^a`
+/// (e.g. `-1/2` for an estimator's error against its sample size).
+///
+/// `None` when the slope is undefined: fewer than two distinct `x`, lengths that differ, or a
+/// value that is not positive and finite (its logarithm is not a number).
+///
+/// ```
+/// let x = [100.0, 400.0, 1600.0];
+/// let y: Vec<f64> = x.iter().map(|n: &f64| 3.0 / n.sqrt()).collect();
+/// let a = baselines::stats::log_log_slope(&x, &y).unwrap();
+/// assert!((a + 0.5).abs() < 1e-12);
+/// assert_eq!(baselines::stats::log_log_slope(&[1.0, 1.0], &[1.0, 2.0]), None);
+/// ```
+pub fn log_log_slope(x: &[f64], y: &[f64]) -> Option<f64> {
+    let positive = |v: &f64| v.is_finite() && *v > 0.0;
+    if x.len() != y.len() || !x.iter().all(positive) || !y.iter().all(positive) {
+        return None;
+    }
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    let (mx, my) = (lx.iter().sum::<f64>() / lx.len() as f64, ly.iter().sum::<f64>() / ly.len() as f64);
+    let cov: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let var: f64 = lx.iter().map(|a| (a - mx).powi(2)).sum();
+    (var > 0.0).then(|| cov / var)
 }
 
 #[cfg(test)]

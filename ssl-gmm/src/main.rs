@@ -76,7 +76,7 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     if let Some(c) = e.downcast_ref::<cli::CheckFailure>() {
         return match c {
             cli::CheckFailure::Failed(_) => 1,
-            cli::CheckFailure::NotConverged(_) => 5,
+            cli::CheckFailure::NotCertified(_) => 5,
         };
     }
     for cause in e.chain() {

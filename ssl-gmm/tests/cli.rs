@@ -210,6 +210,8 @@ fn check_prints_evidence_and_rejects_unknown_claims() {
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["id"], "C5");
+    // The verdict travels in the JSON, spelled as in the table, Python and docs/theory.md.
+    assert!(lines.iter().all(|l| l["verdict"] == "holds"), "{stdout}");
     let (e, c) = (&lines[0]["evidence"], &lines[0]["control"]);
     assert_eq!((e["as_required"].as_bool(), c["as_required"].as_bool()), (Some(true), Some(true)));
     assert_eq!(

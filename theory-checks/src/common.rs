@@ -135,13 +135,3 @@ pub fn certified_simsiam(g: &Gmm, r: usize, tol: f64, seed: u64) -> Result<(Cert
     let run = ssl_losses::train_whitened_simsiam_certified(&mut source, &mut init, &config, 256, (&m, &c), tol)?;
     Ok((run, steps))
 }
-
-/// Least-squares slope of `log y` against `log x`.
-pub fn log_log_slope(x: &[f64], y: &[f64]) -> f64 {
-    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
-    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
-    let (mx, my) = (lx.iter().sum::<f64>() / lx.len() as f64, ly.iter().sum::<f64>() / ly.len() as f64);
-    let cov: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let var: f64 = lx.iter().map(|a| (a - mx).powi(2)).sum();
-    cov / var
-}

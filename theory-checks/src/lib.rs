@@ -220,11 +220,14 @@ pub struct Outcome {
     pub evidence: Evidence,
     /// The control's evidence.
     pub control: Evidence,
+    /// The verdict on the claim, from both.
+    pub verdict: Verdict,
     /// Seconds for both.
     pub seconds: f64,
 }
 
-/// The verdict on a claim.
+/// The verdict on a claim: one vocabulary for the CLI's table and JSON, Python and the docs
+/// (`holds`, `fails`, `not-certified`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
@@ -233,20 +236,36 @@ pub enum Verdict {
     Holds,
     /// The check failed or the control passed.
     Fails,
-    /// A trained map had no certificate: no verdict (the harness failed, not the claim).
-    NotConverged,
+    /// A trained map had no convergence certificate: no verdict (the harness failed, not the
+    /// claim).
+    NotCertified,
 }
 
-impl Outcome {
-    /// The verdict.
-    pub fn verdict(&self) -> Verdict {
-        if self.evidence.not_converged > 0 || self.control.not_converged > 0 {
-            Verdict::NotConverged
-        } else if self.evidence.as_required && self.control.as_required {
+impl Verdict {
+    /// The verdict's one spelling: `holds`, `fails` or `not-certified` (as serialised).
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Fails => "fails",
+            Verdict::NotCertified => "not-certified",
+        }
+    }
+
+    /// The verdict on a check and its control.
+    fn of(evidence: &Evidence, control: &Evidence) -> Self {
+        if evidence.not_converged > 0 || control.not_converged > 0 {
+            Verdict::NotCertified
+        } else if evidence.as_required && control.as_required {
             Verdict::Holds
         } else {
             Verdict::Fails
         }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -327,6 +346,7 @@ pub fn run(claim: &Claim, budget: Budget, master: u64) -> Result<Outcome> {
         id: claim.id,
         statement: claim.statement,
         tolerance: claim.tolerance,
+        verdict: Verdict::of(&evidence, &control),
         evidence,
         control,
         seconds: t.elapsed().as_secs_f64(),

@@ -5,9 +5,7 @@ use baselines::{CcaPairs, Fit, Lda, Pca};
 use gmm_core::{Gmm, Subspace, seeded};
 use ssl_losses::Centering;
 
-use crate::common::{
-    case_shape, cca_floor, certified_infonce, log_log_slope, mixture, offset_mixture, resolved, sin_to,
-};
+use crate::common::{case_shape, cca_floor, certified_infonce, mixture, offset_mixture, resolved, sin_to};
 use crate::evidence::{Case, Ctx, Result};
 
 /// The band a log-log slope of a mean sample error must fall in: theory -1/2, band +-0.25 (over
@@ -20,8 +18,9 @@ fn mean_errors(ns: &[usize], seeds: u64, mut estimate: impl FnMut(usize, u64) ->
     ns.iter().map(|&n| Ok((0..seeds).map(|s| estimate(n, s)).sum::<Result<f64>>()? / seeds as f64)).collect()
 }
 
+/// The slope of the errors against `n` (NaN, outside every band, when undefined: a zero error).
 fn slope_of(ns: &[usize], errors: &[f64]) -> f64 {
-    log_log_slope(&ns.iter().map(|&n| n as f64).collect::<Vec<_>>(), errors)
+    baselines::stats::log_log_slope(&ns.iter().map(|&n| n as f64).collect::<Vec<_>>(), errors).unwrap_or(f64::NAN)
 }
 
 fn in_band(slope: f64) -> bool {

@@ -44,15 +44,7 @@ pub enum CheckFailure {
     Failed(String),
     /// Some claim has a trained map without a certificate: no verdict (exit status 5).
     #[error("no verdict (a trained map has no convergence certificate): {0}")]
-    NotConverged(String),
-}
-
-fn verdict_cell(o: &Outcome) -> &'static str {
-    match o.verdict() {
-        Verdict::Holds => "holds",
-        Verdict::Fails => "FAILS",
-        Verdict::NotConverged => "NOT CONVERGED",
-    }
+    NotCertified(String),
 }
 
 fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
@@ -85,7 +77,7 @@ fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
             e.threshold,
             e.nearest_wrong.map(|v| format!("{v:.3e}")).unwrap_or_else(|| "-".into()),
             counted(c),
-            verdict_cell(o),
+            o.verdict,
             o.seconds
         );
     }
@@ -120,13 +112,13 @@ pub fn run_check(args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.out {
         write_atomic(path, |w| Ok(std::io::Write::write_all(w, report.as_bytes())?))?;
     }
-    let with = |v: Verdict| -> Vec<&str> { outcomes.iter().filter(|o| o.verdict() == v).map(|o| o.id).collect() };
-    let (failed, unconverged) = (with(Verdict::Fails), with(Verdict::NotConverged));
+    let with = |v: Verdict| -> Vec<&str> { outcomes.iter().filter(|o| o.verdict == v).map(|o| o.id).collect() };
+    let (failed, uncertified) = (with(Verdict::Fails), with(Verdict::NotCertified));
     if !failed.is_empty() {
         return Err(CheckFailure::Failed(failed.join(", ")).into());
     }
-    if !unconverged.is_empty() {
-        return Err(CheckFailure::NotConverged(unconverged.join(", ")).into());
+    if !uncertified.is_empty() {
+        return Err(CheckFailure::NotCertified(uncertified.join(", ")).into());
     }
     Ok(())
 }
