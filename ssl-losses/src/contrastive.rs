@@ -10,7 +10,7 @@
 
 use gmm_core::nalgebra::DMatrix;
 
-use gmm_core::{GmmError, check_positive, check_shape};
+use gmm_core::{check_positive, check_shape};
 
 use crate::error::Result;
 
@@ -20,7 +20,8 @@ use crate::kernels::{
     col_softmax_xent_add, normalize_rows, normalize_rows_backward, row_softmax_xent, softmax_xent_in_place,
 };
 use crate::objective::{
-    Batch, CONTRASTIVE_DIVERGENCE_FACTOR, Objective, check_blocks, ensure_shape, finite_loss, project_into,
+    Batch, CONTRASTIVE_DIVERGENCE_FACTOR, Objective, check_blocks, check_cosine_rank, ensure_shape, finite_loss,
+    project_into,
 };
 use crate::scalar::{Real, from_f64};
 
@@ -221,15 +222,8 @@ impl<T: Real> Core<T> {
     fn forward_backward(&mut self, x1: &DMatrix<T>, a1: &DMatrix<T>, x2: &DMatrix<T>, a2: &DMatrix<T>) -> Result<T> {
         let n = x1.nrows();
         let r = a1.nrows();
-        if self.score == Score::Cosine && r == 1 {
-            // One output direction: every cosine is +-1, so the loss is piecewise constant (its
-            // gradient zero, and undefined where a projection crosses 0): nothing to train.
-            return Err(GmmError::out_of_range(
-                "output dimension r with the cosine score",
-                1.0,
-                "at least 2 (with one direction every cosine is +-1: the loss is piecewise constant); use the dot score",
-            )
-            .into());
+        if self.score == Score::Cosine {
+            check_cosine_rank(r, "output dimension r with the cosine score", "use the dot score")?;
         }
         project_into(x1, a1, &mut self.z1)?;
         project_into(x2, a2, &mut self.z2)?;

@@ -169,3 +169,18 @@ pub(crate) fn ensure_shape<T: Real>(buf: &mut DMatrix<T>, n: usize, m: usize) {
         *buf = DMatrix::zeros(n, m);
     }
 }
+
+/// Refuses a cosine loss on one output direction: every cosine is then +-1, so the loss is
+/// piecewise constant (its gradient zero, and undefined where a projection crosses 0): nothing
+/// to train. `what` names the setting, `instead` the alternative that does train.
+pub(crate) fn check_cosine_rank(r: usize, what: &'static str, instead: &str) -> Result<()> {
+    if r == 1 {
+        return Err(GmmError::out_of_range(
+            what,
+            1.0,
+            format!("at least 2 (with one direction every cosine is +-1: the loss is piecewise constant); {instead}"),
+        )
+        .into());
+    }
+    Ok(())
+}

@@ -11,12 +11,12 @@
 //! `A = 0`; [`crate::whiten_rows`] projects `A` back onto `A M A^T = I`, and
 //! [`crate::whitened_optimum`] is the closed-form minimiser under that constraint.
 
+use gmm_core::check_shape;
 use gmm_core::linalg::{Op, gemm};
 use gmm_core::nalgebra::DMatrix;
-use gmm_core::{GmmError, check_shape};
 
 use crate::error::Result;
-use crate::objective::{Batch, Objective, check_blocks, ensure_shape, finite_loss, project_into};
+use crate::objective::{Batch, Objective, check_blocks, check_cosine_rank, ensure_shape, finite_loss, project_into};
 use crate::scalar::{Real, from_f64};
 
 /// The per-pair loss.
@@ -106,14 +106,8 @@ impl<T: Real> SimSiam<T> {
         let r = params.first().map_or(0, |a| a.nrows());
         let d = batch.left().ncols();
         check_blocks(params, grads, &[(r, d), (r, r)])?;
-        if self.form == SimSiamForm::NegCosine && r == 1 {
-            // As for InfoNCE's cosine score: with one direction every cosine is +-1.
-            return Err(GmmError::out_of_range(
-                "output dimension r with the negative-cosine form",
-                1.0,
-                "at least 2 (with one direction every cosine is +-1: the loss is piecewise constant); use the MSE form",
-            )
-            .into());
+        if self.form == SimSiamForm::NegCosine {
+            check_cosine_rank(r, "output dimension r with the negative-cosine form", "use the MSE form")?;
         }
         check_shape(a_target, r, d, "stop-gradient copy of A")?;
         check_shape(batch.right(), batch.len(), d, "positives against anchors")?;
