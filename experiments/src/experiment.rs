@@ -1,155 +1,121 @@
-//! The typed list of experiments: each one's file stem, title, plotted metric and axes.
+//! What an experiment is: one type behind the [`Experiment`] trait that says what it sweeps (its
+//! settings), what one job of it computes (its rows), how it is plotted and what the report
+//! says of it. The paper's experiments E1..E8 implement it in `catalogue`; a user's own
+//! experiment implements it outside the crate and runs through the same runner, CSV writer and
+//! report ([`crate::Suite::new`]).
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
 
-use crate::run::Row;
+use crate::error::Result;
+use crate::row::{Method, Metric, Row, Solver};
+use crate::stats::Stats;
+use crate::sweeps::Sweeps;
 
-/// One experiment of the reproduction (see README: E1..E8).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Experiment {
-    /// Anisotropy: the condition number of `Sigma`.
-    E1,
-    /// Augmentation noise: the coupling `delta`, with downstream k-means and LDA accuracy.
-    E2,
-    /// Dimension `d`.
-    E3,
-    /// Sample size `n` (a fixed sample, trained to the certificate): log-log slopes are rates.
-    E4,
-    /// Output dimension `r`: containment of F in row(A), and the weight outside F.
-    E5,
-    /// CLIP-GMM: weight outside each modality's shared Fisher subspace over training.
-    E6,
-    /// Real data (wine, digits) with supervised pairing: held-out k-means ARI.
-    E7,
-    /// Digits with label-free augmentations (two views of an image are a pair): held-out
-    /// k-means ARI after whitening each representation by its own covariance.
-    E8,
-}
-
-/// The statistic an experiment plots.
+/// An experiment's names, plot and schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Metric {
-    /// `sin theta_max` between the smaller and the larger of row(A) and F (containment).
-    SinThetaMax,
-    /// Share of `||A Sigma^{1/2}||_F^2` outside the Fisher coordinates.
-    ShareOutside,
-    /// Held-out k-means adjusted Rand index.
-    Ari,
-    /// Within-class share of the pairs' cross-covariance along CCA's directions (E7, E8).
-    WithinClassShare,
-}
-
-impl Metric {
-    /// The metric's value in a row.
-    pub fn of(self, row: &Row) -> Option<f64> {
-        match self {
-            Metric::SinThetaMax => row.sin_theta_max,
-            Metric::ShareOutside => row.share_outside,
-            Metric::Ari => row.ari,
-            Metric::WithinClassShare => row.within_class_share,
-        }
-    }
-}
-
-impl Experiment {
-    /// Every experiment, in order.
-    pub const ALL: [Experiment; 8] = [
-        Experiment::E1,
-        Experiment::E2,
-        Experiment::E3,
-        Experiment::E4,
-        Experiment::E5,
-        Experiment::E6,
-        Experiment::E7,
-        Experiment::E8,
-    ];
-
-    /// `E1`..`E8`.
-    pub fn id(self) -> &'static str {
-        match self {
-            Experiment::E1 => "E1",
-            Experiment::E2 => "E2",
-            Experiment::E3 => "E3",
-            Experiment::E4 => "E4",
-            Experiment::E5 => "E5",
-            Experiment::E6 => "E6",
-            Experiment::E7 => "E7",
-            Experiment::E8 => "E8",
-        }
-    }
-
+pub struct About {
+    /// Its id in the rows, e.g. `E1`.
+    pub id: &'static str,
     /// File stem of its CSV and SVG.
-    pub fn stem(self) -> &'static str {
-        match self {
-            Experiment::E1 => "e1_variance",
-            Experiment::E2 => "e2_augmentation_noise",
-            Experiment::E3 => "e3_dimension",
-            Experiment::E4 => "e4_sample_size",
-            Experiment::E5 => "e5_output_dimension",
-            Experiment::E6 => "e6_clip",
-            Experiment::E7 => "e7_real_data",
-            Experiment::E8 => "e8_augmented_digits",
-        }
-    }
-
+    pub stem: &'static str,
     /// Title of its plot and report section.
-    pub fn title(self) -> &'static str {
-        match self {
-            Experiment::E1 => "E1 variance structure: condition number of Σ",
-            Experiment::E2 => "E2 augmentation noise: coupling δ",
-            Experiment::E3 => "E3 dimension d",
-            Experiment::E4 => "E4 sample size n",
-            Experiment::E5 => "E5 output dimension r",
-            Experiment::E6 => "E6 CLIP-GMM: weight outside the shared Fisher subspace",
-            Experiment::E7 => "E7 real data, supervised pairing: k-means ARI on held-out samples",
-            Experiment::E8 => "E8 digits, label-free augmentations: held-out k-means ARI (whitened)",
-        }
-    }
-
+    pub title: &'static str,
     /// The plotted metric.
-    pub fn metric(self) -> Metric {
-        match self {
-            Experiment::E6 => Metric::ShareOutside,
-            Experiment::E7 | Experiment::E8 => Metric::Ari,
-            _ => Metric::SinThetaMax,
-        }
-    }
-
-    /// The y-axis label.
-    pub fn y_label(self) -> &'static str {
-        match self {
-            Experiment::E5 => "sin θ_max: F against row(A) (containment)",
-            Experiment::E6 => "share outside the shared Fisher subspace",
-            Experiment::E7 | Experiment::E8 => "k-means ARI (held-out)",
-            _ => "sin θ_max to F",
-        }
-    }
-
+    pub metric: Metric,
     /// The x-axis label.
-    pub fn x_label(self) -> &'static str {
-        match self {
-            Experiment::E1 => "condition number of Σ",
-            Experiment::E2 => "coupling δ",
-            Experiment::E3 => "dimension d",
-            Experiment::E4 => "pairs / samples n",
-            Experiment::E5 => "output dimension r",
-            Experiment::E6 => "training steps",
-            Experiment::E7 => "data set",
-            Experiment::E8 => "augmentations",
-        }
+    pub x_label: &'static str,
+    /// The y-axis label.
+    pub y_label: &'static str,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// A categorical x axis: the settings are the indices of named cases.
+    pub categorical: bool,
+    /// The methods its rows may name (a merge refuses others).
+    pub methods: &'static [Method],
+    /// The statistics every one of its rows fills (a merge refuses rows without them).
+    pub required: &'static [Metric],
+}
+
+/// One experiment: its sweep, its jobs' rows, its sentence in the report.
+pub trait Experiment: Sync {
+    /// Its names, plot and schema.
+    fn about(&self) -> About;
+
+    /// The settings the sweeps give it, in order: the swept value and its label (e.g.
+    /// `(100.0, "condition 100")`). Empty when the sweeps skip it.
+    fn settings(&self, s: &Sweeps) -> Vec<(f64, String)>;
+
+    /// The rows of one job (one setting and seed), one per method. Seeded by the job only, so
+    /// that rows do not depend on the order jobs run in or on the thread count.
+    ///
+    /// # Errors
+    /// The error of the method that failed.
+    fn rows(&self, job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>>;
+
+    /// Its sentence in the report, from all rows of a run and the summary of its metric over them.
+    fn sentence(&self, rows: &[Row], stats: &Stats) -> String;
+}
+
+/// One unit of work: an experiment at one setting and seed.
+#[derive(Clone)]
+pub struct Job<'e> {
+    /// The experiment.
+    pub experiment: &'e dyn Experiment,
+    /// The swept value.
+    pub setting: f64,
+    /// The setting as shown.
+    pub label: String,
+    /// The repetition.
+    pub seed: u64,
+}
+
+impl Job<'_> {
+    /// The experiment's id.
+    pub fn id(&self) -> &'static str {
+        self.experiment.about().id
     }
 
-    /// Logarithmic `(x, y)` axes.
-    pub fn log_axes(self) -> (bool, bool) {
-        match self {
-            Experiment::E1 | Experiment::E3 => (true, false),
-            Experiment::E4 | Experiment::E6 => (true, true),
-            _ => (false, false),
+    /// An empty row of this job for `method`, obtained by `solver`.
+    pub fn row(&self, method: Method, solver: Solver) -> Row {
+        Row {
+            experiment: self.id().into(),
+            setting: self.setting,
+            label: self.label.clone(),
+            method,
+            seed: self.seed,
+            sin_theta_max: None,
+            share_outside: None,
+            ari: None,
+            nmi: None,
+            accuracy: None,
+            singular_values: String::new(),
+            solver,
+            n: 0,
+            converged: None,
+            relative_grad: None,
+            sin_to_optimum: None,
+            within_class_share: None,
         }
     }
+}
 
-    /// Whether the x axis is categorical (named settings).
-    pub fn categorical(self) -> bool {
-        matches!(self, Experiment::E7 | Experiment::E8)
+impl fmt::Display for Job<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} seed {}", self.id(), self.label, self.seed)
+    }
+}
+
+impl fmt::Debug for Job<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Job({self})")
+    }
+}
+
+impl PartialEq for Job<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.id(), self.setting.to_bits(), &self.label, self.seed)
+            == (other.id(), other.setting.to_bits(), &other.label, other.seed)
     }
 }

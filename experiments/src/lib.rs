@@ -2,20 +2,25 @@
 #![deny(missing_docs)]
 
 pub mod augment;
+mod catalogue;
 pub mod data;
-pub mod error;
-pub mod experiment;
+mod error;
+mod experiment;
 pub mod io;
-pub mod manifest;
-pub mod plot;
-pub mod report;
-pub mod run;
-pub mod sweeps;
+mod manifest;
+mod plot;
+mod report;
+mod row;
+mod run;
+mod stats;
+mod sweeps;
 
+pub use catalogue::{E1, E2, E3, E4, E5, E6, E7, E8, PAPER};
 pub use data::Dataset;
 pub use error::{ExperimentError, Result};
-pub use experiment::{Experiment, Metric};
-pub use manifest::{Manifest, Merged, merge_shards, write_manifest};
-pub use report::{read_rows, write_csvs, write_report};
-pub use run::{Job, Row, Shard, jobs, run, run_job};
+pub use experiment::{About, Experiment, Job};
+pub use manifest::{MANIFEST, Manifest, Merged, fingerprint, job_key, merge_shards, write_manifest};
+pub use row::{Method, Metric, Row, Solver};
+pub use run::{Shard, Suite, run_job};
+pub use stats::{Point, Stats};
 pub use sweeps::Sweeps;

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
+use crate::experiment::Job;
 use crate::io::write_atomic;
-use crate::run::{Job, Row, Shard};
+use crate::row::{Method, Row, sort_rows};
+use crate::run::{Shard, Suite};
 use crate::sweeps::Sweeps;
 
 /// The file name of a manifest.
@@ -39,25 +41,25 @@ pub fn fingerprint(sweeps: &Sweeps) -> Result<String> {
 }
 
 /// `E1|condition 10|0`: experiment, setting label, seed.
-pub fn job_key(experiment: crate::Experiment, label: &str, seed: u64) -> String {
-    format!("{}|{label}|{seed}", experiment.id())
+pub fn job_key(experiment: &str, label: &str, seed: u64) -> String {
+    format!("{experiment}|{label}|{seed}")
 }
 
-fn key_of_job(j: &Job) -> String {
-    job_key(j.experiment, &j.label, j.seed)
+fn key_of_job(j: &Job<'_>) -> String {
+    job_key(j.id(), &j.label, j.seed)
 }
 
-/// Writes `out/manifest.json` for the jobs of `shard` of `sweeps`.
+/// Writes `out/manifest.json` for the jobs of `shard` of `sweeps` in `suite`.
 ///
 /// # Errors
 /// A file that cannot be written; sweeps that cannot be serialised.
-pub fn write_manifest(out: &Path, sweeps: &Sweeps, shard: Shard) -> Result<()> {
+pub fn write_manifest(suite: &Suite<'_>, out: &Path, sweeps: &Sweeps, shard: Shard) -> Result<()> {
     let manifest = Manifest {
         config_hash: fingerprint(sweeps)?,
         sweeps: sweeps.clone(),
         shard_index: shard.index,
         shard_count: shard.count,
-        jobs: shard.jobs(sweeps).iter().map(key_of_job).collect(),
+        jobs: suite.shard_jobs(sweeps, shard).iter().map(key_of_job).collect(),
     };
     let text =
         serde_json::to_string_pretty(&manifest).map_err(|e| ExperimentError::Config(format!("manifest: {e}")))?;
@@ -89,53 +91,27 @@ pub struct Merged {
     pub total: usize,
 }
 
-/// The methods an experiment's rows may name, and the columns every row of it must fill.
-fn schema(e: crate::Experiment) -> (&'static [&'static str], &'static [&'static str]) {
-    use crate::Experiment as E;
-    use crate::run::{SIMSIAM, SIMSIAM_EPOCHS};
-    const MIXTURE: &[&str] = &["InfoNCE", SIMSIAM, "CCA", "PCA", "LDA"];
-    const ANGLES: &[&str] = &["sin_theta_max", "share_outside"];
-    match e {
-        E::E1 | E::E3 | E::E4 | E::E5 => (MIXTURE, ANGLES),
-        E::E2 => (MIXTURE, &["sin_theta_max", "share_outside", "ari", "nmi", "accuracy"]),
-        E::E6 => (&["CLIP map A (x)", "CLIP map B (y)"], ANGLES),
-        E::E7 => (&["InfoNCE", "CCA", "PCA", "LDA"], &["ari", "nmi", "accuracy", "within_class_share"]),
-        E::E8 => (&["InfoNCE", SIMSIAM_EPOCHS, "CCA", "PCA", "LDA"], &["ari", "nmi", "within_class_share"]),
-    }
-}
-
 /// What is wrong with a row of job `setting` (the setting its manifest's sweeps give the
-/// job), if anything: an unknown method, another setting, a required column left empty, a
-/// trained map without its certificate's columns, or a value out of range.
-fn row_problem(r: &Row, setting: f64) -> Option<String> {
-    let (methods, required) = schema(r.experiment);
-    if !methods.contains(&r.method.as_str()) {
-        return Some(format!(
-            "unknown method {:?} for {} (known: {})",
-            r.method,
-            r.experiment.id(),
-            methods.join(", ")
-        ));
+/// job), if anything: an unknown experiment or method, another setting, a required column left
+/// empty, a trained map without its certificate's columns, or a value out of range.
+fn row_problem(suite: &Suite<'_>, r: &Row, setting: f64) -> Option<String> {
+    let Some(about) = suite.find(&r.experiment).map(|e| e.about()) else {
+        return Some(format!("unknown experiment {}", r.experiment));
+    };
+    if !about.methods.contains(&r.method) {
+        let known: Vec<&str> = about.methods.iter().map(|m| m.name()).collect();
+        return Some(format!("unknown method {} for {} (known: {})", r.method, about.id, known.join(", ")));
     }
     if r.setting.to_bits() != setting.to_bits() {
         return Some(format!("setting {} where the sweeps give {setting}", r.setting));
     }
-    let filled = |name: &str| match name {
-        "sin_theta_max" => r.sin_theta_max.is_some(),
-        "share_outside" => r.share_outside.is_some(),
-        "ari" => r.ari.is_some(),
-        "nmi" => r.nmi.is_some(),
-        "accuracy" => r.accuracy.is_some(),
-        _ => r.within_class_share.is_some(),
-    };
-    if let Some(name) = required.iter().find(|n| !filled(n)) {
-        return Some(format!("the column {name} is empty"));
+    if let Some(metric) = about.required.iter().find(|m| m.of(r).is_none()) {
+        return Some(format!("the column {} is empty", metric.column()));
     }
-    let trained = !matches!(r.method.as_str(), "CCA" | "PCA" | "LDA");
-    if trained && r.converged.is_none() {
+    if r.method.trained() && r.converged.is_none() {
         return Some("the column converged is empty for a trained map".into());
     }
-    if r.method == "InfoNCE" && r.relative_grad.is_none() {
+    if r.method == Method::InfoNce && r.relative_grad.is_none() {
         return Some("the column relative_grad is empty for InfoNCE".into());
     }
     out_of_range(r)
@@ -164,7 +140,7 @@ fn out_of_range(r: &Row) -> Option<String> {
 ///
 /// # Errors
 /// [`ExperimentError::Data`] naming the folder and what is wrong.
-pub fn merge_shards(dirs: &[PathBuf], allow_partial: bool) -> Result<Merged> {
+pub fn merge_shards(suite: &Suite<'_>, dirs: &[PathBuf], allow_partial: bool) -> Result<Merged> {
     let bad = |msg: String| ExperimentError::Data(msg);
     let mut seen_dirs = BTreeSet::new();
     let mut first: Option<(PathBuf, Manifest)> = None;
@@ -211,20 +187,21 @@ pub fn merge_shards(dirs: &[PathBuf], allow_partial: bool) -> Result<Merged> {
         }
         let listed: BTreeSet<&String> = m.jobs.iter().collect();
         let settings: BTreeMap<String, f64> =
-            crate::run::jobs(&m.sweeps).iter().map(|j| (key_of_job(j), j.setting)).collect();
-        let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for r in crate::report::read_rows(std::slice::from_ref(dir))
+            suite.jobs(&m.sweeps).iter().map(|j| (key_of_job(j), j.setting)).collect();
+        let mut found: BTreeMap<String, BTreeSet<Method>> = BTreeMap::new();
+        for r in suite
+            .read_rows(std::slice::from_ref(dir))
             .or_else(|e| if m.jobs.is_empty() { Ok(Vec::new()) } else { Err(e) })?
         {
-            let key = job_key(r.experiment, &r.label, r.seed);
+            let key = job_key(&r.experiment, &r.label, r.seed);
             if !listed.contains(&key) {
                 return Err(bad(format!("{}: a row of job {key}, which its manifest does not list", dir.display())));
             }
             let setting = settings.get(&key).copied().unwrap_or(f64::NAN);
-            if let Some(what) = row_problem(&r, setting) {
+            if let Some(what) = row_problem(suite, &r, setting) {
                 return Err(bad(format!("{}: job {key}, method {}: {what}", dir.display(), r.method)));
             }
-            if !found.entry(key.clone()).or_default().insert(r.method.clone()) {
+            if !found.entry(key.clone()).or_default().insert(r.method) {
                 return Err(bad(format!("{}: job {key} has two rows for {}", dir.display(), r.method)));
             }
             rows.push(r);
@@ -243,7 +220,7 @@ pub fn merge_shards(dirs: &[PathBuf], allow_partial: bool) -> Result<Merged> {
         }
     }
     let Some((_, m0)) = first else { return Err(bad("no shard folders given".into())) };
-    let all: Vec<String> = crate::run::jobs(&m0.sweeps).iter().map(key_of_job).collect();
+    let all: Vec<String> = suite.jobs(&m0.sweeps).iter().map(key_of_job).collect();
     let missing: Vec<String> = all.iter().filter(|k| !covered.contains(*k)).cloned().collect();
     if !missing.is_empty() && !allow_partial {
         let absent: Vec<String> =
@@ -255,6 +232,6 @@ pub fn merge_shards(dirs: &[PathBuf], allow_partial: bool) -> Result<Merged> {
             if absent.is_empty() { "none".into() } else { absent.join(", ") }
         )));
     }
-    crate::report::sort_rows(&mut rows);
+    sort_rows(&mut rows);
     Ok(Merged { rows, sweeps: m0.sweeps, missing, total: all.len() })
 }

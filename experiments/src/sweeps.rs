@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use crate::augment::Recipe;
 use crate::data::Dataset;
 use crate::error::{ExperimentError, Result};
-use crate::experiment::Experiment;
 
 /// The sweeps of every experiment. `ssl-gmm reproduce --print-config` prints the defaults;
 /// `--config FILE` overrides any subset of the fields.
@@ -135,19 +134,19 @@ impl Sweeps {
 
     /// The experiments these sweeps skip (an empty sweep, or `e8_pairs_per_image = 0`), each
     /// with the field that skips it: a run says what it does not do.
-    pub fn skipped(&self) -> Vec<(Experiment, &'static str)> {
+    pub fn skipped(&self) -> Vec<(&'static str, &'static str)> {
         let empty = [
-            (Experiment::E1, self.e1_conditions.is_empty(), "e1_conditions is empty"),
-            (Experiment::E2, self.e2_deltas.is_empty(), "e2_deltas is empty"),
-            (Experiment::E3, self.e3_dims.is_empty(), "e3_dims is empty"),
-            (Experiment::E4, self.e4_samples.is_empty(), "e4_samples is empty"),
-            (Experiment::E5, self.e5_ranks.is_empty(), "e5_ranks is empty"),
-            (Experiment::E6, self.e6_steps.is_empty(), "e6_steps is empty"),
-            (Experiment::E7, self.e7_datasets.is_empty(), "e7_datasets is empty"),
-            (Experiment::E8, self.e8_pairs_per_image == 0, "e8_pairs_per_image is 0"),
-            (Experiment::E8, self.e8_recipes.is_empty(), "e8_recipes is empty"),
+            ("E1", self.e1_conditions.is_empty(), "e1_conditions is empty"),
+            ("E2", self.e2_deltas.is_empty(), "e2_deltas is empty"),
+            ("E3", self.e3_dims.is_empty(), "e3_dims is empty"),
+            ("E4", self.e4_samples.is_empty(), "e4_samples is empty"),
+            ("E5", self.e5_ranks.is_empty(), "e5_ranks is empty"),
+            ("E6", self.e6_steps.is_empty(), "e6_steps is empty"),
+            ("E7", self.e7_datasets.is_empty(), "e7_datasets is empty"),
+            ("E8", self.e8_pairs_per_image == 0, "e8_pairs_per_image is 0"),
+            ("E8", self.e8_recipes.is_empty(), "e8_recipes is empty"),
         ];
-        let mut out: Vec<(Experiment, &'static str)> = Vec::new();
+        let mut out: Vec<(&'static str, &'static str)> = Vec::new();
         for (e, skip, why) in empty {
             if skip && !out.iter().any(|(seen, _)| *seen == e) {
                 out.push((e, why));
@@ -283,7 +282,7 @@ mod tests {
         assert!(Sweeps::from_json(r#"{"nope": 1}"#).unwrap_err().to_string().contains("unknown field"));
         let s = Sweeps::from_json_over(r#"{"steps": 7, "e6_steps": []}"#, &Sweeps::quick()).unwrap();
         assert_eq!((s.steps, s.seeds), (7, Sweeps::quick().seeds));
-        assert_eq!(s.skipped(), vec![(Experiment::E6, "e6_steps is empty")]);
+        assert_eq!(s.skipped(), vec![("E6", "e6_steps is empty")]);
         assert!(Sweeps::default().skipped().is_empty());
         let err = Sweeps::from_json(r#"{"seeds": 1000000000000}"#).unwrap_err();
         assert!(matches!(err, ExperimentError::Core(gmm_core::GmmError::OverBudget { .. })), "{err}");

@@ -54,6 +54,16 @@ pub enum Side {
     Y,
 }
 
+impl Side {
+    /// `x` or `y`, as the modality is written.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::X => "x",
+            Side::Y => "y",
+        }
+    }
+}
+
 impl Modality {
     /// Validating constructor; see [`Modality`] for shapes.
     pub fn new(

@@ -23,6 +23,7 @@ pub mod estimator;
 pub mod generate;
 pub mod gmm;
 pub mod linalg;
+mod number;
 pub mod parallel;
 pub mod population;
 pub mod presets;
@@ -40,6 +41,7 @@ pub use error::{
 pub use estimator::{Fit, Predict, Transform, Validate};
 pub use generate::{MixtureGenerator, textbook_2d};
 pub use gmm::{Gmm, GmmSpec};
+pub use number::Sig3;
 pub use presets::{Model, PRESETS, preset};
 pub use rng::{SeedRng, seeded, stable_hash};
 pub use sample::{Labelled, PairSampler, Pairs, check_delta, check_pairs};

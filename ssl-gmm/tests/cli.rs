@@ -511,3 +511,67 @@ fn the_default_model_is_named_in_help_and_used() {
     let (ok, stdout, _) = ssl_gmm(&["describe"]);
     assert!(ok && stdout.contains("mixture pca-trap"), "{stdout}");
 }
+
+/// A number printed in a Rust `{:e}` form (`5.039e-2`, `1.000e0`, `3e5`): the human outputs
+/// print three significant digits with a signed two-digit exponent (`5.04e-06`) instead. A
+/// power of ten written in prose (`<= 1e-9`, a tolerance's formula) is not a printed number.
+fn short_exponent(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    (1..b.len()).find_map(|i| {
+        let number_before = b[i - 1].is_ascii_digit();
+        let word_before = (0..i)
+            .rev()
+            .take_while(|&j| b[j].is_ascii_alphanumeric() || b[j] == b'.')
+            .any(|j| b[j].is_ascii_alphabetic());
+        if b[i] != b'e' || !number_before || word_before {
+            return None;
+        }
+        let rest = &text[i + 1..];
+        let digits = rest.strip_prefix(['+', '-']).map(|r| r.bytes().take_while(u8::is_ascii_digit).count());
+        let bare = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let decimal_mantissa =
+            b[..i].iter().rev().take_while(|c| c.is_ascii_digit() || **c == b'.').any(|c| *c == b'.');
+        let ok = matches!(digits, Some(n) if n >= 2 || !decimal_mantissa);
+        (!ok && (digits.is_some() || bare > 0)).then(|| text[i.saturating_sub(8)..(i + 4).min(text.len())].to_string())
+    })
+}
+
+#[test]
+fn human_output_has_three_digit_numbers_and_paper_names() {
+    assert_eq!(short_exponent("gap 5.039e-2 here").as_deref(), Some("ap 5.039e-2 "));
+    assert!(short_exponent("loss 1.000e0").is_some() && short_exponent("3e5").is_some());
+    assert_eq!(short_exponent("norm 3.54e-06, pca-trap, e1_variance, 1e-05, tolerance <= 1e-9"), None);
+    let wine = data_file("wine.csv");
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["presets"],
+        vec!["describe", "--preset", "anisotropic"],
+        vec!["describe", "--preset", "clip"],
+        vec!["train", "--preset", "pca-trap", "--samples", "4096"],
+        vec!["train", "--preset", "pca-trap", "--samples", "2", "--batch", "2"],
+        vec!["train", "--preset", "pca-trap", "--method", "simsiam-whitened", "--steps", "300"],
+        vec!["train", "--preset", "pca-trap", "--method", "simsiam", "--steps", "30"],
+        vec!["train", "--preset", "clip", "--method", "clip", "--steps", "50"],
+        vec!["fit", "--method", "cca", "--data", &wine, "--labels-col", "last", "--evaluate"],
+        vec!["fit", "--method", "pca", "--data", &wine, "--labels-col", "last", "--evaluate"],
+        vec!["check", "--quick", "--claims", "C1,C2"],
+    ];
+    // Rust `Debug` spellings of the CLI's enums and options.
+    let debug =
+        ["Infonce", "Simsiam", "Clip ", "Lda ", "Pca ", "Cca ", "Some(", "None", "Quick", "Full", "[\"", "X:", "Y:"];
+    for args in runs {
+        let (_, stdout, stderr) = ssl_gmm(&args);
+        // Machine-readable parts (the JSON `fit` prints) keep every digit: only prose is checked.
+        let human: String = format!("{stdout}\n{stderr}")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with(['{', '"', '[', ']', '}']))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!human.trim().is_empty(), "{args:?} printed nothing");
+        if let Some(bad) = short_exponent(&human) {
+            panic!("{args:?}: a number not in the three-digit format near {bad:?}:\n{human}");
+        }
+        if let Some(name) = debug.iter().find(|d| human.contains(*d)) {
+            panic!("{args:?}: a Debug name {name:?}:\n{human}");
+        }
+    }
+}

@@ -31,6 +31,11 @@ pub enum Budget {
 }
 
 impl Budget {
+    /// `quick` or `full`: its name in the CLI's flags and reports.
+    pub fn name(self) -> &'static str {
+        self.pick("quick", "full")
+    }
+
     /// `quick` or `full` depending on the budget.
     pub fn pick<T>(self, quick: T, full: T) -> T {
         match self {

@@ -1,6 +1,7 @@
 //! Exact identities: C1, C2, C5, C13, C14. Thresholds are rounding tolerances (the quantities
 //! are equal in exact arithmetic) or, for Monte Carlo, z-scores at a stated error rate.
 
+use gmm_core::Sig3;
 use gmm_core::generate::gaussian_matrix;
 use gmm_core::linalg::{RANK_RTOL, cholesky, orthonormal_column_basis, sym_eig_desc};
 use gmm_core::{GmmError, Subspace, seeded};
@@ -35,7 +36,7 @@ fn posterior_gap(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
     Ok(Case::at_most(
         stat,
         1e-9,
-        format!("k {k}, d {d}: max |p(z|x) - p(z|{}x)| = {stat:.1e}", if orthogonal { "Q" } else { "P" }),
+        format!("k {k}, d {d}: max |p(z|x) - p(z|{}x)| = {}", if orthogonal { "Q" } else { "P" }, Sig3(stat)),
     )
     .nearest_wrong(with_q))
 }
@@ -60,7 +61,7 @@ fn range_gap(ctx: &Ctx, control: bool) -> Result<Case> {
     let means = Subspace::from_columns(&sb, RANK_RTOL)?;
     let wrong = fisher.sin_theta_max(&means)?;
     let stat = if control { wrong } else { fisher.sin_theta_max(&total)? };
-    Ok(Case::at_most(stat, 1e-8, format!("k {k}, d {d}: sin theta_max {stat:.1e}")).nearest_wrong(wrong))
+    Ok(Case::at_most(stat, 1e-8, format!("k {k}, d {d}: sin theta_max {}", Sig3(stat))).nearest_wrong(wrong))
 }
 
 /// C5: `L(A; x) = L(A G^{-1}; G x)` for InfoNCE, SimSiam and CLIP. Statistic: max relative gap.
@@ -117,7 +118,7 @@ fn reparametrisation_gap(ctx: &Ctx, control: bool) -> Result<Case> {
     Ok(Case::at_most(
         worst,
         1e-10,
-        format!("max relative |L(A; x) - L(A G^-1; G x)| over InfoNCE, SimSiam, CLIP: {worst:.1e}"),
+        format!("max relative |L(A; x) - L(A G^-1; G x)| over InfoNCE, SimSiam, CLIP: {}", Sig3(worst)),
     ))
 }
 
@@ -218,8 +219,10 @@ fn small_a_phase(ctx: &Ctx, against_fisher: bool) -> Result<Case> {
         gap.max(sin),
         1e-4,
         format!(
-            "gradient gap to -(2/tau) A Cov(x+,x) at |A| = 1e-5: {gap:.1e} (falls {ratio:.0}x from 1e-4; O(eps^2) needs > 30x); iterate's sin to the {}: {sin:.1e}",
-            if against_fisher { "Fisher subspace" } else { "mean span" }
+            "gradient gap to -(2/tau) A Cov(x+,x) at |A| = 1e-5: {} (falls {ratio:.0}x from 1e-4; O(eps^2) needs > 30x); iterate's sin to the {}: {}",
+            Sig3(gap),
+            if against_fisher { "Fisher subspace" } else { "mean span" },
+            Sig3(sin)
         ),
     )
     .and(ratio > 30.0)

@@ -2,6 +2,7 @@
 //! certified InfoNCE minimiser against the label-free closed form on the same pairs).
 
 use baselines::{CcaPairs, Fit, Lda, Pca};
+use gmm_core::Sig3;
 use gmm_core::{Gmm, Subspace, seeded};
 use ssl_losses::Centering;
 
@@ -54,7 +55,11 @@ fn pca_rate(ctx: &Ctx, trap: bool) -> Result<Case> {
     Ok(Case::at_most(
         slope,
         SLOPE_BAND.1,
-        format!("population PCA sin {population:.1e}; slope {slope:.3} over errors {errors:.3?}"),
+        format!(
+            "population PCA sin {}; slope {slope:.3} over errors [{}]",
+            Sig3(population),
+            errors.iter().map(|e| Sig3(*e).to_string()).collect::<Vec<_>>().join(", ")
+        ),
     )
     .and(in_band(slope) && population < 1e-8)
     .nearest_wrong(0.0))
@@ -117,13 +122,15 @@ fn floor_ratio(family: Family, ctx: &Ctx, offset: f64) -> Result<Case> {
         ratio,
         FLOOR_FACTOR,
         format!(
-            "k {}, d {}, n {}: InfoNCE sin {sin:.3e} / CCA floor {floor:.3e} = {ratio:.2}; {} {wrong:.3}{}",
+            "k {}, d {}, n {}: InfoNCE sin {} / CCA floor {} = {ratio:.2}; {} {wrong:.3}{}",
             r + 1,
             g.dim(),
             pairs.x.nrows(),
+            Sig3(sin),
+            Sig3(floor),
             if family == Family::Trap { "population PCA sin" } else { "mean span sin" },
             population.map_or(String::new(), |(slope, sins, _)| {
-                let sins: Vec<String> = sins.iter().map(|v| format!("{v:.1e}")).collect();
+                let sins: Vec<String> = sins.iter().map(|v| Sig3(*v).to_string()).collect();
                 format!(
                     "; population minimiser sin [{}] at N = {POPULATION_SIZES:?}, slope {slope:.2}",
                     sins.join(", ")

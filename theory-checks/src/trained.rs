@@ -3,6 +3,7 @@
 //! estimator on the same sample.
 
 use baselines::{Cca, Fit, KMeans, Lda, adjusted_rand_index};
+use gmm_core::Sig3;
 use gmm_core::linalg::RANK_RTOL;
 use gmm_core::{ClipGenerator, Gmm, LinearMap, Side, Subspace, seeded};
 use nalgebra::DMatrix;
@@ -61,9 +62,10 @@ fn jensen(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
         p_value,
         C6_LEVEL,
         format!(
-            "paired t = {t:.1} for L(A) - L(A{}) > 0 at {} ({n} common samples); p {p_value:.1e}",
+            "paired t = {t:.1} for L(A) - L(A{}) > 0 at {} ({n} common samples); p {p_value}",
             if orthogonal { "Q" } else { "P" },
-            if orthogonal { "a map reading the Fisher coordinates" } else { "a random A, entries N(0, 0.4^2)" }
+            if orthogonal { "a map reading the Fisher coordinates" } else { "a random A, entries N(0, 0.4^2)" },
+            p_value = Sig3(p_value)
         ),
     ))
 }
@@ -119,10 +121,12 @@ pub fn c8(ctx: &Ctx) -> Result<Case> {
         ratio,
         FLOOR_FACTOR,
         format!(
-            "r {r}, d {}: containment sin {sin:.2e} / floor {floor:.2e} = {ratio:.2}; weight {:.1}x the noise floor; extra directions {:.2}x the 2-row floor",
+            "r {r}, d {}: containment sin {sin} / floor {floor} = {ratio:.2}; weight {:.1}x the noise floor; extra directions {:.2}x the 2-row floor",
             g.dim(),
             w / null_all,
-            extra / null_extra
+            extra / null_extra,
+            sin = Sig3(sin),
+            floor = Sig3(floor)
         ),
     )
     .and(w >= NOISE_FACTOR * null_all && extra <= NOISE_FACTOR * null_extra)
@@ -180,7 +184,9 @@ pub fn c9(ctx: &Ctx) -> Result<Case> {
         ratio,
         FLOOR_FACTOR,
         format!(
-            "delta {delta}, n {n}: sin {sin:.2e} / floor {floor:.2e} = {ratio:.2}; ARI {ari_ssl:.3} vs LDA {ari_lda:.3}"
+            "delta {delta}, n {n}: sin {sin} / floor {floor} = {ratio:.2}; ARI {ari_ssl:.3} vs LDA {ari_lda:.3}",
+            sin = Sig3(sin),
+            floor = Sig3(floor)
         ),
     )
     .certified(converged)
@@ -209,8 +215,10 @@ pub fn tost(gaps: &[f64], level: f64) -> (bool, f64, String) {
         p <= level,
         p,
         format!(
-            "ARI gap (InfoNCE - LDA) mean {mean:+.4}, sd {sd:.4} over {} cases; TOST margin {C9_MARGIN}: p {p:.1e} (level {level:.1e})",
-            gaps.len()
+            "ARI gap (InfoNCE - LDA) mean {mean:+.4}, sd {sd:.4} over {} cases; TOST margin {C9_MARGIN}: p {p} (level {level})",
+            gaps.len(),
+            p = Sig3(p),
+            level = Sig3(level)
         ),
     )
 }
@@ -274,7 +282,7 @@ fn clip_case(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
         let sin = sin_to(map.components(), &f)?;
         worst = worst.max(sin / floor);
         wrong = wrong.min(shared.mean_span()?.sin_theta_max(&f)? / floor);
-        notes.push(format!("{side:?}: sin to shared F {sin:.2e} / CCA floor {floor:.2e}"));
+        notes.push(format!("{}: sin to shared F {} / CCA floor {}", side.name(), Sig3(sin), Sig3(floor)));
     }
     Ok(Case::at_most(worst, FLOOR_FACTOR, format!("n {}: {}", pairs.x.nrows(), notes.join("; ")))
         .certified(fit.run.converged())
@@ -322,8 +330,10 @@ pub fn c11(ctx: &Ctx) -> Result<Case> {
         trained,
         C11_TOL,
         format!(
-            "closed form sin {exact:.1e}; trained sin {trained:.2e} (to the optimum {:.2e}, eigengap {:.3}, budget {budget} steps, start {}, {} steps in all{})",
-            cert.sin_to_optimum,
+            "closed form sin {}; trained sin {} (to the optimum {}, eigengap {:.3}, budget {budget} steps, start {}, {} steps in all{})",
+            Sig3(exact),
+            Sig3(trained),
+            Sig3(cert.sin_to_optimum),
             cert.eigengap,
             run.start,
             run.total_steps,
@@ -354,7 +364,7 @@ pub fn c11_control(ctx: &Ctx) -> Result<Case> {
     });
     let out = Lbfgs::default().minimize(&mut cost, vec![start.clone(), DMatrix::identity(2, 2)], &mut ())?;
     let shrink = out.params[0].norm() / start.norm();
-    Ok(Case::at_least(shrink, 1e-3, format!("unconstrained, true gradient: ||A||_F / ||A_0||_F = {shrink:.1e}"))
+    Ok(Case::at_least(shrink, 1e-3, format!("unconstrained, true gradient: ||A||_F / ||A_0||_F = {}", Sig3(shrink)))
         .certified(out.run.converged() || shrink < 1e-6))
 }
 
@@ -389,8 +399,9 @@ fn uncentred(ctx: &Ctx, offset: f64) -> Result<Case> {
         inside.max(restored),
         FLOOR_FACTOR,
         format!(
-            "k {k}, d {}, offset {offset}: raw map in span{{Sigma^-1 mu_i}} {inside:.2}, off F {off:.2}; centred map to F {restored:.2} (all over the CCA floor {floor:.2e})",
-            g.dim()
+            "k {k}, d {}, offset {offset}: raw map in span{{Sigma^-1 mu_i}} {inside:.2}, off F {off:.2}; centred map to F {restored:.2} (all over the CCA floor {})",
+            g.dim(),
+            Sig3(floor)
         ),
     )
     .and(off > FLOOR_FACTOR)

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use gmm_core::Sig3;
 use theory_checks::{Budget, FAMILY_WISE_ERROR, Outcome, Verdict, registry, run, select};
 
 use super::io::write_atomic;
@@ -52,8 +53,10 @@ fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
     let claims = registry().len();
     let _ = writeln!(
         s,
-        "Claims of docs/theory.md, budget {budget:?}, master seed {seed}. Each claim is judged by its pass count at level {:.1e} (family-wise {FAMILY_WISE_ERROR:.0e} over {claims} claims, docs/theory.md 5.1).\n",
-        FAMILY_WISE_ERROR / claims as f64
+        "Claims of docs/theory.md, budget {}, master seed {seed}. Each claim is judged by its pass count at level {} (family-wise {} over {claims} claims, docs/theory.md 5.1).\n",
+        budget.name(),
+        Sig3(FAMILY_WISE_ERROR / claims as f64),
+        Sig3(FAMILY_WISE_ERROR)
     );
     let _ = writeln!(
         s,
@@ -68,14 +71,14 @@ fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.3e} | {:.3e} | {} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
             o.id,
             o.statement,
             counted(e),
             e.allowed,
-            e.worst,
-            e.threshold,
-            e.nearest_wrong.map(|v| format!("{v:.3e}")).unwrap_or_else(|| "-".into()),
+            Sig3(e.worst),
+            Sig3(e.threshold),
+            e.nearest_wrong.map(|v| Sig3(v).to_string()).unwrap_or_else(|| "-".into()),
             counted(c),
             o.verdict,
             o.seconds

@@ -1,7 +1,7 @@
 //! `ssl-gmm describe`: the mixture's shape, its Fisher subspace, its top principal subspace and
 //! the principal angles between them (where PCA fails, at a glance).
 
-use gmm_core::{ClipGmm, Gmm, Model, Side, Subspace, linalg::sym_eig_desc};
+use gmm_core::{ClipGmm, Gmm, Model, Side, Sig3, Subspace, linalg::sym_eig_desc};
 use serde::Serialize;
 
 use super::model::ModelArgs;
@@ -157,24 +157,27 @@ fn print_human(facts: &Facts) -> anyhow::Result<()> {
             let weights: Vec<String> = f.weights.iter().map(|w| format!("{w:.3}")).collect();
             outln!("  weights                      [{}]", weights.join(", "));
             outln!(
-                "  covariance eigenvalues       {:.4} .. {:.4} (condition number {:.1})",
-                f.covariance_eigenvalue_min,
-                f.covariance_eigenvalue_max,
-                f.condition_number
+                "  covariance eigenvalues       {} .. {} (condition number {})",
+                Sig3(f.covariance_eigenvalue_min),
+                Sig3(f.covariance_eigenvalue_max),
+                Sig3(f.condition_number)
             );
             outln!("  Fisher subspace              dimension {}", f.fisher_dim);
-            let angles: Vec<String> = f.pca_vs_fisher_angles_deg.iter().map(|a| format!("{a:.2}")).collect();
+            let angles: Vec<String> = f.pca_vs_fisher_angles_deg.iter().map(|a| Sig3(*a).to_string()).collect();
             outln!("  PCA vs Fisher angles (deg)   [{}]", angles.join(", "));
             outln!(
-                "  PCA vs Fisher sin theta_max  {:.3e}: {}",
-                f.pca_vs_fisher_sin_theta_max,
+                "  PCA vs Fisher sin theta_max  {}: {}",
+                Sig3(f.pca_vs_fisher_sin_theta_max),
                 verdict(f.pca_vs_fisher_sin_theta_max)
             );
-            outln!("  mean span vs Fisher          sin theta_max {:.3e}", f.mean_span_vs_fisher_sin_theta_max);
+            outln!("  mean span vs Fisher          sin theta_max {}", Sig3(f.mean_span_vs_fisher_sin_theta_max));
         }
         Facts::Clip { name, k, private_orthogonality_gap, x, y } => {
             outln!("CLIP-GMM {name}: k = {k} shared components");
-            outln!("  private orthogonality gap    {private_orthogonality_gap:.2e} (0: claim C10's condition holds)");
+            outln!(
+                "  private orthogonality gap    {} (0: claim C10's condition holds)",
+                Sig3(*private_orthogonality_gap)
+            );
             for (label, m) in [("x", x), ("y", y)] {
                 outln!(
                     "  modality {label}: d = {}, {} private components; Fisher dims: shared {}, private {}, marginal {}",
@@ -184,8 +187,8 @@ fn print_human(facts: &Facts) -> anyhow::Result<()> {
                     m.private_dim,
                     m.marginal_fisher_dim
                 );
-                outln!("    shared vs Cov(x|z) Fisher  sin theta_max {:.3e}", m.shared_vs_conditional_sin_theta_max);
-                outln!("    PCA vs shared Fisher       sin theta_max {:.3e}", m.pca_vs_shared_sin_theta_max);
+                outln!("    shared vs Cov(x|z) Fisher  sin theta_max {}", Sig3(m.shared_vs_conditional_sin_theta_max));
+                outln!("    PCA vs shared Fisher       sin theta_max {}", Sig3(m.pca_vs_shared_sin_theta_max));
             }
         }
     }

@@ -8,7 +8,7 @@ use baselines::{
     CcaPairs, Fit, KMeans, Lda, Pca, Shrinkage, adjusted_rand_index, clustering_accuracy, normalized_mutual_info,
 };
 use clap::ValueEnum;
-use gmm_core::LinearMap;
+use gmm_core::{LinearMap, Sig3};
 use serde::Serialize;
 
 use experiments::data::{
@@ -23,6 +23,17 @@ enum Method {
     Lda,
     Pca,
     Cca,
+}
+
+impl Method {
+    /// The method as the papers write it.
+    fn name(self) -> &'static str {
+        match self {
+            Method::Lda => "LDA",
+            Method::Pca => "PCA",
+            Method::Cca => "CCA",
+        }
+    }
 }
 
 /// Arguments of `fit`.
@@ -206,8 +217,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let total: f64 = fit.eigenvalues.iter().map(|v| v.max(0.0)).sum();
             if total <= 0.0 {
                 bail!(
-                    "CCA found no positive canonical correlation between the views (largest {:.3e}): the pairs share no signal",
-                    fit.eigenvalues.first().copied().unwrap_or(0.0)
+                    "CCA found no positive canonical correlation between the views (largest {}): the pairs share no signal",
+                    Sig3(fit.eigenvalues.first().copied().unwrap_or(0.0))
                 );
             }
             let ratio = fit.eigenvalues.iter().map(|v| v.max(0.0) / total).collect();
@@ -235,17 +246,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         evaluation,
     };
     eprintln!(
-        "{:?} on {} ({} samples x {} features{}): {} directions, explained-variance ratio {:?}",
-        args.method,
+        "{} on {} ({} samples x {} features{}): {} directions, explained-variance ratio [{}]",
+        args.method.name(),
         args.data.display(),
         x.nrows(),
         x.ncols(),
         classes.map(|c| format!(", {c} classes")).unwrap_or_default(),
         report.dim,
-        report.explained_variance_ratio.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>()
+        report.explained_variance_ratio.iter().map(|v| Sig3(*v).to_string()).collect::<Vec<_>>().join(", ")
     );
     if let Some(e) = &report.evaluation {
-        eprintln!("k-means on the projection: ARI {:.4}, NMI {:.4}, accuracy {:.4}", e.ari, e.nmi, e.accuracy);
+        eprintln!("k-means on the projection: ARI {}, NMI {}, accuracy {}", Sig3(e.ari), Sig3(e.nmi), Sig3(e.accuracy));
     }
     let json = serde_json::to_string_pretty(&report)?;
     match &args.out {

@@ -48,7 +48,8 @@ enum Command {
     /// Sample augmentation pairs (or CLIP pairs) with their labels to CSV or NPY.
     #[command(allow_negative_numbers = true)]
     Sample(sample::Args),
-    /// Train InfoNCE, SimSiam or CLIP on streaming pairs and compare with the Fisher subspace.
+    /// Train InfoNCE (a fixed sample, L-BFGS to its certificate), SimSiam, whitened SimSiam or CLIP
+    /// (streams) on pairs of a mixture and compare with the Fisher subspace.
     #[command(allow_negative_numbers = true)]
     Train(train::Args),
     /// Fit a baseline (LDA, PCA, CCA on pairs) to data from a file; optionally evaluate by k-means.

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use experiments::{Experiment, Shard, Sweeps};
+use experiments::{Shard, Suite, Sweeps};
 
 /// Arguments of `reproduce`.
 #[derive(Debug, clap::Args)]
@@ -74,34 +74,37 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     sweeps.validate()?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
-    let mine = shard.jobs(&sweeps);
+    let suite = Suite::paper();
+    let mine = suite.shard_jobs(&sweeps, shard);
     for (experiment, why) in sweeps.skipped() {
-        eprintln!("note: {} is skipped: {why}", experiment.id());
+        eprintln!("note: {experiment} is skipped: {why}");
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let show = !args.quiet && std::io::stderr().is_terminal();
     let bars = indicatif::MultiProgress::new();
-    let mut per_experiment: BTreeMap<Experiment, indicatif::ProgressBar> = BTreeMap::new();
-    for id in Experiment::ALL {
-        let count = mine.iter().filter(|j| j.experiment == id).count() as u64;
+    let mut per_experiment: BTreeMap<&str, indicatif::ProgressBar> = BTreeMap::new();
+    for experiment in suite.experiments() {
+        let about = experiment.about();
+        let count = mine.iter().filter(|j| j.id() == about.id).count() as u64;
         let bar = if show { bars.add(indicatif::ProgressBar::new(count)) } else { indicatif::ProgressBar::hidden() };
         bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
-        bar.set_message(id.title());
-        per_experiment.insert(id, bar);
+        bar.set_message(about.title);
+        per_experiment.insert(about.id, bar);
     }
     let start = std::time::Instant::now();
-    let rows = experiments::run(&sweeps, shard, &|job| per_experiment[&job.experiment].inc(1));
+    let rows = suite.run(&sweeps, shard, &|job| per_experiment[job.id()].inc(1));
     per_experiment.values().for_each(|b| b.finish_and_clear());
     let rows = rows?;
-    experiments::write_csvs(&rows, &args.out)?;
-    experiments::write_manifest(&args.out, &sweeps, shard)?;
+    suite.write_csvs(&rows, &args.out)?;
+    experiments::write_manifest(&suite, &args.out, &sweeps, shard)?;
     if shard == Shard::WHOLE {
-        experiments::write_report(&rows, &args.out, Some(start.elapsed().as_secs_f64()))?;
+        suite.write_report(&rows, &args.out, Some(start.elapsed().as_secs_f64()))?;
         eprintln!(
-            "wrote {} rows, 8 CSVs, 8 plots, report.md and summary.json to {} in {:.1} s",
+            "wrote {} rows, {n} CSVs, {n} plots, report.md and summary.json to {} in {:.1} s",
             rows.len(),
             args.out.display(),
-            start.elapsed().as_secs_f64()
+            start.elapsed().as_secs_f64(),
+            n = suite.experiments().len()
         );
     } else {
         eprintln!(
@@ -128,12 +131,13 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let merged = experiments::merge_shards(&args.dirs, args.allow_partial)?;
+    let suite = Suite::paper();
+    let merged = experiments::merge_shards(&suite, &args.dirs, args.allow_partial)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    experiments::write_csvs(&merged.rows, &args.out)?;
-    experiments::write_report(&merged.rows, &args.out, None)?;
+    suite.write_csvs(&merged.rows, &args.out)?;
+    suite.write_report(&merged.rows, &args.out, None)?;
     if merged.missing.is_empty() {
-        experiments::write_manifest(&args.out, &merged.sweeps, Shard::WHOLE)?;
+        experiments::write_manifest(&suite, &args.out, &merged.sweeps, Shard::WHOLE)?;
         eprintln!("merged {} rows of all {} jobs into {}", merged.rows.len(), merged.total, args.out.display());
     } else {
         eprintln!(

@@ -1,5 +1,6 @@
-//! `ssl-gmm train`: trains a loss on streaming pairs of a mixture and reports how close the
-//! learned row space is to the Fisher subspace (and to PCA's).
+//! `ssl-gmm train`: trains a loss on pairs of a mixture (InfoNCE on a fixed sample by L-BFGS to
+//! its certificate by default; the other losses, or InfoNCE with `--stream`, on streams) and
+//! reports how close the learned row space is to the Fisher subspace (and to PCA's).
 
 use std::io::IsTerminal;
 use std::ops::ControlFlow;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::ValueEnum;
 use gmm_core::Fit;
-use gmm_core::{Gmm, LinearMap, Model, Side, Subspace};
+use gmm_core::{Gmm, LinearMap, Model, Side, Sig3, Subspace};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
@@ -28,6 +29,18 @@ enum Method {
     Simsiam,
     SimsiamWhitened,
     Clip,
+}
+
+impl Method {
+    /// The method as the papers write it.
+    fn name(self) -> &'static str {
+        match self {
+            Method::Infonce => "InfoNCE",
+            Method::Simsiam => "SimSiam",
+            Method::SimsiamWhitened => "whitened SimSiam",
+            Method::Clip => "CLIP",
+        }
+    }
 }
 
 /// Arguments of `train`.
@@ -526,25 +539,28 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     match (certificate, &whitened) {
         (_, Some(Ok(w))) if w.converged => {}
         (_, Some(Ok(w))) => eprintln!(
-            "warning: not converged: the map is {:.3e} (sin theta_max) from the optimum of the problem the recipe \
-             solves, above the tolerance {:.2}; the recipe approaches it at a rate set by the eigengap {:.2e}: \
+            "warning: not converged: the map is {} (sin theta_max) from the optimum of the problem the recipe \
+             solves, above the tolerance {}; the recipe approaches it at a rate set by the eigengap {}: \
              raise --steps (or lower --lr if the distance does not fall)",
-            w.sin_to_optimum, w.tol, w.eigengap
+            Sig3(w.sin_to_optimum),
+            Sig3(w.tol),
+            Sig3(w.eigengap)
         ),
         (_, Some(Err(why))) => eprintln!("warning: not converged: no certificate: {why}"),
         (certificate, None) => match certificate {
             Some(c) if c.no_minimiser => eprintln!(
-                "warning: not converged: the loss fell to {final_loss:.3e}, below {} of its start: its infimum 0, which \
+                "warning: not converged: the loss fell to {}, below {} of its start: its infimum 0, which \
              InfoNCE approaches only as the map grows without bound, so this fixed sample of {samples} pairs has no \
              minimiser; use more pairs (--samples)",
-                ssl_losses::INFIMUM_FRACTION
+                Sig3(final_loss),
+                Sig3(ssl_losses::INFIMUM_FRACTION)
             ),
             Some(c) if !c.converged => eprintln!(
-                "warning: not converged: the gradient norm is {:.3e} of its start after {} L-BFGS iterations (tolerance {:.1e}), \
+                "warning: not converged: the gradient norm is {} of its start after {} L-BFGS iterations (tolerance {}), \
              stopped by {}: {}",
-                c.relative,
+                Sig3(c.relative),
                 outcome.run.iterations,
-                c.tol,
+                Sig3(c.tol),
                 match lbfgs_stop {
                     Some(Ending::BudgetSpent) => "its iteration budget",
                     Some(Ending::NoDecrease) => "a line search that found no decrease",
@@ -554,8 +570,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             ),
             Some(_) => {}
             None => eprintln!(
-                "warning: not converged: a streaming run has no certificate (its loss is stochastic); \
-             for a certified InfoNCE map drop --stream"
+                "warning: not converged: a streaming run has no certificate (its loss is stochastic){}",
+                match args.method {
+                    Method::Infonce => "; for a certified InfoNCE map drop --stream",
+                    _ => "",
+                }
             ),
         },
     }
@@ -642,14 +661,14 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
         (Some(c), Some(n)) => (
             format!("a fixed sample of {n} pairs in batches of {}, {} L-BFGS iterations", report.batch, report.steps),
             format!(
-                "{} (gradient norm {:.2e} of its start, tolerance {:.0e})",
+                "{} (gradient norm {} of its start, tolerance {})",
                 match (c.converged, c.no_minimiser) {
                     (true, _) => "certified",
                     (false, true) => "NOT converged, no minimiser: the loss reached its infimum",
                     (false, false) => "NOT converged",
                 },
-                c.relative,
-                c.tol
+                Sig3(c.relative),
+                Sig3(c.tol)
             ),
         ),
         _ => (
@@ -659,23 +678,23 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
             ),
             match &report.whitened_certificate {
                 Some(w) => format!(
-                    "{} (sin theta_max {:.2e} to the optimum of its problem, tolerance {:.2})",
+                    "{} (sin theta_max {} to the optimum of its problem, tolerance {})",
                     if w.converged { "certified" } else { "NOT converged" },
-                    w.sin_to_optimum,
-                    w.tol
+                    Sig3(w.sin_to_optimum),
+                    Sig3(w.tol)
                 ),
                 None => "no certificate".to_string(),
             },
         ),
     };
     outln!(
-        "{:?} on {}: r = {}, delta = {}, {how} in {:.2} s, loss {:.5}; {verdict}",
-        report.method,
+        "{} on {}: r = {}, delta = {}, {how} in {} s, loss {}; {verdict}",
+        report.method.name(),
         report.model,
         report.dim,
         report.delta,
-        report.seconds,
-        report.final_loss
+        Sig3(report.seconds),
+        Sig3(report.final_loss)
     );
     for (label, m) in [("", &report.single), ("x: ", &report.x), ("y: ", &report.y)] {
         let Some(m) = m else { continue };
@@ -683,20 +702,26 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
         let smallest = m.singular_values.last().copied().unwrap_or(0.0);
         match (m.map_state, m.sin_theta_max_fisher, m.sin_theta_max_pca, m.share_outside_fisher) {
             (MapState::Collapsed, ..) => outln!(
-                "  {label}COLLAPSED: singular values {largest:.1e} to {smallest:.1e} against {:.1e} at the start, so the \
+                "  {label}COLLAPSED: singular values {} to {} against {} at the start, so the \
                  map has no row space to compare (unconstrained SimSiam is minimised by A = 0); use --method \
                  simsiam-whitened, or more --steps (it can grow again from near zero)",
-                m.start_scale
+                Sig3(largest),
+                Sig3(smallest),
+                Sig3(m.start_scale)
             ),
             (state, Some(f), Some(p), Some(share)) => {
                 outln!(
-                    "  {label}sin theta_max to Fisher {f:.3e}, to PCA {p:.3e}; share of weight outside Fisher {share:.3e}"
+                    "  {label}sin theta_max to Fisher {}, to PCA {}; share of weight outside Fisher {}",
+                    Sig3(f),
+                    Sig3(p),
+                    Sig3(share)
                 );
                 if state == MapState::NotGrown {
                     outln!(
-                        "  {label}NOT GROWN: its smallest singular value {smallest:.1e} is at most the start's {:.1e}, so \
+                        "  {label}NOT GROWN: its smallest singular value {} is at most the start's {}, so \
                          these angles still reflect the random start; train longer (--steps)",
-                        m.start_scale
+                        Sig3(smallest),
+                        Sig3(m.start_scale)
                     );
                 }
             }
@@ -704,7 +729,7 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
         }
     }
     if let Some(p) = report.pca_sin_theta_max_fisher {
-        outln!("  (PCA itself: sin theta_max to Fisher {p:.3e})");
+        outln!("  (PCA itself: sin theta_max to Fisher {})", Sig3(p));
     }
     Ok(())
 }

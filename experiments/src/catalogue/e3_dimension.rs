@@ -1,0 +1,48 @@
+//! E3, dimension: the mixture's dimension `d` at a fixed sample size.
+
+use super::mixture::{ANGLES, METHODS, Setup, base, mixture_rows};
+use crate::error::Result;
+use crate::experiment::{About, Experiment, Job};
+use crate::row::{Method, Metric, Row};
+use crate::stats::Stats;
+use crate::sweeps::Sweeps;
+
+/// E3: `sin theta_max` to F against the dimension `d` (`e3_dims`).
+pub struct E3;
+
+impl Experiment for E3 {
+    fn about(&self) -> About {
+        About {
+            id: "E3",
+            stem: "e3_dimension",
+            title: "E3 dimension d",
+            metric: Metric::SinThetaMax,
+            x_label: "dimension d",
+            y_label: "sin θ_max to F",
+            log_x: true,
+            log_y: false,
+            categorical: false,
+            methods: METHODS,
+            required: ANGLES,
+        }
+    }
+
+    fn settings(&self, s: &Sweeps) -> Vec<(f64, String)> {
+        s.e3_dims.iter().map(|&d| (d as f64, format!("d {d}"))).collect()
+    }
+
+    fn rows(&self, job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>> {
+        mixture_rows(job, &base(job, s, job.setting as usize)?, Setup::new(s), s)
+    }
+
+    fn sentence(&self, _: &[Row], st: &Stats) -> String {
+        let get = |m| st.last_mean(m);
+        format!(
+            "At the largest dimension: InfoNCE {:.3}, CCA {:.3}, LDA {:.3}, PCA {:.3}.",
+            get(Method::InfoNce),
+            get(Method::Cca),
+            get(Method::Lda),
+            get(Method::Pca)
+        )
+    }
+}

@@ -1,0 +1,55 @@
+//! E4, sample size: the size `n` of the fixed sample, every map trained to its certificate, so
+//! that log-log slopes of the error against `n` are rates.
+
+use super::mixture::{ANGLES, METHODS, Setup, base, mixture_rows};
+use crate::error::Result;
+use crate::experiment::{About, Experiment, Job};
+use crate::row::{Metric, Row};
+use crate::stats::{Point, Stats};
+use crate::sweeps::Sweeps;
+
+/// E4: `sin theta_max` to F against the sample size `n` (`e4_samples`).
+pub struct E4;
+
+/// The log-log slope of a method's mean error against the setting, two decimals (`n/a` with
+/// fewer than two settings).
+fn slope(points: &[Point]) -> String {
+    let xs: Vec<f64> = points.iter().map(|p| p.setting).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.mean.max(1e-300)).collect();
+    baselines::stats::log_log_slope(&xs, &ys).map_or_else(|| "n/a".into(), |a| format!("{a:.2}"))
+}
+
+impl Experiment for E4 {
+    fn about(&self) -> About {
+        About {
+            id: "E4",
+            stem: "e4_sample_size",
+            title: "E4 sample size n",
+            metric: Metric::SinThetaMax,
+            x_label: "pairs / samples n",
+            y_label: "sin θ_max to F",
+            log_x: true,
+            log_y: true,
+            categorical: false,
+            methods: METHODS,
+            required: ANGLES,
+        }
+    }
+
+    fn settings(&self, s: &Sweeps) -> Vec<(f64, String)> {
+        s.e4_samples.iter().map(|&n| (n as f64, format!("n {n}"))).collect()
+    }
+
+    /// Sample size is E4's axis: fixed samples only (whitened SimSiam trains on a stream).
+    fn rows(&self, job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>> {
+        let setup = Setup { n: job.setting as usize, simsiam: false, ..Setup::new(s) };
+        mixture_rows(job, &base(job, s, s.d)?, setup, s)
+    }
+
+    fn sentence(&self, _: &[Row], st: &Stats) -> String {
+        format!(
+            "Log-log slopes of the error against n (theory: -1/2 for the consistent methods): {}.",
+            st.iter().map(|(m, p)| format!("{m} {}", slope(p))).collect::<Vec<_>>().join(", ")
+        )
+    }
+}

@@ -1,0 +1,87 @@
+//! A learned or fitted map with how it was obtained and how its convergence is known, and the
+//! row it fills; whitened SimSiam's recipe run to its certificate.
+
+use gmm_core::LinearMap;
+use gmm_core::nalgebra::DMatrix;
+use ssl_losses::{
+    Certificate, PairSource, SslFitted, TrainConfig, WHITENED_TOL, WhitenedCertificate, small_random_init,
+    train_whitened_simsiam_certified, whitened_budget,
+};
+
+use crate::error::Result;
+use crate::experiment::Job;
+use crate::row::{Method, Row, Solver};
+
+/// How a map's convergence is known.
+pub(super) enum Cert {
+    /// A closed form: exact.
+    Exact,
+    /// L-BFGS on a fixed sample: the relative gradient norm.
+    Gradient(Certificate),
+    /// Whitened SimSiam's recipe: the distance to the optimum of its problem.
+    Whitened(WhitenedCertificate),
+    /// No certificate could be computed (e.g. no eigengap): not converged as far as anyone can
+    /// tell.
+    Missing,
+}
+
+/// A learned or fitted map, by method, with how it was obtained.
+pub(super) struct Fitted {
+    pub(super) method: Method,
+    pub(super) map: LinearMap,
+    pub(super) solver: Solver,
+    pub(super) n: usize,
+    pub(super) cert: Cert,
+}
+
+impl Fitted {
+    pub(super) fn closed_form(method: Method, map: LinearMap, n: usize) -> Self {
+        Self { method, map, solver: Solver::ClosedForm, n, cert: Cert::Exact }
+    }
+
+    /// InfoNCE (tau = 1, one-way, dot score) on a fixed sample of pairs, to the certificate.
+    pub(super) fn infonce(fit: SslFitted, n: usize) -> Self {
+        let cert = fit.run.certificate.map_or(Cert::Missing, Cert::Gradient);
+        Self { method: Method::InfoNce, map: fit.map, solver: Solver::Lbfgs, n, cert }
+    }
+
+    /// A row of `job` for this map, with how it was obtained.
+    pub(super) fn row(&self, job: &Job<'_>) -> Row {
+        Row {
+            n: self.n,
+            // A trained map without a certificate is not converged as far as anyone can tell;
+            // closed forms are exact (None).
+            converged: match &self.cert {
+                Cert::Exact => None,
+                Cert::Gradient(c) => Some(c.converged),
+                Cert::Whitened(c) => Some(c.converged),
+                Cert::Missing => Some(false),
+            },
+            relative_grad: if let Cert::Gradient(c) = &self.cert { Some(c.relative) } else { None },
+            sin_to_optimum: if let Cert::Whitened(c) = &self.cert { Some(c.sin_to_optimum) } else { None },
+            ..job.row(self.method, self.solver)
+        }
+    }
+}
+
+/// Whitened SimSiam's recipe on batches of `batch` pairs from `source` (`r` outputs), run to its
+/// certificate against the problem with moments `(m, c)` ([`train_whitened_simsiam_certified`]:
+/// up to 4 random starts, each stopping once certified; the predictor's rate from the problem,
+/// [`ssl_losses::whitened_predictor_rate`]). The recipe approaches the optimum at a rate set by
+/// the eigenvalues of `M^{-1/2} C M^{-1/2}`, so a start's budget is [`whitened_budget`] between
+/// 5x and 25x `steps`, the budget of the gradient-based methods (its steps are ~10x cheaper than
+/// InfoNCE's); a run that ends uncertified says so. Returns the map (in the coordinates of `m`)
+/// and its certificate.
+pub(super) fn certified_whitened<'a>(
+    source: &mut dyn FnMut() -> ssl_losses::Result<Box<dyn PairSource + 'a>>,
+    r: usize,
+    (m, c): (&DMatrix<f64>, &DMatrix<f64>),
+    (steps, batch): (usize, usize),
+    seed: u64,
+) -> Result<(DMatrix<f64>, Cert)> {
+    let budget = whitened_budget(m, c, r, 5 * steps)?.min(25 * steps);
+    let config = TrainConfig { steps: budget, seed, ..TrainConfig::default() };
+    let mut init = |start: usize| small_random_init(r, m.nrows(), 0.1, seed + 1 + 7919 * start as u64);
+    let mut run = train_whitened_simsiam_certified(source, &mut init, &config, batch, (m, c), WHITENED_TOL)?;
+    Ok((run.trained.params.swap_remove(0), Cert::Whitened(run.certificate)))
+}

@@ -1,0 +1,130 @@
+//! The mixture experiments' common job (E1..E5): InfoNCE to its certificate, whitened SimSiam by
+//! its recipe, CCA on pairs, PCA and LDA on one mixture, with the angles to its Fisher subspace
+//! and (when asked) downstream statistics on held-out samples.
+
+use baselines::{CcaPairs, Fit, Lda, Pca};
+use gmm_core::{Gmm, LinearMap, MixtureGenerator, seeded};
+use ssl_losses::{
+    GmmStream, InfoNceFit, PairSource, TrainConfig, small_random_init, train_whitened_simsiam, whitened_budget,
+};
+
+use super::fitted::{Cert, Fitted, certified_whitened};
+use super::held_out::downstream;
+use crate::error::Result;
+use crate::experiment::Job;
+use crate::row::{Method, Metric, Row, Solver};
+use crate::sweeps::Sweeps;
+
+/// The methods of a mixture job.
+pub(super) const METHODS: &[Method] = &[Method::InfoNce, Method::SimSiamStream, Method::Cca, Method::Pca, Method::Lda];
+
+/// The statistics every row of a mixture job fills.
+pub(super) const ANGLES: &[Metric] = &[Metric::SinThetaMax, Metric::ShareOutside];
+
+/// The seed of a job's mixture.
+fn mixture_seed(job: &Job<'_>) -> u64 {
+    7919 * job.seed + 1
+}
+
+/// The mixture of E2..E5 in dimension `d`: `k` isotropic components made anisotropic
+/// (condition 30) with a strong noise direction, seeded by the job.
+pub(super) fn base(job: &Job<'_>, s: &Sweeps, d: usize) -> Result<Gmm> {
+    Ok(MixtureGenerator::isotropic(s.k, d)
+        .condition(30.0)
+        .noise_direction(2.0)
+        .generate(&mut seeded(mixture_seed(job)))?)
+}
+
+/// E1's mixture: `k` components in dimension `d` whose covariance has condition number
+/// `condition`, seeded by the job.
+pub(super) fn conditioned(job: &Job<'_>, s: &Sweeps, condition: f64) -> Result<Gmm> {
+    Ok(MixtureGenerator::isotropic(s.k, s.d).condition(condition).generate(&mut seeded(mixture_seed(job)))?)
+}
+
+/// What one mixture job varies: coupling, output dimension, fixed-sample size, streaming steps,
+/// whether whitened SimSiam (a streaming method) takes part, and whether to evaluate downstream.
+#[derive(Clone, Copy)]
+pub(super) struct Setup {
+    pub(super) delta: f64,
+    pub(super) r: usize,
+    pub(super) n: usize,
+    pub(super) steps: usize,
+    pub(super) simsiam: bool,
+    pub(super) evaluate: bool,
+}
+
+impl Setup {
+    pub(super) fn new(s: &Sweeps) -> Self {
+        Self { delta: 1.0, r: s.k - 1, n: s.samples, steps: s.steps, simsiam: true, evaluate: false }
+    }
+}
+
+/// The methods on a mixture with coupling `delta`, output dimension `r`, a fixed sample of `n`
+/// pairs (InfoNCE to the certificate, CCA) or samples (PCA, LDA), and whitened SimSiam on a
+/// stream of `5 * steps` batches (when `simsiam`).
+fn fit_methods(g: &Gmm, setup: &Setup, s: &Sweeps, seed: u64) -> Result<Vec<Fitted>> {
+    let Setup { delta, r, n, steps, simsiam, .. } = *setup;
+    let pairs = g.sample_pairs(n, delta, &mut seeded(seed + 2))?;
+    let infonce = InfoNceFit::new(r).batch(s.batch).seed(seed).fit(&pairs)?;
+    let mut out = vec![Fitted::infonce(infonce, n)];
+    if simsiam {
+        out.push(whitened_simsiam_stream(g, delta, r, (steps, s.batch), seed)?);
+    }
+    let cca = CcaPairs::new(r).fit(&pairs)?.map;
+    let data = g.sample(n, &mut seeded(seed + 3));
+    let pca = Pca::new(r).fit(&data.x)?.map;
+    let lda = Lda::new().n_components(r.min(g.k() - 1)).fit(&data)?.map;
+    out.extend([
+        Fitted::closed_form(Method::Cca, cca, n),
+        Fitted::closed_form(Method::Pca, pca, n),
+        Fitted::closed_form(Method::Lda, lda, n),
+    ]);
+    Ok(out)
+}
+
+/// Whitened SimSiam by its recipe on a stream of pairs with coupling `delta`, certified against
+/// the population problem (docs/theory.md 5.3); see [`certified_whitened`] for the budget.
+/// Without a signal (`delta = 0`) there is no optimum to certify against: one run of 5x the
+/// budget, reported as not converged.
+fn whitened_simsiam_stream(g: &Gmm, delta: f64, r: usize, (steps, batch): (usize, usize), seed: u64) -> Result<Fitted> {
+    let (m, c) = (g.second_moment(), g.cross_moment(delta)?);
+    let mut source =
+        || -> ssl_losses::Result<Box<dyn PairSource + '_>> { Ok(Box::new(GmmStream::new(g, delta, batch)?)) };
+    let fitted =
+        |map: LinearMap, cert| Fitted { method: Method::SimSiamStream, map, solver: Solver::Stream, n: 0, cert };
+    if whitened_budget(&m, &c, r, 0).is_err() {
+        let config = TrainConfig { steps: 5 * steps, seed, ..TrainConfig::default() };
+        let init = small_random_init(r, g.dim(), 0.1, seed + 1);
+        let w = train_whitened_simsiam(source()?.as_mut(), init, &config, 1.0, &mut ())?.params.swap_remove(0);
+        return Ok(fitted(LinearMap::new(w), Cert::Missing));
+    }
+    let (a, cert) = certified_whitened(&mut source, r, (&m, &c), (steps, batch), seed)?;
+    Ok(fitted(LinearMap::new(a), cert))
+}
+
+/// The rows of a mixture job: each method's map against the mixture's Fisher subspace.
+pub(super) fn mixture_rows(job: &Job<'_>, g: &Gmm, setup: Setup, s: &Sweeps) -> Result<Vec<Row>> {
+    let seed = 1000 * job.seed + 17;
+    let f = g.fisher_subspace()?;
+    let (train_set, test_set) =
+        (g.sample(s.samples.min(5000), &mut seeded(seed + 5)), g.sample(s.samples.min(5000), &mut seeded(seed + 6)));
+    let mut rows = Vec::new();
+    for fitted in fit_methods(g, &setup, s, seed)? {
+        let mut out = fitted.row(job);
+        // Containment, not ranking (docs/theory.md 5.6): sin theta_max between the smaller of
+        // row(A) and F and the larger, i.e. how far F is from lying in row(A) when r > k - 1.
+        out.sin_theta_max = fitted.map.row_space().ok().and_then(|l| l.sin_theta_max(&f).ok());
+        out.share_outside = g.share_outside_fisher(fitted.map.components()).ok();
+        out.singular_values = fitted
+            .map
+            .singular_values()
+            .map(|v| v.iter().map(|x| format!("{x:.4e}")).collect::<Vec<_>>().join(";"))
+            .unwrap_or_default();
+        if setup.evaluate {
+            (out.ari, out.nmi, out.accuracy) =
+                downstream(&fitted.map, (&train_set.x, &train_set.z), (&test_set.x, &test_set.z), g.k(), seed);
+        }
+        rows.push(out);
+    }
+    Ok(rows)
+}

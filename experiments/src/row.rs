@@ -1,0 +1,210 @@
+//! The tidy result row every experiment writes, and the typed names in it: the method, how its
+//! map was obtained, and the statistics a row can carry.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A method of the comparison, written in the CSVs, plots and report as the papers write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Method {
+    /// InfoNCE (tau = 1, one-way, dot score) on a fixed sample, to its certificate.
+    #[serde(rename = "InfoNCE")]
+    InfoNce,
+    /// Whitened SimSiam by its recipe on a stream of fresh pairs.
+    #[serde(rename = "SimSiam-whitened, stream")]
+    SimSiamStream,
+    /// Whitened SimSiam by its recipe over epochs of a fixed set of pairs.
+    #[serde(rename = "SimSiam-whitened, epochs")]
+    SimSiamEpochs,
+    /// CCA on pairs (closed form, label-free).
+    #[serde(rename = "CCA")]
+    Cca,
+    /// PCA (closed form).
+    #[serde(rename = "PCA")]
+    Pca,
+    /// LDA (closed form, supervised).
+    #[serde(rename = "LDA")]
+    Lda,
+    /// CLIP's map of the first modality.
+    #[serde(rename = "CLIP map A (x)")]
+    ClipA,
+    /// CLIP's map of the second modality.
+    #[serde(rename = "CLIP map B (y)")]
+    ClipB,
+}
+
+impl Method {
+    /// Every method.
+    pub const ALL: [Method; 8] = [
+        Method::InfoNce,
+        Method::SimSiamStream,
+        Method::SimSiamEpochs,
+        Method::Cca,
+        Method::Pca,
+        Method::Lda,
+        Method::ClipA,
+        Method::ClipB,
+    ];
+
+    /// The name in the CSVs, plots and report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::InfoNce => "InfoNCE",
+            Method::SimSiamStream => "SimSiam-whitened, stream",
+            Method::SimSiamEpochs => "SimSiam-whitened, epochs",
+            Method::Cca => "CCA",
+            Method::Pca => "PCA",
+            Method::Lda => "LDA",
+            Method::ClipA => "CLIP map A (x)",
+            Method::ClipB => "CLIP map B (y)",
+        }
+    }
+
+    /// Whether its map is trained (and so needs a certificate) rather than a closed form.
+    pub fn trained(self) -> bool {
+        !matches!(self, Method::Cca | Method::Pca | Method::Lda)
+    }
+}
+
+/// A method read back from a CSV by its name.
+impl TryFrom<String> for Method {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Method::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
+            let known: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+            format!("unknown method {name:?} (known: {})", known.join(", "))
+        })
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Methods order by name, as the rows of the CSVs, the plots' legends and the report do.
+impl Ord for Method {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for Method {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// How a map was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Solver {
+    /// L-BFGS on a fixed sample, to the relative-gradient certificate.
+    Lbfgs,
+    /// Streaming training on fresh batches.
+    Stream,
+    /// Epochs over a fixed set of pairs.
+    Epochs,
+    /// A closed form: exact.
+    ClosedForm,
+}
+
+/// A statistic a row can carry (a column of the CSVs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// `sin theta_max` between the smaller and the larger of row(A) and F (containment).
+    SinThetaMax,
+    /// Share of `||A Sigma^{1/2}||_F^2` outside the Fisher coordinates.
+    ShareOutside,
+    /// Held-out k-means adjusted Rand index.
+    Ari,
+    /// Held-out k-means normalised mutual information.
+    Nmi,
+    /// Held-out accuracy of an LDA classifier on the representation.
+    Accuracy,
+    /// Within-class share of the pairs' cross-covariance along CCA's directions (E7, E8).
+    WithinClassShare,
+}
+
+impl Metric {
+    /// The metric's value in a row.
+    pub fn of(self, row: &Row) -> Option<f64> {
+        match self {
+            Metric::SinThetaMax => row.sin_theta_max,
+            Metric::ShareOutside => row.share_outside,
+            Metric::Ari => row.ari,
+            Metric::Nmi => row.nmi,
+            Metric::Accuracy => row.accuracy,
+            Metric::WithinClassShare => row.within_class_share,
+        }
+    }
+
+    /// Its column in the CSVs.
+    pub fn column(self) -> &'static str {
+        match self {
+            Metric::SinThetaMax => "sin_theta_max",
+            Metric::ShareOutside => "share_outside",
+            Metric::Ari => "ari",
+            Metric::Nmi => "nmi",
+            Metric::Accuracy => "accuracy",
+            Metric::WithinClassShare => "within_class_share",
+        }
+    }
+}
+
+/// One result row (tidy: one row per experiment, setting, method, seed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// The experiment's id (`E1`..).
+    pub experiment: String,
+    /// The swept value (condition number, delta, d, n, r, steps, or the data set's index).
+    pub setting: f64,
+    /// The setting as shown, e.g. `condition 100`.
+    pub label: String,
+    /// The method.
+    pub method: Method,
+    /// The repetition.
+    pub seed: u64,
+    /// `sin theta_max` between the smaller and the larger of row(A) and the reference subspace.
+    pub sin_theta_max: Option<f64>,
+    /// Share of `||A Sigma^{1/2}||_F^2` outside the Fisher coordinates.
+    pub share_outside: Option<f64>,
+    /// Held-out k-means ARI.
+    pub ari: Option<f64>,
+    /// Held-out k-means NMI.
+    pub nmi: Option<f64>,
+    /// Held-out accuracy of an LDA classifier on the representation.
+    pub accuracy: Option<f64>,
+    /// Singular values of the map, `;`-separated.
+    pub singular_values: String,
+    /// How the map was obtained.
+    pub solver: Solver,
+    /// Pairs or samples of the fixed sample (0 for streams).
+    pub n: usize,
+    /// The certificate's verdict: `Some(false)` for a trained map without one (streams,
+    /// epochs), `None` for closed forms, which are exact.
+    pub converged: Option<bool>,
+    /// The certificate's relative gradient norm (InfoNCE).
+    pub relative_grad: Option<f64>,
+    /// The certificate of whitened SimSiam: `sin theta_max` to the optimum of the problem its
+    /// recipe solves (population moments for a stream, the sample's for epochs).
+    pub sin_to_optimum: Option<f64>,
+    /// E7 and E8, on every row of a job: the share of its pairs' cross-covariance along CCA's
+    /// directions that is within-class ([`baselines::CcaFit::within_class_share`], labels used
+    /// for this diagnostic only). The paper's augmentation model makes it noise (about 0);
+    /// pairs that keep an image's style in both views make it large.
+    pub within_class_share: Option<f64>,
+}
+
+/// Sorts rows by experiment, setting, method and seed (the order of a single run's CSVs).
+pub(crate) fn sort_rows(rows: &mut [Row]) {
+    rows.sort_by(|a, b| {
+        (&a.experiment, a.setting, a.method, a.seed)
+            .partial_cmp(&(&b.experiment, b.setting, b.method, b.seed))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+}
