@@ -57,15 +57,15 @@ impl Validate for CcaPairs {
 }
 
 impl Fit<&Pairs> for CcaPairs {
-    type Fitted = CcaFit;
+    type Fitted = CcaPairsFit;
 
     /// Fits on the anchors and positives of `pairs` (their labels are not used).
-    fn fit(&self, pairs: &Pairs) -> Result<CcaFit> {
+    fn fit(&self, pairs: &Pairs) -> Result<CcaPairsFit> {
         self.fit((&pairs.x, &pairs.x_plus))
     }
 }
 
-impl Transform for CcaFit {
+impl Transform for CcaPairsFit {
     /// `(X - mean) A^T`: the canonical coordinates.
     fn transform(&self, x: &DMatrix<f64>) -> gmm_core::Result<DMatrix<f64>> {
         self.map.transform(x)
@@ -80,7 +80,7 @@ pub const CCA_GAP_RTOL: f64 = 1e-9;
 /// A fitted CCA on pairs.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct CcaFit {
+pub struct CcaPairsFit {
     /// `r x d`, rows are directions (normalised so `A Cov(x) A^T = I`), centring by the pooled mean.
     pub map: LinearMap,
     /// Generalized eigenvalues (canonical correlations of the pair), descending, first `r`.
@@ -88,7 +88,7 @@ pub struct CcaFit {
 }
 
 impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
-    type Fitted = CcaFit;
+    type Fitted = CcaPairsFit;
 
     /// Fits on anchors `x` and positives `x_plus` (both `n x d`, row `i` a pair). Both sides
     /// have the same marginal, so `Cov(x)` and the centring pool both sides; `Cov(x+, x)` is the
@@ -97,7 +97,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
     /// # Errors
     /// Shapes that differ, fewer than 2 pairs, `n_components > d`, non-finite data, a singular
     /// `Cov(x)` without a ridge.
-    fn fit(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<CcaFit> {
+    fn fit(&self, (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<CcaPairsFit> {
         self.validate()?;
         let (n, d) = gmm_core::check_pairs(x, x_plus, self.n_components, "CCA n_components")?;
         let mean = (column_means(x) + column_means(x_plus)) * 0.5;
@@ -131,14 +131,14 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for CcaPairs {
         }
         let mut components = ge.vectors.columns(0, r).transpose();
         fix_row_signs(&mut components);
-        Ok(CcaFit {
+        Ok(CcaPairsFit {
             map: LinearMap::with_mean(components, mean)?,
             eigenvalues: ge.values.iter().take(r).copied().collect(),
         })
     }
 }
 
-impl CcaFit {
+impl CcaPairsFit {
     /// The share of the pairs' cross-covariance along the fitted directions that is
     /// within-class: with `labels` the class of each pair (a diagnostic: the fit never sees
     /// them), `tr(A C_W A^T) / tr(A C A^T)`, where `C = (1/n) sum_i (x+_i - m)(x_i - m)^T` is the
@@ -214,7 +214,7 @@ impl Validate for Cca {
 /// A fitted two-view CCA.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct CcaTwoViewFit {
+pub struct CcaFit {
     /// `r x d_x`, normalised so `A Cov(x) A^T = I`, centring by the mean of x.
     pub map_x: LinearMap,
     /// `r x d_y`, normalised so `B Cov(y) B^T = I`, centring by the mean of y.
@@ -224,14 +224,14 @@ pub struct CcaTwoViewFit {
 }
 
 impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for Cca {
-    type Fitted = CcaTwoViewFit;
+    type Fitted = CcaFit;
 
     /// Fits on paired rows of `x` (`n x d_x`) and `y` (`n x d_y`).
     ///
     /// # Errors
     /// Row counts that differ, fewer than 2 rows, `n_components` above either dimension,
     /// non-finite data, a singular covariance of either view.
-    fn fit(&self, (x, y): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<CcaTwoViewFit> {
+    fn fit(&self, (x, y): (&DMatrix<f64>, &DMatrix<f64>)) -> Result<CcaFit> {
         self.validate()?;
         let n = x.nrows();
         gmm_core::check_shape(y, n, y.ncols(), "rows of view y against view x")?;
@@ -264,7 +264,7 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for Cca {
                 b.row_mut(i).neg_mut();
             }
         }
-        Ok(CcaTwoViewFit {
+        Ok(CcaFit {
             map_x: LinearMap::with_mean(a, mx)?,
             map_y: LinearMap::with_mean(b, my)?,
             correlations: svd.singular_values.iter().take(r).copied().collect(),

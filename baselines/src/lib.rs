@@ -17,7 +17,7 @@ pub mod metrics;
 pub mod pca;
 pub mod stats;
 
-pub use cca::{Cca, CcaFit, CcaPairs, CcaTwoViewFit};
+pub use cca::{Cca, CcaFit, CcaPairs, CcaPairsFit};
 pub use error::{BaselineError, Result};
 pub use gmm_core::{Fit, Predict, Transform, Validate};
 pub use kmeans::{KMeans, KMeansFit};

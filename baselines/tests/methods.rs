@@ -151,7 +151,7 @@ fn pca_without_variance_is_an_error_not_nan() {
     }
 }
 
-/// `CcaFit::within_class_share` under the paper's augmentation model and off it. Model: pairs of
+/// `CcaPairsFit::within_class_share` under the paper's augmentation model and off it. Model: pairs of
 /// a mixture (k = 3, d = 10, separation 0.4) with `delta = 1`, whose views draw their within-class noise independently, so the
 /// share is noise: along `r` directions normalised to `A Cov(x) A^T = I` the numerator
 /// `tr(A C_W A^T)` has mean 0 and standard deviation at most `sqrt(r / n)`, plus a selection bias

@@ -8,7 +8,7 @@ use bench::{Gemm, InfoNceStep, Sampling, infonce_flops, labelled, scatter_flops,
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gmm_core::{LinearMap, seeded};
 use nalgebra::DMatrix;
-use ssl_losses::{Batch, Clip, Directions, Objective, Score, SimSiam, SimSiamForm};
+use ssl_losses::{Batch, ClipLoss, Directions, Objective, Score, SimSiamForm, SimSiamLoss};
 
 fn gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm");
@@ -55,7 +55,7 @@ fn other_steps(c: &mut Criterion) {
     let (n, d, r) = (1024, 128, 16);
     let clip_model = gmm_core::ClipGenerator::new(10, 4, d, d / 2).generate(&mut seeded(1)).expect("valid generator");
     let pairs = clip_model.sample_pairs(n, &mut seeded(2)).expect("valid model");
-    let mut clip = Clip::new(1.0, Score::Dot).expect("tau > 0");
+    let mut clip = ClipLoss::new(1.0, Score::Dot).expect("tau > 0");
     let params = vec![ssl_losses::small_random_init(r, d, 0.3, 3), ssl_losses::small_random_init(r, d / 2, 0.3, 4)];
     let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, d / 2)];
     g.bench_function(format!("clip n{n} dx{d} dy{} r{r}", d / 2), |b| {
@@ -68,7 +68,7 @@ fn other_steps(c: &mut Criterion) {
     });
     let gmm = workload_mixture(d);
     let p = gmm.sample_pairs(n, 1.0, &mut seeded(5)).expect("valid delta");
-    let mut siam = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+    let mut siam = SimSiamLoss::new(SimSiamForm::Mse, Directions::Symmetric);
     let params = vec![ssl_losses::small_random_init(r, d, 0.3, 6), DMatrix::identity(r, r)];
     let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, r)];
     g.bench_function(format!("simsiam n{n} d{d} r{r}"), |b| {

@@ -6,7 +6,7 @@ use baselines::Fit;
 use gmm_core::linalg::Op;
 use gmm_core::{Gmm, MixtureGenerator, PairSampler, Pairs, seeded};
 use nalgebra::DMatrix;
-use ssl_losses::{Batch, Form, InfoNce, Objective, Real, Score, from_f64};
+use ssl_losses::{Batch, Form, InfoNceLoss, Objective, Real, Score, from_f64};
 
 /// Flops of one InfoNCE loss+gradient step (one-directional, dot score): the four `n x d x r`
 /// products (`Z`, `Z+`, and the two halves of `dA`) and the three `n x n x r` products (`S`,
@@ -19,7 +19,7 @@ pub fn infonce_flops(n: usize, d: usize, r: usize) -> f64 {
 /// An InfoNCE step workload in the scalar `T` (`f64` unless stated): a batch of pairs and a map.
 pub struct InfoNceStep<T: Real = f64> {
     /// The loss with its workspace.
-    pub loss: InfoNce<T>,
+    pub loss: InfoNceLoss<T>,
     /// Anchors `n x d`.
     pub x: DMatrix<T>,
     /// Positives `n x d`.
@@ -39,7 +39,7 @@ impl<T: Real> InfoNceStep<T> {
         let a = ssl_losses::small_random_init(r, d, 0.3, 3);
         let cast = |m: &DMatrix<f64>| m.map(from_f64::<T>);
         Self {
-            loss: InfoNce::new(1.0, Form::OneWay, Score::Dot).expect("tau = 1 is valid"),
+            loss: InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).expect("tau = 1 is valid"),
             x: cast(&pairs.x),
             xp: cast(&pairs.x_plus),
             grad: vec![DMatrix::zeros(r, d)],

@@ -194,7 +194,7 @@ pub struct Row {
     /// recipe solves (population moments for a stream, the sample's for epochs).
     pub sin_to_optimum: Option<f64>,
     /// E7 and E8, on every row of a job: the share of its pairs' cross-covariance along CCA's
-    /// directions that is within-class ([`baselines::CcaFit::within_class_share`], labels used
+    /// directions that is within-class ([`baselines::CcaPairsFit::within_class_share`], labels used
     /// for this diagnostic only). The paper's augmentation model makes it noise (about 0);
     /// pairs that keep an image's style in both views make it large.
     pub within_class_share: Option<f64>,

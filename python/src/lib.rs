@@ -539,7 +539,7 @@ fn infonce<'py>(
     score: &str,
 ) -> PyResult<(f64, Bound<'py, PyArray2<f64>>)> {
     let (form, score): (ssl_losses::Form, ssl_losses::Score) = (parse(form)?, parse(score)?);
-    let make = || Ok(Box::new(ssl_losses::InfoNce::<f64>::new(tau, form, score).or_raise()?) as Box<_>);
+    let make = || Ok(Box::new(ssl_losses::InfoNceLoss::<f64>::new(tau, form, score).or_raise()?) as Box<_>);
     let key = format!("infonce {tau:e} {form:?} {score:?}");
     let params = [matrix(a, "a")?];
     let (value, grads) = value_grad(py, key, make, &params, (x, x_plus), ("x", "x_plus"))?;
@@ -559,7 +559,7 @@ fn _bench_infonce(
 ) -> PyResult<f64> {
     let (a, x, x_plus) = (matrix(a, "a")?, matrix(x, "x")?, matrix(x_plus, "x_plus")?);
     py.detach(|| {
-        let mut loss = ssl_losses::InfoNce::<f64>::new(1.0, ssl_losses::Form::OneWay, ssl_losses::Score::Dot)?;
+        let mut loss = ssl_losses::InfoNceLoss::<f64>::new(1.0, ssl_losses::Form::OneWay, ssl_losses::Score::Dot)?;
         let params = [a];
         let mut grads = vec![DMatrix::zeros(params[0].nrows(), params[0].ncols())];
         loss.value_grad(&params, Batch::new(&x, &x_plus)?, &mut grads)?;
@@ -587,7 +587,7 @@ fn simsiam<'py>(
     directions: &str,
 ) -> PyResult<TwoGrads<'py>> {
     let (form, dirs): (ssl_losses::SimSiamForm, ssl_losses::Directions) = (parse(form)?, parse(directions)?);
-    let make = || Ok(Box::new(ssl_losses::SimSiam::<f64>::new(form, dirs)) as Box<_>);
+    let make = || Ok(Box::new(ssl_losses::SimSiamLoss::<f64>::new(form, dirs)) as Box<_>);
     let key = format!("simsiam {form:?} {dirs:?}");
     let params = [matrix(a, "a")?, matrix(w, "w")?];
     let (value, grads) = value_grad(py, key, make, &params, (x, x_plus), ("x", "x_plus"))?;
@@ -606,7 +606,7 @@ fn clip<'py>(
     score: &str,
 ) -> PyResult<TwoGrads<'py>> {
     let score: ssl_losses::Score = parse(score)?;
-    let make = || Ok(Box::new(ssl_losses::Clip::<f64>::new(tau, score).or_raise()?) as Box<_>);
+    let make = || Ok(Box::new(ssl_losses::ClipLoss::<f64>::new(tau, score).or_raise()?) as Box<_>);
     let key = format!("clip {tau:e} {score:?}");
     let params = [matrix(a, "a")?, matrix(b, "b")?];
     let (value, grads) = value_grad(py, key, make, &params, (x, y), ("x", "y"))?;
@@ -765,7 +765,7 @@ fn train(
     max_iters: usize,
     seed: u64,
 ) -> PyResult<TrainResult> {
-    use ssl_losses::{Centering, ClipFit, InfoNceFit, Lbfgs, Whitening};
+    use ssl_losses::{Centering, Clip, InfoNce, Lbfgs, Whitening};
     let data = train_data(data)?;
     let (form, score): (ssl_losses::Form, ssl_losses::Score) = (parse(form)?, parse(score)?);
     let solver = Lbfgs { grad_rtol: tol, max_iters, ..Lbfgs::default() };
@@ -811,7 +811,7 @@ fn train(
             };
             let r = dim.unwrap_or(default_dim);
             hyper.set_item("dim", r)?;
-            let fit = InfoNceFit::new(r)
+            let fit = InfoNce::new(r)
                 .tau(tau)
                 .form(form)
                 .score(score)
@@ -834,7 +834,7 @@ fn train(
             };
             let r = dim.unwrap_or(default_dim);
             hyper.set_item("dim", r)?;
-            let fit = ClipFit::new(r).tau(tau).batch(batch).solver(solver).seed(seed);
+            let fit = Clip::new(r).tau(tau).batch(batch).solver(solver).seed(seed);
             let fitted = interruptible(py, |observer| fit.fit_with((&x, &y), observer))?;
             let y = Some(array2(py, fitted.map_y.components()).unbind());
             train_result(py, array2(py, fitted.map_x.components()).unbind(), y, fitted.run, hyper)

@@ -32,10 +32,10 @@
 //!
 //! ```
 //! use ssl_gmm::gmm_core::{Fit, MixtureGenerator, seeded};
-//! use ssl_gmm::ssl_losses::InfoNceFit;
+//! use ssl_gmm::ssl_losses::InfoNce;
 //!
 //! let gmm = MixtureGenerator::isotropic(3, 10).noise_direction(4.0).generate(&mut seeded(1))?;
-//! let fit = InfoNceFit::new(2).fit(&gmm.sample_pairs(8192, 1.0, &mut seeded(2))?)?;
+//! let fit = InfoNce::new(2).fit(&gmm.sample_pairs(8192, 1.0, &mut seeded(2))?)?;
 //! assert!(fit.run.converged());
 //! println!("sin theta_max to F: {:.3}", fit.map.row_space()?.sin_theta_max(&gmm.fisher_subspace()?)?);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

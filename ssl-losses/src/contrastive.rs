@@ -300,10 +300,10 @@ impl<T: Real> Core<T> {
 ///
 /// ```
 /// use gmm_core::nalgebra::DMatrix;
-/// use ssl_losses::{Batch, Form, InfoNce, Objective, Score};
+/// use ssl_losses::{Batch, Form, InfoNceLoss, Objective, Score};
 ///
-/// // The scalar is a type parameter: `InfoNce::<f32>` runs the same code in f32.
-/// let mut loss = InfoNce::<f64>::new(1.0, Form::OneWay, Score::Dot)?;
+/// // The scalar is a type parameter: `InfoNceLoss::<f32>` runs the same code in f32.
+/// let mut loss = InfoNceLoss::<f64>::new(1.0, Form::OneWay, Score::Dot)?;
 /// let (x, x_plus) = (DMatrix::identity(4, 3), DMatrix::identity(4, 3));
 /// // A = 0: every score is 0, so the loss is log n.
 /// let a = DMatrix::zeros(2, 3);
@@ -313,11 +313,11 @@ impl<T: Real> Core<T> {
 /// # Ok::<(), ssl_losses::LossError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct InfoNce<T: Real = f64> {
+pub struct InfoNceLoss<T: Real = f64> {
     core: Core<T>,
 }
 
-impl<T: Real> InfoNce<T> {
+impl<T: Real> InfoNceLoss<T> {
     /// # Errors
     /// `tau <= 0` or not finite.
     pub fn new(tau: f64, form: Form, score: Score) -> Result<Self> {
@@ -325,7 +325,7 @@ impl<T: Real> InfoNce<T> {
     }
 }
 
-impl<T: Real> Objective<T> for InfoNce<T> {
+impl<T: Real> Objective<T> for InfoNceLoss<T> {
     fn name(&self) -> &'static str {
         "infonce"
     }
@@ -357,11 +357,11 @@ impl<T: Real> Objective<T> for InfoNce<T> {
 /// `dL/dA = B Y^T G^T X / tau`, `dL/dB = A X^T G Y / tau`,
 /// `G = [(softmax_rows(S) - I) + (softmax_cols(S) - I)] / (2n)`.
 #[derive(Clone, Debug)]
-pub struct Clip<T: Real = f64> {
+pub struct ClipLoss<T: Real = f64> {
     core: Core<T>,
 }
 
-impl<T: Real> Clip<T> {
+impl<T: Real> ClipLoss<T> {
     /// # Errors
     /// `tau <= 0` or not finite.
     pub fn new(tau: f64, score: Score) -> Result<Self> {
@@ -369,7 +369,7 @@ impl<T: Real> Clip<T> {
     }
 }
 
-impl<T: Real> Objective<T> for Clip<T> {
+impl<T: Real> Objective<T> for ClipLoss<T> {
     fn name(&self) -> &'static str {
         "clip"
     }

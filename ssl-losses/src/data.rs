@@ -264,11 +264,11 @@ impl PairSource for LabelledPairs {
 ///
 /// ```
 /// use gmm_core::{MixtureGenerator, seeded};
-/// use ssl_losses::{Form, GmmStream, InfoNce, Rounded, Score, TrainConfig, small_random_init, train};
+/// use ssl_losses::{Form, GmmStream, InfoNceLoss, Rounded, Score, TrainConfig, small_random_init, train};
 ///
 /// let gmm = MixtureGenerator::isotropic(3, 6).generate(&mut seeded(1))?;
 /// let mut data = Rounded::<_, f32>::new(GmmStream::new(&gmm, 1.0, 64)?);
-/// let mut loss = InfoNce::<f32>::new(1.0, Form::OneWay, Score::Dot)?;
+/// let mut loss = InfoNceLoss::<f32>::new(1.0, Form::OneWay, Score::Dot)?;
 /// let init = vec![small_random_init(2, 6, 0.1, 1).map(|v| v as f32)];
 /// let out = train(&mut loss, &mut data, init, &TrainConfig { steps: 20, ..TrainConfig::default() }, &mut ())?;
 /// assert_eq!(out.params[0].shape(), (2, 6));

@@ -6,7 +6,7 @@
 //! that sees the parameters and may stop the run.
 //!
 //! For a certified minimiser of a fixed sample, use the deterministic path instead
-//! ([`crate::Lbfgs`], [`crate::InfoNceFit`]).
+//! ([`crate::Lbfgs`], [`crate::InfoNce`]).
 
 use std::time::Instant;
 

@@ -4,12 +4,12 @@
 //!
 //! ```
 //! use gmm_core::{Fit, MixtureGenerator, seeded};
-//! use ssl_losses::InfoNceFit;
+//! use ssl_losses::InfoNce;
 //!
 //! // Condition number 1000: a slow problem for a first-order method on raw inputs.
 //! let gmm = MixtureGenerator::isotropic(3, 8).condition(1000.0).generate(&mut seeded(1))?;
 //! let pairs = gmm.sample_pairs(4000, 1.0, &mut seeded(2))?;
-//! let fit = InfoNceFit::new(2).fit(&pairs)?;
+//! let fit = InfoNce::new(2).fit(&pairs)?;
 //! assert!(fit.run.converged());
 //! let sin = fit.map.row_space()?.sin_theta_max(&gmm.fisher_subspace()?)?;
 //! assert!(sin < 0.2, "sin theta_max {sin}");
@@ -19,7 +19,7 @@
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{Fit, GmmError, LinearMap, Pairs, Transform, Validate, check_at_least, check_positive};
 
-use crate::contrastive::{Clip, Form, InfoNce, Score};
+use crate::contrastive::{ClipLoss, Form, InfoNceLoss, Score};
 use crate::cost::{Cost, FixedSample, FnCost};
 use crate::error::{LossError, Result};
 use crate::init::{INIT_SCALE, small_random_init};
@@ -36,7 +36,7 @@ use crate::precondition::{Centering, Preconditioner, Whitening};
 /// initial scale 1, seed 0.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct InfoNceFit {
+pub struct InfoNce {
     n_components: usize,
     tau: f64,
     form: Form,
@@ -50,7 +50,7 @@ pub struct InfoNceFit {
     seed: u64,
 }
 
-impl InfoNceFit {
+impl InfoNce {
     /// `r` directions with the defaults above.
     pub fn new(n_components: usize) -> Self {
         Self {
@@ -136,7 +136,7 @@ impl InfoNceFit {
 /// A fitted self-supervised map with its certificate.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct SslFitted {
+pub struct InfoNceFit {
     /// The map in the original coordinates (`r x d` rows, centring used).
     pub map: LinearMap,
     /// How the L-BFGS run went: its losses, its ending and its certificate (in the
@@ -146,13 +146,13 @@ pub struct SslFitted {
     pub preconditioner: Preconditioner,
 }
 
-impl Transform for SslFitted {
+impl Transform for InfoNceFit {
     fn transform(&self, x: &DMatrix<f64>) -> gmm_core::Result<DMatrix<f64>> {
         self.map.transform(x)
     }
 }
 
-impl Validate for InfoNceFit {
+impl Validate for InfoNce {
     type Error = LossError;
 
     fn validate(&self) -> Result<()> {
@@ -165,17 +165,17 @@ impl Validate for InfoNceFit {
     }
 }
 
-impl Fit<&Pairs> for InfoNceFit {
-    type Fitted = SslFitted;
+impl Fit<&Pairs> for InfoNce {
+    type Fitted = InfoNceFit;
 
     /// Fits on the anchors and positives of `pairs` (labels unused).
-    fn fit(&self, pairs: &Pairs) -> Result<SslFitted> {
+    fn fit(&self, pairs: &Pairs) -> Result<InfoNceFit> {
         self.fit((&pairs.x, &pairs.x_plus))
     }
 }
 
-impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
-    type Fitted = SslFitted;
+impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNce {
+    type Fitted = InfoNceFit;
 
     /// Fits on anchors `x` and positives `x_plus` (`n x d` each, row `i` a pair).
     ///
@@ -183,12 +183,12 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for InfoNceFit {
     /// Invalid parameters; shapes; fewer than 2 pairs; `r > d`; non-finite data; a singular
     /// sample covariance with whitening on. A run that does not reach the tolerance is not an
     /// error: its certificate says `converged: false`.
-    fn fit(&self, pairs: (&DMatrix<f64>, &DMatrix<f64>)) -> Result<SslFitted> {
+    fn fit(&self, pairs: (&DMatrix<f64>, &DMatrix<f64>)) -> Result<InfoNceFit> {
         self.fit_with(pairs, &mut ())
     }
 }
 
-impl InfoNceFit {
+impl InfoNce {
     /// [`Fit::fit`] with an observer of the L-BFGS iterations (in the preconditioned
     /// coordinates) that may stop the run ([`Lbfgs::minimize`]; e.g. on a user's interrupt): the
     /// result is then the last iterate, its certificate evaluated there.
@@ -199,16 +199,16 @@ impl InfoNceFit {
         &self,
         (x, x_plus): (&DMatrix<f64>, &DMatrix<f64>),
         observer: &mut dyn Observer,
-    ) -> Result<SslFitted> {
+    ) -> Result<InfoNceFit> {
         self.validate()?;
         let (n, d) = gmm_core::check_pairs(x, x_plus, self.n_components, "InfoNCE n_components")?;
         let pre = Preconditioner::fit_pairs(x, x_plus, self.centering, self.whitening)?;
         let (xt, xpt) = (pre.apply(x)?, pre.apply(x_plus)?);
-        let mut loss = InfoNce::new(self.tau, self.form, self.score)?;
+        let mut loss = InfoNceLoss::new(self.tau, self.form, self.score)?;
         let init = vec![small_random_init(self.n_components, d, self.init_scale, self.seed)];
         let (batch, lambda) = (self.batch.min(n), self.weight_decay);
         let out = minimize_fixed(&mut loss, (&xt, &xpt), batch, lambda, init, &self.solver, observer)?;
-        Ok(SslFitted { map: pre.map_back(&out.params[0])?, run: out.run, preconditioner: pre })
+        Ok(InfoNceFit { map: pre.map_back(&out.params[0])?, run: out.run, preconditioner: pre })
     }
 }
 
@@ -259,11 +259,11 @@ fn minimize_fixed(
 ///
 /// ```
 /// use gmm_core::{ClipGenerator, Fit, Side, seeded};
-/// use ssl_losses::ClipFit;
+/// use ssl_losses::Clip;
 ///
 /// let clip = ClipGenerator::new(3, 2, 6, 5).generate(&mut seeded(1))?;
 /// let pairs = clip.sample_pairs(4000, &mut seeded(2))?;
-/// let fit = ClipFit::new(2).fit((&pairs.x, &pairs.y))?;
+/// let fit = Clip::new(2).fit((&pairs.x, &pairs.y))?;
 /// assert!(fit.run.converged());
 /// let f = clip.shared_gmm(Side::X)?.fisher_subspace()?;
 /// assert!(fit.map_x.row_space()?.sin_theta_max(&f)? < 0.2);
@@ -271,7 +271,7 @@ fn minimize_fixed(
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct ClipFit {
+pub struct Clip {
     n_components: usize,
     tau: f64,
     score: Score,
@@ -281,7 +281,7 @@ pub struct ClipFit {
     seed: u64,
 }
 
-impl ClipFit {
+impl Clip {
     /// `r` directions per modality with the defaults above.
     pub fn new(n_components: usize) -> Self {
         Self {
@@ -323,7 +323,7 @@ impl ClipFit {
 /// A fitted CLIP pair of maps with their joint certificate.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct ClipFitted {
+pub struct ClipFit {
     /// The map of modality x in its original coordinates.
     pub map_x: LinearMap,
     /// The map of modality y in its original coordinates.
@@ -333,7 +333,7 @@ pub struct ClipFitted {
     pub run: Run,
 }
 
-impl Validate for ClipFit {
+impl Validate for Clip {
     type Error = LossError;
 
     fn validate(&self) -> Result<()> {
@@ -345,8 +345,8 @@ impl Validate for ClipFit {
     }
 }
 
-impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for ClipFit {
-    type Fitted = ClipFitted;
+impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for Clip {
+    type Fitted = ClipFit;
 
     /// Fits on paired rows of `x` (`n x d_x`) and `y` (`n x d_y`).
     ///
@@ -354,18 +354,18 @@ impl Fit<(&DMatrix<f64>, &DMatrix<f64>)> for ClipFit {
     /// Invalid parameters; row counts that differ; fewer than 2 pairs; `r` above either
     /// dimension; non-finite data; a singular sample covariance of either modality. A run that
     /// does not reach the tolerance is not an error: its certificate says `converged: false`.
-    fn fit(&self, pairs: (&DMatrix<f64>, &DMatrix<f64>)) -> Result<ClipFitted> {
+    fn fit(&self, pairs: (&DMatrix<f64>, &DMatrix<f64>)) -> Result<ClipFit> {
         self.fit_with(pairs, &mut ())
     }
 }
 
-impl ClipFit {
+impl Clip {
     /// [`Fit::fit`] with an observer of the L-BFGS iterations that may stop the run, as
-    /// [`InfoNceFit::fit_with`].
+    /// [`InfoNce::fit_with`].
     ///
     /// # Errors
     /// As [`Fit::fit`].
-    pub fn fit_with(&self, (x, y): (&DMatrix<f64>, &DMatrix<f64>), observer: &mut dyn Observer) -> Result<ClipFitted> {
+    pub fn fit_with(&self, (x, y): (&DMatrix<f64>, &DMatrix<f64>), observer: &mut dyn Observer) -> Result<ClipFit> {
         self.validate()?;
         let r = self.n_components;
         let n = x.nrows();
@@ -385,13 +385,13 @@ impl ClipFit {
             Preconditioner::fit(y, Centering::SampleMean, Whitening::SampleCovariance)?,
         );
         let (xt, yt) = (px.apply(x)?, py.apply(y)?);
-        let mut loss = Clip::new(self.tau, self.score)?;
+        let mut loss = ClipLoss::new(self.tau, self.score)?;
         let init = vec![
             small_random_init(r, x.ncols(), self.init_scale, self.seed),
             small_random_init(r, y.ncols(), self.init_scale, self.seed ^ 0x636c_6970),
         ];
         let out = minimize_fixed(&mut loss, (&xt, &yt), self.batch.min(n), 0.0, init, &self.solver, observer)?;
-        Ok(ClipFitted { map_x: px.map_back(&out.params[0])?, map_y: py.map_back(&out.params[1])?, run: out.run })
+        Ok(ClipFit { map_x: px.map_back(&out.params[0])?, map_y: py.map_back(&out.params[1])?, run: out.run })
     }
 }
 
@@ -405,10 +405,10 @@ mod tests {
     fn bad_parameters_are_errors() {
         let g = MixtureGenerator::isotropic(3, 4).generate(&mut seeded(1)).unwrap();
         let p = g.sample_pairs(50, 1.0, &mut seeded(2)).unwrap();
-        assert!(InfoNceFit::new(0).fit(&p).is_err());
-        assert!(InfoNceFit::new(5).fit(&p).is_err());
-        assert!(InfoNceFit::new(2).tau(0.0).fit(&p).is_err());
-        assert!(InfoNceFit::new(2).batch(1).fit(&p).is_err());
+        assert!(InfoNce::new(0).fit(&p).is_err());
+        assert!(InfoNce::new(5).fit(&p).is_err());
+        assert!(InfoNce::new(2).tau(0.0).fit(&p).is_err());
+        assert!(InfoNce::new(2).batch(1).fit(&p).is_err());
     }
 
     /// Two pairs in 10 dimensions can be separated by scaling the map up: the loss has no
@@ -419,19 +419,19 @@ mod tests {
     fn a_sample_without_minimiser_is_not_certified() {
         let g = MixtureGenerator::isotropic(3, 10).noise_direction(4.0).generate(&mut seeded(1)).unwrap();
         let tiny = g.sample_pairs(2, 1.0, &mut seeded(2)).unwrap();
-        let fit = InfoNceFit::new(2).fit(&tiny).unwrap();
+        let fit = InfoNce::new(2).fit(&tiny).unwrap();
         let cert = fit.run.certificate.unwrap();
         assert!(cert.no_minimiser && !cert.converged && fit.run.ending == Ending::NoMinimiser, "{:?}", fit.run);
         let (loss, start) = (fit.run.loss(), fit.run.losses[0]);
         assert!(loss < INFIMUM_FRACTION * start, "loss {loss} from {start}");
         let many = g.sample_pairs(4096, 1.0, &mut seeded(2)).unwrap();
-        let fit = InfoNceFit::new(2).fit(&many).unwrap();
+        let fit = InfoNce::new(2).fit(&many).unwrap();
         let cert = fit.run.certificate.unwrap();
         assert!(cert.converged && !cert.no_minimiser && fit.run.ending == Ending::GradTol, "{:?}", fit.run);
         let (loss, start) = (fit.run.loss(), fit.run.losses[0]);
         assert!(loss > 0.5 * start, "loss {loss} from {start}");
         // With a ridge the cost has a minimiser whatever the sample: no flag.
-        let ridge = InfoNceFit::new(2).weight_decay(1e-3).fit(&tiny).unwrap();
+        let ridge = InfoNce::new(2).weight_decay(1e-3).fit(&tiny).unwrap();
         assert!(!ridge.run.certificate.unwrap().no_minimiser, "{:?}", ridge.run);
     }
 }

@@ -23,12 +23,12 @@ mod simsiam;
 mod whitened;
 
 pub use certificate::{Certificate, INFIMUM_FRACTION};
-pub use contrastive::{Clip, Form, InfoNce, Score};
+pub use contrastive::{ClipLoss, Form, InfoNceLoss, Score};
 pub use cost::{Cost, FixedSample, FnCost};
 pub use data::{ClipStream, FixedPairs, GmmStream, LabelledPairs, PairSource, Rounded};
 pub use error::{LossError, Result};
 pub use executor::{Constraint, PARAM_DIVERGENCE_FACTOR, Plateau, TrainConfig, train, train_with};
-pub use fit::{ClipFit, ClipFitted, InfoNceFit, SslFitted};
+pub use fit::{Clip, ClipFit, InfoNce, InfoNceFit};
 pub use init::{INIT_SCALE, small_random_init};
 pub use lbfgs::Lbfgs;
 pub use objective::{Batch, CONTRASTIVE_DIVERGENCE_FACTOR, Objective};
@@ -38,7 +38,7 @@ pub use outcome::{Ending, Run, Trained};
 pub use population::{PopulationCost, PopulationInfoNce, population_minimiser};
 pub use precondition::{Centering, PreconditionedSource, Preconditioner, Sides, WHITENING_RIDGE, Whitening};
 pub use scalar::{EXP_F32_FLUSH, Real, exp, exp_f32, from_f64, to_f64};
-pub use simsiam::{Directions, SimSiam, SimSiamForm};
+pub use simsiam::{Directions, SimSiamForm, SimSiamLoss};
 pub use whitened::{
     CertifiedSimSiam, RunningWhitening, SIMSIAM_START_BUDGETS, WHITENED_TOL, WhitenedCertificate,
     train_whitened_simsiam, train_whitened_simsiam_certified, whiten_rows, whitened_budget, whitened_eigenvalues,

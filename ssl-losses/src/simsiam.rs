@@ -63,9 +63,9 @@ impl std::str::FromStr for SimSiamForm {
 ///
 /// ```
 /// use gmm_core::nalgebra::DMatrix;
-/// use ssl_losses::{Batch, Directions, Objective, SimSiam, SimSiamForm};
+/// use ssl_losses::{Batch, Directions, Objective, SimSiamLoss, SimSiamForm};
 ///
-/// let mut loss = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+/// let mut loss = SimSiamLoss::new(SimSiamForm::Mse, Directions::Symmetric);
 /// let x = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]);
 /// // W = I and identical views: the prediction equals the target, the loss is 0.
 /// let params = [DMatrix::identity(2, 2), DMatrix::identity(2, 2)];
@@ -74,7 +74,7 @@ impl std::str::FromStr for SimSiamForm {
 /// # Ok::<(), ssl_losses::LossError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct SimSiam<T: Real = f64> {
+pub struct SimSiamLoss<T: Real = f64> {
     form: SimSiamForm,
     directions: Directions,
     z: DMatrix<T>,
@@ -84,7 +84,7 @@ pub struct SimSiam<T: Real = f64> {
     dz: DMatrix<T>,
 }
 
-impl<T: Real> SimSiam<T> {
+impl<T: Real> SimSiamLoss<T> {
     /// A SimSiam loss of the given form, one-directional or symmetrised.
     pub fn new(form: SimSiamForm, directions: Directions) -> Self {
         let e = DMatrix::zeros(0, 0);
@@ -172,7 +172,7 @@ impl<T: Real> SimSiam<T> {
     }
 }
 
-impl<T: Real> Objective<T> for SimSiam<T> {
+impl<T: Real> Objective<T> for SimSiamLoss<T> {
     fn name(&self) -> &'static str {
         "simsiam"
     }

@@ -12,7 +12,7 @@ use crate::objective::Batch;
 use crate::observe::Observer;
 use crate::optim::OptimizerKind;
 use crate::outcome::Trained;
-use crate::simsiam::{Directions, SimSiam, SimSiamForm};
+use crate::simsiam::{Directions, SimSiamForm, SimSiamLoss};
 
 /// The whitening constraint of SimSiam on block 0: `A M A^T = I` after every step, `M` a running
 /// (exponential, with this momentum) estimate of the second moment `E[x x^T]` from the batches
@@ -306,7 +306,7 @@ pub fn train_whitened_simsiam(
     let mut optimizer =
         OptimizerKind::Sgd { momentum: RECIPE_MOMENTUM }.build(&shapes)?.block_rates(&[1.0, predictor_rate])?;
     let mut whitening = RunningWhitening::new(0.9)?;
-    let mut loss = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+    let mut loss = SimSiamLoss::new(SimSiamForm::Mse, Directions::Symmetric);
     train_with(&mut loss, source, init, config, &mut optimizer, Some(&mut whitening), observer)
 }
 

@@ -3,7 +3,7 @@
 
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{ClipGenerator, Fit, MixtureGenerator, seeded};
-use ssl_losses::{ClipFit, WHITENED_TOL, WhitenedCertificate, whitened_optimum};
+use ssl_losses::{Clip, WHITENED_TOL, WhitenedCertificate, whitened_optimum};
 
 #[test]
 fn whitened_certificate_accepts_the_optimum_and_rejects_other_subspaces() {
@@ -60,16 +60,16 @@ fn whitened_certificate_refuses_bad_input() {
 fn clip_fit_is_certified_and_refuses_bad_input() {
     let clip = ClipGenerator::new(3, 2, 6, 5).generate(&mut seeded(1)).unwrap();
     let pairs = clip.sample_pairs(3000, &mut seeded(2)).unwrap();
-    let fit = ClipFit::new(2).seed(3).fit((&pairs.x, &pairs.y)).unwrap();
+    let fit = Clip::new(2).seed(3).fit((&pairs.x, &pairs.y)).unwrap();
     assert!(fit.run.converged(), "{:?}", fit.run);
     assert_eq!((fit.map_x.components().shape(), fit.map_y.components().shape()), ((2, 6), (2, 5)));
     let short = pairs.y.rows(0, 10).into_owned();
-    assert!(ClipFit::new(2).fit((&pairs.x, &short)).is_err(), "row counts");
-    assert!(ClipFit::new(6).fit((&pairs.x, &pairs.y)).is_err(), "r above d_y");
-    assert!(ClipFit::new(2).tau(0.0).fit((&pairs.x, &pairs.y)).is_err(), "tau");
+    assert!(Clip::new(2).fit((&pairs.x, &short)).is_err(), "row counts");
+    assert!(Clip::new(6).fit((&pairs.x, &pairs.y)).is_err(), "r above d_y");
+    assert!(Clip::new(2).tau(0.0).fit((&pairs.x, &pairs.y)).is_err(), "tau");
     let mut bad = pairs.x.clone();
     bad[(0, 0)] = f64::NAN;
-    assert!(ClipFit::new(2).fit((&bad, &pairs.y)).is_err(), "non-finite");
+    assert!(Clip::new(2).fit((&bad, &pairs.y)).is_err(), "non-finite");
 }
 
 #[test]

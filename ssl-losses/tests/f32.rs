@@ -23,8 +23,8 @@
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{LinearMap, MixtureGenerator, generate::gaussian_matrix, seeded};
 use ssl_losses::{
-    Batch, Clip, Directions, Form, GmmStream, InfoNce, Objective, Real, Rounded, Score, SimSiam, SimSiamForm,
-    TrainConfig, small_random_init, train,
+    Batch, ClipLoss, Directions, Form, GmmStream, InfoNceLoss, Objective, Real, Rounded, Score, SimSiamForm,
+    SimSiamLoss, TrainConfig, small_random_init, train,
 };
 
 /// f32's unit roundoff `2^-24`.
@@ -48,9 +48,9 @@ const TAU: f64 = 0.5;
 
 fn objective<T: Real>(case: Case) -> Box<dyn Objective<T>> {
     match case {
-        Case::InfoNce(form, score) => Box::new(InfoNce::<T>::new(TAU, form, score).unwrap()),
-        Case::Clip(score) => Box::new(Clip::<T>::new(TAU, score).unwrap()),
-        Case::SimSiam(form, dirs) => Box::new(SimSiam::<T>::new(form, dirs)),
+        Case::InfoNce(form, score) => Box::new(InfoNceLoss::<T>::new(TAU, form, score).unwrap()),
+        Case::Clip(score) => Box::new(ClipLoss::<T>::new(TAU, score).unwrap()),
+        Case::SimSiam(form, dirs) => Box::new(SimSiamLoss::<T>::new(form, dirs)),
     }
 }
 
@@ -168,7 +168,7 @@ fn infonce_trains_in_f32_to_the_fisher_subspace_as_in_f64_reproducibly() {
     let sin = |a: DMatrix<f64>| LinearMap::new(a).row_space().unwrap().sin_theta_max(&fisher).unwrap();
     assert!(g.pca_subspace(2).unwrap().sin_theta_max(&fisher).unwrap() > 0.99, "the trap must trap PCA");
     let run = || {
-        let mut loss = InfoNce::<f32>::new(1.0, Form::OneWay, Score::Dot).unwrap();
+        let mut loss = InfoNceLoss::<f32>::new(1.0, Form::OneWay, Score::Dot).unwrap();
         let mut data = Rounded::<_, f32>::new(GmmStream::new(&g, 1.0, 256).unwrap());
         let init = vec![small_random_init(2, 10, 0.1, 1).map(|v| v as f32)];
         train(&mut loss, &mut data, init, &TrainConfig::default(), &mut ()).unwrap()
@@ -176,7 +176,7 @@ fn infonce_trains_in_f32_to_the_fisher_subspace_as_in_f64_reproducibly() {
     let (a, b) = (run(), run());
     assert_eq!(a.params, b.params, "same seed, same f32 bits");
     let sin32 = sin(a.params[0].map(f64::from));
-    let mut loss = InfoNce::<f64>::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut loss = InfoNceLoss::<f64>::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let mut data = GmmStream::new(&g, 1.0, 256).unwrap();
     let out =
         train(&mut loss, &mut data, vec![small_random_init(2, 10, 0.1, 1)], &TrainConfig::default(), &mut ()).unwrap();

@@ -18,7 +18,9 @@ use gmm_core::generate::gaussian_matrix;
 use gmm_core::strategies::{MixtureRanges, linear_maps, pairs};
 use gmm_core::{MixtureGenerator, seeded};
 use nalgebra::DMatrix;
-use ssl_losses::{Batch, Clip, Directions, Form, InfoNce, Objective, PopulationInfoNce, Score, SimSiam, SimSiamForm};
+use ssl_losses::{
+    Batch, ClipLoss, Directions, Form, InfoNceLoss, Objective, PopulationInfoNce, Score, SimSiamForm, SimSiamLoss,
+};
 
 const H: f64 = 1e-5;
 const REL_TOL: f64 = 1e-6;
@@ -95,7 +97,7 @@ fn infonce_gradients_all_forms_and_scores() {
         let a = random(r, d, seed + 200) * 0.7;
         for form in [Form::OneWay, Form::Symmetric, Form::SimClr] {
             for score in [Score::Dot, Score::Cosine] {
-                let mut loss = InfoNce::new(0.7, form, score).unwrap();
+                let mut loss = InfoNceLoss::new(0.7, form, score).unwrap();
                 check(&mut loss, vec![a.clone()], &x, &xp, &format!("InfoNCE {form:?} {score:?} seed {seed}"));
             }
         }
@@ -110,7 +112,7 @@ fn clip_gradients() {
         let y = random(n, dy, seed + 10);
         let params = vec![random(r, dx, seed + 20), random(r, dy, seed + 30)];
         for score in [Score::Dot, Score::Cosine] {
-            let mut loss = Clip::new(0.5, score).unwrap();
+            let mut loss = ClipLoss::new(0.5, score).unwrap();
             check(&mut loss, params.clone(), &x, &y, &format!("CLIP {score:?} seed {seed}"));
         }
     }
@@ -126,7 +128,7 @@ fn simsiam_gradients_with_the_target_held_fixed() {
         let w = random(r, r, seed + 3);
         for form in [SimSiamForm::Mse, SimSiamForm::NegCosine] {
             for directions in [Directions::OneWay, Directions::Symmetric] {
-                let mut loss = SimSiam::new(form, directions);
+                let mut loss = SimSiamLoss::new(form, directions);
                 let params = vec![a.clone(), w.clone()];
                 let mut grads = vec![DMatrix::zeros(r, d), DMatrix::zeros(r, r)];
                 let batch = Batch::new(&x, &xp).unwrap();
@@ -172,12 +174,12 @@ fn c5_reparametrisation_invariance() {
         let close =
             |u: f64, v: f64, what: &str| assert!((u - v).abs() <= 1e-10 * u.abs().max(1.0), "{what}: {u} vs {v}");
         for score in [Score::Dot, Score::Cosine] {
-            let mut loss = InfoNce::new(0.5, Form::Symmetric, score).unwrap();
+            let mut loss = InfoNceLoss::new(0.5, Form::Symmetric, score).unwrap();
             let before = value(&mut loss, vec![a.clone()], &x, &xp);
             let after = value(&mut loss, vec![&a * &g_inv], &xg, &xpg);
             close(before, after, "InfoNCE");
         }
-        let mut siam = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+        let mut siam = SimSiamLoss::new(SimSiamForm::Mse, Directions::Symmetric);
         let w = random(r, r, seed + 3);
         let before = value(&mut siam, vec![a.clone(), w.clone()], &x, &xp);
         let after = value(&mut siam, vec![&a * &g_inv, w], &xg, &xpg);
@@ -185,13 +187,13 @@ fn c5_reparametrisation_invariance() {
         let h = random(4, 4, seed + 60) + DMatrix::identity(4, 4) * 3.0;
         let y = random(n, 4, seed + 4);
         let b = random(r, 4, seed + 5);
-        let mut clip = Clip::new(0.5, Score::Dot).unwrap();
+        let mut clip = ClipLoss::new(0.5, Score::Dot).unwrap();
         let before = value(&mut clip, vec![a.clone(), b.clone()], &x, &y);
         let after =
             value(&mut clip, vec![&a * &g_inv, &b * h.clone().try_inverse().unwrap()], &xg, &(&y * h.transpose()));
         close(before, after, "CLIP");
         // Negative control: transforming the data without the map changes the loss.
-        let mut loss = InfoNce::new(0.5, Form::OneWay, Score::Dot).unwrap();
+        let mut loss = InfoNceLoss::new(0.5, Form::OneWay, Score::Dot).unwrap();
         let before = value(&mut loss, vec![a.clone()], &x, &xp);
         let wrong = value(&mut loss, vec![a.clone()], &xg, &xpg);
         assert!((before - wrong).abs() > 1e-3);
@@ -200,9 +202,9 @@ fn c5_reparametrisation_invariance() {
 
 #[test]
 fn bad_inputs_are_typed_errors() {
-    assert!(InfoNce::<f64>::new(0.0, Form::OneWay, Score::Dot).is_err());
-    assert!(InfoNce::<f64>::new(f64::NAN, Form::OneWay, Score::Dot).is_err());
-    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    assert!(InfoNceLoss::<f64>::new(0.0, Form::OneWay, Score::Dot).is_err());
+    assert!(InfoNceLoss::<f64>::new(f64::NAN, Form::OneWay, Score::Dot).is_err());
+    let mut loss = InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let x = random(1, 3, 0);
     let mut g = vec![DMatrix::zeros(2, 3)];
     assert!(loss.value_grad(&[random(2, 3, 1)], Batch::new(&x, &x).unwrap(), &mut g).is_err(), "batch of 1");
@@ -230,7 +232,7 @@ proptest::proptest! {
         let a = map.components().columns(0, d).into_owned();
         for form in [Form::OneWay, Form::Symmetric, Form::SimClr] {
             for score in [Score::Dot, Score::Cosine] {
-                let mut loss = InfoNce::new(0.7, form, score).unwrap();
+                let mut loss = InfoNceLoss::new(0.7, form, score).unwrap();
                 if score == Score::Cosine && a.nrows() == 1 {
                     // Piecewise constant (every cosine is +-1): refused, not differentiated.
                     let mut g = vec![DMatrix::zeros(1, d)];

@@ -7,7 +7,7 @@ use gmm_core::nalgebra::DMatrix;
 use gmm_core::strategies::{hostile_f64, spoiled_matrices, spoiled_matrix};
 use proptest::prelude::*;
 use ssl_losses::{
-    Batch, Clip, ClipFit, Directions, Form, InfoNce, InfoNceFit, Objective, Score, SimSiam, SimSiamForm,
+    Batch, Clip, ClipLoss, Directions, Form, InfoNce, InfoNceLoss, Objective, Score, SimSiamForm, SimSiamLoss,
     WhitenedCertificate, whiten_rows, whitened_budget, whitened_optimum,
 };
 
@@ -29,13 +29,13 @@ proptest! {
         let score = if cosine { Score::Cosine } else { Score::Dot };
         let form = [Form::OneWay, Form::Symmetric, Form::SimClr][form];
         let mut objectives: Vec<Case> = Vec::new();
-        if let Ok(l) = InfoNce::new(tau, form, score) {
+        if let Ok(l) = InfoNceLoss::new(tau, form, score) {
             objectives.push((Box::new(l), vec![a.clone()]));
         }
-        if let Ok(l) = Clip::new(tau, score) {
+        if let Ok(l) = ClipLoss::new(tau, score) {
             objectives.push((Box::new(l), vec![a.clone(), w.clone()]));
         }
-        objectives.push((Box::new(SimSiam::new(SimSiamForm::NegCosine, Directions::Symmetric)), vec![a.clone(), w.clone()]));
+        objectives.push((Box::new(SimSiamLoss::new(SimSiamForm::NegCosine, Directions::Symmetric)), vec![a.clone(), w.clone()]));
         for (mut loss, params) in objectives {
             let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
             let Ok(batch) = Batch::new(&x, &y) else { continue };
@@ -70,10 +70,10 @@ proptest! {
         (x, y) in (0usize..30, 1usize..4).prop_flat_map(|(n, d)| (spoiled_matrix(n, d), spoiled_matrix(n, d))),
         r in 0usize..4
     ) {
-        if let Ok(f) = InfoNceFit::new(r).batch(8).fit((&x, &y)) {
+        if let Ok(f) = InfoNce::new(r).batch(8).fit((&x, &y)) {
             prop_assert!(finite(f.map.components()));
         }
-        if let Ok(f) = ClipFit::new(r).batch(8).fit((&x, &y)) {
+        if let Ok(f) = Clip::new(r).batch(8).fit((&x, &y)) {
             prop_assert!(finite(f.map_x.components()) && finite(f.map_y.components()));
         }
     }

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{Fit, LinearMap, MixtureGenerator, seeded};
 use ssl_losses::{
-    Constraint, Ending, Form, GmmStream, InfoNce, InfoNceFit, LabelledPairs, LossError, Objective, OptimizerKind,
+    Constraint, Ending, Form, GmmStream, InfoNce, InfoNceLoss, LabelledPairs, LossError, Objective, OptimizerKind,
     PairSource, Progress, Score, TrainConfig, small_random_init, train, train_whitened_simsiam, train_with,
     whitened_optimum,
 };
@@ -24,7 +24,7 @@ fn infonce_finds_fisher_where_pca_fails() {
     let g = trap();
     let pca = g.pca_subspace(2).unwrap().sin_theta_max(&g.fisher_subspace().unwrap()).unwrap();
     assert!(pca > 0.99, "the trap must trap PCA (sin {pca})");
-    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut loss = InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let mut data = GmmStream::new(&g, 1.0, 256).unwrap();
     let out =
         train(&mut loss, &mut data, vec![small_random_init(2, 10, 0.1, 1)], &TrainConfig::default(), &mut ()).unwrap();
@@ -38,7 +38,7 @@ fn infonce_finds_fisher_where_pca_fails() {
 fn same_seed_same_bits() {
     let g = trap();
     let run = || {
-        let mut loss = InfoNce::new(0.5, Form::Symmetric, Score::Cosine).unwrap();
+        let mut loss = InfoNceLoss::new(0.5, Form::Symmetric, Score::Cosine).unwrap();
         let mut data = GmmStream::new(&g, 0.8, 64).unwrap();
         let config = TrainConfig { steps: 50, seed: 9, ..TrainConfig::default() };
         train(&mut loss, &mut data, vec![small_random_init(2, 10, 0.1, 3)], &config, &mut ()).unwrap()
@@ -51,7 +51,7 @@ fn same_seed_same_bits() {
 #[test]
 fn divergence_is_a_typed_error_naming_the_step() {
     let g = trap();
-    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut loss = InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
     let config = TrainConfig { lr: 1e6, optimizer: OptimizerKind::SGD_MOMENTUM, ..TrainConfig::default() };
     let err = train(&mut loss, &mut data, vec![small_random_init(2, 10, 0.1, 1)], &config, &mut ()).unwrap_err();
@@ -62,7 +62,7 @@ fn divergence_is_a_typed_error_naming_the_step() {
 #[test]
 fn invalid_settings_are_rejected_before_work() {
     let g = trap();
-    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut loss = InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let mut data = GmmStream::new(&g, 1.0, 8).unwrap();
     for config in [
         TrainConfig { lr: 0.0, ..TrainConfig::default() },
@@ -128,7 +128,7 @@ fn same_bits_on_any_thread_count() {
     let eval = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
-            let mut loss = InfoNce::new(0.7, Form::OneWay, Score::Dot).unwrap();
+            let mut loss = InfoNceLoss::new(0.7, Form::OneWay, Score::Dot).unwrap();
             let mut grad = vec![DMatrix::zeros(2, 10)];
             let value =
                 loss.value_grad(&a, ssl_losses::Batch::new(&pairs.x, &pairs.x_plus).unwrap(), &mut grad).unwrap();
@@ -143,7 +143,7 @@ fn same_bits_on_any_thread_count() {
 #[test]
 fn observers_see_the_parameters_and_can_stop_the_run() {
     let g = trap();
-    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut loss = InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
     let config = TrainConfig::default();
     let mut optimizer = config.optimizer.build(&[(2, 10)]).unwrap();
@@ -179,7 +179,7 @@ impl Constraint for BoxConstraint {
 #[test]
 fn a_user_constraint_is_kept_after_every_step() {
     let g = trap();
-    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut loss = InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
     let config = TrainConfig { steps: 200, lr: 0.05, ..TrainConfig::default() };
     let mut optimizer = config.optimizer.build(&[(2, 10)]).unwrap();
@@ -200,7 +200,7 @@ fn a_growing_contrastive_loss_is_divergence() {
     // Adam steps of size lr move every entry by ~lr per step: at lr = 10 the logits explode
     // within a few steps while staying finite; the loss passes 10x its start (log 64 ~ 4.2).
     let g = trap();
-    let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+    let mut loss = InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).unwrap();
     let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
     let config = TrainConfig { lr: 10.0, schedule: ssl_losses::Schedule::Constant, ..TrainConfig::default() };
     let err = train(&mut loss, &mut data, vec![small_random_init(2, 10, 0.1, 1)], &config, &mut ()).unwrap_err();
@@ -212,7 +212,7 @@ fn a_growing_contrastive_loss_is_divergence() {
 fn certified_infonce_fit_is_reproducible_and_finds_fisher_where_pca_fails() {
     let g = trap();
     let pairs = g.sample_pairs(4000, 1.0, &mut seeded(5)).unwrap();
-    let fit = InfoNceFit::new(2).seed(3).fit(&pairs).unwrap();
+    let fit = InfoNce::new(2).seed(3).fit(&pairs).unwrap();
     assert!(fit.run.converged(), "{:?}", fit.run);
     assert!(fit.run.certificate.is_some_and(|c| c.relative <= 1e-5));
     // The sample error of a label-free fit on 4000 pairs: CCA on the same pairs is the yardstick.
@@ -220,7 +220,7 @@ fn certified_infonce_fit_is_reproducible_and_finds_fisher_where_pca_fails() {
     let sin = sin_to_fisher(fit.map.components(), &g);
     assert!(sin < 3.0 * cca.max(0.01), "InfoNCE {sin} against CCA {cca}");
     // Everything but the wall time is a result and must repeat bit for bit.
-    let again = InfoNceFit::new(2).seed(3).fit(&pairs).unwrap();
+    let again = InfoNce::new(2).seed(3).fit(&pairs).unwrap();
     assert_eq!(fit.map, again.map, "same seed, same bits");
     assert_eq!(
         (&fit.run.losses, fit.run.certificate, fit.run.ending),
@@ -334,10 +334,10 @@ fn exploding_simsiam_parameters_are_divergence_and_a_normal_run_is_not() {
     // so an exploding step size used to end "successfully" at a loss of 3e22. The parameter
     // norm bound (PARAM_DIVERGENCE_FACTOR = 1e3 times max(start, 1)) catches it; the default
     // rate stays far below it (the control).
-    use ssl_losses::{Directions, SimSiam, SimSiamForm};
+    use ssl_losses::{Directions, SimSiamForm, SimSiamLoss};
     let g = trap();
     let init = || vec![small_random_init(2, 10, 0.1, 1), DMatrix::identity(2, 2)];
-    let mut loss = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+    let mut loss = SimSiamLoss::new(SimSiamForm::Mse, Directions::Symmetric);
     let mut data = GmmStream::new(&g, 1.0, 64).unwrap();
     let config = TrainConfig { steps: 50, lr: 1e6, ..TrainConfig::default() };
     let err = train(&mut loss, &mut data, init(), &config, &mut ()).unwrap_err();

@@ -3,7 +3,7 @@
 use baselines::{CcaPairs, Fit};
 use gmm_core::{Gmm, LinearMap, MixtureGenerator, Pairs, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
-use ssl_losses::{Centering, CertifiedSimSiam, GmmStream, InfoNceFit, TrainConfig, small_random_init};
+use ssl_losses::{Centering, CertifiedSimSiam, GmmStream, InfoNce, TrainConfig, small_random_init};
 
 use crate::evidence::Result;
 
@@ -82,7 +82,7 @@ pub fn containment(a: &DMatrix<f64>, s: &Subspace) -> Result<f64> {
 /// InfoNCE fitted on `pairs` to its certificate (theory.md 5.3): the map's components and
 /// whether the certificate holds.
 pub fn certified_infonce(pairs: &Pairs, r: usize, centering: Centering, seed: u64) -> Result<(DMatrix<f64>, bool)> {
-    let fit = InfoNceFit::new(r).centering(centering).seed(seed).fit(pairs)?;
+    let fit = InfoNce::new(r).centering(centering).seed(seed).fit(pairs)?;
     Ok((fit.map.into_components(), fit.run.converged()))
 }
 

@@ -6,7 +6,7 @@ use gmm_core::generate::gaussian_matrix;
 use gmm_core::linalg::{RANK_RTOL, cholesky, orthonormal_column_basis, sym_eig_desc};
 use gmm_core::{GmmError, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
-use ssl_losses::{Batch, Clip, Form, InfoNce, Objective, PopulationInfoNce, Score, SimSiam, SimSiamForm};
+use ssl_losses::{Batch, ClipLoss, Form, InfoNceLoss, Objective, PopulationInfoNce, Score, SimSiamForm, SimSiamLoss};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::common::{case_shape, mixture, sin_to};
@@ -100,9 +100,9 @@ fn reparametrisation_gap(ctx: &Ctx, control: bool) -> Result<Case> {
                 let mut grads: Vec<DMatrix<f64>> = p.iter().map(|m| DMatrix::zeros(m.nrows(), m.ncols())).collect();
                 Ok(obj.value_grad(&p, Batch::new(l, rr)?, &mut grads)?)
             };
-        let mut infonce = InfoNce::new(0.7, Form::Symmetric, Score::Dot)?;
-        let mut siam = SimSiam::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
-        let mut clip = Clip::new(0.7, Score::Dot)?;
+        let mut infonce = InfoNceLoss::new(0.7, Form::Symmetric, Score::Dot)?;
+        let mut siam = SimSiamLoss::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
+        let mut clip = ClipLoss::new(0.7, Score::Dot)?;
         let pairs = [
             (value(&mut infonce, vec![a.clone()], &x, &xp)?, value(&mut infonce, vec![ag.clone()], &xg, &xpg)?),
             (

@@ -8,7 +8,7 @@ use gmm_core::linalg::RANK_RTOL;
 use gmm_core::{ClipGenerator, Gmm, LinearMap, Side, Subspace, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
-    Centering, ClipFit, FnCost, Lbfgs, PopulationInfoNce, Preconditioner, Whitening, whitened_eigenvalues,
+    Centering, Clip, FnCost, Lbfgs, PopulationInfoNce, Preconditioner, Whitening, whitened_eigenvalues,
     whitened_optimum,
 };
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -90,7 +90,7 @@ fn null_pairs(pairs: &gmm_core::Pairs) -> (DMatrix<f64>, DMatrix<f64>) {
 /// The certified minimiser on the shifted pairs with `r` rows: its weight, and its certificate.
 fn null_weight(g: &gmm_core::Gmm, pairs: &gmm_core::Pairs, r: usize, seed: u64) -> Result<(f64, bool)> {
     let (x, xp) = null_pairs(pairs);
-    let fit = ssl_losses::InfoNceFit::new(r).seed(seed).fit((&x, &xp))?;
+    let fit = ssl_losses::InfoNce::new(r).seed(seed).fit((&x, &xp))?;
     Ok((weight(g, fit.map.components())?, fit.run.converged()))
 }
 
@@ -255,7 +255,7 @@ fn clip_case(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
             c.conditional_gmm(side)?.fisher_subspace()?
         })
     };
-    let floors = |(_, cca): &(gmm_core::ClipPairs, baselines::CcaTwoViewFit)| -> Result<f64> {
+    let floors = |(_, cca): &(gmm_core::ClipPairs, baselines::CcaFit)| -> Result<f64> {
         Ok(sin_to(cca.map_x.components(), &target(Side::X)?)?.max(sin_to(cca.map_y.components(), &target(Side::Y)?)?))
     };
     let ((pairs, cca), _) = resolved(
@@ -268,9 +268,9 @@ fn clip_case(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
     )?;
     // A fit can stall far from the optimum (measured: 0.98 from F without its certificate); a
     // second random start decides, and a case counts only with a certificate either way.
-    let mut fit = ClipFit::new(2).seed(ctx.seed).fit((&pairs.x, &pairs.y))?;
+    let mut fit = Clip::new(2).seed(ctx.seed).fit((&pairs.x, &pairs.y))?;
     if !fit.run.converged() {
-        fit = ClipFit::new(2).seed(ctx.seed ^ 0x5eed_0002).fit((&pairs.x, &pairs.y))?;
+        fit = Clip::new(2).seed(ctx.seed ^ 0x5eed_0002).fit((&pairs.x, &pairs.y))?;
     }
     let mut worst: f64 = 0.0;
     let mut wrong = f64::INFINITY;

@@ -7,7 +7,7 @@
 
 use nalgebra::DMatrix;
 use serde_json::Value;
-use ssl_losses::{Batch, Clip, Directions, Form, InfoNce, Objective, Score, SimSiam, SimSiamForm};
+use ssl_losses::{Batch, ClipLoss, Directions, Form, InfoNceLoss, Objective, Score, SimSiamForm, SimSiamLoss};
 
 fn matrix(v: &Value) -> DMatrix<f64> {
     let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
@@ -34,14 +34,14 @@ fn losses_and_gradients_match_jax() {
                 match name("loss").as_str() {
                     "infonce" => {
                         let form: Form = name("form").parse().unwrap();
-                        (Box::new(InfoNce::new(tau, form, score()).unwrap()), vec![a.clone()], &xp)
+                        (Box::new(InfoNceLoss::new(tau, form, score()).unwrap()), vec![a.clone()], &xp)
                     }
                     "simsiam" => {
                         let form: SimSiamForm = name("form").parse().unwrap();
                         let directions: Directions = name("directions").parse().unwrap();
-                        (Box::new(SimSiam::new(form, directions)), vec![a.clone(), w.clone()], &xp)
+                        (Box::new(SimSiamLoss::new(form, directions)), vec![a.clone(), w.clone()], &xp)
                     }
-                    "clip" => (Box::new(Clip::new(tau, score()).unwrap()), vec![a.clone(), b.clone()], &y),
+                    "clip" => (Box::new(ClipLoss::new(tau, score()).unwrap()), vec![a.clone(), b.clone()], &y),
                     other => panic!("unknown loss {other}"),
                 };
             let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();

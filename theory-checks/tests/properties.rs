@@ -8,7 +8,7 @@ use gmm_core::nalgebra::DMatrix;
 use gmm_core::seeded;
 use gmm_core::strategies::{MixtureRanges, pairs};
 use proptest::prelude::*;
-use ssl_losses::{Batch, Form, InfoNce, Objective, Score};
+use ssl_losses::{Batch, Form, InfoNceLoss, Objective, Score};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
@@ -32,7 +32,7 @@ proptest! {
         let m = gaussian_matrix(d, d, &mut seeded(seed ^ 3)) + DMatrix::identity(d, d) * (2.0 * (d as f64).sqrt());
         let mi = m.clone().try_inverse().unwrap();
         let a = gaussian_matrix(g.k() - 1, d, &mut seeded(seed ^ 4)) * (0.3 / (d as f64).sqrt());
-        let mut loss = InfoNce::new(1.0, Form::OneWay, Score::Dot).unwrap();
+        let mut loss = InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).unwrap();
         let mut grad = vec![DMatrix::zeros(a.nrows(), d)];
         let before = loss.value_grad(std::slice::from_ref(&a), Batch::new(&pairs.x, &pairs.x_plus).unwrap(), &mut grad).unwrap();
         let (xm, xpm) = (&pairs.x * m.transpose(), &pairs.x_plus * m.transpose());

@@ -1,10 +1,10 @@
 //! E1, variance structure: the condition number of `Sigma`. PCA follows the largest variance,
 //! the pair methods follow the augmentation's signal.
 
-use super::mixture::{ANGLES, METHODS, Setup, conditioned, mixture_rows};
+use super::mixture::{Setup, about, conditioned, mixture_rows};
 use crate::error::Result;
 use crate::experiment::{About, Experiment, Job};
-use crate::row::{Method, Metric, Row};
+use crate::row::{Method, Row};
 use crate::stats::Stats;
 use crate::sweeps::Sweeps;
 
@@ -13,19 +13,7 @@ pub struct E1;
 
 impl Experiment for E1 {
     fn about(&self) -> About {
-        About {
-            id: "E1",
-            stem: "e1_variance",
-            title: "E1 variance structure: condition number of Σ",
-            metric: Metric::SinThetaMax,
-            x_label: "condition number of Σ",
-            y_label: "sin θ_max to F",
-            log_x: true,
-            log_y: false,
-            categorical: false,
-            methods: METHODS,
-            required: ANGLES,
-        }
+        about(("E1", "e1_variance", "E1 variance structure: condition number of Σ"), "condition number of Σ", true)
     }
 
     fn settings(&self, s: &Sweeps) -> Vec<(f64, String)> {

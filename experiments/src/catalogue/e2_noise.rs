@@ -1,7 +1,7 @@
 //! E2, augmentation noise: the coupling `delta` between the two views of a pair, with downstream
 //! k-means and LDA accuracy on held-out samples.
 
-use super::mixture::{METHODS, Setup, base, mixture_rows};
+use super::mixture::{Setup, about, base, mixture_rows};
 use crate::error::Result;
 use crate::experiment::{About, Experiment, Job};
 use crate::row::{Method, Metric, Row};
@@ -13,18 +13,10 @@ pub struct E2;
 
 impl Experiment for E2 {
     fn about(&self) -> About {
+        let required = &[Metric::SinThetaMax, Metric::ShareOutside, Metric::Ari, Metric::Nmi, Metric::Accuracy];
         About {
-            id: "E2",
-            stem: "e2_augmentation_noise",
-            title: "E2 augmentation noise: coupling δ",
-            metric: Metric::SinThetaMax,
-            x_label: "coupling δ",
-            y_label: "sin θ_max to F",
-            log_x: false,
-            log_y: false,
-            categorical: false,
-            methods: METHODS,
-            required: &[Metric::SinThetaMax, Metric::ShareOutside, Metric::Ari, Metric::Nmi, Metric::Accuracy],
+            required,
+            ..about(("E2", "e2_augmentation_noise", "E2 augmentation noise: coupling δ"), "coupling δ", false)
         }
     }
 

@@ -1,9 +1,9 @@
 //! E3, dimension: the mixture's dimension `d` at a fixed sample size.
 
-use super::mixture::{ANGLES, METHODS, Setup, base, mixture_rows};
+use super::mixture::{Setup, about, base, mixture_rows};
 use crate::error::Result;
 use crate::experiment::{About, Experiment, Job};
-use crate::row::{Method, Metric, Row};
+use crate::row::{Method, Row};
 use crate::stats::Stats;
 use crate::sweeps::Sweeps;
 
@@ -12,19 +12,7 @@ pub struct E3;
 
 impl Experiment for E3 {
     fn about(&self) -> About {
-        About {
-            id: "E3",
-            stem: "e3_dimension",
-            title: "E3 dimension d",
-            metric: Metric::SinThetaMax,
-            x_label: "dimension d",
-            y_label: "sin θ_max to F",
-            log_x: true,
-            log_y: false,
-            categorical: false,
-            methods: METHODS,
-            required: ANGLES,
-        }
+        about(("E3", "e3_dimension", "E3 dimension d"), "dimension d", true)
     }
 
     fn settings(&self, s: &Sweeps) -> Vec<(f64, String)> {

@@ -1,10 +1,10 @@
 //! E4, sample size: the size `n` of the fixed sample, every map trained to its certificate, so
 //! that log-log slopes of the error against `n` are rates.
 
-use super::mixture::{ANGLES, METHODS, Setup, base, mixture_rows};
+use super::mixture::{Setup, about, base, mixture_rows};
 use crate::error::Result;
 use crate::experiment::{About, Experiment, Job};
-use crate::row::{Metric, Row};
+use crate::row::Row;
 use crate::stats::{Point, Stats};
 use crate::sweeps::Sweeps;
 
@@ -21,19 +21,7 @@ fn slope(points: &[Point]) -> String {
 
 impl Experiment for E4 {
     fn about(&self) -> About {
-        About {
-            id: "E4",
-            stem: "e4_sample_size",
-            title: "E4 sample size n",
-            metric: Metric::SinThetaMax,
-            x_label: "pairs / samples n",
-            y_label: "sin θ_max to F",
-            log_x: true,
-            log_y: true,
-            categorical: false,
-            methods: METHODS,
-            required: ANGLES,
-        }
+        About { log_y: true, ..about(("E4", "e4_sample_size", "E4 sample size n"), "pairs / samples n", true) }
     }
 
     fn settings(&self, s: &Sweeps) -> Vec<(f64, String)> {

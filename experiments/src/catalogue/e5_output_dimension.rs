@@ -1,7 +1,7 @@
 //! E5, output dimension: the encoder's rows `r`, where containment of F in row(A) is the
 //! statistic (not ranking), and the weight outside F a separate one.
 
-use super::mixture::{ANGLES, METHODS, Setup, base, mixture_rows};
+use super::mixture::{Setup, about, base, mixture_rows};
 use crate::error::Result;
 use crate::experiment::{About, Experiment, Job};
 use crate::row::{Method, Metric, Row};
@@ -14,17 +14,8 @@ pub struct E5;
 impl Experiment for E5 {
     fn about(&self) -> About {
         About {
-            id: "E5",
-            stem: "e5_output_dimension",
-            title: "E5 output dimension r",
-            metric: Metric::SinThetaMax,
-            x_label: "output dimension r",
             y_label: "sin θ_max: F against row(A) (containment)",
-            log_x: false,
-            log_y: false,
-            categorical: false,
-            methods: METHODS,
-            required: ANGLES,
+            ..about(("E5", "e5_output_dimension", "E5 output dimension r"), "output dimension r", false)
         }
     }
 

@@ -3,7 +3,8 @@
 
 use gmm_core::{ClipGenerator, LinearMap, Side, seeded};
 use ssl_losses::{
-    Centering, Clip, ClipStream, PreconditionedSource, Score, Sides, TrainConfig, Whitening, small_random_init, train,
+    Centering, ClipLoss, ClipStream, PreconditionedSource, Score, Sides, TrainConfig, Whitening, small_random_init,
+    train,
 };
 
 use crate::error::Result;
@@ -41,7 +42,7 @@ impl Experiment for E6 {
         let c = ClipGenerator::new(3, 3, 8, 6).generate(&mut seeded(5))?;
         let seed = 1000 * job.seed + 31;
         let config = TrainConfig { steps: job.setting as usize, seed, ..TrainConfig::default() };
-        let mut clip = Clip::new(1.0, Score::Dot)?;
+        let mut clip = ClipLoss::new(1.0, Score::Dot)?;
         let init = vec![small_random_init(2, 8, 0.1, seed), small_random_init(2, 6, 0.1, seed + 1)];
         // Label-free preconditioning per modality, from a warm-up sample of 16 batches (its own seed).
         let mut stream = PreconditionedSource::new(

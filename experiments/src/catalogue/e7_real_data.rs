@@ -2,7 +2,7 @@
 //! the paper's augmentation model): held-out k-means ARI.
 
 use baselines::{CcaPairs, Fit, Lda, Pca, Shrinkage};
-use ssl_losses::InfoNceFit;
+use ssl_losses::InfoNce;
 
 use super::fitted::Fitted;
 use super::held_out::{classes, downstream, split};
@@ -57,7 +57,7 @@ impl Experiment for E7 {
         let (anchors, partners) = (&pairs.anchors, &pairs.partners);
         let n = anchors.nrows();
         let infonce =
-            InfoNceFit::new(r).batch(s.batch).weight_decay(E7_WEIGHT_DECAY).seed(seed).fit((anchors, partners))?;
+            InfoNce::new(r).batch(s.batch).weight_decay(E7_WEIGHT_DECAY).seed(seed).fit((anchors, partners))?;
         let ridge = 1e-6;
         let cca = CcaPairs::new(r).ridge(ridge).fit((anchors, partners))?;
         let share = cca.within_class_share((anchors, partners), &pairs.labels)?;

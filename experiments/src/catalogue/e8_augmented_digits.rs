@@ -3,7 +3,7 @@
 
 use baselines::{CcaPairs, Fit, Lda, Pca, Shrinkage};
 use gmm_core::seeded;
-use ssl_losses::{FixedPairs, InfoNceFit, PairSource};
+use ssl_losses::{FixedPairs, InfoNce, PairSource};
 
 use super::fitted::{Fitted, certified_whitened};
 use super::held_out::{classes, split, whitened_clustering};
@@ -59,7 +59,7 @@ impl Experiment for E8 {
         let pair_labels: Vec<usize> = zt.iter().flat_map(|&z| std::iter::repeat_n(z, s.e8_pairs_per_image)).collect();
         let cca = CcaPairs::new(r).ridge(1e-6).fit((&left, &right))?;
         let share = cca.within_class_share((&left, &right), &pair_labels)?;
-        let infonce = InfoNceFit::new(r).batch(s.batch).seed(seed).fit((&left, &right))?;
+        let infonce = InfoNce::new(r).batch(s.batch).seed(seed).fit((&left, &right))?;
         // Whitened SimSiam on the same pairs, in InfoNCE's coordinates (centred and whitened by
         // the pairs' own statistics), epochs over them.
         let pre = infonce.preconditioner.clone();

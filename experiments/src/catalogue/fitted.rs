@@ -4,7 +4,7 @@
 use gmm_core::LinearMap;
 use gmm_core::nalgebra::DMatrix;
 use ssl_losses::{
-    Certificate, PairSource, SslFitted, TrainConfig, WHITENED_TOL, WhitenedCertificate, small_random_init,
+    Certificate, InfoNceFit, PairSource, TrainConfig, WHITENED_TOL, WhitenedCertificate, small_random_init,
     train_whitened_simsiam_certified, whitened_budget,
 };
 
@@ -40,7 +40,7 @@ impl Fitted {
     }
 
     /// InfoNCE (tau = 1, one-way, dot score) on a fixed sample of pairs, to the certificate.
-    pub(super) fn infonce(fit: SslFitted, n: usize) -> Self {
+    pub(super) fn infonce(fit: InfoNceFit, n: usize) -> Self {
         let cert = fit.run.certificate.map_or(Cert::Missing, Cert::Gradient);
         Self { method: Method::InfoNce, map: fit.map, solver: Solver::Lbfgs, n, cert }
     }

@@ -5,21 +5,43 @@
 use baselines::{CcaPairs, Fit, Lda, Pca};
 use gmm_core::{Gmm, LinearMap, MixtureGenerator, seeded};
 use ssl_losses::{
-    GmmStream, InfoNceFit, PairSource, TrainConfig, small_random_init, train_whitened_simsiam, whitened_budget,
+    GmmStream, InfoNce, PairSource, TrainConfig, small_random_init, train_whitened_simsiam, whitened_budget,
 };
 
 use super::fitted::{Cert, Fitted, certified_whitened};
 use super::held_out::downstream;
 use crate::error::Result;
-use crate::experiment::Job;
+use crate::experiment::{About, Job};
 use crate::row::{Method, Metric, Row, Solver};
 use crate::sweeps::Sweeps;
 
 /// The methods of a mixture job.
-pub(super) const METHODS: &[Method] = &[Method::InfoNce, Method::SimSiamStream, Method::Cca, Method::Pca, Method::Lda];
+const METHODS: &[Method] = &[Method::InfoNce, Method::SimSiamStream, Method::Cca, Method::Pca, Method::Lda];
 
 /// The statistics every row of a mixture job fills.
-pub(super) const ANGLES: &[Metric] = &[Metric::SinThetaMax, Metric::ShareOutside];
+const ANGLES: &[Metric] = &[Metric::SinThetaMax, Metric::ShareOutside];
+
+/// The names and plot of a mixture experiment: `sin theta_max` to F against its setting (`x_label`,
+/// a logarithmic axis when `log_x`), the mixture's methods, the angles filled in every row.
+pub(super) fn about(
+    (id, stem, title): (&'static str, &'static str, &'static str),
+    x_label: &'static str,
+    log_x: bool,
+) -> About {
+    About {
+        id,
+        stem,
+        title,
+        metric: Metric::SinThetaMax,
+        x_label,
+        y_label: "sin θ_max to F",
+        log_x,
+        log_y: false,
+        categorical: false,
+        methods: METHODS,
+        required: ANGLES,
+    }
+}
 
 /// The seed of a job's mixture.
 fn mixture_seed(job: &Job<'_>) -> u64 {
@@ -65,7 +87,7 @@ impl Setup {
 fn fit_methods(g: &Gmm, setup: &Setup, s: &Sweeps, seed: u64) -> Result<Vec<Fitted>> {
     let Setup { delta, r, n, steps, simsiam, .. } = *setup;
     let pairs = g.sample_pairs(n, delta, &mut seeded(seed + 2))?;
-    let infonce = InfoNceFit::new(r).batch(s.batch).seed(seed).fit(&pairs)?;
+    let infonce = InfoNce::new(r).batch(s.batch).seed(seed).fit(&pairs)?;
     let mut out = vec![Fitted::infonce(infonce, n)];
     if simsiam {
         out.push(whitened_simsiam_stream(g, delta, r, (steps, s.batch), seed)?);

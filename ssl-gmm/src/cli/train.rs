@@ -13,10 +13,10 @@ use gmm_core::{Gmm, LinearMap, Model, Side, Sig3, Subspace};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
-    Centering, Certificate, Clip, ClipStream, Directions, Ending, Form, GmmStream, InfoNce, InfoNceFit, Lbfgs,
-    Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Progress, Score, Sides, SimSiam, SimSiamForm,
-    TrainConfig, Trained, WHITENED_TOL, WhitenedCertificate, Whitening, small_random_init, train_whitened_simsiam,
-    train_with, whitened_predictor_rate,
+    Centering, Certificate, ClipLoss, ClipStream, Directions, Ending, Form, GmmStream, InfoNce, InfoNceLoss, Lbfgs,
+    Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Progress, Score, Sides, SimSiamForm,
+    SimSiamLoss, TrainConfig, Trained, WHITENED_TOL, WhitenedCertificate, Whitening, small_random_init,
+    train_whitened_simsiam, train_with, whitened_predictor_rate,
 };
 
 use super::io::write_atomic;
@@ -393,7 +393,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }
             let (dx, dy) = (c.modality(Side::X).dim(), c.modality(Side::Y).dim());
             let r = check_dim(args.dim.unwrap_or(c.weights().len() - 1), dx.min(dy))?;
-            let mut objective = Clip::new(args.tau, score)?;
+            let mut objective = ClipLoss::new(args.tau, score)?;
             let stream = ClipStream::new(c, check_batch(args.batch)?)?;
             let mut source = PreconditionedSource::new(
                 stream,
@@ -430,7 +430,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 let pairs = g.sample_pairs(samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
                 let solver = Lbfgs { grad_rtol: tol, max_iters, ..Lbfgs::default() };
                 let start = std::time::Instant::now();
-                let fit = InfoNceFit::new(r)
+                let fit = InfoNce::new(r)
                     .tau(args.tau)
                     .form(form)
                     .score(score)
@@ -471,11 +471,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 let a0 = init;
                 let mut out = match method {
                     Method::Infonce => {
-                        let mut objective = InfoNce::new(args.tau, form, score)?;
+                        let mut objective = InfoNceLoss::new(args.tau, form, score)?;
                         run_training(&mut objective, &mut source, vec![a0], &config, args.json)?
                     }
                     Method::Simsiam => {
-                        let mut objective = SimSiam::new(SimSiamForm::Mse, Directions::Symmetric);
+                        let mut objective = SimSiamLoss::new(SimSiamForm::Mse, Directions::Symmetric);
                         let init = vec![a0, DMatrix::identity(r, r)];
                         run_training(&mut objective, &mut source, init, &config, args.json)?
                     }
