@@ -1,5 +1,4 @@
 #![doc = include_str!("../README.md")]
-#![deny(missing_docs)]
 //!
 //! Every method follows one estimator shape (gmm-core's traits, re-exported here):
 //! parameters built with a builder, [`Validate`] before any work, [`Fit`] to data, then

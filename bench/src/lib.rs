@@ -1,6 +1,5 @@
 //! Workloads shared by the criterion benches, `ssl-gmm bench` and the peer comparison, so the
 //! three measure exactly the same thing.
-#![deny(missing_docs)]
 
 use baselines::Fit;
 use gmm_core::linalg::Op;

@@ -40,7 +40,6 @@
 //! println!("sin theta_max to F: {:.3}", fit.map.row_space()?.sin_theta_max(&gmm.fisher_subspace()?)?);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![deny(missing_docs)]
 
 pub use baselines;
 pub use experiments;
