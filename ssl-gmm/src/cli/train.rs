@@ -664,8 +664,8 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
                 "{} (gradient norm {} of its start, tolerance {})",
                 match (c.converged, c.no_minimiser) {
                     (true, _) => "certified",
-                    (false, true) => "NOT converged, no minimiser: the loss reached its infimum",
-                    (false, false) => "NOT converged",
+                    (false, true) => "not certified, no minimiser: the loss reached its infimum",
+                    (false, false) => "not certified",
                 },
                 Sig3(c.relative),
                 Sig3(c.tol)
@@ -679,7 +679,7 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
             match &report.whitened_certificate {
                 Some(w) => format!(
                     "{} (sin theta_max {} to the optimum of its problem, tolerance {})",
-                    if w.converged { "certified" } else { "NOT converged" },
+                    if w.converged { "certified" } else { "not certified" },
                     Sig3(w.sin_to_optimum),
                     Sig3(w.tol)
                 ),
