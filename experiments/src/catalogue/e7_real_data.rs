@@ -1,11 +1,11 @@
 //! E7, real data with supervised pairing (a positive is another sample of the anchor's class,
 //! the paper's augmentation model): held-out k-means ARI.
 
-use baselines::{CcaPairs, Fit, Lda, Pca, Shrinkage};
+use baselines::{CcaPairs, Fit};
 use ssl_losses::InfoNce;
 
 use super::fitted::Fitted;
-use super::held_out::{classes, downstream, split};
+use super::held_out::{classes, closed_forms, downstream, split};
 use crate::data::{Dataset, same_class_pairs};
 use crate::error::Result;
 use crate::experiment::{About, Experiment, Job};
@@ -58,16 +58,10 @@ impl Experiment for E7 {
         let n = anchors.nrows();
         let infonce =
             InfoNce::new(r).batch(s.batch).weight_decay(E7_WEIGHT_DECAY).seed(seed).fit((anchors, partners))?;
-        let ridge = 1e-6;
-        let cca = CcaPairs::new(r).ridge(ridge).fit((anchors, partners))?;
+        let cca = CcaPairs::new(r).ridge(1e-6).fit((anchors, partners))?;
         let share = cca.within_class_share((anchors, partners), &pairs.labels)?;
-        let lda = Lda::new().shrinkage(Shrinkage::Ridge(ridge)).fit((&xt, &zt))?.map;
-        let methods = [
-            Fitted::infonce(infonce, n),
-            Fitted::closed_form(Method::Cca, cca.map, n),
-            Fitted::closed_form(Method::Pca, Pca::new(r).fit(&xt)?.map, xt.nrows()),
-            Fitted::closed_form(Method::Lda, lda, xt.nrows()),
-        ];
+        let mut methods = vec![Fitted::infonce(infonce, n)];
+        methods.extend(closed_forms(cca.map, n, (&xt, &zt), r)?);
         let mut rows = Vec::new();
         for fitted in &methods {
             let mut out = Row { within_class_share: Some(share), ..fitted.row(job) };

@@ -1,12 +1,12 @@
 //! E8, digits with label-free augmentations (two views of an image are a pair): held-out k-means
 //! ARI after whitening each representation by its own covariance.
 
-use baselines::{CcaPairs, Fit, Lda, Pca, Shrinkage};
+use baselines::{CcaPairs, Fit};
 use gmm_core::seeded;
 use ssl_losses::{FixedPairs, InfoNce, PairSource};
 
 use super::fitted::{Fitted, certified_whitened};
-use super::held_out::{classes, split, whitened_clustering};
+use super::held_out::{classes, closed_forms, split, whitened_clustering};
 use crate::data::Dataset;
 use crate::error::{ExperimentError, Result};
 use crate::experiment::{About, Experiment, Job};
@@ -72,14 +72,9 @@ impl Experiment for E8 {
             Ok(Box::new(FixedPairs::new(lt.clone(), rt.clone(), batch)?))
         };
         let (siam, cert) = certified_whitened(&mut epochs, r, (&m, &c), (s.steps, batch), seed)?;
-        let lda = Lda::new().shrinkage(Shrinkage::Ridge(1e-6)).fit((&xt, &zt))?.map;
-        let methods = [
-            Fitted::infonce(infonce, n),
-            Fitted { method: Method::SimSiamEpochs, map: pre.map_back(&siam)?, solver: Solver::Epochs, n, cert },
-            Fitted::closed_form(Method::Cca, cca.map, n),
-            Fitted::closed_form(Method::Pca, Pca::new(r).fit(&xt)?.map, xt.nrows()),
-            Fitted::closed_form(Method::Lda, lda, xt.nrows()),
-        ];
+        let siam = Fitted { method: Method::SimSiamEpochs, map: pre.map_back(&siam)?, solver: Solver::Epochs, n, cert };
+        let mut methods = vec![Fitted::infonce(infonce, n), siam];
+        methods.extend(closed_forms(cca.map, n, (&xt, &zt), r)?);
         let mut rows = Vec::new();
         for fitted in &methods {
             let mut out = Row { within_class_share: Some(share), ..fitted.row(job) };

@@ -1,12 +1,14 @@
 //! Held-out evaluation of a representation: the seeded 70/30 split of a labelled table and the
 //! downstream statistics on the held-out part.
 
-use baselines::{Fit, KMeans, Lda, Predict, Shrinkage, adjusted_rand_index, normalized_mutual_info};
+use baselines::{Fit, KMeans, Lda, Pca, Predict, Shrinkage, adjusted_rand_index, normalized_mutual_info};
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{LinearMap, seeded};
 use ssl_losses::{Centering, Preconditioner, Whitening};
 
+use super::fitted::Fitted;
 use crate::error::Result;
+use crate::row::Method;
 
 /// Samples and their labels.
 pub(super) type Labelled = (DMatrix<f64>, Vec<usize>);
@@ -61,4 +63,20 @@ pub(super) fn whitened_clustering(
     let z_test = pre.apply(&map.transform(test_x)?)?;
     let clusters = KMeans::new(k).seed(seed).fit(&z_test)?;
     Ok((adjusted_rand_index(test_z, &clusters.labels)?, normalized_mutual_info(test_z, &clusters.labels)?))
+}
+
+/// The closed forms of a labelled-data job (E7, E8): CCA on its `n` pairs (`cca`), PCA and LDA
+/// (ridge 1e-6) on the training samples, `r` outputs.
+pub(super) fn closed_forms(
+    cca: LinearMap,
+    n: usize,
+    (xt, zt): (&DMatrix<f64>, &[usize]),
+    r: usize,
+) -> Result<[Fitted; 3]> {
+    let lda = Lda::new().shrinkage(Shrinkage::Ridge(1e-6)).fit((xt, zt))?.map;
+    Ok([
+        Fitted::closed_form(Method::Cca, cca, n),
+        Fitted::closed_form(Method::Pca, Pca::new(r).fit(xt)?.map, xt.nrows()),
+        Fitted::closed_form(Method::Lda, lda, xt.nrows()),
+    ])
 }
