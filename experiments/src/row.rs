@@ -5,33 +5,26 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A method of the comparison, written in the CSVs, plots and report as the papers write it.
+/// A method of the comparison, written in the CSVs, plots and report as the papers write it
+/// ([`Method::name`], the one spelling: rows are written and read back through it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String")]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum Method {
     /// InfoNCE (tau = 1, one-way, dot score) on a fixed sample, to its certificate.
-    #[serde(rename = "InfoNCE")]
     InfoNce,
     /// Whitened SimSiam by its recipe on a stream of fresh pairs.
-    #[serde(rename = "SimSiam-whitened, stream")]
     SimSiamStream,
     /// Whitened SimSiam by its recipe over epochs of a fixed set of pairs.
-    #[serde(rename = "SimSiam-whitened, epochs")]
     SimSiamEpochs,
     /// CCA on pairs (closed form, label-free).
-    #[serde(rename = "CCA")]
     Cca,
     /// PCA (closed form).
-    #[serde(rename = "PCA")]
     Pca,
     /// LDA (closed form, supervised).
-    #[serde(rename = "LDA")]
     Lda,
     /// CLIP's map of the first modality.
-    #[serde(rename = "CLIP map A (x)")]
     ClipA,
     /// CLIP's map of the second modality.
-    #[serde(rename = "CLIP map B (y)")]
     ClipB,
 }
 
@@ -65,6 +58,13 @@ impl Method {
     /// Whether its map is trained (and so needs a certificate) rather than a closed form.
     pub fn trained(self) -> bool {
         !matches!(self, Method::Cca | Method::Pca | Method::Lda)
+    }
+}
+
+/// A method written to a CSV: its name.
+impl From<Method> for &'static str {
+    fn from(m: Method) -> Self {
+        m.name()
     }
 }
 

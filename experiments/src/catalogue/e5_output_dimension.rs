@@ -28,7 +28,7 @@ impl Experiment for E5 {
     }
 
     fn sentence(&self, rows: &[Row], st: &Stats) -> String {
-        let weight = Stats::new(rows, "E5", Metric::ShareOutside);
+        let weight = Stats::new(rows, self.about().id, Metric::ShareOutside);
         let (get, w) = (|m| st.last_mean(m), |m| weight.last_mean(m));
         format!(
             "Containment, not ranking (docs/theory.md 5.6): at the largest r, F lies in row(A) up to sin theta_max {:.3} for InfoNCE and {:.3} for CCA (PCA: {:.3}). The weight on the extra directions, the share of ||A Sigma^1/2||^2 outside F (in the CSV), is a separate statistic: InfoNCE {:.3}, CCA {:.3}; a whitening constraint (CCA, whitened SimSiam) forces it up at the exact optimum, so it is not a failure.",

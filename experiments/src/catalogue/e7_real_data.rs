@@ -79,7 +79,7 @@ impl Experiment for E7 {
             get(Method::Cca),
             get(Method::Lda),
             get(Method::Pca),
-            Stats::new(rows, "E7", Metric::WithinClassShare).last_mean(Method::Cca)
+            Stats::new(rows, self.about().id, Metric::WithinClassShare).last_mean(Method::Cca)
         )
     }
 }

@@ -86,7 +86,7 @@ impl Experiment for E8 {
     }
 
     fn sentence(&self, rows: &[Row], st: &Stats) -> String {
-        let share = Stats::new(rows, "E8", Metric::WithinClassShare);
+        let share = Stats::new(rows, self.about().id, Metric::WithinClassShare);
         let recipes: Vec<String> = share
             .points(Method::Cca)
             .iter()
