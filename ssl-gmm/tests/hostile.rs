@@ -248,8 +248,10 @@ fn whitened_simsiam_is_certified_by_its_distance_to_the_optimum() {
     };
     let (ok, w) = cert(&["train", "--method", "simsiam-whitened", "--json"]);
     assert!(ok && w["sin_to_optimum"].as_f64().unwrap() <= 0.05, "{w}");
-    // The control: 2000 steps are too few on the anisotropic preset (0.086 from its optimum).
-    let (ok, w) = cert(&["train", "--method", "simsiam-whitened", "--preset", "anisotropic", "--json"]);
+    // The control: 500 steps are too few on the anisotropic preset (measured 0.96 from its
+    // optimum at seed 0, 0.88 and 0.82 at seeds 1 and 2; 2000 steps reach 0.040).
+    let (ok, w) =
+        cert(&["train", "--method", "simsiam-whitened", "--preset", "anisotropic", "--steps", "500", "--json"]);
     assert!(!ok && w["sin_to_optimum"].as_f64().unwrap() > 0.05, "{w}");
     // No signal, no optimum: no certificate, not converged.
     let (ok, w) = cert(&["train", "--method", "simsiam-whitened", "--delta", "0", "--json"]);

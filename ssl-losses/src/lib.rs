@@ -20,6 +20,7 @@ mod precondition;
 mod scalar;
 mod simsiam;
 mod whitened;
+mod whitened_simsiam;
 
 pub use certificate::{Certificate, INFIMUM_FRACTION};
 pub use contrastive::{ClipLoss, Form, InfoNceLoss, Score};
@@ -34,12 +35,12 @@ pub use objective::{Batch, CONTRASTIVE_DIVERGENCE_FACTOR, Objective};
 pub use observe::{Observer, Progress};
 pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};
 pub use outcome::{Ending, Run, Trained};
-pub use population::{PopulationCost, PopulationInfoNce, population_minimiser};
+pub use population::{PopulationCost, PopulationInfoNce, PopulationInfoNceFit, PopulationInfoNceLoss};
 pub use precondition::{Centering, PreconditionedSource, Preconditioner, Sides, WHITENING_RIDGE, Whitening};
 pub use scalar::{EXP_F32_FLUSH, Real, exp, exp_f32, from_f64, to_f64};
 pub use simsiam::{Directions, SimSiamForm, SimSiamLoss};
 pub use whitened::{
-    CertifiedSimSiam, RunningWhitening, SIMSIAM_START_BUDGETS, WHITENED_TOL, WhitenedCertificate,
-    train_whitened_simsiam, train_whitened_simsiam_certified, whiten_rows, whitened_budget, whitened_eigenvalues,
+    RunningWhitening, WHITENED_TOL, WhitenedCertificate, whiten_rows, whitened_budget, whitened_eigenvalues,
     whitened_optimum, whitened_predictor_rate,
 };
+pub use whitened_simsiam::{RecipeSteps, WhitenedSimSiam, WhitenedSimSiamFit, train_whitened_simsiam};

@@ -11,25 +11,27 @@
 
 use gmm_core::linalg::log_sum_exp;
 use gmm_core::nalgebra::{DMatrix, DVector};
-use gmm_core::{Gmm, GmmError, check_at_least, check_finite, check_positive, check_shape};
+use gmm_core::{
+    Fit, Gmm, GmmError, LinearMap, Transform, Validate, check_at_least, check_finite, check_positive, check_shape,
+};
 
 use crate::cost::Cost;
-use crate::error::Result;
+use crate::error::{LossError, Result};
 use crate::init::{INIT_SCALE, small_random_init};
 use crate::lbfgs::Lbfgs;
 use crate::objective::{Batch, Objective, check_blocks};
-use crate::outcome::Trained;
+use crate::outcome::{Run, Trained};
 
 /// The population InfoNCE objective of a mixture; see the module docs. As an [`Objective`] it
 /// reads the Monte Carlo samples of `x` from the batch's left side (the right side is unused).
 #[derive(Clone, Debug)]
-pub struct PopulationInfoNce {
+pub struct PopulationInfoNceLoss {
     gmm: Gmm,
     tau: f64,
     c: DMatrix<f64>,
 }
 
-impl PopulationInfoNce {
+impl PopulationInfoNceLoss {
     /// # Errors
     /// `tau <= 0`, `delta` outside `[0, 1]`.
     pub fn new(gmm: &Gmm, delta: f64, tau: f64) -> Result<Self> {
@@ -112,7 +114,7 @@ struct InnerTerms {
     lse: Vec<f64>,
 }
 
-impl Objective for PopulationInfoNce {
+impl Objective for PopulationInfoNceLoss {
     fn name(&self) -> &'static str {
         "infonce-population"
     }
@@ -133,7 +135,7 @@ impl Objective for PopulationInfoNce {
 /// The population InfoNCE `L_inf` at a fixed outer Monte Carlo sample (rows of `x`): a
 /// deterministic cost whose minimiser is the reference for trained maps.
 pub struct PopulationCost {
-    objective: PopulationInfoNce,
+    objective: PopulationInfoNceLoss,
     x: DMatrix<f64>,
 }
 
@@ -146,7 +148,7 @@ impl PopulationCost {
     pub fn new(gmm: &Gmm, delta: f64, tau: f64, x: DMatrix<f64>) -> Result<Self> {
         gmm_core::check_shape(&x, x.nrows(), gmm.dim(), "outer sample against the mixture dimension")?;
         check_finite(&x, "outer sample")?;
-        Ok(Self { objective: PopulationInfoNce::new(gmm, delta, tau)?, x })
+        Ok(Self { objective: PopulationInfoNceLoss::new(gmm, delta, tau)?, x })
     }
 }
 
@@ -159,50 +161,136 @@ impl Cost for PopulationCost {
     }
 }
 
-/// The numerical minimiser of the population InfoNCE `L_inf` of `gmm` (coupling `delta`,
-/// temperature `tau`, `r` directions): L-BFGS on [`PopulationCost`] with an outer Monte Carlo
-/// sample of `n_outer` draws of the mixture (seed `seed`), from a random map of the scale of the
-/// fixed-sample fits ([`INIT_SCALE`], seed `seed + 1`). This is the reference that trained maps are compared with; its distance to the
-/// Fisher subspace is a Monte Carlo error that shrinks like `n_outer^{-1/2}`.
+/// The numerical minimiser of the population InfoNCE `L_inf` of a mixture (coupling `delta`,
+/// temperature `tau`, `r` directions), the estimator: L-BFGS on [`PopulationCost`] with an outer
+/// Monte Carlo sample of `n_outer` draws of the mixture (seed `seed`), from a random map of the
+/// scale of the fixed-sample fits ([`INIT_SCALE`], seed `seed + 1`). This is the reference that
+/// trained maps are compared with; its distance to the Fisher subspace is a Monte Carlo error
+/// that shrinks like `n_outer^{-1/2}`. Defaults: `delta = 1`, `tau = 1`, 1000 outer draws, the
+/// default [`Lbfgs`], seed 0.
 ///
 /// The problem is solved in coordinates whitened by the mixture's total covariance
 /// `Sigma_T` (`x -> G x`, `G = Sigma_T^{-1/2}`, the same outer sample mapped) and the map brought
 /// back (`A = B G`), which is exact because the loss depends on `A` and `x` only through `A x`
-/// (claim C5). In raw coordinates at condition number 1e3 the relative-gradient certificate
-/// held at points 0.05-0.15 (`sin theta_max`) from the minimiser, whatever `n_outer`; whitened,
-/// the same certificate pins it down.
+/// (claim C5); in raw coordinates an ill-conditioned mixture's certificate holds far from the
+/// minimiser (docs/theory.md 6).
 ///
-/// # Errors
-/// `tau <= 0`, `delta` outside `[0, 1]`, `r` outside `1..=d`, `n_outer = 0`, invalid solver
-/// settings, a singular total covariance.
-pub fn population_minimiser(
-    gmm: &Gmm,
+/// ```
+/// use gmm_core::{Fit, MixtureGenerator, seeded};
+/// use ssl_losses::PopulationInfoNce;
+///
+/// let gmm = MixtureGenerator::isotropic(3, 6).generate(&mut seeded(1))?;
+/// let fit = PopulationInfoNce::new(2).n_outer(2000).fit(&gmm)?;
+/// assert!(fit.run.converged());
+/// assert!(fit.map.row_space()?.sin_theta_max(&gmm.fisher_subspace()?)? < 0.2);
+/// # Ok::<(), ssl_losses::LossError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PopulationInfoNce {
+    n_components: usize,
     delta: f64,
     tau: f64,
-    r: usize,
     n_outer: usize,
+    solver: Lbfgs,
     seed: u64,
-    solver: &Lbfgs,
-) -> Result<Trained> {
-    check_at_least(n_outer, 1, "outer Monte Carlo samples")?;
-    check_at_least(r, 1, "output dimension r")?;
-    if r > gmm.dim() {
-        return Err(
-            GmmError::out_of_range("output dimension r", r as f64, format!("between 1 and d = {}", gmm.dim())).into()
-        );
+}
+
+impl PopulationInfoNce {
+    /// `r` directions with the defaults above.
+    pub fn new(n_components: usize) -> Self {
+        Self { n_components, delta: 1.0, tau: 1.0, n_outer: 1000, solver: Lbfgs::default(), seed: 0 }
     }
-    let g = gmm_core::linalg::spd_inv_sqrt(&gmm.total_covariance())?;
-    let whitened = Gmm::new(
-        gmm.weights().as_slice(),
-        gmm.means() * &g,
-        gmm_core::linalg::symmetrize(&(&g * gmm.covariance() * &g)),
-    )?;
-    let x = gmm.sample(n_outer, &mut gmm_core::seeded(seed)).x * &g;
-    let mut cost = PopulationCost::new(&whitened, delta, tau, x)?;
-    let init = small_random_init(r, gmm.dim(), INIT_SCALE, seed.wrapping_add(1));
-    let mut out = solver.minimize(&mut cost, vec![init], &mut ())?;
-    out.params[0] = &out.params[0] * &g;
-    Ok(out)
+
+    /// Coupling `delta` in `[0, 1]` of the augmentation pairs.
+    pub fn delta(mut self, delta: f64) -> Self {
+        self.delta = delta;
+        self
+    }
+
+    /// Temperature `tau > 0`.
+    pub fn tau(mut self, tau: f64) -> Self {
+        self.tau = tau;
+        self
+    }
+
+    /// Draws of the outer Monte Carlo sample.
+    pub fn n_outer(mut self, n_outer: usize) -> Self {
+        self.n_outer = n_outer;
+        self
+    }
+
+    /// The L-BFGS settings.
+    pub fn solver(mut self, solver: Lbfgs) -> Self {
+        self.solver = solver;
+        self
+    }
+
+    /// Seed of the outer sample (and, plus one, of the initial map).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+impl Validate for PopulationInfoNce {
+    type Error = LossError;
+
+    fn validate(&self) -> Result<()> {
+        check_at_least(self.n_outer, 1, "outer Monte Carlo samples")?;
+        check_at_least(self.n_components, 1, "output dimension r")?;
+        gmm_core::check_positive(self.tau, "temperature tau")?;
+        if !(0.0..=1.0).contains(&self.delta) {
+            return Err(GmmError::out_of_range("coupling delta", self.delta, "in [0, 1]").into());
+        }
+        self.solver.validate()
+    }
+}
+
+impl Fit<&Gmm> for PopulationInfoNce {
+    type Fitted = PopulationInfoNceFit;
+
+    /// # Errors
+    /// Invalid parameters, `r` above `d`, a singular total covariance.
+    fn fit(&self, gmm: &Gmm) -> Result<PopulationInfoNceFit> {
+        self.validate()?;
+        let r = self.n_components;
+        if r > gmm.dim() {
+            return Err(GmmError::out_of_range(
+                "output dimension r",
+                r as f64,
+                format!("between 1 and d = {}", gmm.dim()),
+            )
+            .into());
+        }
+        let g = gmm_core::linalg::spd_inv_sqrt(&gmm.total_covariance())?;
+        let whitened = Gmm::new(
+            gmm.weights().as_slice(),
+            gmm.means() * &g,
+            gmm_core::linalg::symmetrize(&(&g * gmm.covariance() * &g)),
+        )?;
+        let x = gmm.sample(self.n_outer, &mut gmm_core::seeded(self.seed)).x * &g;
+        let mut cost = PopulationCost::new(&whitened, self.delta, self.tau, x)?;
+        let init = small_random_init(r, gmm.dim(), INIT_SCALE, self.seed.wrapping_add(1));
+        let Trained { params, run } = self.solver.minimize(&mut cost, vec![init], &mut ())?;
+        Ok(PopulationInfoNceFit { map: LinearMap::new(&params[0] * &g), run })
+    }
+}
+
+/// The numerical population InfoNCE minimiser fitted by [`PopulationInfoNce`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PopulationInfoNceFit {
+    /// The minimiser in the mixture's coordinates (`r x d`).
+    pub map: LinearMap,
+    /// The L-BFGS run (its certificate in the whitened coordinates).
+    pub run: Run,
+}
+
+impl Transform for PopulationInfoNceFit {
+    fn transform(&self, x: &DMatrix<f64>) -> gmm_core::Result<DMatrix<f64>> {
+        self.map.transform(x)
+    }
 }
 
 #[cfg(test)]
@@ -219,9 +307,9 @@ mod tests {
         let mean_err = |n: usize| {
             (0..4)
                 .map(|s| {
-                    let m = population_minimiser(&g, 1.0, 1.0, 2, n, 10 + s, &Lbfgs::default()).unwrap();
+                    let m = PopulationInfoNce::new(2).n_outer(n).seed(10 + s).fit(&g).unwrap();
                     assert!(m.run.converged(), "{:?}", m.run.certificate);
-                    gmm_core::LinearMap::new(m.params[0].clone()).row_space().unwrap().sin_theta_max(&f).unwrap()
+                    m.map.row_space().unwrap().sin_theta_max(&f).unwrap()
                 })
                 .sum::<f64>()
                 / 4.0
@@ -229,6 +317,8 @@ mod tests {
         let (small, large) = (mean_err(500), mean_err(8000));
         let slope = (large / small).ln() / 16f64.ln();
         assert!(slope < -0.3, "slope {slope:.3} (errors {small:.4} -> {large:.4})");
-        assert!(population_minimiser(&g, 1.0, 1.0, 7, 100, 1, &Lbfgs::default()).is_err());
+        assert!(PopulationInfoNce::new(7).n_outer(100).fit(&g).is_err());
+        assert!(PopulationInfoNce::new(2).n_outer(0).fit(&g).is_err());
+        assert!(PopulationInfoNce::new(2).delta(1.5).fit(&g).is_err());
     }
 }

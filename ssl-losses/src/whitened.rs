@@ -1,18 +1,14 @@
-//! Whitened SimSiam (docs/theory.md 3 and 6, claim C11): the whitening constraint
-//! `A M A^T = I`, the closed-form optimum of the MSE loss under it, the certificate that measures
-//! a map's distance to that optimum, and the recipe that trains to it.
+//! The whitened SimSiam problem (docs/theory.md 3 and 6, claim C11): the whitening constraint
+//! `A M A^T = I`, the closed-form optimum of the MSE loss under it, the spectrum that sets the
+//! recipe's budget and predictor rate, and the certificate that measures a map's distance to the
+//! optimum. The recipe that trains to it is [`crate::WhitenedSimSiam`].
 
 use gmm_core::nalgebra::{DMatrix, DVector};
 use gmm_core::{GmmError, check_shape};
 
-use crate::data::PairSource;
 use crate::error::{LossError, Result};
-use crate::executor::{Constraint, TrainConfig, train_with};
+use crate::executor::{Constraint, TrainConfig};
 use crate::objective::Batch;
-use crate::observe::Observer;
-use crate::optim::OptimizerKind;
-use crate::outcome::Trained;
-use crate::simsiam::{Directions, SimSiamForm, SimSiamLoss};
 
 /// The whitening constraint of SimSiam on block 0: `A M A^T = I` after every step, `M` a running
 /// (exponential, with this momentum) estimate of the second moment `E[x x^T]` from the batches
@@ -89,7 +85,7 @@ pub fn whitened_eigenvalues(m: &DMatrix<f64>, c: &DMatrix<f64>) -> Result<DVecto
     Ok(WhitenedSpectrum::new(m, c, 1)?.lambda)
 }
 
-/// The step budget of the whitened-SimSiam recipe ([`train_whitened_simsiam`], batch 256, the
+/// The step budget of the whitened-SimSiam recipe ([`crate::train_whitened_simsiam`], batch 256, the
 /// default learning rate) for the problem with moments `m`, `c` and `r` directions:
 /// `10000 * 0.04 / (lambda_s (lambda_s - lambda_{s+1}))` steps, at least `at_least` and at most
 /// 320000, over the eigenvalues `lambda` of `M^{-1/2} sym(C) M^{-1/2}` (`s = r` unless `r`
@@ -112,7 +108,7 @@ pub fn whitened_budget(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize, at_least: u
     Ok(if steps.is_finite() && steps > 0.0 { (steps as usize).clamp(at_least.min(cap), cap) } else { cap })
 }
 
-/// The learning-rate multiplier of the recipe's predictor ([`train_whitened_simsiam`]) for the
+/// The learning-rate multiplier of the recipe's predictor ([`crate::train_whitened_simsiam`]) for the
 /// problem with moments `m`, `c`, `r` directions, batches of `batch` pairs and base learning rate
 /// `config.lr`: `min(1, batch lambda_s^2 / (64 lr_eff))`, `lr_eff = lr / (1 - 0.9)` the step of
 /// SGD with momentum 0.9, `lambda_s` the weakest signal eigenvalue of `M^{-1/2} sym(C) M^{-1/2}`
@@ -144,10 +140,10 @@ pub fn whitened_predictor_rate(
 }
 
 /// The heavy-ball momentum of the whitened-SimSiam recipe.
-const RECIPE_MOMENTUM: f64 = 0.9;
+pub(crate) const RECIPE_MOMENTUM: f64 = 0.9;
 
 /// `M^{-1/2}` and the eigen-decomposition (descending) of `K = M^{-1/2} sym(C) M^{-1/2}`.
-struct WhitenedSpectrum {
+pub(crate) struct WhitenedSpectrum {
     inv_half: DMatrix<f64>,
     sym_c: DMatrix<f64>,
     lambda: DVector<f64>,
@@ -156,7 +152,7 @@ struct WhitenedSpectrum {
 
 impl WhitenedSpectrum {
     /// Checks `M` (`d x d`), `C` against it and `r` in `1..=d`.
-    fn new(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<Self> {
+    pub(crate) fn new(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize) -> Result<Self> {
         let d = m.nrows();
         check_shape(m, d, d, "second moment M")?;
         check_shape(c, d, d, "cross moment C against M")?;
@@ -170,7 +166,7 @@ impl WhitenedSpectrum {
     }
 
     /// [`whitened_predictor_rate`] of this problem.
-    fn predictor_rate(&self, r: usize, batch: usize, config: &TrainConfig) -> Result<f64> {
+    pub(crate) fn predictor_rate(&self, r: usize, batch: usize, config: &TrainConfig) -> Result<f64> {
         gmm_core::check_at_least(batch, 1, "pairs per batch")?;
         gmm_core::check_positive(config.lr, "learning rate")?;
         let lambda = self.lambda[self.signal_rows(r)? - 1];
@@ -184,7 +180,7 @@ impl WhitenedSpectrum {
     }
 
     /// The certificate of `a` (`r x d`, `r` as this spectrum was built for; `m` its `M`).
-    fn certify(&self, a: &DMatrix<f64>, m: &DMatrix<f64>, tol: f64) -> Result<WhitenedCertificate> {
+    pub(crate) fn certify(&self, a: &DMatrix<f64>, m: &DMatrix<f64>, tol: f64) -> Result<WhitenedCertificate> {
         let r = a.nrows();
         let b = whiten_rows(a, m)?;
         let value = (&b * &self.sym_c * b.transpose()).norm_squared();
@@ -214,7 +210,7 @@ impl WhitenedSpectrum {
     ///
     /// # Errors
     /// No eigengap after `lambda_s` (the optimum is not unique).
-    fn signal_rows(&self, r: usize) -> Result<usize> {
+    pub(crate) fn signal_rows(&self, r: usize) -> Result<usize> {
         // K is dimensionless (its eigenvalues are correlations in [-1, 1]): an absolute floor.
         let rounding = 1e-12;
         let s = if self.gap_after(r) > rounding {
@@ -278,104 +274,3 @@ impl WhitenedCertificate {
 /// at the final learning rate; measured after 20000 steps of 256 pairs over 20 mixtures
 /// (k = 3, d = 8, condition 100): 0.003-0.04 away from the population optimum.
 pub const WHITENED_TOL: f64 = 0.05;
-
-/// The named recipe for whitened SimSiam as docs/theory.md analyses it (claim C11): the MSE loss,
-/// symmetrised, with stop-gradient and a linear predictor starting at `I`; the whitening
-/// constraint `A M A^T = I` after every step ([`crate::RunningWhitening`], momentum 0.9); and
-/// SGD with momentum 0.9 whatever `config.optimizer` says (Adam's per-coordinate scaling moves
-/// the fixed points of projected steps off the Fisher subspace), the predictor at
-/// `predictor_rate` times the map's learning rate (in `(0, 1]`; 1 is the plain recipe, weak
-/// signals need less: [`whitened_predictor_rate`]). `init_map` (`r x d`) is the starting map;
-/// the outcome's block 0 is the learned map, block 1 the predictor.
-///
-/// # Errors
-/// As [`crate::train_with`]; `predictor_rate` outside `(0, 1]`.
-pub fn train_whitened_simsiam(
-    source: &mut dyn PairSource,
-    init_map: DMatrix<f64>,
-    config: &TrainConfig,
-    predictor_rate: f64,
-    observer: &mut dyn Observer,
-) -> Result<Trained> {
-    if !(predictor_rate > 0.0 && predictor_rate <= 1.0) {
-        return Err(GmmError::out_of_range("predictor rate", predictor_rate, "in (0, 1]").into());
-    }
-    let r = init_map.nrows();
-    let init = vec![init_map, DMatrix::identity(r, r)];
-    let shapes: Vec<(usize, usize)> = init.iter().map(|p| p.shape()).collect();
-    let mut optimizer =
-        OptimizerKind::Sgd { momentum: RECIPE_MOMENTUM }.build(&shapes)?.block_rates(&[1.0, predictor_rate])?;
-    let mut whitening = RunningWhitening::new(0.9)?;
-    let mut loss = SimSiamLoss::new(SimSiamForm::Mse, Directions::Symmetric);
-    train_with(&mut loss, source, init, config, &mut optimizer, Some(&mut whitening), observer)
-}
-
-/// The budgets of the starts of [`train_whitened_simsiam_certified`], in multiples of the
-/// caller's `config.steps`.
-pub const SIMSIAM_START_BUDGETS: [usize; 4] = [1, 2, 4, 4];
-
-/// A run of [`train_whitened_simsiam_certified`]: the last start's outcome and certificate.
-#[derive(Clone, Debug)]
-pub struct CertifiedSimSiam {
-    /// The last start's training outcome (block 0 the map, block 1 the predictor).
-    pub trained: Trained,
-    /// Its map's certificate (certified or not).
-    pub certificate: WhitenedCertificate,
-    /// Which start it was (0-based).
-    pub start: usize,
-    /// Steps over all starts.
-    pub total_steps: usize,
-}
-
-/// The whitened-SimSiam recipe ([`train_whitened_simsiam`]) run until its certificate holds.
-///
-/// Start `i` begins at `init(i)` on a fresh source from `source` (batches of `batch` pairs) with
-/// the predictor rate [`whitened_predictor_rate`] of the problem and the stream seed
-/// `config.seed + i`, runs at most [`SIMSIAM_START_BUDGETS`]`[i] * config.steps` steps (its own
-/// cosine schedule), and its map is then certified against the optimum of the problem with
-/// moments `(m, c)` at `tol` ([`WhitenedCertificate`]). (The runs are not stopped early: the map
-/// reported is the recipe's endpoint, not the first iterate that crossed the tolerance.) Every start is reproducible on its own. Returns the first certified start,
-/// or the last start, uncertified.
-///
-/// Why several starts: the recipe approaches the optimum at a rate of about
-/// `lambda_s (lambda_s - lambda_{s+1})` (eigenvalues of `M^{-1/2} C M^{-1/2}`), so a caller sets
-/// `config.steps` from them
-/// ([`whitened_budget`]); and from some starts a row of `A` settles in a direction with no
-/// signal, where the predictor's eigenvalue decays to 0 and with it the row's gradient (the
-/// dead eigenmode of non-contrastive dynamics): a saddle that more steps do not leave, but a
-/// new start does (docs/theory.md 6).
-///
-/// # Errors
-/// As [`train_whitened_simsiam`] and [`WhitenedCertificate::new`].
-pub fn train_whitened_simsiam_certified<'a>(
-    source: &mut dyn FnMut() -> Result<Box<dyn PairSource + 'a>>,
-    init: &mut dyn FnMut(usize) -> DMatrix<f64>,
-    config: &TrainConfig,
-    batch: usize,
-    (m, c): (&DMatrix<f64>, &DMatrix<f64>),
-    tol: f64,
-) -> Result<CertifiedSimSiam> {
-    gmm_core::check_non_negative(tol, "certificate tolerance")?;
-    let mut run_start = |start: usize, total_steps: usize| -> Result<CertifiedSimSiam> {
-        let init_map = init(start);
-        check_shape(&init_map, init_map.nrows(), m.nrows(), "initial map against M")?;
-        let spectrum = WhitenedSpectrum::new(m, c, init_map.nrows())?;
-        let run = TrainConfig {
-            steps: SIMSIAM_START_BUDGETS[start].saturating_mul(config.steps),
-            seed: config.seed.wrapping_add(start as u64),
-            ..config.clone()
-        };
-        let rate = spectrum.predictor_rate(init_map.nrows(), batch, &run)?;
-        let trained = train_whitened_simsiam(source()?.as_mut(), init_map, &run, rate, &mut ())?;
-        let certificate = spectrum.certify(&trained.params[0], m, tol)?;
-        Ok(CertifiedSimSiam { total_steps: total_steps + trained.run.iterations, trained, certificate, start })
-    };
-    let mut run = run_start(0, 0)?;
-    for start in 1..SIMSIAM_START_BUDGETS.len() {
-        if run.certificate.converged {
-            break;
-        }
-        run = run_start(start, run.total_steps)?;
-    }
-    Ok(run)
-}

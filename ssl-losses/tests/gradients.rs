@@ -19,7 +19,7 @@ use gmm_core::strategies::{MixtureRanges, linear_maps, pairs};
 use gmm_core::{MixtureGenerator, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
-    Batch, ClipLoss, Directions, Form, InfoNceLoss, Objective, PopulationInfoNce, Score, SimSiamForm, SimSiamLoss,
+    Batch, ClipLoss, Directions, Form, InfoNceLoss, Objective, PopulationInfoNceLoss, Score, SimSiamForm, SimSiamLoss,
 };
 
 const H: f64 = 1e-5;
@@ -150,7 +150,7 @@ fn population_infonce_gradient() {
     for (seed, delta) in [(0, 1.0), (1, 0.6), (2, 0.0)] {
         let g = MixtureGenerator::isotropic(3, 4).condition(5.0).generate(&mut seeded(seed)).unwrap();
         let x = g.sample(50, &mut seeded(seed + 7)).x;
-        let mut loss = PopulationInfoNce::new(&g, delta, 0.8).unwrap();
+        let mut loss = PopulationInfoNceLoss::new(&g, delta, 0.8).unwrap();
         let a = random(2, 4, seed + 9) * 0.5;
         check(&mut loss, vec![a], &x, &x, &format!("population InfoNCE delta {delta}"));
     }

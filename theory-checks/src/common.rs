@@ -3,7 +3,7 @@
 use baselines::{CcaPairs, Fit};
 use gmm_core::{Gmm, LinearMap, MixtureGenerator, Pairs, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
-use ssl_losses::{Centering, CertifiedSimSiam, GmmStream, InfoNce, TrainConfig, small_random_init};
+use ssl_losses::{Centering, InfoNce};
 
 use crate::evidence::Result;
 
@@ -117,21 +117,4 @@ pub fn resolved<P>(
         }
         n *= 4;
     }
-}
-
-/// Whitened SimSiam by its recipe on streaming pairs (coupling 1), certified against the
-/// population problem (`M`, `C` of the mixture) at `sin theta_max` `tol` to its optimum, with the
-/// step budget from the problem's eigenvalues ([`ssl_losses::whitened_budget`], at least 10000)
-/// and the starts of [`ssl_losses::train_whitened_simsiam_certified`] (a new random start when
-/// one ends uncertified, up to 4; the recipe can sit at a saddle for 4e5 steps from one start,
-/// docs/theory.md 6). Returns the run and the first budget.
-pub fn certified_simsiam(g: &Gmm, r: usize, tol: f64, seed: u64) -> Result<(CertifiedSimSiam, usize)> {
-    let (m, c) = (g.second_moment(), g.cross_moment(1.0)?);
-    let steps = ssl_losses::whitened_budget(&m, &c, r, 10_000)?;
-    let config = TrainConfig { steps, seed, ..TrainConfig::default() };
-    let mut source =
-        || -> ssl_losses::Result<Box<dyn ssl_losses::PairSource + '_>> { Ok(Box::new(GmmStream::new(g, 1.0, 256)?)) };
-    let mut init = |start: usize| small_random_init(r, g.dim(), 0.1, seed ^ (0x5eed + start as u64));
-    let run = ssl_losses::train_whitened_simsiam_certified(&mut source, &mut init, &config, 256, (&m, &c), tol)?;
-    Ok((run, steps))
 }

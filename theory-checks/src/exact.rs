@@ -6,7 +6,9 @@ use gmm_core::generate::gaussian_matrix;
 use gmm_core::linalg::{RANK_RTOL, cholesky, orthonormal_column_basis, sym_eig_desc};
 use gmm_core::{GmmError, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
-use ssl_losses::{Batch, ClipLoss, Form, InfoNceLoss, Objective, PopulationInfoNce, Score, SimSiamForm, SimSiamLoss};
+use ssl_losses::{
+    Batch, ClipLoss, Form, InfoNceLoss, Objective, PopulationInfoNceLoss, Score, SimSiamForm, SimSiamLoss,
+};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::common::{case_shape, mixture, sin_to};
@@ -143,7 +145,7 @@ fn inner_expectation_z(ctx: &Ctx, drop_variance: bool) -> Result<Case> {
     let z_max = Normal::standard().inverse_cdf(1.0 - C13_ALPHA / 2.0);
     let (k, d, cond, noise) = case_shape(ctx.index);
     let g = mixture(k, d.min(12), cond.min(10.0), noise, ctx.seed)?;
-    let pop = PopulationInfoNce::new(&g, 1.0, 1.0)?;
+    let pop = PopulationInfoNceLoss::new(&g, 1.0, 1.0)?;
     // A small v keeps exp(v^T x) light-tailed, so the Monte Carlo mean is near normal.
     let v: DVector<f64> = gaussian_matrix(g.dim(), 1, &mut seeded(ctx.seed ^ 7)).column(0) * 0.1;
     let exact = pop.log_inner_expectation(&v)?.exp();
@@ -184,7 +186,7 @@ fn small_a_phase(ctx: &Ctx, against_fisher: bool) -> Result<Case> {
     // Raw coordinates, anisotropic (the mean span and F differ), k = 3.
     let g = mixture(3, 8, 100.0, false, seed)?;
     let tau = 1.0;
-    let pop = PopulationInfoNce::new(&g, 1.0, tau)?;
+    let pop = PopulationInfoNceLoss::new(&g, 1.0, tau)?;
     let x = g.sample(4000, &mut seeded(seed ^ 11)).x;
     let cov = g.pair_covariance(1.0)?;
     let b = gaussian_matrix(2, g.dim(), &mut seeded(seed ^ 50));

@@ -174,9 +174,9 @@ fn population_rate(g: &Gmm, seed: u64) -> Result<(f64, [f64; 4], bool)> {
     for (i, &n) in POPULATION_SIZES.iter().enumerate() {
         for s in 0..reps {
             let outer = seed ^ (n as u64 * 64 + s);
-            let out = ssl_losses::population_minimiser(g, 1.0, 1.0, f.dim(), n, outer, &Default::default())?;
+            let out = ssl_losses::PopulationInfoNce::new(f.dim()).n_outer(n).seed(outer).fit(g)?;
             certified &= out.run.converged();
-            sins[i] += sin_to(&out.params[0], &f)? / reps as f64;
+            sins[i] += sin_to(out.map.components(), &f)? / reps as f64;
         }
     }
     Ok((slope_of(&POPULATION_SIZES, &sins), sins, certified))

@@ -8,14 +8,12 @@ use gmm_core::linalg::RANK_RTOL;
 use gmm_core::{ClipGenerator, Gmm, LinearMap, Side, Subspace, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
-    Centering, Clip, FnCost, Lbfgs, PopulationInfoNce, Preconditioner, Whitening, whitened_eigenvalues,
-    whitened_optimum,
+    Centering, Clip, FnCost, GmmStream, Lbfgs, PairSource, PopulationInfoNceLoss, Preconditioner, WhitenedSimSiam,
+    Whitening, whitened_eigenvalues, whitened_optimum,
 };
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::common::{
-    PAIRS, cca_floor, certified_infonce, certified_simsiam, containment, mixture, offset_mixture, resolved, sin_to,
-};
+use crate::common::{PAIRS, cca_floor, certified_infonce, containment, mixture, offset_mixture, resolved, sin_to};
 use crate::evidence::{Case, Ctx, Result};
 use crate::spectral::{C15_OFFSET, FLOOR_FACTOR};
 
@@ -43,7 +41,7 @@ fn jensen(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
     let seed = ctx.seed;
     let g = mixture(3, 6, 30.0, false, seed)?;
     let p = if orthogonal { g.mean_span()?.projector() } else { g.fisher_projector()? };
-    let pop = PopulationInfoNce::new(&g, 1.0, 1.0)?;
+    let pop = PopulationInfoNceLoss::new(&g, 1.0, 1.0)?;
     let a = if orthogonal {
         let mix = gmm_core::generate::gaussian_matrix(2, 2, &mut seeded(seed ^ 3));
         mix * g.fisher_subspace()?.basis().transpose() * 0.5
@@ -304,8 +302,8 @@ pub const C11_MIN_SIGNAL: f64 = 0.05;
 /// exactly (sin < 1e-8), and the recipe (stop-gradient SGD with the projection) reaches it: its
 /// certificate is `sin theta_max` to the optimum at most [`C11_TOL`], and the statistic is its
 /// `sin theta_max` to `F`. The recipe approaches the optimum at a rate `~ lambda_r^2`, so the
-/// budget comes from the eigenvalues ([`ssl_losses::whitened_budget`]), with up to 4 starts
-/// ([`ssl_losses::train_whitened_simsiam_certified`]); it trains on the first mixture drawn from
+/// budget comes from the eigenvalues (at least 10000 steps), with up to 4 starts
+/// ([`ssl_losses::WhitenedSimSiam`]); it trains on the first mixture drawn from
 /// the case's seed whose weaker correlation is at least [`C11_MIN_SIGNAL`].
 pub fn c11(ctx: &Ctx) -> Result<Case> {
     let first = mixture(3, 8, 100.0, false, ctx.seed)?;
@@ -323,9 +321,13 @@ pub fn c11(ctx: &Ctx) -> Result<Case> {
         g = mixture(3, 8, 100.0, false, ctx.seed.wrapping_add(redrawn.wrapping_mul(0x9e37_79b9)))?;
     }
     let f = g.fisher_subspace()?;
-    let (run, budget) = certified_simsiam(&g, 2, C11_TOL, ctx.seed)?;
-    let cert = run.certificate;
-    let trained = sin_to(&run.trained.params[0], &f)?;
+    let (m, c) = (g.second_moment(), g.cross_moment(1.0)?);
+    let mut pairs = || -> ssl_losses::Result<Box<dyn PairSource + '_>> { Ok(Box::new(GmmStream::new(&g, 1.0, 256)?)) };
+    let run = WhitenedSimSiam::new(2).tol(C11_TOL).seed(ctx.seed).fit(&mut pairs, (&m, &c), &mut ())?;
+    // The weaker correlation is at least C11_MIN_SIGNAL: an eigengap, so a certificate.
+    let no_optimum = gmm_core::GmmError::Singular { what: "the whitened SimSiam problem", fix: "another seed" };
+    let (cert, budget) = (run.certificate.ok_or(no_optimum)?, run.first_budget);
+    let trained = sin_to(&run.map, &f)?;
     Ok(Case::at_most(
         trained,
         C11_TOL,

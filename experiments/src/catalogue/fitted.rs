@@ -3,10 +3,7 @@
 
 use gmm_core::LinearMap;
 use gmm_core::nalgebra::DMatrix;
-use ssl_losses::{
-    Certificate, InfoNceFit, PairSource, TrainConfig, WHITENED_TOL, WhitenedCertificate, small_random_init,
-    train_whitened_simsiam_certified, whitened_budget,
-};
+use ssl_losses::{Certificate, InfoNceFit, PairSource, RecipeSteps, WhitenedCertificate, WhitenedSimSiam};
 
 use crate::error::Result;
 use crate::experiment::Job;
@@ -64,14 +61,13 @@ impl Fitted {
     }
 }
 
-/// Whitened SimSiam's recipe on batches of `batch` pairs from `source` (`r` outputs), run to its
-/// certificate against the problem with moments `(m, c)` ([`train_whitened_simsiam_certified`]:
-/// up to 4 random starts, each stopping once certified; the predictor's rate from the problem,
-/// [`ssl_losses::whitened_predictor_rate`]). The recipe approaches the optimum at a rate set by
-/// the eigenvalues of `M^{-1/2} C M^{-1/2}`, so a start's budget is [`whitened_budget`] between
-/// 5x and 25x `steps`, the budget of the gradient-based methods (its steps are ~10x cheaper than
-/// InfoNCE's); a run that ends uncertified says so. Returns the map (in the coordinates of `m`)
-/// and its certificate.
+/// Whitened SimSiam's estimator ([`WhitenedSimSiam`]: up to 4 random starts, each certified
+/// against the problem with moments `(m, c)`) on batches of `batch` pairs from `source` (`r`
+/// outputs). The recipe approaches the optimum at a rate set by the eigenvalues of
+/// `M^{-1/2} C M^{-1/2}`, so the first start's budget comes from them, between 5x and 25x
+/// `steps`, the budget of the gradient-based methods (its steps are ~10x cheaper than InfoNCE's);
+/// a run that ends uncertified says so, and a problem without an eigengap (no signal) has no
+/// certificate. Returns the map (in the coordinates of `m`) and its certificate.
 pub(super) fn certified_whitened<'a>(
     source: &mut dyn FnMut() -> ssl_losses::Result<Box<dyn PairSource + 'a>>,
     r: usize,
@@ -79,9 +75,10 @@ pub(super) fn certified_whitened<'a>(
     (steps, batch): (usize, usize),
     seed: u64,
 ) -> Result<(DMatrix<f64>, Cert)> {
-    let budget = whitened_budget(m, c, r, 5 * steps)?.min(25 * steps);
-    let config = TrainConfig { steps: budget, seed, ..TrainConfig::default() };
-    let mut init = |start: usize| small_random_init(r, m.nrows(), 0.1, seed + 1 + 7919 * start as u64);
-    let mut run = train_whitened_simsiam_certified(source, &mut init, &config, batch, (m, c), WHITENED_TOL)?;
-    Ok((run.trained.params.swap_remove(0), Cert::Whitened(run.certificate)))
+    let fit = WhitenedSimSiam::new(r)
+        .batch(batch)
+        .steps(RecipeSteps::FromSpectrum { at_least: 5 * steps, at_most: 25 * steps })
+        .seed(seed)
+        .fit(source, (m, c), &mut ())?;
+    Ok((fit.map, fit.certificate.map_or(Cert::Missing, Cert::Whitened)))
 }

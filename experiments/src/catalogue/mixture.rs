@@ -4,11 +4,9 @@
 
 use baselines::{CcaPairs, Fit, Lda, Pca};
 use gmm_core::{Gmm, LinearMap, MixtureGenerator, seeded};
-use ssl_losses::{
-    GmmStream, InfoNce, PairSource, TrainConfig, small_random_init, train_whitened_simsiam, whitened_budget,
-};
+use ssl_losses::{GmmStream, InfoNce, PairSource};
 
-use super::fitted::{Cert, Fitted, certified_whitened};
+use super::fitted::{Fitted, certified_whitened};
 use super::held_out::downstream;
 use crate::error::Result;
 use crate::experiment::{About, Job};
@@ -112,16 +110,8 @@ fn whitened_simsiam_stream(g: &Gmm, delta: f64, r: usize, (steps, batch): (usize
     let (m, c) = (g.second_moment(), g.cross_moment(delta)?);
     let mut source =
         || -> ssl_losses::Result<Box<dyn PairSource + '_>> { Ok(Box::new(GmmStream::new(g, delta, batch)?)) };
-    let fitted =
-        |map: LinearMap, cert| Fitted { method: Method::SimSiamStream, map, solver: Solver::Stream, n: 0, cert };
-    if whitened_budget(&m, &c, r, 0).is_err() {
-        let config = TrainConfig { steps: 5 * steps, seed, ..TrainConfig::default() };
-        let init = small_random_init(r, g.dim(), 0.1, seed + 1);
-        let w = train_whitened_simsiam(source()?.as_mut(), init, &config, 1.0, &mut ())?.params.swap_remove(0);
-        return Ok(fitted(LinearMap::new(w), Cert::Missing));
-    }
     let (a, cert) = certified_whitened(&mut source, r, (&m, &c), (steps, batch), seed)?;
-    Ok(fitted(LinearMap::new(a), cert))
+    Ok(Fitted { method: Method::SimSiamStream, map: LinearMap::new(a), solver: Solver::Stream, n: 0, cert })
 }
 
 /// The rows of a mixture job: each method's map against the mixture's Fisher subspace.

@@ -8,15 +8,14 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::ValueEnum;
-use gmm_core::Fit;
-use gmm_core::{Gmm, LinearMap, Model, Side, Sig3, Subspace};
+use gmm_core::{Fit, Gmm, LinearMap, Model, Side, Sig3, Subspace, Validate};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
     Centering, Certificate, ClipLoss, ClipStream, Directions, Ending, Form, GmmStream, InfoNce, InfoNceLoss, Lbfgs,
-    Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Progress, Score, Sides, SimSiamForm,
-    SimSiamLoss, TrainConfig, Trained, WHITENED_TOL, WhitenedCertificate, Whitening, small_random_init,
-    train_whitened_simsiam, train_with, whitened_predictor_rate,
+    Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Progress, RecipeSteps, Run, Score, Sides,
+    SimSiamForm, SimSiamLoss, TrainConfig, Trained, WhitenedCertificate, WhitenedSimSiam, Whitening, small_random_init,
+    train_with,
 };
 
 use super::io::write_atomic;
@@ -204,128 +203,69 @@ fn scale_of(a: &DMatrix<f64>) -> anyhow::Result<f64> {
 }
 
 /// Every setting of a run, so that a result file describes itself (`None`: does not apply).
+/// The loss of a streaming run, with its settings.
 #[derive(Debug, Serialize)]
-struct Hyperparameters {
-    seed: u64,
-    tau: f64,
-    form: Form,
-    score: Score,
-    batch: usize,
-    init_scale: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    samples: Option<usize>,
+#[serde(tag = "loss", rename_all = "kebab-case")]
+enum StreamLoss {
+    Infonce { tau: f64, form: Form, score: Score },
+    Simsiam { form: SimSiamForm, directions: Directions },
+    Clip { tau: f64, score: Score },
+}
+
+/// How a stream's inputs are preconditioned: statistics from a warm-up sample of the stream.
+#[derive(Clone, Copy, Debug, Serialize)]
+struct Preconditioning {
     centering: Centering,
     whitening: Whitening,
-    /// Streaming runs: batches of the warm-up sample the preconditioner is fitted on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    warmup_batches: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tol: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_iters: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    steps: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lr: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    optimizer: Option<OptimizerKind>,
-    /// simsiam-whitened: the predictor's learning rate over the map's.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    predictor_rate: Option<f64>,
+    /// Batches of the warm-up sample the preconditioner is fitted on.
+    warmup_batches: usize,
 }
 
+/// What `train` runs, validated: the estimator or the streaming run, serialised as the result's
+/// `hyperparameters` (so a result file describes itself).
 #[derive(Debug, Serialize)]
-struct Report {
-    method: Method,
-    /// `lbfgs` (fixed sample, certified) or `stream`.
-    solver: &'static str,
-    /// Whether the certificate holds (always false for streaming runs: they have none).
-    converged: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    certificate: Option<Certificate>,
-    /// simsiam-whitened: its distance to the optimum of the problem its recipe solves.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    whitened_certificate: Option<WhitenedCertificate>,
-    hyperparameters: Hyperparameters,
-    model: String,
-    dim: usize,
-    delta: f64,
-    batch: usize,
-    final_loss: f64,
-    steps: usize,
-    steps_per_sec: f64,
-    seconds: f64,
-    /// Streaming runs: how the run ended (fixed-sample runs say it in `lbfgs_stop`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stop: Option<Ending>,
-    /// Fixed-sample runs: how the L-BFGS run ended.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lbfgs_stop: Option<Ending>,
-    /// For a mixture: the learned map against its Fisher and PCA subspaces.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    single: Option<MapReport>,
-    /// For a CLIP-GMM: each map against its modality's shared Fisher subspace.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    x: Option<MapReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    y: Option<MapReport>,
-    /// PCA's own sin theta_max to the Fisher subspace, for reference.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pca_sin_theta_max_fisher: Option<f64>,
-    /// Loss of every step (written to `--out` only).
-    #[serde(skip_serializing)]
-    losses: Vec<f64>,
+#[serde(untagged)]
+enum Settings {
+    /// InfoNCE on a fixed sample of `samples` pairs, by L-BFGS to its certificate.
+    FixedSample {
+        #[serde(flatten)]
+        estimator: InfoNce,
+        samples: usize,
+    },
+    /// Whitened SimSiam by its recipe on a stream.
+    Whitened {
+        #[serde(flatten)]
+        estimator: WhitenedSimSiam,
+        #[serde(flatten)]
+        preconditioning: Preconditioning,
+        /// The steps of its one start (for the progress bar; the estimator has them).
+        #[serde(skip)]
+        steps: usize,
+    },
+    /// A loss on a stream, by a first-order optimizer.
+    Stream {
+        #[serde(flatten)]
+        loss: StreamLoss,
+        #[serde(flatten)]
+        config: TrainConfig,
+        batch: usize,
+        init_scale: f64,
+        #[serde(flatten)]
+        preconditioning: Preconditioning,
+    },
 }
 
-fn progress(steps: usize, quiet: bool) -> indicatif::ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps, {per_sec}, eta {eta} {msg}")
-            .expect("static template"),
-    );
-    bar
+/// A validated run: the model, the output dimension, the coupling and the settings.
+struct Plan {
+    model: Model,
+    r: usize,
+    settings: Settings,
 }
 
-fn run_training(
-    objective: &mut dyn Objective,
-    source: &mut dyn PairSource,
-    init: Vec<DMatrix<f64>>,
-    config: &TrainConfig,
-    quiet: bool,
-) -> anyhow::Result<Trained> {
-    with_progress(config.steps, quiet, |observer| {
-        let shapes: Vec<(usize, usize)> = init.iter().map(|p| p.shape()).collect();
-        let mut optimizer = config.optimizer.build(&shapes)?;
-        train_with(objective, source, init, config, &mut optimizer, None, observer)
-    })
-}
-
-/// Runs `run` with an observer that draws a progress bar (none when `quiet`).
-fn with_progress(
-    steps: usize,
-    quiet: bool,
-    run: impl FnOnce(&mut dyn Observer) -> ssl_losses::Result<Trained>,
-) -> anyhow::Result<Trained> {
-    let bar = progress(steps, quiet);
-    let mut observer = |info: &Progress, _: &[DMatrix<f64>]| {
-        bar.inc(1);
-        if info.iteration.is_multiple_of(50) {
-            bar.set_message(format!("loss {:.4}", info.loss));
-        }
-        ControlFlow::Continue(())
-    };
-    let outcome = run(&mut observer);
-    bar.finish_and_clear();
-    Ok(outcome?)
-}
-
-/// Runs `train`.
-pub fn run(args: &Args) -> anyhow::Result<()> {
+/// Parses and validates the arguments into a [`Plan`]: options of another solver, a model the
+/// method cannot train on, and out-of-range values are errors here, before anything runs.
+fn plan(args: &Args) -> anyhow::Result<Plan> {
     let model = args.model.load()?;
-    let (score, form) = (args.score, args.form);
     if let (Method::SimsiamWhitened, Some(_)) = (args.method, args.optimizer) {
         bail!(
             "simsiam-whitened trains by its recipe (SGD with momentum 0.9 under the whitening constraint: Adam's \
@@ -361,17 +301,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let (steps, lr) = (args.steps.unwrap_or(2000), args.lr.unwrap_or(0.01));
     gmm_core::budget::check_work("--steps", steps as u64, gmm_core::budget::MAX_STEPS)?;
     gmm_core::budget::check_work("--max-iters", args.max_iters.unwrap_or(0) as u64, gmm_core::budget::MAX_STEPS)?;
-    let (samples, tol, max_iters) =
-        (args.samples.unwrap_or(8192), args.tol.unwrap_or(1e-5), args.max_iters.unwrap_or(1000));
     // The loss curve grows by one value a step (it is not preallocated).
     super::memory::check("the loss curve of --steps", &[steps])?;
-    let config = TrainConfig {
-        steps,
-        lr,
-        seed: args.seed,
-        optimizer: args.optimizer.unwrap_or(OptimizerKind::ADAM),
-        ..TrainConfig::default()
-    };
     let simsiam = matches!(args.method, Method::Simsiam | Method::SimsiamWhitened);
     if simsiam && args.no_whiten {
         bail!(
@@ -380,243 +311,394 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
              the anisotropic preset)"
         );
     }
-    let centering = if args.no_center { Centering::None } else { Centering::SampleMean };
-    let whitening = if args.no_whiten || simsiam { Whitening::None } else { Whitening::SampleCovariance };
-    let mut certificate = None;
-    let mut lbfgs_stop = None;
-    let mut whitened: Option<Result<WhitenedCertificate, String>> = None;
-    let mut predictor_rate = None;
-    let (outcome, (single, x, y, pca, dim)) = match (&model, args.method) {
+    let preconditioning = Preconditioning {
+        centering: if args.no_center { Centering::None } else { Centering::SampleMean },
+        whitening: if args.no_whiten || simsiam { Whitening::None } else { Whitening::SampleCovariance },
+        warmup_batches: WARMUP_BATCHES,
+    };
+    let r = match (&model, args.method) {
         (Model::Clip(c), Method::Clip) => {
             if args.delta != 1.0 {
                 bail!("--delta applies to mixtures only; CLIP pairs always share z");
             }
             let (dx, dy) = (c.modality(Side::X).dim(), c.modality(Side::Y).dim());
-            let r = check_dim(args.dim.unwrap_or(c.weights().len() - 1), dx.min(dy))?;
-            let mut objective = ClipLoss::new(args.tau, score)?;
-            let stream = ClipStream::new(c, check_batch(args.batch)?)?;
-            let mut source = PreconditionedSource::new(
-                stream,
-                WARMUP_BATCHES,
-                warmup_seed(args.seed),
-                Sides::Separate,
-                centering,
-                whitening,
-            )?;
+            check_dim(args.dim.unwrap_or(c.weights().len() - 1), dx.min(dy))?
+        }
+        (Model::Clip(_), _) => bail!("a CLIP-GMM model needs --method clip"),
+        (Model::Gmm(_), Method::Clip) => bail!("--method clip needs a two-modality model (e.g. --preset clip)"),
+        (Model::Gmm(g), _) => check_dim(args.dim.unwrap_or(g.k() - 1), g.dim())?,
+    };
+    let batch = check_batch(args.batch)?;
+    let config = TrainConfig {
+        steps,
+        lr,
+        seed: args.seed,
+        optimizer: args.optimizer.unwrap_or(OptimizerKind::ADAM),
+        ..TrainConfig::default()
+    };
+    let stream =
+        |loss| Settings::Stream { loss, config: config.clone(), batch, init_scale: args.init_scale, preconditioning };
+    let settings = match args.method {
+        Method::Infonce if fixed_sample => {
+            let samples = args.samples.unwrap_or(8192);
+            if let Model::Gmm(g) = &model {
+                super::memory::check("--samples pairs", &[samples, 2, g.dim()])?;
+            }
+            let solver = Lbfgs {
+                grad_rtol: args.tol.unwrap_or(1e-5),
+                max_iters: args.max_iters.unwrap_or(1000),
+                ..Lbfgs::default()
+            };
+            let estimator = InfoNce::new(r)
+                .tau(args.tau)
+                .form(args.form)
+                .score(args.score)
+                .batch(batch)
+                .centering(preconditioning.centering)
+                .whitening(preconditioning.whitening)
+                .solver(solver)
+                .init_scale(args.init_scale)
+                .seed(args.seed);
+            estimator.validate()?;
+            Settings::FixedSample { estimator, samples }
+        }
+        Method::Infonce => stream(StreamLoss::Infonce { tau: args.tau, form: args.form, score: args.score }),
+        Method::Simsiam => stream(StreamLoss::Simsiam { form: SimSiamForm::Mse, directions: Directions::Symmetric }),
+        Method::Clip => stream(StreamLoss::Clip { tau: args.tau, score: args.score }),
+        Method::SimsiamWhitened => {
+            // One start of --steps: the flag is the run's budget (the library's estimator restarts
+            // an uncertified start by default).
+            let estimator = WhitenedSimSiam::new(r)
+                .batch(batch)
+                .steps(RecipeSteps::Fixed(steps))
+                .lr(lr)
+                .init_scale(args.init_scale)
+                .max_starts(1)
+                .seed(args.seed);
+            estimator.validate()?;
+            Settings::Whitened { estimator, preconditioning, steps }
+        }
+    };
+    Ok(Plan { model, r, settings })
+}
+
+/// What a run produced: its run record, the maps against the truth, and the certificates.
+struct Executed {
+    run: Run,
+    /// For a mixture: the learned map against its Fisher and PCA subspaces, and PCA's own angle.
+    single: Option<(MapReport, f64)>,
+    /// For a CLIP-GMM: each map against its modality's shared Fisher subspace.
+    clip: Option<(MapReport, MapReport)>,
+    /// Whitened SimSiam: its certificate, or why there is none.
+    whitened: Option<Result<WhitenedCertificate, &'static str>>,
+    /// Whitened SimSiam: the predictor's learning rate over the map's.
+    predictor_rate: Option<f64>,
+}
+
+/// Runs a plan (a progress bar unless `quiet`).
+fn execute(plan: &Plan, args: &Args, quiet: bool) -> anyhow::Result<Executed> {
+    let seed = args.seed;
+    let executed = |run, single, clip| Executed { run, single, clip, whitened: None, predictor_rate: None };
+    match (&plan.model, &plan.settings) {
+        (
+            Model::Clip(c),
+            Settings::Stream { loss: StreamLoss::Clip { tau, score }, config, batch, init_scale, preconditioning },
+        ) => {
+            let (dx, dy) = (c.modality(Side::X).dim(), c.modality(Side::Y).dim());
+            let mut objective = ClipLoss::new(*tau, *score)?;
+            let mut source = preconditioned(ClipStream::new(c, *batch)?, Sides::Separate, preconditioning, seed)?;
             let init = vec![
-                small_random_init(r, dx, args.init_scale, args.seed),
-                small_random_init(r, dy, args.init_scale, args.seed.wrapping_add(1)),
+                small_random_init(plan.r, dx, *init_scale, seed),
+                small_random_init(plan.r, dy, *init_scale, seed.wrapping_add(1)),
             ];
             // The start's scale in the input coordinates, where the learned maps are compared.
             let sx = scale_of(source.map_back(&init[0], false)?.components())?;
             let sy = scale_of(source.map_back(&init[1], true)?.components())?;
-            let mut out = run_training(&mut objective, &mut source, init, &config, args.json)?;
-            out.params[0] = source.map_back(&out.params[0], false)?.into_components();
-            out.params[1] = source.map_back(&out.params[1], true)?.into_components();
-            let x = map_report(&out.params[0], &c.shared_gmm(Side::X)?, sx)?;
-            let y = map_report(&out.params[1], &c.shared_gmm(Side::Y)?, sy)?;
-            (out, (None, Some(x), Some(y), None, r))
+            let out = run_training(&mut objective, &mut source, init, config, quiet)?;
+            let ax = source.map_back(&out.params[0], false)?.into_components();
+            let ay = source.map_back(&out.params[1], true)?.into_components();
+            let x = map_report(&ax, &c.shared_gmm(Side::X)?, sx)?;
+            let y = map_report(&ay, &c.shared_gmm(Side::Y)?, sy)?;
+            Ok(executed(out.run, None, Some((x, y))))
         }
-        (Model::Clip(_), _) => bail!("a CLIP-GMM model needs --method clip"),
-        (Model::Gmm(_), Method::Clip) => bail!("--method clip needs a two-modality model (e.g. --preset clip)"),
-        (Model::Gmm(g), method) => {
-            let d = g.dim();
-            let r = check_dim(args.dim.unwrap_or(g.k() - 1), d)?;
-            let init = small_random_init(r, d, args.init_scale, args.seed);
-            // The start's scale in the input coordinates, where the learned map is compared.
-            let start_scale: f64;
-            let out = if fixed_sample {
-                super::memory::check("--samples pairs", &[samples, 2, d])?;
-                let pairs = g.sample_pairs(samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
-                let solver = Lbfgs { grad_rtol: tol, max_iters, ..Lbfgs::default() };
-                let start = std::time::Instant::now();
-                let fit = InfoNce::new(r)
-                    .tau(args.tau)
-                    .form(form)
-                    .score(score)
-                    .batch(check_batch(args.batch)?)
-                    .centering(centering)
-                    .whitening(whitening)
-                    .solver(solver)
-                    .init_scale(args.init_scale)
-                    .seed(args.seed)
-                    .fit(&pairs)?;
-                if fit.run.ending == Ending::StationaryStart {
-                    bail!(
-                        "the gradient of the fixed-sample loss is zero at the random start (tau = {:e}, --init-scale \
-                         {:e}), so L-BFGS cannot move and nothing is certified; {}",
-                        args.tau,
-                        args.init_scale,
-                        Ending::StationaryStart.advice()
-                    );
-                }
-                start_scale = scale_of(fit.preconditioner.map_back(&init)?.components())?;
-                certificate = fit.run.certificate;
-                lbfgs_stop = Some(fit.run.ending);
-                // The whole fit's time: preconditioning and L-BFGS.
-                let run = ssl_losses::Run { seconds: start.elapsed().as_secs_f64(), ..fit.run };
-                Trained { params: vec![fit.map.components().clone()], run }
-            } else {
-                // Streaming runs only: the preconditioner's warm-up sample.
-                let stream = GmmStream::new(g, args.delta, check_batch(args.batch)?)?;
-                let mut source = PreconditionedSource::new(
-                    stream,
-                    WARMUP_BATCHES,
-                    warmup_seed(args.seed),
-                    Sides::Shared,
-                    centering,
-                    whitening,
-                )?;
-                start_scale = scale_of(source.map_back(&init, false)?.components())?;
-                let a0 = init;
-                let mut out = match method {
-                    Method::Infonce => {
-                        let mut objective = InfoNceLoss::new(args.tau, form, score)?;
-                        run_training(&mut objective, &mut source, vec![a0], &config, args.json)?
-                    }
-                    Method::Simsiam => {
-                        let mut objective = SimSiamLoss::new(SimSiamForm::Mse, Directions::Symmetric);
-                        let init = vec![a0, DMatrix::identity(r, r)];
-                        run_training(&mut objective, &mut source, init, &config, args.json)?
-                    }
-                    Method::SimsiamWhitened => {
-                        // The predictor's rate from the mixture's own problem; without a signal
-                        // (delta = 0: no eigengap) the plain recipe.
-                        let rate = whitened_predictor_rate(
-                            &g.second_moment(),
-                            &g.cross_moment(args.delta)?,
-                            r,
-                            args.batch,
-                            &config,
-                        )
-                        .unwrap_or(1.0);
-                        predictor_rate = Some(rate);
-                        with_progress(config.steps, args.json, |observer| {
-                            train_whitened_simsiam(&mut source, a0, &config, rate, observer)
-                        })?
-                    }
-                    Method::Clip => unreachable!("handled above"),
-                };
-                out.params[0] = source.map_back(&out.params[0], false)?.into_components();
-                if matches!(method, Method::SimsiamWhitened) {
-                    whitened = Some(whitened_certificate(g, args, &out.params[0]));
-                }
-                out
+        (Model::Gmm(g), Settings::FixedSample { estimator, samples }) => {
+            let pairs = g.sample_pairs(*samples, args.delta, &mut gmm_core::seeded(seed.wrapping_add(1)))?;
+            let start = std::time::Instant::now();
+            let fit = estimator.fit(&pairs)?;
+            if fit.run.ending == Ending::StationaryStart {
+                bail!(
+                    "the gradient of the fixed-sample loss is zero at the random start (tau = {:e}, --init-scale \
+                     {:e}), so L-BFGS cannot move and nothing is certified; {}",
+                    args.tau,
+                    args.init_scale,
+                    Ending::StationaryStart.advice()
+                );
+            }
+            let init = small_random_init(plan.r, g.dim(), args.init_scale, seed);
+            let start_scale = scale_of(fit.preconditioner.map_back(&init)?.components())?;
+            // The whole fit's time: preconditioning and L-BFGS.
+            let run = Run { seconds: start.elapsed().as_secs_f64(), ..fit.run };
+            Ok(executed(run, Some(mixture_report(fit.map.components(), g, start_scale)?), None))
+        }
+        (Model::Gmm(g), Settings::Whitened { estimator, preconditioning, steps }) => {
+            // The moments of the problem the recipe solves, in the stream's coordinates: the
+            // total covariance and Cov(x+, x) = delta S_B for centred inputs, the raw second and
+            // cross moments without centring.
+            let (m, c) = match preconditioning.centering {
+                Centering::None => (g.second_moment(), g.cross_moment(args.delta)?),
+                Centering::SampleMean => (g.total_covariance(), g.pair_covariance(args.delta)?),
             };
-            let fisher = g.fisher_subspace()?;
-            let pca = g.pca_subspace(fisher.dim())?.sin_theta_max(&fisher)?;
-            let single = map_report(&out.params[0], g, start_scale)?;
-            (out, (Some(single), None, None, Some(pca), r))
+            let stream = || GmmStream::new(g, args.delta, args.batch);
+            let mut sources = || -> ssl_losses::Result<Box<dyn PairSource + '_>> {
+                Ok(Box::new(preconditioned(stream()?, Sides::Shared, preconditioning, seed)?))
+            };
+            let fit = with_progress(*steps, quiet, |observer| estimator.fit(&mut sources, (&m, &c), observer))?;
+            let back = preconditioned(stream()?, Sides::Shared, preconditioning, seed)?;
+            let start_scale = scale_of(back.map_back(&estimator.initial_map(0, g.dim()), false)?.components())?;
+            let map = back.map_back(&fit.map, false)?.into_components();
+            Ok(Executed {
+                single: Some(mixture_report(&map, g, start_scale)?),
+                whitened: Some(
+                    fit.certificate
+                        .ok_or("the problem has no eigengap (no signal at delta = 0), so its optimum is not unique"),
+                ),
+                predictor_rate: Some(fit.predictor_rate),
+                ..executed(fit.run, None, None)
+            })
         }
-    };
-    // A streaming loss is noisy: the mean of the last 50 steps; a fixed sample's is exact.
-    let losses = &outcome.run.losses;
-    let tail = if fixed_sample { 1 } else { losses.len().min(50) };
-    let final_loss = losses[losses.len() - tail..].iter().sum::<f64>() / tail as f64;
-    let hyperparameters = Hyperparameters {
-        seed: args.seed,
-        tau: args.tau,
-        form,
-        score,
-        batch: args.batch,
-        init_scale: args.init_scale,
-        samples: fixed_sample.then_some(samples),
-        centering,
-        whitening,
-        warmup_batches: (!fixed_sample).then_some(WARMUP_BATCHES),
-        tol: fixed_sample.then_some(tol),
-        max_iters: fixed_sample.then_some(max_iters),
-        steps: (!fixed_sample).then_some(steps),
-        lr: (!fixed_sample).then_some(lr),
-        optimizer: (!fixed_sample).then_some(match args.method {
-            Method::SimsiamWhitened => OptimizerKind::SGD_MOMENTUM,
-            _ => config.optimizer,
-        }),
-        predictor_rate,
-    };
-    let whitened_cert = whitened.as_ref().and_then(|w| w.as_ref().ok().copied());
-    let converged = certificate.is_some_and(|c| c.converged) || whitened_cert.is_some_and(|c| c.converged);
-    match (certificate, &whitened) {
-        (_, Some(Ok(w))) if w.converged => {}
-        (_, Some(Ok(w))) => eprintln!(
-            "warning: not converged: the map is {} (sin theta_max) from the optimum of the problem the recipe \
-             solves, above the tolerance {}; the recipe approaches it at a rate set by the eigengap {}: \
-             raise --steps (or lower --lr if the distance does not fall)",
-            Sig3(w.sin_to_optimum),
-            Sig3(w.tol),
-            Sig3(w.eigengap)
-        ),
-        (_, Some(Err(why))) => eprintln!("warning: not converged: no certificate: {why}"),
-        (certificate, None) => match certificate {
-            Some(c) if c.no_minimiser => eprintln!(
-                "warning: not converged: the loss fell to {}, below {} of its start: its infimum 0, which \
-             InfoNCE approaches only as the map grows without bound, so this fixed sample of {samples} pairs has no \
-             minimiser; use more pairs (--samples)",
-                Sig3(final_loss),
-                Sig3(ssl_losses::INFIMUM_FRACTION)
-            ),
-            Some(c) if !c.converged => eprintln!(
-                "warning: not converged: the gradient norm is {} of its start after {} L-BFGS iterations (tolerance {}), \
-             stopped by {}: {}",
-                Sig3(c.relative),
-                outcome.run.iterations,
-                Sig3(c.tol),
-                match lbfgs_stop {
-                    Some(Ending::BudgetSpent) => "its iteration budget",
-                    Some(Ending::NoDecrease) => "a line search that found no decrease",
-                    _ => "its observer",
-                },
-                lbfgs_stop.unwrap_or(Ending::BudgetSpent).advice()
-            ),
-            Some(_) => {}
-            None => eprintln!(
-                "warning: not converged: a streaming run has no certificate (its loss is stochastic){}",
-                match args.method {
-                    Method::Infonce => "; for a certified InfoNCE map drop --stream",
-                    _ => "",
+        (Model::Gmm(g), Settings::Stream { loss, config, batch, init_scale, preconditioning }) => {
+            let mut source =
+                preconditioned(GmmStream::new(g, args.delta, *batch)?, Sides::Shared, preconditioning, seed)?;
+            let a0 = small_random_init(plan.r, g.dim(), *init_scale, seed);
+            let start_scale = scale_of(source.map_back(&a0, false)?.components())?;
+            let out = match loss {
+                StreamLoss::Infonce { tau, form, score } => {
+                    let mut objective = InfoNceLoss::new(*tau, *form, *score)?;
+                    run_training(&mut objective, &mut source, vec![a0], config, quiet)?
                 }
-            ),
-        },
+                StreamLoss::Simsiam { form, directions } => {
+                    let mut objective = SimSiamLoss::new(*form, *directions);
+                    let init = vec![a0, DMatrix::identity(plan.r, plan.r)];
+                    run_training(&mut objective, &mut source, init, config, quiet)?
+                }
+                StreamLoss::Clip { .. } => bail!("--method clip needs a two-modality model (e.g. --preset clip)"),
+            };
+            let map = source.map_back(&out.params[0], false)?.into_components();
+            Ok(executed(out.run, Some(mixture_report(&map, g, start_scale)?), None))
+        }
+        _ => bail!("{} does not train on this model", args.method.name()),
     }
-    let report = Report {
+}
+
+/// `stream` preconditioned as `p` says, its warm-up sample drawn from its own seed.
+fn preconditioned<S: PairSource>(
+    stream: S,
+    sides: Sides,
+    p: &Preconditioning,
+    seed: u64,
+) -> ssl_losses::Result<PreconditionedSource<S>> {
+    PreconditionedSource::new(stream, p.warmup_batches, warmup_seed(seed), sides, p.centering, p.whitening)
+}
+
+/// A mixture's learned map against its Fisher subspace, with PCA's own angle to it.
+fn mixture_report(a: &DMatrix<f64>, g: &Gmm, start_scale: f64) -> anyhow::Result<(MapReport, f64)> {
+    let fisher = g.fisher_subspace()?;
+    let pca = g.pca_subspace(fisher.dim())?.sin_theta_max(&fisher)?;
+    Ok((map_report(a, g, start_scale)?, pca))
+}
+
+#[derive(Debug, Serialize)]
+struct Report<'p> {
+    method: Method,
+    /// `lbfgs` (fixed sample, certified) or `stream`.
+    solver: &'static str,
+    /// Whether the certificate holds (always false for streaming runs: they have none).
+    converged: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<Certificate>,
+    /// simsiam-whitened: its distance to the optimum of the problem its recipe solves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    whitened_certificate: Option<WhitenedCertificate>,
+    /// The estimator or the streaming run, serialised.
+    hyperparameters: &'p Settings,
+    /// simsiam-whitened: the predictor's learning rate over the map's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predictor_rate: Option<f64>,
+    model: String,
+    dim: usize,
+    delta: f64,
+    batch: usize,
+    final_loss: f64,
+    steps: usize,
+    steps_per_sec: f64,
+    seconds: f64,
+    /// Streaming runs: how the run ended (fixed-sample runs say it in `lbfgs_stop`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop: Option<Ending>,
+    /// Fixed-sample runs: how the L-BFGS run ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lbfgs_stop: Option<Ending>,
+    /// For a mixture: the learned map against its Fisher and PCA subspaces.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    single: Option<MapReport>,
+    /// For a CLIP-GMM: each map against its modality's shared Fisher subspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x: Option<MapReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    y: Option<MapReport>,
+    /// PCA's own sin theta_max to the Fisher subspace, for reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pca_sin_theta_max_fisher: Option<f64>,
+    /// Loss of every step (written to `--out` only).
+    #[serde(skip_serializing)]
+    losses: Vec<f64>,
+    /// Why a whitened-SimSiam map has no certificate (for the warning).
+    #[serde(skip_serializing)]
+    no_certificate: Option<&'static str>,
+}
+
+/// The result of an executed plan.
+fn report<'p>(plan: &'p Plan, args: &Args, executed: Executed) -> Report<'p> {
+    let Executed { run, single, clip, whitened, predictor_rate } = executed;
+    let fixed_sample = matches!(plan.settings, Settings::FixedSample { .. });
+    // A streaming loss is noisy: the mean of the last 50 steps; a fixed sample's is exact.
+    let tail = if fixed_sample { 1 } else { run.losses.len().min(50) };
+    let final_loss = run.losses[run.losses.len() - tail..].iter().sum::<f64>() / tail as f64;
+    let whitened_certificate = whitened.and_then(Result::ok);
+    let converged = run.converged() || whitened_certificate.is_some_and(|c| c.converged);
+    let (single, pca) = single.map_or((None, None), |(m, pca)| (Some(m), Some(pca)));
+    let (x, y) = clip.map_or((None, None), |(x, y)| (Some(x), Some(y)));
+    Report {
         method: args.method,
         solver: if fixed_sample { "lbfgs" } else { "stream" },
         converged,
-        certificate,
-        whitened_certificate: whitened_cert,
-        hyperparameters,
+        certificate: run.certificate,
+        whitened_certificate,
+        hyperparameters: &plan.settings,
+        predictor_rate,
         model: args.model.label(),
-        dim,
+        dim: plan.r,
         delta: args.delta,
         batch: args.batch,
         final_loss,
-        steps: outcome.run.iterations,
-        steps_per_sec: outcome.run.iterations as f64 / outcome.run.seconds,
-        seconds: outcome.run.seconds,
-        stop: (!fixed_sample).then_some(outcome.run.ending),
-        lbfgs_stop,
+        steps: run.iterations,
+        steps_per_sec: run.iterations as f64 / run.seconds,
+        seconds: run.seconds,
+        stop: (!fixed_sample).then_some(run.ending),
+        lbfgs_stop: fixed_sample.then_some(run.ending),
         single,
         x,
         y,
         pca_sin_theta_max_fisher: pca,
-        losses: outcome.run.losses,
+        losses: run.losses,
+        no_certificate: whitened.and_then(Result::err),
+    }
+}
+
+fn progress(steps: usize, quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps, {per_sec}, eta {eta} {msg}")
+            .expect("static template"),
+    );
+    bar
+}
+
+fn run_training(
+    objective: &mut dyn Objective,
+    source: &mut dyn PairSource,
+    init: Vec<DMatrix<f64>>,
+    config: &TrainConfig,
+    quiet: bool,
+) -> anyhow::Result<Trained> {
+    with_progress(config.steps, quiet, |observer| {
+        let shapes: Vec<(usize, usize)> = init.iter().map(|p| p.shape()).collect();
+        let mut optimizer = config.optimizer.build(&shapes)?;
+        train_with(objective, source, init, config, &mut optimizer, None, observer)
+    })
+}
+
+/// Runs `run` with an observer that draws a progress bar (none when `quiet`).
+fn with_progress<T>(
+    steps: usize,
+    quiet: bool,
+    run: impl FnOnce(&mut dyn Observer) -> ssl_losses::Result<T>,
+) -> anyhow::Result<T> {
+    let bar = progress(steps, quiet);
+    let mut observer = |info: &Progress, _: &[DMatrix<f64>]| {
+        bar.inc(1);
+        if info.iteration.is_multiple_of(50) {
+            bar.set_message(format!("loss {:.4}", info.loss));
+        }
+        ControlFlow::Continue(())
     };
+    let outcome = run(&mut observer);
+    bar.finish_and_clear();
+    Ok(outcome?)
+}
+
+/// Runs `train`: parse and validate ([`plan`]), run ([`execute`]), then report.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let plan = plan(args)?;
+    let executed = execute(&plan, args, args.json)?;
+    let report = report(&plan, args, executed);
+    warn_unless_certified(&report, args);
     emit(&report, args)
 }
 
-/// The certificate of a whitened-SimSiam map `a` (input coordinates) on the mixture `g`: its
-/// distance to the optimum of the problem the recipe solves (docs/theory.md 5.3), with the
-/// moments the recipe saw: the total covariance and `Cov(x+, x) = delta S_B` for centred inputs,
-/// the raw second and cross moments with `--no-center`. `Err` says why there is none (no signal
-/// at `delta = 0`: no eigengap, so no unique optimum).
-fn whitened_certificate(g: &Gmm, args: &Args, a: &DMatrix<f64>) -> Result<WhitenedCertificate, String> {
-    let moments = if args.no_center {
-        g.cross_moment(args.delta).map(|c| (g.second_moment(), c))
-    } else {
-        g.pair_covariance(args.delta).map(|c| (g.total_covariance(), c))
-    };
-    let (m, c) = moments.map_err(|e| e.to_string())?;
-    WhitenedCertificate::new(a, &m, &c, WHITENED_TOL).map_err(|e| e.to_string())
+/// A warning on standard error for a map whose certificate does not hold, with why and what to do.
+fn warn_unless_certified(report: &Report<'_>, args: &Args) {
+    if let Some(why) = report.no_certificate {
+        eprintln!("warning: not converged: no certificate: {why}");
+        return;
+    }
+    if let Some(w) = report.whitened_certificate {
+        if !w.converged {
+            eprintln!(
+                "warning: not converged: the map is {} (sin theta_max) from the optimum of the problem the recipe \
+                 solves, above the tolerance {}; the recipe approaches it at a rate set by the eigengap {}: \
+                 raise --steps (or lower --lr if the distance does not fall, or try another --seed)",
+                Sig3(w.sin_to_optimum),
+                Sig3(w.tol),
+                Sig3(w.eigengap)
+            );
+        }
+        return;
+    }
+    match (report.certificate, report.lbfgs_stop) {
+        (Some(c), _) if c.no_minimiser => eprintln!(
+            "warning: not converged: the loss fell to {}, below {} of its start: its infimum 0, which \
+             InfoNCE approaches only as the map grows without bound, so this fixed sample of {} pairs has no \
+             minimiser; use more pairs (--samples)",
+            Sig3(report.final_loss),
+            Sig3(ssl_losses::INFIMUM_FRACTION),
+            args.samples.unwrap_or(8192)
+        ),
+        (Some(c), stop) if !c.converged => eprintln!(
+            "warning: not converged: the gradient norm is {} of its start after {} L-BFGS iterations (tolerance {}), \
+             stopped by {}: {}",
+            Sig3(c.relative),
+            report.steps,
+            Sig3(c.tol),
+            match stop {
+                Some(Ending::BudgetSpent) => "its iteration budget",
+                Some(Ending::NoDecrease) => "a line search that found no decrease",
+                _ => "its observer",
+            },
+            stop.unwrap_or(Ending::BudgetSpent).advice()
+        ),
+        (Some(_), _) => {}
+        (None, _) => eprintln!(
+            "warning: not converged: a streaming run has no certificate (its loss is stochastic){}",
+            match args.method {
+                Method::Infonce => "; for a certified InfoNCE map drop --stream",
+                _ => "",
+            }
+        ),
+    }
 }
 
 /// The largest `--init-scale`: the initial map's entries are `N(0, scale^2 / d)`.
@@ -647,7 +729,7 @@ fn check_batch(n: usize) -> anyhow::Result<usize> {
     Ok(n)
 }
 
-fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
+fn emit(report: &Report<'_>, args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.out {
         let mut value = serde_json::to_value(report)?;
         value["losses"] = serde_json::to_value(&report.losses)?;
@@ -657,7 +739,11 @@ fn emit(report: &Report, args: &Args) -> anyhow::Result<()> {
         outln!("{}", serde_json::to_string(report)?);
         return Ok(());
     }
-    let (how, verdict) = match (&report.certificate, report.hyperparameters.samples) {
+    let samples = match report.hyperparameters {
+        Settings::FixedSample { samples, .. } => Some(*samples),
+        _ => None,
+    };
+    let (how, verdict) = match (&report.certificate, samples) {
         (Some(c), Some(n)) => (
             format!("a fixed sample of {n} pairs in batches of {}, {} L-BFGS iterations", report.batch, report.steps),
             format!(
