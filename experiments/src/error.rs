@@ -37,9 +37,16 @@ pub enum ExperimentError {
         /// The cause.
         source: std::io::Error,
     },
-    /// Writing CSV, JSON or SVG output (an encoding or drawing failure).
-    #[error("output: {0}")]
-    Output(String),
+    /// Reading or writing a CSV table (its I/O error, when it is one, is its source).
+    #[error("CSV: {0}")]
+    Csv(#[from] csv::Error),
+    /// Encoding or decoding JSON.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Drawing a plot (the SVG backend writes its file as it draws, so its failures are the
+    /// file's).
+    #[error("plot: {0}")]
+    Plot(String),
     /// Writing a file failed (the message names it: [`crate::io::write_atomic`]'s errors do).
     #[error(transparent)]
     Write(std::io::Error),
@@ -62,20 +69,32 @@ impl From<std::io::Error> for ExperimentError {
     }
 }
 
-impl From<csv::Error> for ExperimentError {
-    fn from(e: csv::Error) -> Self {
-        Self::Output(e.to_string())
-    }
-}
-
-impl From<serde_json::Error> for ExperimentError {
-    fn from(e: serde_json::Error) -> Self {
-        Self::Output(e.to_string())
-    }
-}
-
 impl<E: std::error::Error + Send + Sync> From<plotters::drawing::DrawingAreaErrorKind<E>> for ExperimentError {
     fn from(e: plotters::drawing::DrawingAreaErrorKind<E>) -> Self {
-        Self::Output(format!("plot: {e}"))
+        Self::Plot(e.to_string())
+    }
+}
+
+/// What kind of failure an [`ExperimentError`] is, for a caller's exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad input: parameters, sweeps, data, a model or fit that cannot be computed.
+    Input,
+    /// Reading or writing a file (or standard output) failed.
+    Io,
+}
+
+impl ExperimentError {
+    /// Its kind: [`ErrorKind::Io`] for a failed read or write (including a CSV table or JSON
+    /// whose reader or writer failed at the file, and a plot), [`ErrorKind::Input`] otherwise. A job's error has
+    /// its cause's kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Io { .. } | Self::Write(_) | Self::Plot(_) => ErrorKind::Io,
+            Self::Csv(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => ErrorKind::Io,
+            Self::Json(e) if e.is_io() => ErrorKind::Io,
+            Self::Job { source, .. } => source.kind(),
+            _ => ErrorKind::Input,
+        }
     }
 }

@@ -71,8 +71,9 @@ fn cleanup_on_signals() {
 
 /// The exit status of an error (see the crate docs).
 fn exit_code(e: &anyhow::Error) -> i32 {
+    use ssl_gmm::experiments::{ErrorKind, ExperimentError};
     use ssl_gmm::theory_checks::CheckError;
-    use ssl_gmm::{baselines::BaselineError, experiments::ExperimentError, gmm_core::GmmError, ssl_losses::LossError};
+    use ssl_gmm::{baselines::BaselineError, gmm_core::GmmError, ssl_losses::LossError};
     if let Some(c) = e.downcast_ref::<cli::CheckFailure>() {
         return match c {
             cli::CheckFailure::Failed(_) => 1,
@@ -81,10 +82,7 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     }
     for cause in e.chain() {
         if cause.is::<std::io::Error>()
-            || matches!(
-                cause.downcast_ref::<ExperimentError>(),
-                Some(ExperimentError::Io { .. } | ExperimentError::Write(_))
-            )
+            || cause.downcast_ref::<ExperimentError>().is_some_and(|e| e.kind() == ErrorKind::Io)
         {
             return 4;
         }
