@@ -222,7 +222,7 @@ pub fn check_finite<T: nalgebra::RealField + Copy, C: Dim, S: RawStorage<T, Dyn,
 /// `v * 0` is exactly (signed) 0 for a finite `v` and NaN for an infinite or NaN one, and a sum of zeros
 /// stays 0. Any real scalar (`f64`, `f32`).
 pub fn all_finite<T: nalgebra::RealField + Copy>(values: &[T]) -> bool {
-    lane_sum_by(values, |v| v * T::zero()) == T::zero()
+    crate::linalg::lane_sum_by(values, |v| v * T::zero()) == T::zero()
 }
 
 /// Checks `x` for finiteness given sums of its entries (column or class sums, or means): a sum is
@@ -234,21 +234,6 @@ pub fn all_finite<T: nalgebra::RealField + Copy>(values: &[T]) -> bool {
 /// [`GmmError::NonFinite`] naming `what` and the first non-finite entry of `x`.
 pub fn check_finite_given_sums(sums: &[f64], x: &DMatrix<f64>, what: &'static str) -> Result<()> {
     if all_finite(sums) { Ok(()) } else { check_finite(x, what) }
-}
-
-/// `sum_i f(v_i)` in eight interleaved partial sums, added in a fixed order at the end: the
-/// same bits on every processor, and a loop the compiler vectorises.
-pub fn lane_sum_by<T: nalgebra::RealField + Copy>(values: &[T], f: impl Fn(T) -> T) -> T {
-    const L: usize = 8;
-    let mut lanes = [T::zero(); L];
-    let mut chunks = values.chunks_exact(L);
-    for c in &mut chunks {
-        for l in 0..L {
-            lanes[l] += f(c[l]);
-        }
-    }
-    let tail = chunks.remainder().iter().fold(T::zero(), |acc, &v| acc + f(v));
-    lanes.iter().fold(tail, |acc, &v| acc + v)
 }
 
 /// Returns [`GmmError::Shape`] unless `m` is `rows x cols` (the row count is checked first).
