@@ -1,6 +1,6 @@
 """Per-call cost of the Python bindings: the InfoNCE step at n = 1024, d = 128, r = 16 called
 from Python (arrays converted every call) against the same step repeated inside Rust on the same
-batch (``_native._bench_infonce``), alternated for several rounds in one process.
+batch (``_native._bench.infonce_seconds``), alternated for several rounds in one process.
 
     python python/benches/overhead.py [rounds]
 """
@@ -28,7 +28,7 @@ def main(rounds=5, reps=200):
         for _ in range(reps):
             ssl_gmm.infonce(a, x, xp)
         py_times.append((time.perf_counter() - t) / reps)
-        rust_times.append(_native._bench_infonce(a, x, xp, reps))
+        rust_times.append(_native._bench.infonce_seconds(a, x, xp, reps))
     py, rust = np.median(py_times), np.median(rust_times)
     tiny = (x[:2].copy(), xp[:2].copy())
     t = time.perf_counter()

@@ -1,0 +1,181 @@
+//! The models: `Gmm` and `ClipGmm`.
+
+use gmm_core::{ClipGmm, Gmm, Model, Side, seeded};
+use numpy::{PyArray1, PyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::convert::{array1, array2, from_json, label_array, matrix, rows_of, to_json, vector};
+use crate::errors::{OrRaise, budget};
+
+/// A shared-covariance Gaussian mixture (see `ssl_gmm.Gmm`).
+#[pyclass(name = "Gmm", module = "ssl_gmm", frozen)]
+#[derive(Clone)]
+pub(crate) struct PyGmm {
+    pub(crate) inner: Gmm,
+}
+
+#[pymethods]
+impl PyGmm {
+    #[new]
+    fn new(weights: &Bound<'_, PyAny>, means: &Bound<'_, PyAny>, covariance: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let w = vector(weights, "weights")?;
+        let inner = Gmm::new(&w, matrix(means, "means")?, matrix(covariance, "covariance")?).or_raise()?;
+        Ok(Self { inner })
+    }
+
+    /// A built-in model by name: a `Gmm`, or a `ClipGmm` for the CLIP presets.
+    #[staticmethod]
+    fn preset(py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        match gmm_core::preset(name).or_raise()? {
+            Model::Gmm(inner) => Ok(Py::new(py, Self { inner })?.into_any()),
+            Model::Clip(inner) => Ok(Py::new(py, PyClipGmm { inner: *inner })?.into_any()),
+        }
+    }
+
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        Ok(Self { inner: from_json(text, "mixture")? })
+    }
+
+    fn to_json(&self) -> PyResult<String> {
+        to_json(&self.inner)
+    }
+
+    #[getter]
+    fn k(&self) -> usize {
+        self.inner.k()
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    #[getter]
+    fn weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        array1(py, self.inner.weights().iter().copied().collect())
+    }
+
+    #[getter]
+    fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        array2(py, self.inner.means())
+    }
+
+    #[getter]
+    fn covariance<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        array2(py, self.inner.covariance())
+    }
+
+    fn fisher_subspace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        Ok(array2(py, &rows_of(&self.inner.fisher_subspace().or_raise()?)))
+    }
+
+    fn pca_subspace<'py>(&self, py: Python<'py>, r: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        Ok(array2(py, &rows_of(&self.inner.pca_subspace(r).or_raise()?)))
+    }
+
+    fn posterior<'py>(&self, py: Python<'py>, x: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = matrix(x, "x")?;
+        let p = py.detach(|| self.inner.posterior(&x)).or_raise()?;
+        Ok(array2(py, &p))
+    }
+
+    #[pyo3(signature = (n, seed = 0))]
+    fn sample<'py>(&self, py: Python<'py>, n: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+        budget(&format!("sample({n})"), &[n, self.inner.dim() + 1, 2])?;
+        let s = py.detach(|| self.inner.sample(n, &mut seeded(seed)));
+        let d = PyDict::new(py);
+        d.set_item("x", array2(py, &s.x))?;
+        d.set_item("z", label_array(py, &s.z))?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (n, delta, seed = 0))]
+    fn sample_pairs<'py>(&self, py: Python<'py>, n: usize, delta: f64, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+        budget(&format!("sample_pairs({n})"), &[n, 2 * self.inner.dim() + 2, 2])?;
+        let p = py.detach(|| self.inner.sample_pairs(n, delta, &mut seeded(seed))).or_raise()?;
+        let d = PyDict::new(py);
+        d.set_item("x", array2(py, &p.x))?;
+        d.set_item("x_plus", array2(py, &p.x_plus))?;
+        d.set_item("z", label_array(py, &p.z))?;
+        d.set_item("z_plus", label_array(py, &p.z_plus))?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Gmm(k={}, dim={})", self.inner.k(), self.inner.dim())
+    }
+}
+
+/// A two-modality CLIP-GMM (see `ssl_gmm.ClipGmm`).
+#[pyclass(name = "ClipGmm", module = "ssl_gmm", frozen)]
+#[derive(Clone)]
+pub(crate) struct PyClipGmm {
+    pub(crate) inner: ClipGmm,
+}
+
+pub(crate) fn side(name: &str) -> PyResult<Side> {
+    match name {
+        "x" => Ok(Side::X),
+        "y" => Ok(Side::Y),
+        other => Err(PyValueError::new_err(format!("side must be 'x' or 'y', got '{other}'"))),
+    }
+}
+
+#[pymethods]
+impl PyClipGmm {
+    /// A built-in two-modality model by name (e.g. "clip").
+    #[staticmethod]
+    fn preset(name: &str) -> PyResult<Self> {
+        match gmm_core::preset(name).or_raise()? {
+            Model::Clip(inner) => Ok(Self { inner: *inner }),
+            Model::Gmm(_) => Err(PyValueError::new_err(format!(
+                "preset '{name}' is a one-modality mixture: use Gmm.preset (CLIP presets: clip)"
+            ))),
+        }
+    }
+
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        Ok(Self { inner: from_json(text, "CLIP-GMM")? })
+    }
+
+    fn to_json(&self) -> PyResult<String> {
+        to_json(&self.inner)
+    }
+
+    #[getter]
+    fn k(&self) -> usize {
+        self.inner.weights().len()
+    }
+
+    #[getter]
+    fn dims(&self) -> (usize, usize) {
+        (self.inner.modality(Side::X).dim(), self.inner.modality(Side::Y).dim())
+    }
+
+    /// The shared Fisher subspace of one modality (`side` "x" or "y").
+    fn fisher_subspace<'py>(&self, py: Python<'py>, side_name: &str) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let g = self.inner.shared_gmm(side(side_name)?).or_raise()?;
+        Ok(array2(py, &rows_of(&g.fisher_subspace().or_raise()?)))
+    }
+
+    #[pyo3(signature = (n, seed = 0))]
+    fn sample_pairs<'py>(&self, py: Python<'py>, n: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+        let (dx, dy) = self.dims();
+        budget(&format!("sample_pairs({n})"), &[n, dx + dy + 3, 2])?;
+        let p = py.detach(|| self.inner.sample_pairs(n, &mut seeded(seed))).or_raise()?;
+        let d = PyDict::new(py);
+        d.set_item("x", array2(py, &p.x))?;
+        d.set_item("y", array2(py, &p.y))?;
+        d.set_item("z", label_array(py, &p.z))?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let (dx, dy) = self.dims();
+        format!("ClipGmm(k={}, dims=({dx}, {dy}))", self.k())
+    }
+}
