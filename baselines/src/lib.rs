@@ -8,15 +8,15 @@
 //!
 //! Features: `parallel` (default; rayon in the scatter products) and `serde` (default).
 
-pub mod cca;
-pub mod error;
-pub mod kmeans;
-pub mod lda;
-pub mod metrics;
-pub mod pca;
+mod cca;
+mod error;
+mod kmeans;
+mod lda;
+mod metrics;
+mod pca;
 pub mod stats;
 
-pub use cca::{Cca, CcaFit, CcaPairs, CcaPairsFit};
+pub use cca::{CCA_GAP_RTOL, Cca, CcaFit, CcaPairs, CcaPairsFit};
 pub use error::{BaselineError, Result};
 pub use gmm_core::{Fit, Predict, Transform, Validate};
 pub use kmeans::{KMeans, KMeansFit};

@@ -175,7 +175,7 @@ fn within_class_share_is_noise_under_the_model_and_large_when_views_share_style(
     let share = fit.within_class_share((&pairs.x, &pairs.x_plus), &pairs.z).unwrap();
     assert!(share.abs() < bound(total), "model: share {share:.4} against the noise bound {:.4}", bound(total));
 
-    let noise = gmm_core::generate::gaussian_matrix(n, d, &mut seeded(13)) * 0.3;
+    let noise = gmm_core::gaussian_matrix(n, d, &mut seeded(13)) * 0.3;
     let styled = &pairs.x + noise;
     let fit = CcaPairs::new(r).fit((&pairs.x, &styled)).unwrap();
     let total: f64 = fit.eigenvalues.iter().sum();

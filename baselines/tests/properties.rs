@@ -4,7 +4,7 @@
 //! `eps * cond(G) * cond(S_W)` with `cond(G) <= ~1e2` and `cond(Sigma) <= 1e3 (1 + noise)`.
 
 use baselines::{CcaPairs, Fit, Lda, Pca, Transform};
-use gmm_core::generate::gaussian_matrix;
+use gmm_core::gaussian_matrix;
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::seeded;
 use gmm_core::strategies::{MixtureRanges, pairs};

@@ -109,8 +109,8 @@ fn fits(c: &mut Criterion) {
 
 fn angles(c: &mut Criterion) {
     let mut rng = seeded(7);
-    let a = LinearMap::new(gmm_core::generate::gaussian_matrix(16, 512, &mut rng)).row_space().expect("full rank");
-    let b = LinearMap::new(gmm_core::generate::gaussian_matrix(16, 512, &mut rng)).row_space().expect("full rank");
+    let a = LinearMap::new(gmm_core::gaussian_matrix(16, 512, &mut rng)).row_space().expect("full rank");
+    let b = LinearMap::new(gmm_core::gaussian_matrix(16, 512, &mut rng)).row_space().expect("full rank");
     c.bench_function("principal-angles d512 r16", |bench| {
         bench.iter(|| black_box(a.principal_angles(&b).expect("same d")))
     });

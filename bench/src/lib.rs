@@ -113,8 +113,8 @@ impl Gemm {
     pub fn new(m: usize) -> Self {
         let mut rng = seeded(5);
         Self {
-            a: gmm_core::generate::gaussian_matrix(m, m, &mut rng),
-            b: gmm_core::generate::gaussian_matrix(m, m, &mut rng),
+            a: gmm_core::gaussian_matrix(m, m, &mut rng),
+            b: gmm_core::gaussian_matrix(m, m, &mut rng),
             c: DMatrix::zeros(m, m),
         }
     }

@@ -143,7 +143,7 @@ mod tests {
             e4_samples: vec![400],
             e5_ranks: vec![2],
             e6_steps: vec![10],
-            e7_datasets: vec![crate::Dataset::Wine],
+            e7_datasets: vec![crate::data::Dataset::Wine],
             e8_pairs_per_image: 1,
             e8_recipes: vec![crate::augment::Recipe::default()],
             ..Sweeps::default()

@@ -16,32 +16,34 @@ pub use nalgebra;
 pub use rand;
 
 pub mod budget;
-pub mod clip;
-pub mod error;
-pub mod estimator;
-pub mod generate;
-pub mod gmm;
+mod clip;
+mod error;
+mod estimator;
+mod generate;
+mod gmm;
 pub mod linalg;
 mod number;
 pub mod parallel;
-pub mod population;
-pub mod presets;
-pub mod rng;
-pub mod sample;
+mod population;
+mod presets;
+mod rng;
+mod sample;
 #[cfg(feature = "proptest")]
 pub mod strategies;
-pub mod subspace;
+mod subspace;
 
-pub use clip::{ClipGenerator, ClipGmm, ClipPairs, Modality, Side};
+pub use clip::{ClipGenerator, ClipGmm, ClipGmmSpec, ClipPairs, Modality, ModalitySpec, Side};
 pub use error::{
     GmmError, Result, all_finite, check_at_least, check_finite, check_finite_given_sums, check_non_negative,
     check_positive, check_shape, parse_name,
 };
 pub use estimator::{Fit, Predict, Transform, Validate};
-pub use generate::{MixtureGenerator, textbook_2d};
-pub use gmm::{Gmm, GmmSpec};
+pub use generate::{
+    MixtureGenerator, gaussian_matrix, random_covariance, random_orthogonal, textbook_2d, unit_vector_orthogonal_to,
+};
+pub use gmm::{Gmm, GmmSpec, MAX_CONDITION, WEIGHT_SUM_TOL, checked_weights, matrix_from_rows, matrix_to_rows};
 pub use number::Sig3;
-pub use presets::{Model, PRESETS, preset};
+pub use presets::{Model, PRESET_SEED, PRESETS, preset};
 pub use rng::{SeedRng, seeded, stable_hash};
 pub use sample::{Labelled, PairSampler, Pairs, check_delta, check_pairs};
 pub use subspace::{LinearMap, Subspace};

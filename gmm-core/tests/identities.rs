@@ -6,8 +6,8 @@
 //! and the bounds (1e-8 on sines, 1e-9 on probabilities) leave room for `eps * cond(Sigma)`
 //! with `cond(Sigma) <= 1e3 * (1 + noise factor)`.
 
-use gmm_core::generate::random_orthogonal;
 use gmm_core::linalg::RANK_RTOL;
+use gmm_core::random_orthogonal;
 use gmm_core::strategies::MixtureRanges;
 use gmm_core::{Gmm, MixtureGenerator, Subspace, seeded};
 use nalgebra::DMatrix;

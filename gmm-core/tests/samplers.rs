@@ -68,7 +68,7 @@ fn rows_with_label(x: &DMatrix<f64>, z: &[usize], label: usize) -> DMatrix<f64> 
 }
 
 fn random_unit(d: usize, seed: u64) -> DVector<f64> {
-    let v = gmm_core::generate::gaussian_matrix(d, 1, &mut seeded(seed)).column(0).into_owned();
+    let v = gmm_core::gaussian_matrix(d, 1, &mut seeded(seed)).column(0).into_owned();
     v.normalize()
 }
 

@@ -13,5 +13,5 @@ pub const INIT_SCALE: f64 = 1.0;
 
 /// Small random initial map: entries `N(0, scale^2 / d)` (`r x d`), from `seed`.
 pub fn small_random_init(r: usize, d: usize, scale: f64, seed: u64) -> DMatrix<f64> {
-    gmm_core::generate::gaussian_matrix(r, d, &mut seeded(seed)) * (scale / (d as f64).sqrt())
+    gmm_core::gaussian_matrix(r, d, &mut seeded(seed)) * (scale / (d as f64).sqrt())
 }

@@ -257,7 +257,7 @@ mod tests {
         // f(x) = x^T Q x / 2 - b^T x with Q SPD (condition number 1e4): minimiser Q^{-1} b.
         let d = 20;
         let q = DMatrix::from_fn(d, d, |i, j| if i == j { 10f64.powf(4.0 * i as f64 / (d - 1) as f64) } else { 0.0 });
-        let rot = gmm_core::generate::random_orthogonal(d, &mut gmm_core::seeded(3));
+        let rot = gmm_core::random_orthogonal(d, &mut gmm_core::seeded(3));
         let q = &rot * q * rot.transpose();
         let b = DVector::from_fn(d, |i, _| (i as f64).sin());
         let expected = q.clone().cholesky().unwrap().solve(&b);

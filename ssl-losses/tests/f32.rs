@@ -21,7 +21,7 @@
 //! significant bits. Measured: rejected by at least 3.8x.
 
 use gmm_core::nalgebra::DMatrix;
-use gmm_core::{LinearMap, MixtureGenerator, generate::gaussian_matrix, seeded};
+use gmm_core::{LinearMap, MixtureGenerator, gaussian_matrix, seeded};
 use ssl_losses::{
     Batch, ClipLoss, Directions, Form, GmmStream, InfoNceLoss, Objective, Real, Rounded, Score, SimSiamForm,
     SimSiamLoss, TrainConfig, small_random_init, train,

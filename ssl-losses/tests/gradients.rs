@@ -14,7 +14,7 @@
 //! errors; the comparison then uses the stencil's own rounding floor instead (see
 //! [`relative_error`]).
 
-use gmm_core::generate::gaussian_matrix;
+use gmm_core::gaussian_matrix;
 use gmm_core::strategies::{MixtureRanges, linear_maps, pairs};
 use gmm_core::{MixtureGenerator, seeded};
 use nalgebra::DMatrix;

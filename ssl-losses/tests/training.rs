@@ -307,7 +307,7 @@ impl<T: ssl_losses::Real> PairSource<T> for Fixed<T> {
 
 #[test]
 fn the_executor_trains_in_f32_as_in_f64() {
-    let x64 = gmm_core::generate::gaussian_matrix(64, 3, &mut seeded(1));
+    let x64 = gmm_core::gaussian_matrix(64, 3, &mut seeded(1));
     let target = DMatrix::from_row_slice(2, 3, &[1.0, -2.0, 0.5, 0.0, 1.0, 3.0]);
     let y64 = &x64 * target.transpose();
     let config = TrainConfig { steps: 3000, lr: 0.05, ..TrainConfig::default() };

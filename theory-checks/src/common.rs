@@ -39,8 +39,7 @@ pub fn offset_mixture(k: usize, d: usize, condition: f64, noise: bool, offset: f
     }
     let white_f = Subspace::from_columns(&(&inv_half * centred.transpose()), gmm_core::linalg::RANK_RTOL)?;
     let u: DVector<f64> = white_f.basis().column(0).into_owned();
-    let mut v: DVector<f64> =
-        gmm_core::generate::gaussian_matrix(d, 1, &mut seeded(seed ^ 0x0ff5)).column(0).into_owned();
+    let mut v: DVector<f64> = gmm_core::gaussian_matrix(d, 1, &mut seeded(seed ^ 0x0ff5)).column(0).into_owned();
     v -= white_f.basis() * (white_f.basis().transpose() * &v);
     let norm = v.norm();
     if norm.is_nan() || norm <= 0.0 {

@@ -2,7 +2,7 @@
 //! are equal in exact arithmetic) or, for Monte Carlo, z-scores at a stated error rate.
 
 use gmm_core::Sig3;
-use gmm_core::generate::gaussian_matrix;
+use gmm_core::gaussian_matrix;
 use gmm_core::linalg::{RANK_RTOL, cholesky, orthonormal_column_basis, sym_eig_desc};
 use gmm_core::{GmmError, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};

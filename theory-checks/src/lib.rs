@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod common;
-pub mod evidence;
+mod evidence;
 pub mod exact;
 pub mod spectral;
 pub mod trained;

@@ -43,10 +43,10 @@ fn jensen(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
     let p = if orthogonal { g.mean_span()?.projector() } else { g.fisher_projector()? };
     let pop = PopulationInfoNceLoss::new(&g, 1.0, 1.0)?;
     let a = if orthogonal {
-        let mix = gmm_core::generate::gaussian_matrix(2, 2, &mut seeded(seed ^ 3));
+        let mix = gmm_core::gaussian_matrix(2, 2, &mut seeded(seed ^ 3));
         mix * g.fisher_subspace()?.basis().transpose() * 0.5
     } else {
-        gmm_core::generate::gaussian_matrix(2, 6, &mut seeded(seed ^ 3)) * 0.4
+        gmm_core::gaussian_matrix(2, 6, &mut seeded(seed ^ 3)) * 0.4
     };
     let x = g.sample(n, &mut seeded(seed ^ 500)).x;
     let la = pop.per_sample_losses(&a, &x)?;

@@ -3,7 +3,7 @@
 //! Tolerances are rounding tolerances: each compared pair is equal in exact arithmetic.
 //! Failures would be saved in proptest-regressions/ (committed).
 
-use gmm_core::generate::gaussian_matrix;
+use gmm_core::gaussian_matrix;
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::seeded;
 use gmm_core::strategies::{MixtureRanges, pairs};

@@ -39,7 +39,7 @@ struct GmmFacts {
 }
 
 fn rows_of(s: &Subspace) -> Vec<Vec<f64>> {
-    gmm_core::gmm::matrix_to_rows(&s.basis().transpose())
+    gmm_core::matrix_to_rows(&s.basis().transpose())
 }
 
 fn gmm_facts(g: &Gmm) -> anyhow::Result<GmmFacts> {

@@ -240,7 +240,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let report = FitReport {
         method: args.method,
         dim: map.out_dim(),
-        components: gmm_core::gmm::matrix_to_rows(map.components()),
+        components: gmm_core::matrix_to_rows(map.components()),
         mean: map.mean().iter().copied().collect(),
         explained_variance_ratio: ratio,
         evaluation,

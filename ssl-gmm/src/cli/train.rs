@@ -193,7 +193,7 @@ fn map_report(a: &DMatrix<f64>, g: &Gmm, start: f64) -> anyhow::Result<MapReport
         sin_theta_max_pca: pca_sin,
         share_outside_fisher: share,
         singular_values,
-        components: gmm_core::gmm::matrix_to_rows(a),
+        components: gmm_core::matrix_to_rows(a),
     })
 }
 
