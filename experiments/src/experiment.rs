@@ -47,6 +47,11 @@ pub trait Experiment: Sync {
     /// `(100.0, "condition 100")`). Empty when the sweeps skip it.
     fn settings(&self, s: &Sweeps) -> Vec<(f64, String)>;
 
+    /// Why the sweeps skip it (it has no settings), for a run's note; `None` when it runs.
+    fn skip_reason(&self, s: &Sweeps) -> Option<String> {
+        self.settings(s).is_empty().then(|| "it has no settings".to_string())
+    }
+
     /// The rows of one job (one setting and seed), one per method. Seeded by the job only, so
     /// that rows do not depend on the order jobs run in or on the thread count.
     ///

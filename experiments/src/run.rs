@@ -70,14 +70,37 @@ impl<'e> Suite<'e> {
         self.jobs(s).into_iter().enumerate().filter(|(i, _)| i % shard.count == shard.index).map(|(_, j)| j).collect()
     }
 
+    /// The number of jobs (settings x seeds), overflow-safe (`None` above 64 bits).
+    pub fn job_count(&self, s: &Sweeps) -> Option<u64> {
+        let settings = self.experiments.iter().try_fold(0u64, |acc, e| acc.checked_add(e.settings(s).len() as u64))?;
+        settings.checked_mul(s.seeds as u64)
+    }
+
+    /// The experiments the sweeps skip, each with why: a run says what it does not do.
+    pub fn skipped(&self, s: &Sweeps) -> Vec<(&'static str, String)> {
+        self.experiments.iter().filter_map(|e| Some((e.about().id, e.skip_reason(s)?))).collect()
+    }
+
+    /// Checks the sweeps ([`Sweeps::validate`]) and the number of jobs they make against
+    /// [`gmm_core::budget::MAX_JOBS`], before any work.
+    ///
+    /// # Errors
+    /// As [`Sweeps::validate`]; [`ExperimentError::Core`] for more jobs than the budget.
+    pub fn validate(&self, s: &Sweeps) -> Result<()> {
+        s.validate()?;
+        let jobs = self.job_count(s).unwrap_or(u64::MAX);
+        gmm_core::budget::check_work("the sweeps' jobs (settings x seeds)", jobs, gmm_core::budget::MAX_JOBS)?;
+        Ok(())
+    }
+
     /// Runs the jobs of `shard` in parallel (rayon, feature `parallel`) and returns their rows in
     /// job order; `progress` is told of each finished job (from any thread). The rows do not
     /// depend on the thread count.
     ///
     /// # Errors
-    /// Invalid sweeps; the first job that failed, named.
+    /// Invalid sweeps ([`Suite::validate`]); the first job that failed, named.
     pub fn run(&self, s: &Sweeps, shard: Shard, progress: &(dyn Fn(&Job<'_>) + Sync)) -> Result<Vec<Row>> {
-        s.validate()?;
+        self.validate(s)?;
         let results: Vec<Result<Vec<Row>>> = gmm_core::parallel::map(&self.shard_jobs(s, shard), |job| {
             let rows = run_job(job, s);
             progress(job);
@@ -180,5 +203,22 @@ mod tests {
         assert_eq!(rows, suite.run(&s, Shard::WHOLE, &|_| {}).unwrap(), "same sweeps, same rows");
         let bad = Sweeps { seeds: 0, ..tiny() };
         assert!(matches!(suite.run(&bad, Shard::WHOLE, &|_| {}), Err(ExperimentError::Config(_))));
+    }
+
+    #[test]
+    fn the_suite_names_its_skips_and_counts_its_jobs_against_the_budget() {
+        let suite = Suite::paper();
+        let s = Sweeps::from_json_over(r#"{"steps": 7, "e6_steps": [], "e8_pairs_per_image": 0}"#, &Sweeps::quick())
+            .unwrap();
+        let skipped = suite.skipped(&s);
+        assert_eq!(
+            skipped,
+            vec![("E6", "e6_steps is empty".to_string()), ("E8", "e8_pairs_per_image is 0".to_string())]
+        );
+        assert!(suite.skipped(&Sweeps::default()).is_empty());
+        assert_eq!(suite.job_count(&s), Some(suite.jobs(&s).len() as u64));
+        let huge = Sweeps::from_json(r#"{"seeds": 1000000000000}"#).unwrap();
+        let err = suite.validate(&huge).unwrap_err();
+        assert!(matches!(err, ExperimentError::Core(gmm_core::GmmError::OverBudget { .. })), "{err}");
     }
 }

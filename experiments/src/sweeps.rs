@@ -132,51 +132,10 @@ impl Sweeps {
         Ok(sweeps)
     }
 
-    /// The experiments these sweeps skip (an empty sweep, or `e8_pairs_per_image = 0`), each
-    /// with the field that skips it: a run says what it does not do.
-    pub fn skipped(&self) -> Vec<(&'static str, &'static str)> {
-        let empty = [
-            ("E1", self.e1_conditions.is_empty(), "e1_conditions is empty"),
-            ("E2", self.e2_deltas.is_empty(), "e2_deltas is empty"),
-            ("E3", self.e3_dims.is_empty(), "e3_dims is empty"),
-            ("E4", self.e4_samples.is_empty(), "e4_samples is empty"),
-            ("E5", self.e5_ranks.is_empty(), "e5_ranks is empty"),
-            ("E6", self.e6_steps.is_empty(), "e6_steps is empty"),
-            ("E7", self.e7_datasets.is_empty(), "e7_datasets is empty"),
-            ("E8", self.e8_pairs_per_image == 0, "e8_pairs_per_image is 0"),
-            ("E8", self.e8_recipes.is_empty(), "e8_recipes is empty"),
-        ];
-        let mut out: Vec<(&'static str, &'static str)> = Vec::new();
-        for (e, skip, why) in empty {
-            if skip && !out.iter().any(|(seen, _)| *seen == e) {
-                out.push((e, why));
-            }
-        }
-        out
-    }
-
-    /// The number of jobs (settings x seeds), overflow-safe (`None` above 64 bits).
-    fn job_count(&self) -> Option<u64> {
-        let e8 = if self.e8_pairs_per_image > 0 { self.e8_recipes.len() } else { 0 };
-        let settings = [
-            self.e1_conditions.len(),
-            self.e2_deltas.len(),
-            self.e3_dims.len(),
-            self.e4_samples.len(),
-            self.e5_ranks.len(),
-            self.e6_steps.len(),
-            self.e7_datasets.len(),
-            e8,
-        ]
-        .iter()
-        .try_fold(0u64, |acc, &n| acc.checked_add(n as u64))?;
-        settings.checked_mul(self.seeds as u64)
-    }
-
     /// Checks the sweeps before any work: ranges, fields against each other (ranks against the
     /// dimension, sizes above zero), no setting listed twice, and the budgets of
-    /// [`gmm_core::budget`]: the memory of the largest job's arrays, the number of jobs and the
-    /// steps of the longest run.
+    /// [`gmm_core::budget`]: the memory of the largest job's arrays and the steps of the longest
+    /// run (the number of jobs depends on the experiments: [`crate::Suite::validate`]).
     ///
     /// # Errors
     /// [`ExperimentError::Config`] naming what is out of range, repeated or inconsistent;
@@ -229,11 +188,10 @@ impl Sweeps {
         }
     }
 
-    /// The budgets: jobs, steps, and the largest arrays of one job times the jobs that run at once.
+    /// The budgets: steps, and the largest arrays of one job times the threads that run jobs at
+    /// once (the number of jobs is the suite's to check: [`crate::Suite::validate`]).
     fn check_budgets(&self) -> Result<()> {
-        use gmm_core::budget::{MAX_JOBS, MAX_STEPS, check_memory, check_work};
-        let jobs = self.job_count().unwrap_or(u64::MAX);
-        check_work("the sweeps' jobs (settings x seeds)", jobs, MAX_JOBS)?;
+        use gmm_core::budget::{MAX_STEPS, check_memory, check_work};
         // Whitened SimSiam runs up to 25x `steps` per start (4 starts) and E6's CLIP its sweep.
         let longest =
             (self.steps as u64).saturating_mul(100).max(self.e6_steps.iter().copied().max().unwrap_or(0) as u64);
@@ -243,7 +201,8 @@ impl Sweeps {
             MAX_STEPS,
         )?;
         let d = self.e3_dims.iter().copied().chain([self.d]).max().unwrap_or(self.d);
-        let at_once = gmm_core::parallel::threads().min(usize::try_from(jobs).unwrap_or(usize::MAX)).max(1);
+        // Jobs run on the pool's threads: at most that many at once (the suite checks the count).
+        let at_once = gmm_core::parallel::threads().max(1);
         // A mixture job holds its pairs, evaluation sample and their centred, whitened copies:
         // about 8 arrays of n x d. E3 sweeps d at `samples`, E4 sweeps n at `d`, the others run
         // `samples` at `d`: the largest job is the larger of E3's and E4's largest.
@@ -282,9 +241,7 @@ mod tests {
         assert!(Sweeps::from_json(r#"{"nope": 1}"#).unwrap_err().to_string().contains("unknown field"));
         let s = Sweeps::from_json_over(r#"{"steps": 7, "e6_steps": []}"#, &Sweeps::quick()).unwrap();
         assert_eq!((s.steps, s.seeds), (7, Sweeps::quick().seeds));
-        assert_eq!(s.skipped(), vec![("E6", "e6_steps is empty")]);
-        assert!(Sweeps::default().skipped().is_empty());
-        let err = Sweeps::from_json(r#"{"seeds": 1000000000000}"#).unwrap_err();
+        let err = Sweeps::from_json(r#"{"steps": 1000000000000}"#).unwrap_err();
         assert!(matches!(err, ExperimentError::Core(gmm_core::GmmError::OverBudget { .. })), "{err}");
     }
 }

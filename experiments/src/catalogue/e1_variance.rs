@@ -20,6 +20,10 @@ impl Experiment for E1 {
         s.e1_conditions.iter().map(|&c| (c, format!("condition {c}"))).collect()
     }
 
+    fn skip_reason(&self, s: &Sweeps) -> Option<String> {
+        s.e1_conditions.is_empty().then(|| "e1_conditions is empty".into())
+    }
+
     fn rows(&self, job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>> {
         mixture_rows(job, &conditioned(job, s, job.setting)?, Setup::new(s), s)
     }

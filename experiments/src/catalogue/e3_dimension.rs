@@ -19,6 +19,10 @@ impl Experiment for E3 {
         s.e3_dims.iter().map(|&d| (d as f64, format!("d {d}"))).collect()
     }
 
+    fn skip_reason(&self, s: &Sweeps) -> Option<String> {
+        s.e3_dims.is_empty().then(|| "e3_dims is empty".into())
+    }
+
     fn rows(&self, job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>> {
         mixture_rows(job, &base(job, s, job.setting as usize)?, Setup::new(s), s)
     }

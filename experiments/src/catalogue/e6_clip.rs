@@ -38,6 +38,10 @@ impl Experiment for E6 {
         s.e6_steps.iter().map(|&t| (t as f64, format!("steps {t}"))).collect()
     }
 
+    fn skip_reason(&self, s: &Sweeps) -> Option<String> {
+        s.e6_steps.is_empty().then(|| "e6_steps is empty".into())
+    }
+
     fn rows(&self, job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>> {
         let c = ClipGenerator::new(3, 3, 8, 6).generate(&mut seeded(5))?;
         let seed = 1000 * job.seed + 31;

@@ -40,6 +40,10 @@ impl Experiment for E7 {
         s.e7_datasets.iter().enumerate().map(|(i, set)| (i as f64, set.name().into())).collect()
     }
 
+    fn skip_reason(&self, s: &Sweeps) -> Option<String> {
+        s.e7_datasets.is_empty().then(|| "e7_datasets is empty".into())
+    }
+
     /// Supervised pairing (a positive is another sample of the same class) on the training
     /// part: the fixed sample of every pair method. InfoNCE with a ridge: on these small image
     /// sets some pixels are constant within a class, the pairs are separable along them and the

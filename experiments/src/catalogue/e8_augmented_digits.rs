@@ -41,6 +41,14 @@ impl Experiment for E8 {
         s.e8_recipes.iter().enumerate().map(|(i, recipe)| (i as f64, recipe.label())).collect()
     }
 
+    fn skip_reason(&self, s: &Sweeps) -> Option<String> {
+        if s.e8_pairs_per_image == 0 {
+            Some("e8_pairs_per_image is 0".into())
+        } else {
+            s.e8_recipes.is_empty().then(|| "e8_recipes is empty".into())
+        }
+    }
+
     /// Two label-free augmented views of a training image per pair; InfoNCE to the certificate
     /// and whitened SimSiam (its recipe, epochs over the same pairs) against PCA and supervised
     /// LDA on the training images; held-out k-means after whitening.

@@ -72,11 +72,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         outln!("{}", serde_json::to_string_pretty(&sweeps)?);
         return Ok(());
     }
-    sweeps.validate()?;
-    let shard = args.shard.unwrap_or(Shard::WHOLE);
     let suite = Suite::paper();
+    suite.validate(&sweeps)?;
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
     let mine = suite.shard_jobs(&sweeps, shard);
-    for (experiment, why) in sweeps.skipped() {
+    for (experiment, why) in suite.skipped(&sweeps) {
         eprintln!("note: {experiment} is skipped: {why}");
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
