@@ -57,8 +57,8 @@ const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 ///
 /// Cody-Waite reduction `x = k ln 2 + t`, `|t| <= ln 2 / 2`, Taylor polynomial of degree 13 for
 /// `exp(t)` evaluated by Estrin's scheme (truncation below `0.35^14 / 14! < 5e-18` relative), scaling by `2^k` built in the
-/// exponent bits. Measured relative error below `1e-15` against `f64::exp` on `[-708, 709]`
-/// (see the test). Inputs below `-708` return `exp(-708) ~ 3.3e-308` (an absolute error below
+/// exponent bits. Its relative error against `f64::exp` on `[-708, 709]` is bounded in the test
+/// (docs/theory.md 7). Inputs below `-708` return `exp(-708) ~ 3.3e-308` (an absolute error below
 /// `3.3e-308`; the softmax only feeds it non-positive shifted scores), inputs above 709 are
 /// clamped to 709. No fused multiply-add is used, so every instruction set gives the same bits.
 #[inline(always)]
@@ -118,14 +118,14 @@ pub const EXP_F32_FLUSH: f32 = -60.0;
 /// Taylor polynomial of degree 7 by Estrin's scheme (truncation below
 /// `0.35^8 / 8! < 6e-9` relative, under a tenth of f32's `2^-24 = 6e-8`), scaled by `2^k` in the
 /// exponent bits. Inputs above 88 are clamped to 88 (so `2^k` stays a normal number); NaN
-/// stays NaN. Measured relative error at most
-/// `1.7e-7` (1.4 f32 ulps; the test bounds it by 2 ulps) against `f64::exp`. No fused
+/// stays NaN. Its relative error against `f64::exp` is bounded by 2 f32 ulps in the test
+/// (docs/theory.md 7). No fused
 /// multiply-add: the same bits on every instruction set.
 ///
 /// Inputs below [`EXP_F32_FLUSH`] give exactly 0: the softmax feeds it shifted scores `<= 0`, and
 /// a term below `exp(-60) = 8.8e-27` changes no f32 sum containing the row's maximum term 1,
 /// while its products with the softmax's scale would be subnormal numbers, which x86 processors
-/// handle about 100x slower (a 25x slower InfoNCE step at n = 4096, measured before the flush).
+/// handle about 100x slower (bench/README.md).
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
     if x < EXP_F32_FLUSH {

@@ -94,8 +94,7 @@ pub fn whitened_eigenvalues(m: &DMatrix<f64>, c: &DMatrix<f64>) -> Result<DVecto
 /// Why this rate: near the optimum the predictor's eigenvalue for the weakest row tends to
 /// `lambda_s`, and that row's error toward the next direction shrinks by a factor
 /// `1 - lr_eff lambda_s (lambda_s - lambda_{s+1})` per step: the predictor enters the update
-/// twice. Measured: 10000 steps reach the optimum (certificate 0.05) at `lambda_s = 0.3` with
-/// `lambda_{s+1} = 0`, 40000 at 0.032; with `lambda_s ~ 0.5` a gap of 0.013 took 11500 steps.
+/// twice (measurements: docs/theory.md 7).
 ///
 /// # Errors
 /// As [`WhitenedCertificate::new`] for the problem (shapes, `r`, `M`, no eigengap).
@@ -121,11 +120,7 @@ pub fn whitened_budget(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize, at_least: u
 /// proportion to `E[w_s^2]`; once `sigma_w` reaches `lambda_s` the kicks win and the row never
 /// settles. The rule keeps `sigma_w <= lambda_s / 8`, and then the predictor's horizon is
 /// `32 lr_eff / batch` of the map's relaxation time `1 / (lr_eff lambda_s^2)`: still the fast
-/// variable. Measured (batch 256, lr 0.01, E2's mixture at `delta = 0.2`, `lambda = 0.127, 0.062,
-/// 0.036`): with the predictor at the map's rate, 5 of 6 starts stayed 0.96-1.00 from the
-/// optimum after 40000 steps (one 0.21), and one 0.99 after 300000; at the rule's rate (0.052)
-/// 5 of 6 reached 0.033-0.046 in 40000 steps (one 0.52). Strong signals give 1 (the plain
-/// recipe).
+/// variable. Strong signals give 1 (the plain recipe). Measurements: docs/theory.md 7.
 ///
 /// # Errors
 /// As [`whitened_budget`]; `batch = 0`; a learning rate that is not positive.
@@ -271,6 +266,5 @@ impl WhitenedCertificate {
 
 /// The tolerance of [`WhitenedCertificate`] for the recipe's runs: `sin theta_max` 0.05 to the
 /// optimum. The recipe's iterate fluctuates around the optimum by the noise of its mini-batches
-/// at the final learning rate; measured after 20000 steps of 256 pairs over 20 mixtures
-/// (k = 3, d = 8, condition 100): 0.003-0.04 away from the population optimum.
+/// at the final learning rate, well inside this tolerance (measured: docs/theory.md 7).
 pub const WHITENED_TOL: f64 = 0.05;

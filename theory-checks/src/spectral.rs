@@ -76,7 +76,7 @@ enum Family {
 
 /// The tolerance of a certified minimiser against the noise floor: its `sin theta_max` to `F`
 /// at most 3 times CCA's on the same pairs. Both are consistent estimators with errors
-/// `~ n^{-1/2}`; the factor allows for their different constants (measured ratios 0.9-1.3).
+/// `~ n^{-1/2}`; the factor allows for their different constants (measured: docs/theory.md 7).
 pub const FLOOR_FACTOR: f64 = 3.0;
 
 fn family_mixture(family: Family, ctx: &Ctx, offset: f64) -> Result<Gmm> {
@@ -152,10 +152,9 @@ pub const POPULATION_SIZES: [usize; 4] = [500, 2000, 8000, 32_000];
 /// Independent outer samples per size of the population minimiser in C7, by `r = k - 1`. The
 /// slope's noise comes from the relative spread of `sin theta_max`: for `r = 1` it is one
 /// angle, whose modulus is half-normal (relative sd 0.76), so with `m` samples per size the
-/// 4-point slope has a standard error of about `0.24 / sqrt(m)` (measured with `m = 4`: sd 0.139
-/// over 15 mixtures); for `r = 2` the maximum of two angles spreads less (0.064 with `m = 4`),
-/// and for `r >= 3` less again (0.028-0.038). These counts put the band's half-width 0.25 at
-/// about 5 standard errors or more (`r = 1`: 0.139 / sqrt(8) = 0.049).
+/// 4-point slope has a standard error of about `0.24 / sqrt(m)`; for `r = 2` the maximum of two
+/// angles spreads less, and for `r >= 3` less again (measured: docs/theory.md 7). These counts
+/// put the band's half-width 0.25 at about 5 standard errors or more.
 pub fn population_samples(r: usize) -> u64 {
     match r {
         1 => 32,

@@ -78,7 +78,7 @@ fn weight(g: &gmm_core::Gmm, a: &DMatrix<f64>) -> Result<f64> {
 /// certified minimiser on it is the noise floor of a map's weight: on a finite sample InfoNCE
 /// fits chance correlations, and the weight it puts on them shrinks only like `n^{-1/2}` (the
 /// score is quadratic in `A`, so the weight balances a noise eigenvalue `~ n^{-1/2}` against a
-/// quartic term; measured norms at delta = 0: 0.25, 0.22, 0.17 at n = 5e3, 2e4, 8e4).
+/// quartic term: docs/theory.md 6).
 fn null_pairs(pairs: &gmm_core::Pairs) -> (DMatrix<f64>, DMatrix<f64>) {
     let n = pairs.x.nrows();
     let shifted = DMatrix::from_fn(n, pairs.x.ncols(), |i, j| pairs.x_plus[((i + 1) % n, j)]);
@@ -93,8 +93,8 @@ fn null_weight(g: &gmm_core::Gmm, pairs: &gmm_core::Pairs, r: usize, seed: u64) 
 }
 
 /// The factor between a map's weight and the same-sample noise floor that separates signal from
-/// noise: maps with signal weigh 6-13x the floor, maps at delta = 0 0.6-1.7x, and the extra
-/// directions of C8 0.8-1.4x the floor of a 2-row map (measured over 10 mixtures at n = 2e4).
+/// noise, between the weights of maps with signal and of maps without (measured: docs/theory.md
+/// 7).
 pub const NOISE_FACTOR: f64 = 3.0;
 
 /// C8: `r = k + 1 > k - 1`: `F` is contained in `row(A)` (containment `sin theta_max` within

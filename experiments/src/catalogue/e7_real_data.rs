@@ -47,9 +47,7 @@ impl Experiment for E7 {
     /// Supervised pairing (a positive is another sample of the same class) on the training
     /// part: the fixed sample of every pair method. InfoNCE with a ridge: on these small image
     /// sets some pixels are constant within a class, the pairs are separable along them and the
-    /// fixed-sample loss has no minimiser (measured on digits: the map's norm passes 2000 after
-    /// 3000 L-BFGS iterations with the relative gradient still at 0.23); E7_WEIGHT_DECAY makes
-    /// one exist.
+    /// fixed-sample loss has no minimiser (docs/theory.md 7); E7_WEIGHT_DECAY makes one exist.
     fn rows(&self, job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>> {
         let dataset: Dataset = job.label.parse()?;
         let (x, labels) = dataset.load()?;

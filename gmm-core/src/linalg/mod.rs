@@ -6,7 +6,7 @@
 //! The public API speaks nalgebra. The symmetric eigendecomposition and the SVD run in faer:
 //! nalgebra 0.35's SVD returns wrong singular values and vectors on some inputs (rank-deficient
 //! ones among them, dimforge/nalgebra#1172), which the principal-angle metric cannot afford;
-//! faer is also 4-6x faster at d >= 500. Errors are mapped into [`crate::GmmError`]. Eigenvalues and
+//! faer is also faster at large d (bench/README.md). Errors are mapped into [`crate::GmmError`]. Eigenvalues and
 //! singular values are always returned **sorted in descending order**.
 
 mod eigen;

@@ -89,12 +89,11 @@ pub(crate) fn faer_view_mut<T: GemmScalar>(c: &mut DMatrix<T>) -> faer::MatMut<'
 
 /// Whether faer's kernels run a product `m x k` times `k x n` faster than matrixmultiply's:
 /// reduction-shaped ones (`k >= 4 max(m, n)`: a small output summed over a long inner
-/// dimension, e.g. a gradient `dZ^T X` or one tile of anchors against all positives), 2-5x
-/// faster, where matrixmultiply packs the long operand into narrow panels; and thin ones
-/// (`k <= 32`, e.g. the score tiles `U2 U1_tile^T` and `T U1_tile` of InfoNCE), 8-15% faster over a
-/// whole InfoNCE step (measured interleaved: bench/README.md). matrixmultiply is as fast or
-/// faster elsewhere. A function of the shapes only, so the bits do not depend on timings or on
-/// the thread count.
+/// dimension, e.g. a gradient `dZ^T X` or one tile of anchors against all positives), where
+/// matrixmultiply packs the long operand into narrow panels; and thin ones (`k <= 32`, e.g. the
+/// score tiles `U2 U1_tile^T` and `T U1_tile` of InfoNCE). matrixmultiply is as fast or faster
+/// elsewhere (measured interleaved: bench/README.md). A function of the shapes only, so the bits
+/// do not depend on timings or on the thread count.
 fn faer_shaped(m: usize, k: usize, n: usize) -> bool {
     k >= 4 * m.max(n) || k <= 32
 }
