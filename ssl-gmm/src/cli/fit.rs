@@ -9,6 +9,7 @@ use baselines::{
 };
 use clap::ValueEnum;
 use gmm_core::{LinearMap, Sig3};
+use nalgebra::DMatrix;
 use serde::Serialize;
 
 use experiments::data::{
@@ -99,8 +100,10 @@ struct Evaluation {
 }
 
 #[derive(Debug, Serialize)]
-struct FitReport {
+struct FitReport<'p> {
     method: Method,
+    /// The estimator with its hyper-parameters, serialised.
+    estimator: &'p Estimator,
     dim: usize,
     components: Vec<Vec<f64>>,
     mean: Vec<f64>,
@@ -109,8 +112,23 @@ struct FitReport {
     evaluation: Option<Evaluation>,
 }
 
-/// Runs `fit`.
-pub fn run(args: &Args) -> anyhow::Result<()> {
+/// The data as read: the features, the labels (compacted to `0..c`) and the positives when the
+/// file or a second file gives them.
+struct Input {
+    x: DMatrix<f64>,
+    labels: Option<Vec<usize>>,
+    positives: Option<DMatrix<f64>>,
+}
+
+impl Input {
+    /// The number of classes of the labels.
+    fn classes(&self) -> Option<usize> {
+        self.labels.as_ref().map(|l| l.iter().max().map_or(0, |m| m + 1))
+    }
+}
+
+/// Reads `--data` (and `--pairs`), checks the header and selects the columns.
+fn read(args: &Args) -> anyhow::Result<Input> {
     let header = match (args.header, args.no_header) {
         (true, _) => experiments::io::Header::Present,
         (_, true) => experiments::io::Header::Absent,
@@ -131,7 +149,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             j + 1
         );
     }
-    let mut given_positives = args.positives.as_ref().map(|prefix| columns_named(&data, names, prefix)).transpose()?;
+    let mut positives = args.positives.as_ref().map(|prefix| columns_named(&data, names, prefix)).transpose()?;
+    if let (None, Some(path)) = (&positives, &args.pairs) {
+        positives = Some(read_data(path, header)?.1);
+    }
     let (mut x, labels) = match (&args.features, &args.labels_col) {
         (Some(prefix), spec) => {
             let labels = spec.as_ref().map(|spec| labels_in(&data, column_index(data.ncols(), names, spec)?));
@@ -143,6 +164,26 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         (None, None) => (data, None),
     };
+    if args.standardize {
+        standardize(&mut x);
+        if let Some(p) = positives.as_mut() {
+            standardize(p);
+        }
+    }
+    Ok(Input { x, labels, positives })
+}
+
+/// The estimator a run fits, with its hyper-parameters.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Estimator {
+    Lda(Lda),
+    Pca(Pca),
+    Cca(CcaPairs),
+}
+
+/// Checks the options against the method and the data, and builds the estimator.
+fn plan(args: &Args, input: &Input) -> anyhow::Result<Estimator> {
     // Options of other methods are errors, not silently ignored.
     let lda = matches!(args.method, Method::Lda);
     let cca = matches!(args.method, Method::Cca);
@@ -158,60 +199,68 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if args.ridge.is_some() && !(lda || cca) {
         bail!("--ridge applies to LDA and CCA only");
     }
-    if args.standardize {
-        standardize(&mut x);
-    }
-    let classes = labels.as_ref().map(|l| l.iter().max().map_or(0, |m| m + 1));
+    let classes = input.classes();
     if let Some(c) = classes.filter(|&c| c < 2) {
         bail!(
             "the labels hold {c} class{}: LDA, same-class CCA pairs and --evaluate compare classes, so they need at least two",
             if c == 1 { "" } else { "es" }
         );
     }
+    if args.evaluate && input.labels.is_none() {
+        bail!("--evaluate needs labels: pass --labels-col");
+    }
     let shrinkage = match (args.shrinkage, args.ridge) {
         (Some(_), Some(_)) => bail!("--shrinkage and --ridge are alternatives: pass one"),
         (None, Some(r)) => Shrinkage::Ridge(r),
         (s, None) => s.unwrap_or_default(),
     };
-    let (map, ratio): (LinearMap, Vec<f64>) = match args.method {
+    let by_classes = classes.map(|c| c.saturating_sub(1).max(1));
+    Ok(match args.method {
         Method::Lda => {
-            let labels = labels.as_ref().context("LDA needs labels: pass --labels-col N|last")?;
-            let mut lda = Lda::new().shrinkage(shrinkage);
-            if let Some(r) = args.dim {
-                lda = lda.n_components(r);
+            input.labels.as_ref().context("LDA needs labels: pass --labels-col N|last")?;
+            let lda = Lda::new().shrinkage(shrinkage);
+            Estimator::Lda(match args.dim {
+                Some(r) => lda.n_components(r),
+                None => lda,
+            })
+        }
+        Method::Pca => Estimator::Pca(Pca::new(args.dim.or(by_classes).unwrap_or(2))),
+        Method::Cca => {
+            if input.positives.is_none() && input.labels.is_none() {
+                bail!(
+                    "CCA needs pairs: pass --positives PREFIX or --pairs FILE, or --labels-col to pair samples of a class"
+                );
             }
-            let fit = lda.fit((&x, labels))?;
+            let r = args.dim.or(by_classes).context("pass --dim")?;
+            Estimator::Cca(CcaPairs::new(r).ridge(args.ridge.unwrap_or(0.0)))
+        }
+    })
+}
+
+/// Fits the estimator: the map and its explained-variance ratios (CCA: each canonical
+/// correlation's share of the positive ones).
+fn execute(estimator: &Estimator, input: &Input, seed: u64) -> anyhow::Result<(LinearMap, Vec<f64>)> {
+    Ok(match estimator {
+        Estimator::Lda(lda) => {
+            let labels = input.labels.as_ref().context("LDA needs labels: pass --labels-col N|last")?;
+            let fit = lda.fit((&input.x, labels))?;
             let r = fit.map.out_dim();
             (fit.map, fit.explained_variance_ratio[..r].to_vec())
         }
-        Method::Pca => {
-            let r = args.dim.or(classes.map(|c| c.saturating_sub(1).max(1))).unwrap_or(2);
-            let fit = Pca::new(r).fit(&x)?;
+        Estimator::Pca(pca) => {
+            let fit = pca.fit(&input.x)?;
             (fit.map, fit.explained_variance_ratio)
         }
-        Method::Cca => {
-            let given = match (given_positives.take(), &args.pairs) {
-                (Some(p), _) => Some(p),
-                (None, Some(path)) => Some(read_data(path, header)?.1),
-                (None, None) => None,
-            };
-            let (anchors, positives) = match (given, &labels) {
-                (Some(mut p), _) => {
-                    if args.standardize {
-                        standardize(&mut p);
-                    }
-                    (x.clone(), p)
-                }
+        Estimator::Cca(cca) => {
+            let (anchors, positives) = match (&input.positives, &input.labels) {
+                (Some(p), _) => (input.x.clone(), p.clone()),
                 (None, Some(l)) => {
-                    let pairs = same_class_pairs(&x, l, args.seed)?;
+                    let pairs = same_class_pairs(&input.x, l, seed)?;
                     (pairs.anchors, pairs.partners)
                 }
-                (None, None) => bail!(
-                    "CCA needs pairs: pass --positives PREFIX or --pairs FILE, or --labels-col to pair samples of a class"
-                ),
+                (None, None) => bail!("CCA needs pairs"),
             };
-            let r = args.dim.or(classes.map(|c| c.saturating_sub(1).max(1))).context("pass --dim")?;
-            let fit = CcaPairs::new(r).ridge(args.ridge.unwrap_or(0.0)).fit((&anchors, &positives))?;
+            let fit = cca.fit((&anchors, &positives))?;
             // Canonical correlations: their share of the total over the positive ones (a negative
             // correlation of the symmetrised cross-covariance explains nothing).
             let total: f64 = fit.eigenvalues.iter().map(|v| v.max(0.0)).sum();
@@ -224,41 +273,55 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let ratio = fit.eigenvalues.iter().map(|v| v.max(0.0) / total).collect();
             (fit.map, ratio)
         }
-    };
-    let evaluation = if args.evaluate {
-        let labels = labels.as_ref().context("--evaluate needs labels: pass --labels-col")?;
-        let z = map.transform(&x)?;
-        let km = KMeans::new(classes.unwrap_or(2)).seed(args.seed).fit(&z)?;
-        Some(Evaluation {
-            ari: adjusted_rand_index(labels, &km.labels)?,
-            nmi: normalized_mutual_info(labels, &km.labels)?,
-            accuracy: clustering_accuracy(labels, &km.labels)?,
-        })
-    } else {
-        None
-    };
+    })
+}
+
+/// k-means on the projection with as many clusters as classes, against the labels.
+fn evaluate(map: &LinearMap, input: &Input, seed: u64) -> anyhow::Result<Evaluation> {
+    let labels = input.labels.as_ref().context("--evaluate needs labels: pass --labels-col")?;
+    let z = map.transform(&input.x)?;
+    let km = KMeans::new(input.classes().unwrap_or(2)).seed(seed).fit(&z)?;
+    Ok(Evaluation {
+        ari: adjusted_rand_index(labels, &km.labels)?,
+        nmi: normalized_mutual_info(labels, &km.labels)?,
+        accuracy: clustering_accuracy(labels, &km.labels)?,
+    })
+}
+
+/// Runs `fit`: read, plan, execute, report.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let input = read(args)?;
+    let estimator = plan(args, &input)?;
+    let (map, ratio) = execute(&estimator, &input, args.seed)?;
+    let evaluation = if args.evaluate { Some(evaluate(&map, &input, args.seed)?) } else { None };
     let report = FitReport {
         method: args.method,
+        estimator: &estimator,
         dim: map.out_dim(),
         components: gmm_core::matrix_to_rows(map.components()),
         mean: map.mean().iter().copied().collect(),
         explained_variance_ratio: ratio,
         evaluation,
     };
+    emit(&report, args, &input)
+}
+
+/// The human summary on standard error, the JSON on standard output or in `--out`.
+fn emit(report: &FitReport<'_>, args: &Args, input: &Input) -> anyhow::Result<()> {
     eprintln!(
         "{} on {} ({} samples x {} features{}): {} directions, explained-variance ratio [{}]",
         args.method.name(),
         args.data.display(),
-        x.nrows(),
-        x.ncols(),
-        classes.map(|c| format!(", {c} classes")).unwrap_or_default(),
+        input.x.nrows(),
+        input.x.ncols(),
+        input.classes().map(|c| format!(", {c} classes")).unwrap_or_default(),
         report.dim,
         report.explained_variance_ratio.iter().map(|v| Sig3(*v).to_string()).collect::<Vec<_>>().join(", ")
     );
     if let Some(e) = &report.evaluation {
         eprintln!("k-means on the projection: ARI {}, NMI {}, accuracy {}", Sig3(e.ari), Sig3(e.nmi), Sig3(e.accuracy));
     }
-    let json = serde_json::to_string_pretty(&report)?;
+    let json = serde_json::to_string_pretty(report)?;
     match &args.out {
         Some(path) => write_atomic(path, |w| Ok(std::io::Write::write_all(w, json.as_bytes())?))?,
         None => outln!("{json}"),
