@@ -14,16 +14,31 @@ use statrs::distribution::{ContinuousCDF, Normal};
 use crate::common::{case_shape, mixture, sin_to};
 use crate::evidence::{Case, Ctx, Result};
 
-/// C1: the posterior from `x` equals the posterior from `P x`. Statistic: max |difference| over
-/// 16 samples (rounding tolerance 1e-9); nearest wrong answer: the orthogonal projector `Q`
-/// onto the mean span.
+/// C1: the posterior from `x` equals the posterior from `P x`, and `P` is a reduction: a
+/// projector (`P^2 = P`) of rank `k - 1` onto the mean span, so that the identity (which keeps
+/// the posterior trivially) fails. Statistic: max |difference| over 16 samples (rounding
+/// tolerance 1e-9); nearest wrong answer: the orthogonal projector `Q` onto the mean span.
 pub fn c1(ctx: &Ctx) -> Result<Case> {
     posterior_gap(ctx, false)
 }
 
-/// C1 control: `Q` instead of `P` on anisotropic mixtures (where the two differ).
+/// C1 control: `Q` instead of `P` on anisotropic mixtures (where the two differ): a projector of
+/// rank `k - 1` onto the mean span, so it fails by the posterior alone.
 pub fn c1_control(ctx: &Ctx) -> Result<Case> {
     posterior_gap(ctx, true)
+}
+
+/// How a map `p` (`d x d`) fares as C1's sufficient reduction of the mixture `g` on the samples
+/// `x`: the largest change of the posterior from `x` to `p x`, and whether `p` is a projector
+/// (`||P^2 - P|| <= 1e-9 ||P||`) of rank `k - 1` whose range is the mean span (`sin theta_max`
+/// below 1e-8), with its rank.
+pub fn reduction(g: &gmm_core::Gmm, x: &DMatrix<f64>, p: &DMatrix<f64>) -> Result<(f64, bool, usize)> {
+    let gap = (g.posterior(x)? - g.posterior(&(x * p.transpose()))?).amax();
+    let range = Subspace::from_columns(p, RANK_RTOL)?;
+    let rank = range.dim();
+    let idempotent = (p * p - p).amax() <= 1e-9 * p.amax().max(f64::MIN_POSITIVE);
+    let onto_means = rank == g.k() - 1 && range.sin_theta_max(&g.mean_span()?)? < 1e-8;
+    Ok((gap, idempotent && onto_means, rank))
 }
 
 fn posterior_gap(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
@@ -31,15 +46,20 @@ fn posterior_gap(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
     // Anisotropic (condition >= 10) so that P and Q differ and the margin means something.
     let g = mixture(k, d.max(k + 1), cond.max(10.0), noise, ctx.seed)?;
     let x = g.sample(16, &mut seeded(ctx.seed ^ 1)).x;
-    let post = g.posterior(&x)?;
-    let gap = |p: &DMatrix<f64>| -> Result<f64> { Ok((&post - g.posterior(&(&x * p.transpose()))?).amax()) };
-    let (with_p, with_q) = (gap(&g.fisher_projector()?)?, gap(&g.mean_span()?.projector())?);
-    let stat = if orthogonal { with_q } else { with_p };
+    let (p, q) = (g.fisher_projector()?, g.mean_span()?.projector());
+    let with_q = reduction(&g, &x, &q)?.0;
+    let (stat, reduces, rank) = reduction(&g, &x, if orthogonal { &q } else { &p })?;
     Ok(Case::at_most(
         stat,
         1e-9,
-        format!("k {k}, d {d}: max |p(z|x) - p(z|{}x)| = {}", if orthogonal { "Q" } else { "P" }, Sig3(stat)),
+        format!(
+            "k {k}, d {d}: max |p(z|x) - p(z|{m}x)| = {}; {m} a projector of rank {rank} onto the mean span: {}",
+            Sig3(stat),
+            if reduces { "yes" } else { "no" },
+            m = if orthogonal { "Q" } else { "P" },
+        ),
     )
+    .and(reduces)
     .nearest_wrong(with_q))
 }
 
@@ -230,3 +250,28 @@ fn small_a_phase(ctx: &Ctx, against_fisher: bool) -> Result<Case> {
     .and(ratio > 30.0)
     .nearest_wrong(to_f))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c1_refuses_maps_that_keep_the_posterior_without_reducing() {
+        // The identity keeps the posterior exactly (gap 0) but reduces nothing: C1's check must
+        // fail it, by its rank; Fisher's P passes; the mean span's Q is a reduction whose
+        // posterior differs (the control's reason). Over the first ten case shapes.
+        for index in 0..10 {
+            let (k, d, cond, noise) = case_shape(index);
+            let g = mixture(k, d.max(k + 1), cond.max(10.0), noise, 100 + index as u64).unwrap();
+            let x = g.sample(16, &mut seeded(7)).x;
+            let identity = DMatrix::identity(g.dim(), g.dim());
+            let (gap, reduces, rank) = reduction(&g, &x, &identity).unwrap();
+            assert!(gap == 0.0 && !reduces && rank == g.dim(), "identity: gap {gap}, rank {rank}");
+            let (gap, reduces, rank) = reduction(&g, &x, &g.fisher_projector().unwrap()).unwrap();
+            assert!(gap <= 1e-9 && reduces && rank == k - 1, "P: gap {gap}, rank {rank}");
+            let (gap, reduces, _) = reduction(&g, &x, &g.mean_span().unwrap().projector()).unwrap();
+            assert!(gap > 1e-3 && reduces, "Q: gap {gap}");
+        }
+    }
+}
+
