@@ -22,6 +22,29 @@ pub struct Certificate {
     /// minimiser ([`Certificate::escaped_to_infimum`]). `converged` is then false.
     #[cfg_attr(feature = "serde", serde(default))]
     pub no_minimiser: bool,
+    /// The distance bound, when the fit was asked for one ([`crate::InfoNce::bound_distance`]).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub bound: Option<DistanceBound>,
+}
+
+/// How far a certified point can be from the local minimiser (docs/theory.md 5.3): the smallest
+/// curvature of the cost across the directions its symmetries leave free
+/// ([`crate::smallest_curvature`]) and the first-order bound `||g|| / lambda_min` on the
+/// distance (modulo the symmetries), with the bound it implies on `sin theta_max` between the
+/// map's row space and the minimiser's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct DistanceBound {
+    /// The smallest free curvature (a lower estimate; not positive: a saddle or a flat
+    /// direction, and no bound).
+    pub curvature: f64,
+    /// `||g||_F / curvature` in the coordinates the cost was minimised in (`None` without
+    /// positive curvature).
+    pub distance: Option<f64>,
+    /// The implied bound on `sin theta_max` between the row spaces of the map and of the
+    /// minimiser, in the original coordinates (Wedin: `delta / (sigma_r - delta)`, `delta` the
+    /// distance carried back; 1 when that is not below `sigma_r`).
+    pub sin_theta: Option<f64>,
 }
 
 /// A contrastive cost below this fraction of its start has reached its infimum 0 (see
@@ -34,7 +57,15 @@ impl Certificate {
     pub fn new(grad_norm: f64, grad_norm_start: f64, tol: f64) -> Self {
         let resolved = grad_norm_start > 0.0 && grad_norm_start.is_finite() && grad_norm.is_finite();
         let relative = if resolved { grad_norm / grad_norm_start } else { 1.0 };
-        Self { grad_norm, grad_norm_start, relative, tol, converged: resolved && relative <= tol, no_minimiser: false }
+        Self {
+            grad_norm,
+            grad_norm_start,
+            relative,
+            tol,
+            converged: resolved && relative <= tol,
+            no_minimiser: false,
+            bound: None,
+        }
     }
 
     /// For a cost that is non-negative with infimum 0 reached only at infinity (InfoNCE, CLIP

@@ -19,8 +19,10 @@
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{Fit, GmmError, LinearMap, Pairs, Transform, Validate, check_at_least, check_positive};
 
+use crate::certificate::DistanceBound;
 use crate::contrastive::{ClipLoss, Form, InfoNceLoss, Score};
-use crate::cost::{Cost, FixedSample, FnCost};
+use crate::cost::{Cost, FixedSample};
+use crate::curvature::{row_rotations, smallest_curvature};
 use crate::error::{LossError, Result};
 use crate::init::{INIT_SCALE, small_random_init};
 use crate::lbfgs::Lbfgs;
@@ -48,6 +50,8 @@ pub struct InfoNce {
     init_scale: f64,
     weight_decay: f64,
     seed: u64,
+    #[cfg_attr(feature = "serde", serde(default))]
+    bound_distance: bool,
 }
 
 impl InfoNce {
@@ -65,6 +69,7 @@ impl InfoNce {
             init_scale: INIT_SCALE,
             weight_decay: 0.0,
             seed: 0,
+            bound_distance: false,
         }
     }
 
@@ -129,6 +134,15 @@ impl InfoNce {
     /// Seed of the initial map.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Also bound the distance to the local minimiser (default off: it costs up to 120 more
+    /// gradient evaluations): the certificate then carries the smallest curvature across the
+    /// directions the loss's symmetries leave free and the bounds it implies
+    /// ([`crate::DistanceBound`]).
+    pub fn bound_distance(mut self, on: bool) -> Self {
+        self.bound_distance = on;
         self
     }
 }
@@ -207,8 +221,21 @@ impl InfoNce {
         let mut loss = InfoNceLoss::new(self.tau, self.form, self.score)?;
         let init = vec![small_random_init(self.n_components, d, self.init_scale, self.seed)];
         let (batch, lambda) = (self.batch.min(n), self.weight_decay);
-        let out = minimize_fixed(&mut loss, (&xt, &xpt), batch, lambda, init, &self.solver, observer)?;
-        Ok(InfoNceFit { map: pre.map_back(&out.params[0])?, run: out.run, preconditioner: pre })
+        let mut out = minimize_fixed(&mut loss, (&xt, &xpt), batch, lambda, init, &self.solver, observer)?;
+        let map = pre.map_back(&out.params[0])?;
+        if let (true, Some(certificate)) = (self.bound_distance, out.run.certificate.as_mut()) {
+            let mut cost = Ridged { sample: FixedSample::new(&mut loss, &xt, &xpt, batch)?, lambda };
+            let w = pre.map_back(&DMatrix::identity(d, d))?.into_components();
+            let scale_free = matches!(self.score, Score::Cosine) && lambda == 0.0;
+            certificate.bound = Some(distance_bound(
+                &mut cost,
+                &out.params[0],
+                certificate.grad_norm,
+                (map.components(), &w),
+                scale_free,
+            )?);
+        }
+        Ok(InfoNceFit { map, run: out.run, preconditioner: pre })
     }
 }
 
@@ -225,19 +252,7 @@ fn minimize_fixed(
     solver: &Lbfgs,
     observer: &mut dyn Observer,
 ) -> Result<Trained> {
-    let mut sample = FixedSample::new(objective, left, right, batch)?;
-    let mut cost = FnCost::new(|p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
-        let value = sample.cost_grad(p, g)?;
-        if lambda == 0.0 {
-            return Ok(value);
-        }
-        let mut penalty = 0.0;
-        for (gi, pi) in g.iter_mut().zip(p) {
-            *gi += pi * lambda;
-            penalty += 0.5 * lambda * pi.norm_squared();
-        }
-        Ok(value + penalty)
-    });
+    let mut cost = Ridged { sample: FixedSample::new(objective, left, right, batch)?, lambda };
     let mut out = solver.minimize(&mut cost, init, observer)?;
     if lambda == 0.0
         && let (Some(&start), Some(certificate)) = (out.run.losses.first(), out.run.certificate)
@@ -249,6 +264,55 @@ fn minimize_fixed(
         out.run.certificate = Some(certificate);
     }
     Ok(out)
+}
+
+/// The mean batch loss over a fixed sample plus `(lambda / 2) ||block||_F^2` on every block.
+struct Ridged<'a> {
+    sample: FixedSample<'a>,
+    lambda: f64,
+}
+
+impl Cost for Ridged<'_> {
+    fn cost_grad(&mut self, p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]) -> Result<f64> {
+        let value = self.sample.cost_grad(p, g)?;
+        if self.lambda == 0.0 {
+            return Ok(value);
+        }
+        let mut penalty = 0.0;
+        for (gi, pi) in g.iter_mut().zip(p) {
+            *gi += pi * self.lambda;
+            penalty += 0.5 * self.lambda * pi.norm_squared();
+        }
+        Ok(value + penalty)
+    }
+}
+
+/// The distance bound of a fixed-sample fit at `a` (the map in the minimisation's coordinates,
+/// gradient norm `grad_norm` there) whose map in the original coordinates is `original`, with
+/// `w` the change of coordinates (`original = a w`): the curvature across the directions the
+/// rotations of the rows (and, for a scale-free score, the scale) leave free.
+fn distance_bound(
+    cost: &mut dyn Cost,
+    a: &DMatrix<f64>,
+    grad_norm: f64,
+    (original, w): (&DMatrix<f64>, &DMatrix<f64>),
+    scale_free: bool,
+) -> Result<DistanceBound> {
+    let mut symmetries: Vec<Vec<DMatrix<f64>>> = row_rotations(a).into_iter().map(|t| vec![t]).collect();
+    if scale_free {
+        symmetries.push(vec![a.clone()]);
+    }
+    let curvature = smallest_curvature(cost, std::slice::from_ref(a), &symmetries)?.smallest;
+    let distance = (curvature > 0.0).then(|| grad_norm / curvature);
+    let sin_theta = match distance {
+        Some(delta) => {
+            let carried = delta * gmm_core::linalg::singular_values(w)?.first().copied().unwrap_or(0.0);
+            let sigma_r = gmm_core::linalg::singular_values(original)?.last().copied().unwrap_or(0.0);
+            Some(if carried < sigma_r { (carried / (sigma_r - carried)).min(1.0) } else { 1.0 })
+        }
+        None => None,
+    };
+    Ok(DistanceBound { curvature, distance, sin_theta })
 }
 
 /// CLIP fitted to the certificate on a fixed sample of paired modalities `(x, y)`

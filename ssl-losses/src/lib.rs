@@ -3,6 +3,7 @@
 mod certificate;
 mod contrastive;
 mod cost;
+mod curvature;
 mod data;
 mod error;
 mod executor;
@@ -22,9 +23,10 @@ mod simsiam;
 mod whitened;
 mod whitened_simsiam;
 
-pub use certificate::{Certificate, INFIMUM_FRACTION};
+pub use certificate::{Certificate, DistanceBound, INFIMUM_FRACTION};
 pub use contrastive::{ClipLoss, Form, InfoNceLoss, Score};
 pub use cost::{Cost, FixedSample, FnCost};
+pub use curvature::{Curvature, LANCZOS_STEPS, row_rotations, smallest_curvature};
 pub use data::{ClipStream, FixedPairs, GmmStream, LabelledPairs, PairSource, Rounded};
 pub use error::{LossError, Result};
 pub use executor::{Constraint, PARAM_DIVERGENCE_FACTOR, Plateau, TrainConfig, train, train_with};

@@ -1,7 +1,7 @@
 //! The certificates of whitened SimSiam and CLIP's fixed-sample fit: they accept the optimum,
 //! reject a wrong subspace and a saddle point, and refuse meaningless input with an error.
 
-use gmm_core::nalgebra::DMatrix;
+use gmm_core::nalgebra::{DMatrix, DVector};
 use gmm_core::{ClipGenerator, Fit, MixtureGenerator, seeded};
 use ssl_losses::{Clip, WHITENED_TOL, WhitenedCertificate, whitened_optimum};
 
@@ -161,5 +161,79 @@ fn a_weak_signal_is_reached_with_the_slow_predictor_only() {
     for bad in [0.0, 1.5, f64::NAN] {
         let init = small_random_init(3, 16, 0.1, 1);
         assert!(train_whitened_simsiam(&mut source, init, &config, bad, &mut ()).is_err(), "rate {bad}");
+    }
+}
+
+/// The distance bound of a certified InfoNCE fit against an independent optimiser of the same
+/// objective on the same pairs: gradient descent with Armijo backtracking from another random
+/// start (to a relative gradient of 1e-3), then Newton's method with a Hessian from central
+/// differences of the gradient (pseudo-inverse across the rows' rotations, which leave the loss
+/// unchanged) until its gradient is 1e-11 of its start. The fit (L-BFGS to a relative gradient
+/// of 1e-7) must agree with it (row spaces within 1e-4, losses within 1e-9 relative), and the
+/// distance its certificate claims must hold: the row spaces' `sin theta_max` at most the bound.
+/// Over three mixtures.
+#[test]
+fn a_certified_infonce_fit_is_within_its_distance_bound_of_an_independent_minimiser() {
+    use ssl_losses::{Cost, FixedSample, Form, InfoNce, InfoNceLoss, Lbfgs, Score, small_random_init};
+    let (r, d) = (2, 6);
+    for seed in 1..=3u64 {
+        let g = MixtureGenerator::isotropic(3, d).condition(10.0).generate(&mut seeded(seed)).unwrap();
+        let pairs = g.sample_pairs(1024, 1.0, &mut seeded(seed + 10)).unwrap();
+        let solver = Lbfgs { grad_rtol: 1e-7, ..Lbfgs::default() };
+        let fit = InfoNce::new(r).solver(solver).bound_distance(true).seed(seed).fit(&pairs).unwrap();
+        let cert = fit.run.certificate.unwrap();
+        let bound = cert.bound.unwrap();
+        assert!(cert.converged && bound.curvature > 0.0, "{cert:?}");
+        let (x, xp) = (fit.preconditioner.apply(&pairs.x).unwrap(), fit.preconditioner.apply(&pairs.x_plus).unwrap());
+        let mut loss = InfoNceLoss::new(1.0, Form::OneWay, Score::Dot).unwrap();
+        let mut cost = FixedSample::new(&mut loss, &x, &xp, 256).unwrap();
+        let mut at = |a: &DMatrix<f64>| {
+            let mut grad = [DMatrix::zeros(r, d)];
+            let value = cost.cost_grad(std::slice::from_ref(a), &mut grad).unwrap();
+            let [grad] = grad;
+            (value, grad)
+        };
+        let mut a = small_random_init(r, d, 1.0, seed + 100);
+        let (mut value, mut grad) = at(&a);
+        let start = grad.norm();
+        let mut step = 1.0;
+        while grad.norm() > 1e-3 * start {
+            step *= 2.0;
+            loop {
+                let trial = &a - &grad * step;
+                let (v, gt) = at(&trial);
+                if v <= value - 0.5 * step * grad.norm_squared() {
+                    (a, value, grad) = (trial, v, gt);
+                    break;
+                }
+                step /= 2.0;
+            }
+        }
+        for _ in 0..30 {
+            if grad.norm() <= 1e-11 * start {
+                break;
+            }
+            let p = r * d;
+            let h = 1e-5;
+            let mut hessian = DMatrix::zeros(p, p);
+            for j in 0..p {
+                let mut e = DMatrix::zeros(r, d);
+                e[j] = h;
+                let column = (at(&(&a + &e)).1 - at(&(&a - &e)).1) / (2.0 * h);
+                hessian.column_mut(j).copy_from_slice(column.as_slice());
+            }
+            let hessian = (&hessian + hessian.transpose()) * 0.5;
+            let newton = hessian.svd(true, true).solve(&DVector::from_column_slice(grad.as_slice()), 1e-8).unwrap();
+            a -= DMatrix::from_column_slice(r, d, newton.as_slice());
+            (value, grad) = at(&a);
+        }
+        assert!(grad.norm() <= 1e-11 * start, "Newton did not converge: {:e}", grad.norm() / start);
+        let fitted_value = fit.run.loss();
+        assert!(((fitted_value - value) / value).abs() < 1e-9, "losses {fitted_value} and {value}");
+        let independent = fit.preconditioner.map_back(&a).unwrap();
+        let sin = fit.map.row_space().unwrap().sin_theta_max(&independent.row_space().unwrap()).unwrap();
+        let claimed = bound.sin_theta.unwrap();
+        assert!(sin < 1e-4 && sin <= claimed, "sin {sin:.3e}, bound {claimed:.3e}, {bound:?}");
+        eprintln!("seed {seed}: sin {sin:.2e} <= bound {claimed:.2e} (curvature {:.3e})", bound.curvature);
     }
 }

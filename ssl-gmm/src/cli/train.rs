@@ -12,10 +12,10 @@ use gmm_core::{Fit, Gmm, LinearMap, Model, Side, Sig3, Subspace, Validate};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
-    Centering, Certificate, ClipLoss, ClipStream, Directions, Ending, Form, GmmStream, InfoNce, InfoNceLoss, Lbfgs,
-    Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Progress, RecipeSteps, Run, Score, Sides,
-    SimSiamForm, SimSiamLoss, TrainConfig, Trained, WhitenedCertificate, WhitenedSimSiam, Whitening, small_random_init,
-    train_with,
+    Centering, Certificate, ClipLoss, ClipStream, Directions, DistanceBound, Ending, Form, GmmStream, InfoNce,
+    InfoNceLoss, Lbfgs, Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Progress, RecipeSteps,
+    Run, Score, Sides, SimSiamForm, SimSiamLoss, TrainConfig, Trained, WhitenedCertificate, WhitenedSimSiam, Whitening,
+    small_random_init, train_with,
 };
 
 use super::io::write_atomic;
@@ -358,7 +358,8 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
                 .whitening(preconditioning.whitening)
                 .solver(solver)
                 .init_scale(args.init_scale)
-                .seed(args.seed);
+                .seed(args.seed)
+                .bound_distance(true);
             estimator.validate()?;
             Settings::FixedSample { estimator, samples }
         }
@@ -747,14 +748,26 @@ fn emit(report: &Report<'_>, args: &Args) -> anyhow::Result<()> {
         (Some(c), Some(n)) => (
             format!("a fixed sample of {n} pairs in batches of {}, {} L-BFGS iterations", report.batch, report.steps),
             format!(
-                "{} (gradient norm {} of its start, tolerance {})",
+                "{} (gradient norm {} of its start, tolerance {}){}",
                 match (c.converged, c.no_minimiser) {
                     (true, _) => "certified",
                     (false, true) => "not certified, no minimiser: the loss reached its infimum",
                     (false, false) => "not certified",
                 },
                 Sig3(c.relative),
-                Sig3(c.tol)
+                Sig3(c.tol),
+                match c.bound {
+                    Some(DistanceBound { curvature, sin_theta: Some(sin), .. }) => format!(
+                        "; within sin theta_max {} of the local minimiser (smallest free curvature {})",
+                        Sig3(sin),
+                        Sig3(curvature)
+                    ),
+                    Some(DistanceBound { curvature, .. }) => format!(
+                        "; no distance bound: the smallest free curvature is {} (a saddle or a flat direction)",
+                        Sig3(curvature)
+                    ),
+                    None => String::new(),
+                }
             ),
         ),
         _ => (
