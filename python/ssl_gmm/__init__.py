@@ -74,7 +74,7 @@ __all__ = [
 
 
 def check(claims=None, quick=True, seed=20241105):
-    """Runs claims C1..C15 of docs/theory.md with their negative controls.
+    """Runs claims C1..C16 of docs/theory.md with their negative controls.
 
     Returns one dict per claim with its evidence (``evidence`` and ``control``: cases, passed
     cases, worst statistic, threshold, nearest wrong answer, per case) and ``verdict``

@@ -202,6 +202,17 @@ pub fn registry() -> Vec<Claim> {
             STATISTICAL,
             "containment and centred error <= 3 x CCA's floor; off F: ratio > 3",
         ),
+        claim(
+            "C16",
+            "InfoNCE's own sample rate: the certified minimiser's error to F falls as n^-1/2",
+            "centred inputs, r = k - 1, delta = 1; every fit certified",
+            spectral::c16,
+            spectral::c16_control,
+            "delta = 0: no shared component, the error does not fall",
+            (5, 20),
+            STATISTICAL,
+            "theory: slope -1/2; band [-0.75, -0.25] of the 4-point fit over 4 seeds (as C12)",
+        ),
     ]
 }
 

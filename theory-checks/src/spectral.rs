@@ -4,7 +4,7 @@
 use baselines::{CcaPairs, Fit, Lda, Pca};
 use gmm_core::Sig3;
 use gmm_core::{Gmm, Subspace, seeded};
-use ssl_losses::Centering;
+use ssl_losses::{Centering, InfoNce};
 
 use crate::common::{case_shape, cca_floor, certified_infonce, mixture, offset_mixture, resolved, sin_to};
 use crate::evidence::{Case, Ctx, Result};
@@ -252,4 +252,47 @@ fn lda_cca_rate(ctx: &Ctx, control: bool) -> Result<Case> {
     Ok(Case::at_most(worst, SLOPE_BAND.1, format!("slopes {slopes:.3?} over n = {ns:?}"))
         .and(slopes.iter().all(|&s| in_band(s)))
         .nearest_wrong(0.0))
+}
+
+/// The sample sizes of C16: a 64x range, as C12's.
+pub const C16_SIZES: [usize; 4] = [500, 2000, 8000, 32_000];
+
+/// C16: InfoNCE's own sample rate: the certified minimiser on a fixed sample of `n` pairs has
+/// `sin theta_max` to `F` falling like `n^{-1/2}`, as the closed forms of C12 do: the log-log
+/// slope of the mean error over 4 seeds at [`C16_SIZES`] lies in [`SLOPE_BAND`]. Every fit must
+/// be certified.
+pub fn c16(ctx: &Ctx) -> Result<Case> {
+    infonce_rate(ctx, 1.0)
+}
+
+/// C16 control: the same fits on pairs without a shared component (`delta = 0`): no signal, so
+/// the error does not fall (slope near 0).
+pub fn c16_control(ctx: &Ctx) -> Result<Case> {
+    infonce_rate(ctx, 0.0)
+}
+
+fn infonce_rate(ctx: &Ctx, delta: f64) -> Result<Case> {
+    let k = 2 + ctx.index % 3;
+    let g = mixture(k, 8 + 2 * (ctx.index % 3), 100.0, false, ctx.seed)?;
+    let f = g.fisher_subspace()?;
+    let seed = ctx.seed;
+    let mut certified = true;
+    let errors = mean_errors(&C16_SIZES, 4, |n, s| {
+        let pairs = g.sample_pairs(n, delta, &mut seeded(seed ^ (53 * s + n as u64 + 2)))?;
+        let fit = InfoNce::new(f.dim()).seed(seed.wrapping_add(s)).fit(&pairs)?;
+        certified &= fit.run.converged();
+        sin_to(fit.map.components(), &f)
+    })?;
+    let slope = slope_of(&C16_SIZES, &errors);
+    Ok(Case::at_most(
+        slope,
+        SLOPE_BAND.1,
+        format!(
+            "k {k}, delta {delta}: slope {slope:.3} over errors [{}] at n = {C16_SIZES:?}",
+            errors.iter().map(|e| Sig3(*e).to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    )
+    .and(in_band(slope))
+    .certified(certified)
+    .nearest_wrong(0.0))
 }
