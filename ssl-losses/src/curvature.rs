@@ -53,9 +53,10 @@ pub fn smallest_curvature(
     let mut basis: Vec<DVector<f64>> = Vec::new();
     for s in symmetries {
         let mut v = flatten(s);
+        let before = v.norm();
         orthogonalise(&mut v, &basis);
         let norm = v.norm();
-        if norm > 1e-10 * flatten(s).norm().max(f64::MIN_POSITIVE) {
+        if norm > 1e-10 * before.max(f64::MIN_POSITIVE) {
             basis.push(v / norm);
         }
     }

@@ -137,6 +137,11 @@ impl InfoNce {
         self
     }
 
+    /// The random initial map for inputs of dimension `d` (in the preconditioned coordinates).
+    pub fn initial_map(&self, d: usize) -> DMatrix<f64> {
+        small_random_init(self.n_components, d, self.init_scale, self.seed)
+    }
+
     /// Also bound the distance to the local minimiser (default off: it costs up to 120 more
     /// gradient evaluations): the certificate then carries the smallest curvature across the
     /// directions the loss's symmetries leave free and the bounds it implies
@@ -219,7 +224,7 @@ impl InfoNce {
         let pre = Preconditioner::fit_pairs(x, x_plus, self.centering, self.whitening)?;
         let (xt, xpt) = (pre.apply(x)?, pre.apply(x_plus)?);
         let mut loss = InfoNceLoss::new(self.tau, self.form, self.score)?;
-        let init = vec![small_random_init(self.n_components, d, self.init_scale, self.seed)];
+        let init = vec![self.initial_map(d)];
         let (batch, lambda) = (self.batch.min(n), self.weight_decay);
         let mut out = minimize_fixed(&mut loss, (&xt, &xpt), batch, lambda, init, &self.solver, observer)?;
         let map = pre.map_back(&out.params[0])?;

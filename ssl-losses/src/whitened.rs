@@ -99,12 +99,7 @@ pub fn whitened_eigenvalues(m: &DMatrix<f64>, c: &DMatrix<f64>) -> Result<DVecto
 /// # Errors
 /// As [`WhitenedCertificate::new`] for the problem (shapes, `r`, `M`, no eigengap).
 pub fn whitened_budget(m: &DMatrix<f64>, c: &DMatrix<f64>, r: usize, at_least: usize) -> Result<usize> {
-    let k = WhitenedSpectrum::new(m, c, r)?;
-    let s = k.signal_rows(r)?;
-    let rate = k.lambda[s - 1] * k.gap_after(s);
-    let steps = 10_000.0 * 0.04 / rate;
-    let cap = 320_000;
-    Ok(if steps.is_finite() && steps > 0.0 { (steps as usize).clamp(at_least.min(cap), cap) } else { cap })
+    WhitenedSpectrum::new(m, c, r)?.budget(r, at_least)
 }
 
 /// The learning-rate multiplier of the recipe's predictor ([`crate::train_whitened_simsiam`]) for the
@@ -158,6 +153,15 @@ impl WhitenedSpectrum {
         let sym_c = gmm_core::linalg::symmetrize(c);
         let (lambda, q) = gmm_core::linalg::sym_eig_desc(&(&inv_half * &sym_c * &inv_half))?;
         Ok(Self { inv_half, sym_c, lambda, q })
+    }
+
+    /// [`whitened_budget`] of this problem.
+    pub(crate) fn budget(&self, r: usize, at_least: usize) -> Result<usize> {
+        let s = self.signal_rows(r)?;
+        let rate = self.lambda[s - 1] * self.gap_after(s);
+        let steps = 10_000.0 * 0.04 / rate;
+        let cap = 320_000;
+        Ok(if steps.is_finite() && steps > 0.0 { (steps as usize).clamp(at_least.min(cap), cap) } else { cap })
     }
 
     /// [`whitened_predictor_rate`] of this problem.

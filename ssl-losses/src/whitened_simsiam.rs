@@ -202,9 +202,11 @@ impl WhitenedSimSiam {
         let first = match self.steps {
             RecipeSteps::Fixed(steps) => steps,
             RecipeSteps::FromSpectrum { at_least, .. } if !has_optimum => at_least,
-            RecipeSteps::FromSpectrum { at_least, at_most } => crate::whitened_budget(m, c, r, at_least)?.min(at_most),
+            RecipeSteps::FromSpectrum { at_least, at_most } => spectrum.budget(r, at_least)?.min(at_most),
         };
         let config = TrainConfig { steps: first, lr: self.lr, seed: self.seed, ..TrainConfig::default() };
+        // The rate depends on the learning rate and the batch, the same for every start.
+        let predictor_rate = if has_optimum { spectrum.predictor_rate(r, self.batch, &config)? } else { 1.0 };
         let mut run_start = |start: usize, total_steps: usize| -> Result<WhitenedSimSiamFit> {
             let init = self.initial_map(start, d);
             let mut source = source()?;
@@ -214,7 +216,6 @@ impl WhitenedSimSiam {
                 seed: config.seed.wrapping_add(start as u64),
                 ..config.clone()
             };
-            let predictor_rate = if has_optimum { spectrum.predictor_rate(r, self.batch, &run)? } else { 1.0 };
             let Trained { mut params, run } =
                 train_whitened_simsiam(source.as_mut(), init, &run, predictor_rate, observer)?;
             let certificate = if has_optimum { Some(spectrum.certify(&params[0], m, self.tol)?) } else { None };

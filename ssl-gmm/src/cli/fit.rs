@@ -252,15 +252,14 @@ fn execute(estimator: &Estimator, input: &Input, seed: u64) -> anyhow::Result<(L
             (fit.map, fit.explained_variance_ratio)
         }
         Estimator::Cca(cca) => {
-            let (anchors, positives) = match (&input.positives, &input.labels) {
-                (Some(p), _) => (input.x.clone(), p.clone()),
+            let fit = match (&input.positives, &input.labels) {
+                (Some(p), _) => cca.fit((&input.x, p))?,
                 (None, Some(l)) => {
                     let pairs = same_class_pairs(&input.x, l, seed)?;
-                    (pairs.anchors, pairs.partners)
+                    cca.fit((&pairs.anchors, &pairs.partners))?
                 }
                 (None, None) => bail!("CCA needs pairs"),
             };
-            let fit = cca.fit((&anchors, &positives))?;
             // Canonical correlations: their share of the total over the positive ones (a negative
             // correlation of the symmetrised cross-covariance explains nothing).
             let total: f64 = fit.eigenvalues.iter().map(|v| v.max(0.0)).sum();

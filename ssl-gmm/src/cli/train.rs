@@ -435,8 +435,7 @@ fn execute(plan: &Plan, args: &Args, quiet: bool) -> anyhow::Result<Executed> {
                     Ending::StationaryStart.advice()
                 );
             }
-            let init = small_random_init(plan.r, g.dim(), args.init_scale, seed);
-            let start_scale = scale_of(fit.preconditioner.map_back(&init)?.components())?;
+            let start_scale = scale_of(fit.preconditioner.map_back(&estimator.initial_map(g.dim()))?.components())?;
             // The whole fit's time: preconditioning and L-BFGS.
             let run = Run { seconds: start.elapsed().as_secs_f64(), ..fit.run };
             Ok(executed(run, Some(mixture_report(fit.map.components(), g, start_scale)?), None))
