@@ -78,7 +78,7 @@ def check(claims=None, quick=True, seed=20241105):
 
     Returns one dict per claim with its evidence (``evidence`` and ``control``: cases, passed
     cases, worst statistic, threshold, nearest wrong answer, per case) and ``verdict``
-    (``"holds"``, ``"fails"`` or ``"not-certified"``). ``claims``: ids such as ``["C4", "C7"]``
+    (``"holds"``, ``"fails"``, ``"not-certified"`` or ``"unresolved"``). ``claims``: ids such as ``["C4", "C7"]``
     (default all; one id as a string is one claim, not its characters). Ctrl-C is honoured
     between claims.
     """

@@ -1,8 +1,9 @@
 //! The `ssl-gmm` command-line tool. Errors come out as one line. Exit status (README): 0
 //! success; 1 a claim of `check` does not hold (or its control passed); 2 a usage error (clap's
 //! own, an unknown claim, an empty selection); 3 bad input data or parameters (the library's
-//! typed errors and the commands' own checks, e.g. the memory budget); 4 an I/O error (a file that cannot be read or written); 5 `check` has a trained
-//! map without a convergence certificate (no verdict).
+//! typed errors and the commands' own checks, e.g. the memory budget); 4 an I/O error (a file
+//! that cannot be read or written); 5 `check` has a trained map without a convergence
+//! certificate, or a claim with too few resolved cases (no verdict).
 
 mod cli;
 
@@ -77,7 +78,7 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     if let Some(c) = e.downcast_ref::<cli::CheckFailure>() {
         return match c {
             cli::CheckFailure::Failed(_) => 1,
-            cli::CheckFailure::NotCertified(_) => 5,
+            cli::CheckFailure::NotCertified(_) | cli::CheckFailure::Unresolved(_) => 5,
         };
     }
     for cause in e.chain() {

@@ -68,6 +68,14 @@ impl Certificate {
         }
     }
 
+    /// Whether the certificate would hold at relative tolerance `tol` in place of its own: a
+    /// fit run to a tighter tolerance (for a small distance bound) that stalls short of it may
+    /// still meet the standard one.
+    pub fn holds_at(&self, tol: f64) -> bool {
+        let resolved = self.grad_norm_start > 0.0 && self.grad_norm_start.is_finite() && self.grad_norm.is_finite();
+        resolved && self.relative <= tol && !self.no_minimiser
+    }
+
     /// For a cost that is non-negative with infimum 0 reached only at infinity (InfoNCE, CLIP
     /// without a ridge: the pairs of a small sample can be separated by scaling the map up):
     /// marks the certificate `no_minimiser` (and not converged) when the cost `loss` is below

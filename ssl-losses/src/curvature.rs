@@ -85,9 +85,14 @@ pub fn smallest_curvature(
         let mut w = hessian_times(&last)?;
         orthogonalise(&mut w, &basis);
         alphas.push(last.dot(&w));
-        // Full reorthogonalisation against every Lanczos vector (twice is enough).
-        orthogonalise(&mut w, &lanczos);
-        orthogonalise(&mut w, &lanczos);
+        // Full reorthogonalisation against the symmetries and every Lanczos vector, twice (once
+        // is not enough: when the Krylov space nears the free directions' dimension, what is
+        // left of `w` is rounding, and its components along the symmetries, removed only before
+        // the Lanczos vectors were, would make a "free" direction of curvature 0).
+        for _ in 0..2 {
+            orthogonalise(&mut w, &basis);
+            orthogonalise(&mut w, &lanczos);
+        }
         let beta = w.norm();
         if beta <= 1e-12 * alphas.iter().fold(1e-300_f64, |m, a| m.max(a.abs())) || lanczos.len() == free {
             betas.push(0.0);
@@ -170,6 +175,49 @@ mod tests {
         let symmetry = vec![DMatrix::from_fn(5, 1, |i, _| if i == 3 { 1.0 } else { 0.0 })];
         let free = smallest_curvature(&mut cost, &at, &[symmetry]).unwrap();
         assert!((free.smallest - 2.0).abs() < 1e-6 && free.free == 4, "{free:?}");
+    }
+
+    #[test]
+    fn the_free_curvature_of_a_gram_cost_matches_its_dense_hessian() {
+        // f(A) = ||A^T A - M||_F^2 / 4 near a minimiser (M = A_0^T A_0, A = A_0 + 1e-3 E, as a
+        // fit's end point is near, not at, its minimiser): the smallest free curvature must be the
+        // smallest eigenvalue of the dense Hessian (finite differences) compressed to the
+        // complement of the rotations S A. Lanczos runs until the free directions are spent,
+        // where the last Krylov vectors are rounding: a curvature near 0 means the rotations'
+        // components leaked back into them.
+        for (r, d) in [(2, 5), (3, 4), (3, 6), (4, 7)] {
+            let a0 = DMatrix::from_fn(r, d, |i, j| ((i * d + j) as f64 * 0.7).sin() + if i == j { 1.5 } else { 0.0 });
+            let m = a0.transpose() * &a0;
+            let a = &a0 + DMatrix::from_fn(r, d, |i, j| 1e-3 * ((i + 2 * j) as f64).cos());
+            let grad = |p: &DMatrix<f64>| p * (p.transpose() * p - &m);
+            let mut cost = FnCost::new(|p: &[DMatrix<f64>], g: &mut [DMatrix<f64>]| {
+                g[0] = grad(&p[0]);
+                Ok((p[0].transpose() * &p[0] - &m).norm_squared() / 4.0)
+            });
+            let tangents = row_rotations(&a);
+            let symmetries: Vec<Vec<DMatrix<f64>>> = tangents.iter().map(|t| vec![t.clone()]).collect();
+            let found = smallest_curvature(&mut cost, std::slice::from_ref(&a), &symmetries).unwrap();
+            let (p, h) = (r * d, 1e-6);
+            let dense = DMatrix::from_fn(p, p, |i, j| {
+                let mut e = DMatrix::zeros(r, d);
+                e[j] = h;
+                ((grad(&(&a + &e)) - grad(&(&a - &e))) / (2.0 * h))[i]
+            });
+            // An orthonormal basis of the complement of the tangents: the last p - t columns of
+            // a full QR of [tangents | I].
+            let t = tangents.len();
+            let mut stacked = DMatrix::zeros(p, t + p);
+            for (c, tangent) in tangents.iter().enumerate() {
+                stacked.column_mut(c).copy_from_slice(tangent.as_slice());
+            }
+            stacked.columns_mut(t, p).fill_with_identity();
+            let q = stacked.qr().q();
+            let complement = q.columns(t, p - t).into_owned();
+            let compressed = complement.transpose() * (&dense + dense.transpose()) * 0.5 * &complement;
+            let smallest = compressed.symmetric_eigenvalues().min();
+            assert!(smallest > 1e-2, "r {r}, d {d}: {smallest}");
+            assert!((found.smallest - smallest).abs() < 1e-4 * smallest, "r {r}, d {d}: {found:?} against {smallest}");
+        }
     }
 
     #[test]

@@ -15,7 +15,12 @@
 //! `P(Binomial(cases, alpha_case) > f) <= FAMILY_WISE_ERROR / claims` ([`allowed_failures`]).
 //! A negative control is held to the mirror rule: at most `f` of its cases may pass.
 //! A case whose trained map has no convergence certificate is not counted either way: it fails
-//! the harness (exit status 5 of `ssl-gmm check`), not the claim.
+//! the harness (exit status 5 of `ssl-gmm check`), not the claim. A case that cannot tell its
+//! claim from the nearest wrong answer (its noise floor too high, or the two coincide:
+//! `crate::common::Anchor`) is *unresolved*: counted and printed, never passed, and an
+//! unresolved control case does not count as failing. A claim whose check or control has fewer
+//! than [`MIN_RESOLVED`] resolved, certified cases gets no verdict either (`unresolved`, exit
+//! status 5).
 
 use statrs::distribution::{Binomial, DiscreteCDF};
 
@@ -73,6 +78,10 @@ pub fn allowed_failures(cases: usize, alpha_case: f64, level: f64) -> usize {
     (0..=cases).find(|&f| b.sf(f as u64) <= level).unwrap_or(cases)
 }
 
+/// The fewest resolved, certified cases a check and its control need for a verdict (or all of
+/// them, when a claim runs fewer).
+pub const MIN_RESOLVED: usize = 5;
+
 /// What one case of a check found.
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -87,6 +96,9 @@ pub struct Case {
     pub passed: bool,
     /// Every trained map of the case has a convergence certificate.
     pub converged: bool,
+    /// The case can tell its claim from the nearest wrong answer (`crate::common::Anchor`); an
+    /// unresolved case is never passed and, in a control, never counted as failing.
+    pub resolved: bool,
     /// The statistic at the nearest wrong answer (e.g. the mean span's `sin theta_max` to `F`).
     pub nearest_wrong: Option<f64>,
     /// A paired quantity some claims aggregate over cases (C9: the ARI gap).
@@ -113,6 +125,7 @@ impl Case {
             threshold,
             passed: passed && statistic.is_finite(),
             converged: true,
+            resolved: true,
             nearest_wrong: None,
             paired: None,
             note: note.into(),
@@ -122,6 +135,14 @@ impl Case {
     /// A further condition the case must meet.
     pub fn and(mut self, condition: bool) -> Self {
         self.passed &= condition;
+        self
+    }
+
+    /// Marks the case unresolved, saying why in its note.
+    pub fn unresolved(mut self, why: &str) -> Self {
+        self.resolved = false;
+        self.passed = false;
+        self.note = format!("{} [{why}]", self.note);
         self
     }
 
@@ -167,6 +188,8 @@ pub struct Evidence {
     pub passed_cases: usize,
     /// Cases with a trained map that has no convergence certificate (not counted).
     pub not_converged: usize,
+    /// Certified cases that could not tell the claim from its nearest wrong answer (not counted).
+    pub unresolved: usize,
     /// The number of cases that may go the wrong way (see the module docs).
     pub allowed: usize,
     /// The verdict: a check held in all but `allowed` cases, a control failed in all but

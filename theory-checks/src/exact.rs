@@ -42,9 +42,9 @@ pub fn reduction(g: &gmm_core::Gmm, x: &DMatrix<f64>, p: &DMatrix<f64>) -> Resul
 }
 
 fn posterior_gap(ctx: &Ctx, orthogonal: bool) -> Result<Case> {
-    let (k, d, cond, noise) = case_shape(ctx.index);
+    let (k, d, cond, noise) = case_shape(ctx);
     // Anisotropic (condition >= 10) so that P and Q differ and the margin means something.
-    let g = mixture(k, d.max(k + 1), cond.max(10.0), noise, ctx.seed)?;
+    let g = mixture(k, d, cond.max(10.0), noise, ctx.seed)?;
     let x = g.sample(16, &mut seeded(ctx.seed ^ 1)).x;
     let (p, q) = (g.fisher_projector()?, g.mean_span()?.projector());
     let with_q = reduction(&g, &x, &q)?.0;
@@ -75,8 +75,8 @@ pub fn c2_control(ctx: &Ctx) -> Result<Case> {
 }
 
 fn range_gap(ctx: &Ctx, control: bool) -> Result<Case> {
-    let (k, d, cond, noise) = case_shape(ctx.index);
-    let g = mixture(k, d.max(k + 1), cond.max(10.0), noise, ctx.seed)?;
+    let (k, d, cond, noise) = case_shape(ctx);
+    let g = mixture(k, d, cond.max(10.0), noise, ctx.seed)?;
     let sb = g.between_scatter();
     let fisher = Subspace::from_columns(&g.solve_covariance(&sb)?, RANK_RTOL)?;
     let total = Subspace::from_columns(&cholesky(&g.total_covariance(), "Sigma_T")?.solve(&sb), RANK_RTOL)?;
@@ -163,7 +163,7 @@ pub const C13_ALPHA: f64 = 1e-4;
 fn inner_expectation_z(ctx: &Ctx, drop_variance: bool) -> Result<Case> {
     let samples = ctx.budget.pick(20_000, 100_000);
     let z_max = Normal::standard().inverse_cdf(1.0 - C13_ALPHA / 2.0);
-    let (k, d, cond, noise) = case_shape(ctx.index);
+    let (k, d, cond, noise) = case_shape(ctx);
     let g = mixture(k, d.min(12), cond.min(10.0), noise, ctx.seed)?;
     let pop = PopulationInfoNceLoss::new(&g, 1.0, 1.0)?;
     // A small v keeps exp(v^T x) light-tailed, so the Monte Carlo mean is near normal.
@@ -261,8 +261,9 @@ mod tests {
         // fail it, by its rank; Fisher's P passes; the mean span's Q is a reduction whose
         // posterior differs (the control's reason). Over the first ten case shapes.
         for index in 0..10 {
-            let (k, d, cond, noise) = case_shape(index);
-            let g = mixture(k, d.max(k + 1), cond.max(10.0), noise, 100 + index as u64).unwrap();
+            let ctx = Ctx { budget: crate::Budget::Quick, seed: 100 + index as u64, index };
+            let (k, d, cond, noise) = case_shape(&ctx);
+            let g = mixture(k, d, cond, noise, ctx.seed).unwrap();
             let x = g.sample(16, &mut seeded(7)).x;
             let identity = DMatrix::identity(g.dim(), g.dim());
             let (gap, reduces, rank) = reduction(&g, &x, &identity).unwrap();

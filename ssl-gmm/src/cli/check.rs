@@ -46,6 +46,10 @@ pub enum CheckFailure {
     /// Some claim has a trained map without a certificate: no verdict (exit status 5).
     #[error("no verdict (a trained map has no convergence certificate): {0}")]
     NotCertified(String),
+    /// Some claim has too few cases that can tell it from its nearest wrong answer: no verdict
+    /// (exit status 5).
+    #[error("no verdict (fewer than {min} cases could tell the claim from its nearest wrong answer): {0}", min = theory_checks::MIN_RESOLVED)]
+    Unresolved(String),
 }
 
 fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
@@ -60,14 +64,21 @@ fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
     );
     let _ = writeln!(
         s,
-        "| claim | statement | check passed | allowed failures | worst statistic | threshold | nearest wrong | control passed | verdict | time (s) |"
+        "| claim | statement | check passed / counted | allowed failures | worst statistic | threshold | nearest wrong | control passed / counted | verdict | time (s) |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
     for o in outcomes {
         let (e, c) = (&o.evidence, &o.control);
         let counted = |e: &theory_checks::Evidence| {
-            let nc = if e.not_converged > 0 { format!(" ({} not converged)", e.not_converged) } else { String::new() };
-            format!("{}/{}{nc}", e.passed_cases, e.cases)
+            let mut aside = Vec::new();
+            if e.not_converged > 0 {
+                aside.push(format!("{} not converged", e.not_converged));
+            }
+            if e.unresolved > 0 {
+                aside.push(format!("{} unresolved", e.unresolved));
+            }
+            let aside = if aside.is_empty() { String::new() } else { format!(" ({})", aside.join(", ")) };
+            format!("{}/{}{aside}", e.passed_cases, e.cases - e.not_converged - e.unresolved)
         };
         let _ = writeln!(
             s,
@@ -116,12 +127,16 @@ pub fn run_check(args: &Args) -> anyhow::Result<()> {
         write_atomic(path, |w| Ok(std::io::Write::write_all(w, report.as_bytes())?))?;
     }
     let with = |v: Verdict| -> Vec<&str> { outcomes.iter().filter(|o| o.verdict == v).map(|o| o.id).collect() };
-    let (failed, uncertified) = (with(Verdict::Fails), with(Verdict::NotCertified));
+    let (failed, uncertified, unresolved) =
+        (with(Verdict::Fails), with(Verdict::NotCertified), with(Verdict::Unresolved));
     if !failed.is_empty() {
         return Err(CheckFailure::Failed(failed.join(", ")).into());
     }
     if !uncertified.is_empty() {
         return Err(CheckFailure::NotCertified(uncertified.join(", ")).into());
+    }
+    if !unresolved.is_empty() {
+        return Err(CheckFailure::Unresolved(unresolved.join(", ")).into());
     }
     Ok(())
 }
