@@ -226,6 +226,9 @@ pub enum CheckError {
     /// An unknown claim id or an empty selection.
     #[error("{0}")]
     Selection(String),
+    /// An embedded fixture that does not parse (a defect of the build, never of the input).
+    #[error("{0}")]
+    Fixture(String),
 }
 
 /// Shorthand.

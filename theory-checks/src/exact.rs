@@ -7,7 +7,7 @@ use gmm_core::linalg::{RANK_RTOL, cholesky, orthonormal_column_basis, sym_eig_de
 use gmm_core::{GmmError, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
 use ssl_losses::{
-    Batch, ClipLoss, Form, InfoNceLoss, Objective, PopulationInfoNceLoss, Score, SimSiamForm, SimSiamLoss,
+    Batch, ClipLoss, Directions, Form, InfoNceLoss, Objective, PopulationInfoNceLoss, Score, SimSiamForm, SimSiamLoss,
 };
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -123,7 +123,7 @@ fn reparametrisation_gap(ctx: &Ctx, control: bool) -> Result<Case> {
                 Ok(obj.value_grad(&p, Batch::new(l, rr)?, &mut grads)?)
             };
         let mut infonce = InfoNceLoss::new(0.7, Form::Symmetric, Score::Dot)?;
-        let mut siam = SimSiamLoss::new(SimSiamForm::Mse, ssl_losses::Directions::Symmetric);
+        let mut siam = SimSiamLoss::new(SimSiamForm::Mse, Directions::Symmetric);
         let mut clip = ClipLoss::new(0.7, Score::Dot)?;
         let pairs = [
             (value(&mut infonce, vec![a.clone()], &x, &xp)?, value(&mut infonce, vec![ag.clone()], &xg, &xpg)?),
@@ -137,11 +137,108 @@ fn reparametrisation_gap(ctx: &Ctx, control: bool) -> Result<Case> {
             worst = worst.max((u - v).abs() / u.abs().max(1.0));
         }
     }
-    Ok(Case::at_most(
+    // The identity holds for any loss of X A^T, so it cannot catch a wrong loss: the check also
+    // compares every loss with JAX autodiff (the control is about the identity alone).
+    let case = Case::at_most(
         worst,
         1e-10,
         format!("max relative |L(A; x) - L(A G^-1; G x)| over InfoNCE, SimSiam, CLIP: {}", Sig3(worst)),
-    ))
+    );
+    if control {
+        return Ok(case);
+    }
+    let (fixture, compared) = jax_fixture_error(1.0)?;
+    Ok(Case {
+        note: format!(
+            "{}; values and gradients of {compared} losses against JAX autodiff: max relative error {}",
+            case.note,
+            Sig3(fixture)
+        ),
+        ..case
+    }
+    .and(fixture <= JAX_TOL && compared == JAX_LOSSES))
+}
+
+/// The JAX autodiff fixtures of C5 (float64; `tests/fixtures/make_fixtures.py`, committed output,
+/// embedded so that `ssl-gmm check` runs them with no Python): 4 cases of 12 loss variants.
+const JAX_FIXTURES: &str = include_str!("../tests/fixtures/losses.json");
+
+/// The loss variants the fixtures hold (4 cases x 12).
+pub const JAX_LOSSES: usize = 48;
+
+/// The tolerance against JAX: both sides compute the same float64 expressions in different
+/// orders, so they agree to a few hundred ulps of the largest term: 1e-11 relative.
+pub const JAX_TOL: f64 = 1e-11;
+
+/// A named field of a loss in the JAX fixture, parsed.
+fn fixture_field<T: std::str::FromStr>(loss: &serde_json::Value, key: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let text = loss[key].as_str().unwrap_or("");
+    text.parse().map_err(|e| crate::CheckError::Fixture(format!("the JAX fixture: {key} '{text}': {e}")))
+}
+
+/// The largest relative error of the values and gradients of InfoNCE, SimSiam and CLIP against
+/// the embedded JAX autodiff fixtures, and how many losses were compared; every `tau` is
+/// multiplied by `tau_factor` (1 for the check; a test shows that a `tau` off by 1e-6 is caught).
+///
+/// # Errors
+/// A malformed fixture (a bug of the build, reported as [`crate::CheckError::Fixture`]); the
+/// losses' own errors.
+pub fn jax_fixture_error(tau_factor: f64) -> Result<(f64, usize)> {
+    use crate::CheckError;
+    use serde_json::Value;
+    let bad = |what: &str| CheckError::Fixture(format!("the JAX fixture: {what}"));
+    let fixture: Value = serde_json::from_str(JAX_FIXTURES).map_err(|e| bad(&e.to_string()))?;
+    let matrix = |v: &Value| -> Result<DMatrix<f64>> {
+        let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).map_err(|e| bad(&e.to_string()))?;
+        let cols = rows.first().map_or(0, Vec::len);
+        if rows.iter().any(|r| r.len() != cols) {
+            return Err(bad("ragged matrix"));
+        }
+        Ok(DMatrix::from_fn(rows.len(), cols, |i, j| rows[i][j]))
+    };
+    let relative = |ours: &DMatrix<f64>, theirs: &DMatrix<f64>| (ours - theirs).amax() / theirs.amax().max(1e-300);
+    let (mut worst, mut compared) = (0.0f64, 0);
+    for case in fixture["cases"].as_array().ok_or_else(|| bad("no cases"))? {
+        let tau = case["tau"].as_f64().ok_or_else(|| bad("no tau"))? * tau_factor;
+        let (x, xp, y) = (matrix(&case["x"])?, matrix(&case["x_plus"])?, matrix(&case["y"])?);
+        let (a, b, w) = (matrix(&case["a"])?, matrix(&case["b"])?, matrix(&case["w"])?);
+        for l in case["losses"].as_array().ok_or_else(|| bad("no losses"))? {
+            let name = |key: &str| l[key].as_str().unwrap_or("").to_string();
+            let (mut objective, params, right): (Box<dyn Objective>, Vec<DMatrix<f64>>, &DMatrix<f64>) =
+                match name("loss").as_str() {
+                    "infonce" => (
+                        Box::new(InfoNceLoss::new(tau, fixture_field(l, "form")?, fixture_field(l, "score")?)?),
+                        vec![a.clone()],
+                        &xp,
+                    ),
+                    "simsiam" => (
+                        Box::new(SimSiamLoss::new(fixture_field(l, "form")?, fixture_field(l, "directions")?)),
+                        vec![a.clone(), w.clone()],
+                        &xp,
+                    ),
+                    "clip" => {
+                        (Box::new(ClipLoss::new(tau, fixture_field(l, "score")?)?), vec![a.clone(), b.clone()], &y)
+                    }
+                    other => return Err(bad(&format!("unknown loss '{other}'"))),
+                };
+            let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
+            let value = objective.value_grad(&params, Batch::new(&x, right)?, &mut grads)?;
+            let expected = l["value"].as_f64().ok_or_else(|| bad("no value"))?;
+            worst = worst.max((value - expected).abs() / expected.abs().max(1.0));
+            let theirs = l["grads"].as_array().ok_or_else(|| bad("no gradients"))?;
+            if theirs.len() != grads.len() {
+                return Err(bad("gradient count"));
+            }
+            for (g, t) in grads.iter().zip(theirs) {
+                worst = worst.max(relative(g, &matrix(t)?));
+            }
+            compared += 1;
+        }
+    }
+    Ok((worst, compared))
 }
 
 /// C13: the closed-form inner expectation of population InfoNCE against a Monte Carlo mean.
@@ -254,6 +351,16 @@ fn small_a_phase(ctx: &Ctx, against_fisher: bool) -> Result<Case> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// C5's fixture comparison can fail: every loss matches JAX at `tau`, and a `tau` off by
+    /// 1e-6 relative (a wrong loss no reparametrisation identity sees) is caught.
+    #[test]
+    fn c5_compares_every_loss_with_jax_and_catches_a_wrong_tau() {
+        let (error, compared) = jax_fixture_error(1.0).unwrap();
+        assert!(error <= JAX_TOL && compared == JAX_LOSSES, "{error:e} over {compared}");
+        let (error, _) = jax_fixture_error(1.0 + 1e-6).unwrap();
+        assert!(error > 1e3 * JAX_TOL, "a wrong tau gives {error:e}");
+    }
 
     #[test]
     fn c1_refuses_maps_that_keep_the_posterior_without_reducing() {

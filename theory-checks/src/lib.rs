@@ -87,7 +87,7 @@ pub fn registry() -> Vec<Claim> {
             "data transformed, map not",
             (10, 100),
             EXACT,
-            "rounding: relative gap <= 1e-10",
+            "rounding: relative gap <= 1e-10; 48 losses' values and gradients against the embedded JAX fixtures <= 1e-11",
         ),
         claim(
             "C6",
@@ -156,7 +156,7 @@ pub fn registry() -> Vec<Claim> {
             "the same MSE loss unconstrained, true gradient: collapses to A = 0",
             (5, 20),
             STATISTICAL,
-            "closed form: rounding 1e-8; trained: the stream's floor, sin 0.05 (certificate: sin to the optimum <= 0.05)",
+            "closed form: rounding 1e-8; trained by epochs over 2e4 pairs: sin to F <= 3 x CCA's floor on the same pairs (certificate: sin to the sample's own optimum <= the floor)",
         ),
         claim(
             "C12",
