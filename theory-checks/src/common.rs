@@ -3,7 +3,7 @@
 use baselines::{CcaPairs, Fit};
 use gmm_core::{Gmm, LinearMap, MixtureGenerator, Pairs, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
-use ssl_losses::{Centering, InfoNce, Lbfgs};
+use ssl_losses::{InfoNce, Lbfgs};
 
 use crate::evidence::{Ctx, Result};
 
@@ -96,28 +96,66 @@ pub const BOUND_FRACTION: f64 = 0.1;
 /// it meets the library's standard certificate (relative gradient 1e-5) and the bound.
 pub const CHECK_RTOL: f64 = 1e-8;
 
-/// InfoNCE fitted on `pairs` (docs/theory.md 5.3), aiming at relative gradient [`CHECK_RTOL`]:
-/// the map's components, and whether it is certified: its gradient certificate holds at the
-/// library's tolerance, and with a `floor` (a ratio case) its distance bound on `sin theta_max`
-/// to the local minimiser is at most [`BOUND_FRACTION`] times the floor. Without one (a case
-/// judged by the map's weight, at `delta = 0`, where the minimiser's direction is not determined)
-/// the gradient certificate alone decides.
-pub fn certified_infonce(
-    pairs: &Pairs,
-    r: usize,
-    centering: Centering,
-    seed: u64,
-    floor: Option<f64>,
-) -> Result<(DMatrix<f64>, bool)> {
+/// Random starts of every fit in a ratio case ([`certified_infonce`]).
+pub const STARTS: u64 = 2;
+
+/// A certified fit of a check: the map, whether it is certified, and what its starts found.
+#[derive(Clone, Debug)]
+pub struct Certified {
+    /// The map's components (`r x d`, original coordinates): the start with the lowest loss.
+    pub map: DMatrix<f64>,
+    /// Its certificate holds (see [`certified_infonce`]).
+    pub certified: bool,
+    /// `sin theta_max` between the row spaces the starts ended in (0 with one start).
+    pub spread: f64,
+    /// One line for the case's note: the distance bound, and whether the starts agree.
+    pub note: String,
+}
+
+/// `estimator` (its hyper-parameters; its seed is replaced) fitted on `pairs` from [`STARTS`]
+/// random starts seeded from `seed` (docs/theory.md 5.3), each aiming at relative gradient
+/// [`CHECK_RTOL`]; nothing starts at a closed form's answer. The fit with the lowest loss is kept;
+/// it is certified when its gradient certificate holds at the library's tolerance and, with a
+/// `floor` (a ratio case), its distance bound on `sin theta_max` to the local minimiser is at
+/// most [`BOUND_FRACTION`] times the floor. Without one (a case judged by the map's weight, at
+/// `delta = 0`, where the minimiser's direction is not determined) the gradient certificate
+/// alone decides. The note says when the starts ended in different minima (their row spaces
+/// farther apart than their bounds allow).
+pub fn certified_infonce(pairs: &Pairs, estimator: &InfoNce, seed: u64, floor: Option<f64>) -> Result<Certified> {
     let solver = Lbfgs { grad_rtol: CHECK_RTOL, ..Default::default() };
-    let fit =
-        InfoNce::new(r).centering(centering).seed(seed).solver(solver).bound_distance(floor.is_some()).fit(pairs)?;
-    let Some(certificate) = fit.run.certificate else { return Ok((fit.map.into_components(), false)) };
-    let bounded = floor.is_none_or(|floor| {
-        certificate.bound.as_ref().and_then(|b| b.sin_theta).is_some_and(|s| s <= BOUND_FRACTION * floor)
-    });
-    let certified = certificate.holds_at(Lbfgs::default().grad_rtol) && bounded;
-    Ok((fit.map.into_components(), certified))
+    let mut fits = Vec::new();
+    for start in 0..STARTS {
+        let start_seed = seed.wrapping_add(start.wrapping_mul(0x5eed_57a7));
+        let fit =
+            estimator.clone().seed(start_seed).solver(solver.clone()).bound_distance(floor.is_some()).fit(pairs)?;
+        fits.push(fit);
+    }
+    let bound = |fit: &ssl_losses::InfoNceFit| {
+        fit.run.certificate.as_ref().and_then(|c| c.bound.as_ref()).and_then(|b| b.sin_theta).unwrap_or(1.0)
+    };
+    let mut spread: f64 = 0.0;
+    let mut allowed: f64 = 0.0;
+    for other in &fits[1..] {
+        spread = spread.max(other.map.row_space()?.sin_theta_max(&fits[0].map.row_space()?)?);
+        allowed = allowed.max(bound(other) + bound(&fits[0]));
+    }
+    let best = fits
+        .into_iter()
+        .min_by(|a, b| a.run.loss().total_cmp(&b.run.loss()))
+        .ok_or(gmm_core::GmmError::TooFew { what: "starts", min: 1, got: 0 })?;
+    let gradient_ok = best.run.certificate.as_ref().is_some_and(|c| c.holds_at(Lbfgs::default().grad_rtol));
+    let bounded = floor.is_none_or(|floor| bound(&best) <= BOUND_FRACTION * floor);
+    let mut note = match floor {
+        Some(_) => format!("distance bound sin {}", gmm_core::Sig3(bound(&best))),
+        None => String::new(),
+    };
+    if floor.is_some() && spread > allowed {
+        note = format!(
+            "{note}; the {STARTS} starts ended in different minima (sin {} apart), the lower loss kept",
+            gmm_core::Sig3(spread)
+        );
+    }
+    Ok(Certified { map: best.map.into_components(), certified: gradient_ok && bounded, spread, note })
 }
 
 /// The noise floor at a sample of pairs: the `sin theta_max` to `F` of CCA on the same pairs,

@@ -115,8 +115,8 @@ fn floor_ratio(family: Family, ctx: &Ctx, offset: f64, delta: f64) -> Result<Cas
     )?;
     let floor = anchor.floor;
     let centering = if offset > 0.0 { Centering::None } else { Centering::SampleMean };
-    let (a, converged) = certified_infonce(&pairs, r, centering, ctx.seed, Some(floor))?;
-    let sin = sin_to(&a, &f)?;
+    let fit = certified_infonce(&pairs, &InfoNce::new(r).centering(centering), ctx.seed, Some(floor))?;
+    let sin = sin_to(&fit.map, &f)?;
     let ratio = sin / floor;
     // C7 is about the population minimiser: computed numerically at outer Monte Carlo sizes N, its
     // distance to F must fall like N^{-1/2} (docs/theory.md 5.3).
@@ -129,12 +129,13 @@ fn floor_ratio(family: Family, ctx: &Ctx, offset: f64, delta: f64) -> Result<Cas
         ratio,
         FLOOR_FACTOR,
         format!(
-            "k {}, d {}, n {}: InfoNCE sin {} / CCA floor {} = {ratio:.2}; {} {wrong:.3}{}",
+            "k {}, d {}, n {}: InfoNCE sin {} / CCA floor {} = {ratio:.2} ({}); {} {wrong:.3}{}",
             r + 1,
             g.dim(),
             pairs.x.nrows(),
             Sig3(sin),
             Sig3(floor),
+            fit.note,
             if family == Family::Trap { "population PCA sin" } else { "mean span sin" },
             population.map_or(String::new(), |(slope, sins, _)| {
                 let sins: Vec<String> = sins.iter().map(|v| Sig3(*v).to_string()).collect();
@@ -145,7 +146,7 @@ fn floor_ratio(family: Family, ctx: &Ctx, offset: f64, delta: f64) -> Result<Cas
             })
         ),
     )
-    .certified(converged && population.is_none_or(|p| p.2))
+    .certified(fit.certified && population.is_none_or(|p| p.2))
     .and(population.is_none_or(|p| in_band(p.0)))
     .nearest_wrong(wrong / floor);
     // The trap must trap: population PCA misses F (sin > 0.9), or the case proves nothing.

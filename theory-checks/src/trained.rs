@@ -8,8 +8,8 @@ use gmm_core::linalg::RANK_RTOL;
 use gmm_core::{ClipGenerator, Gmm, LinearMap, Side, Subspace, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
-    Centering, Clip, FixedPairs, FnCost, Lbfgs, PairSource, PopulationInfoNceLoss, Preconditioner, WhitenedSimSiam,
-    Whitening, whitened_eigenvalues, whitened_optimum,
+    Centering, Clip, FixedPairs, FnCost, InfoNce, Lbfgs, PairSource, PopulationInfoNceLoss, Preconditioner,
+    WhitenedSimSiam, Whitening, whitened_eigenvalues, whitened_optimum,
 };
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -124,20 +124,24 @@ fn c8_at(ctx: &Ctx, delta: f64) -> Result<Case> {
         Some(wrong),
     )?;
     let floor = anchor.floor;
-    let (a, converged) = certified_infonce(&pairs, r, Centering::SampleMean, ctx.seed, Some(floor))?;
+    // The batch cycles through 64, 256 and 1024 pairs (the objective's in-batch negatives).
+    let batch = C8_BATCHES[ctx.index % C8_BATCHES.len()];
+    let fit = certified_infonce(&pairs, &InfoNce::new(r).batch(batch), ctx.seed, Some(floor))?;
+    let (a, converged) = (&fit.map, fit.certified);
     let (null_all, ok_all) = null_weight(&g, &pairs, r, ctx.seed)?;
     let (null_extra, ok_extra) = null_weight(&g, &pairs, r - f.dim(), ctx.seed)?;
-    let sin = containment(&a, &f)?;
-    let w = weight(&g, &a)?;
-    let extra = g.share_outside_fisher(&a)? * w;
+    let sin = containment(a, &f)?;
+    let w = weight(&g, a)?;
+    let extra = g.share_outside_fisher(a)? * w;
     let ratio = sin / floor;
     let case = Case::at_most(
         ratio,
         FLOOR_FACTOR,
         format!(
-            "r {r}, d {}, n {}: containment sin {sin} / floor {floor} = {ratio:.2}; weight {:.1}x the noise floor; extra directions {:.2}x the 2-row floor",
+            "r {r}, d {}, n {}, batch {batch}: containment sin {sin} / floor {floor} = {ratio:.2} ({}); weight {:.1}x the noise floor; extra directions {:.2}x the 2-row floor",
             g.dim(),
             pairs.x.nrows(),
+            fit.note,
             w / null_all,
             extra / null_extra,
             sin = Sig3(sin),
@@ -149,6 +153,9 @@ fn c8_at(ctx: &Ctx, delta: f64) -> Result<Case> {
     .nearest_wrong(wrong / floor);
     Ok(anchor.apply(case))
 }
+
+/// The batch sizes C8's cases cycle through.
+pub const C8_BATCHES: [usize; 3] = [64, 256, 1024];
 
 /// The mixture of C8's case `ctx` and its number of rows `r = k + 1`.
 fn c8_mixture(ctx: &Ctx) -> Result<(gmm_core::Gmm, usize)> {
@@ -165,15 +172,15 @@ pub fn no_signal(ctx: &Ctx) -> Result<Case> {
     let pairs = g.sample_pairs(PAIRS, 0.0, &mut seeded(ctx.seed ^ 2))?;
     // No floor of an angle: the statistic is a weight, and at delta = 0 the minimiser's direction
     // is not determined (its curvature across the rotations is near 0), so no angle bound.
-    let (a, converged) = certified_infonce(&pairs, r, Centering::SampleMean, ctx.seed, None)?;
+    let fit = certified_infonce(&pairs, &InfoNce::new(r), ctx.seed, None)?;
     let (null_all, ok) = null_weight(&g, &pairs, r, ctx.seed)?;
-    let ratio = weight(&g, &a)? / null_all;
+    let ratio = weight(&g, &fit.map)? / null_all;
     Ok(Case::at_least(
         ratio,
         NOISE_FACTOR,
         format!("delta = 0, r {r}, d {}: weight {ratio:.2}x the noise floor", g.dim()),
     )
-    .certified(converged && ok))
+    .certified(fit.certified && ok))
 }
 
 /// The couplings C9's cases cycle through, down to 0.2.
@@ -222,8 +229,9 @@ fn ari_case(ctx: &Ctx, delta: f64, inject: bool) -> Result<Case> {
     let wrong = g.mean_span()?.sin_theta_max(&f)?;
     let (pairs, anchor) = ari_pairs(&g, delta, ctx.seed)?;
     let floor = anchor.floor;
-    let (a, converged) = certified_infonce(&pairs, 2, Centering::SampleMean, ctx.seed, Some(floor))?;
-    let sin = sin_to(&a, &f)?;
+    let fit = certified_infonce(&pairs, &InfoNce::new(2), ctx.seed, Some(floor))?;
+    let (a, converged) = (&fit.map, fit.certified);
+    let sin = sin_to(a, &f)?;
     let test = g.sample(10_000, &mut seeded(ctx.seed ^ 9));
     let lda = Lda::new().fit((&pairs.x, &pairs.z))?;
     let clusters = |m: &DMatrix<f64>| -> Result<Vec<usize>> {
@@ -231,7 +239,7 @@ fn ari_case(ctx: &Ctx, delta: f64, inject: bool) -> Result<Case> {
         let white = Preconditioner::fit(&z, Centering::SampleMean, Whitening::SampleCovariance)?.apply(&z)?;
         Ok(KMeans::new(3).seed(ctx.seed).fit(&white)?.labels)
     };
-    let mut ssl = clusters(&a)?;
+    let mut ssl = clusters(a)?;
     if inject {
         let mut rng = seeded(ctx.seed ^ 0x1a7e);
         for label in &mut ssl {
@@ -244,10 +252,11 @@ fn ari_case(ctx: &Ctx, delta: f64, inject: bool) -> Result<Case> {
     let ari_lda = adjusted_rand_index(&test.z, &clusters(lda.map.components())?)?;
     let (ratio, gap) = (sin / floor, ari_ssl - ari_lda);
     let note = format!(
-        "delta {delta}, n {}: sin {} / floor {} = {ratio:.2}; ARI {ari_ssl:.3} vs LDA {ari_lda:.3}{}",
+        "delta {delta}, n {}: sin {} / floor {} = {ratio:.2} ({}); ARI {ari_ssl:.3} vs LDA {ari_lda:.3}{}",
         pairs.x.nrows(),
         Sig3(sin),
         Sig3(floor),
+        fit.note,
         if inject { format!(" ({C9_INJECTED} of InfoNCE's labels randomised)") } else { String::new() }
     );
     // The control's per-case condition is the equivalence's: the gap within the margin.
@@ -526,18 +535,21 @@ fn uncentred(ctx: &Ctx, offset: f64, delta: f64) -> Result<Case> {
     )?;
     let floor = anchor.floor;
     let span = Subspace::from_columns(&g.solve_covariance(&g.means().transpose())?, RANK_RTOL)?;
-    let (raw, raw_ok) = certified_infonce(&pairs, k - 1, Centering::None, ctx.seed, Some(floor))?;
-    let (centred, centred_ok) = certified_infonce(&pairs, k - 1, Centering::SampleMean, ctx.seed, Some(floor))?;
-    let inside = containment(&raw, &span)? / floor;
-    let off = sin_to(&raw, &f)? / floor;
-    let restored = sin_to(&centred, &f)? / floor;
+    let raw_fit = certified_infonce(&pairs, &InfoNce::new(k - 1).centering(Centering::None), ctx.seed, Some(floor))?;
+    let centred_fit = certified_infonce(&pairs, &InfoNce::new(k - 1), ctx.seed, Some(floor))?;
+    let (raw, raw_ok, centred, centred_ok) = (&raw_fit.map, raw_fit.certified, &centred_fit.map, centred_fit.certified);
+    let inside = containment(raw, &span)? / floor;
+    let off = sin_to(raw, &f)? / floor;
+    let restored = sin_to(centred, &f)? / floor;
     let case = Case::at_most(
         inside.max(restored),
         FLOOR_FACTOR,
         format!(
-            "k {k}, d {}, offset {offset}: raw map in span{{Sigma^-1 mu_i}} {inside:.2}, off F {off:.2}; centred map to F {restored:.2} (all over the CCA floor {})",
+            "k {k}, d {}, offset {offset}: raw map in span{{Sigma^-1 mu_i}} {inside:.2}, off F {off:.2}; centred map to F {restored:.2} (all over the CCA floor {}; raw: {}; centred: {})",
             g.dim(),
-            Sig3(floor)
+            Sig3(floor),
+            raw_fit.note,
+            centred_fit.note
         ),
     )
     .and(off > FLOOR_FACTOR)
