@@ -231,13 +231,17 @@ impl InfoNce {
         if let (true, Some(certificate)) = (self.bound_distance, out.run.certificate.as_mut()) {
             let mut cost = Ridged { sample: FixedSample::new(&mut loss, &xt, &xpt, batch)?, lambda };
             let w = pre.map_back(&DMatrix::identity(d, d))?.into_components();
-            let scale_free = matches!(self.score, Score::Cosine) && lambda == 0.0;
+            let a = &out.params[0];
+            let mut symmetries: Vec<Vec<DMatrix<f64>>> = row_rotations(a).into_iter().map(|t| vec![t]).collect();
+            if matches!(self.score, Score::Cosine) && lambda == 0.0 {
+                symmetries.push(vec![a.clone()]);
+            }
             certificate.bound = Some(distance_bound(
                 &mut cost,
-                &out.params[0],
+                &out.params,
+                &symmetries,
                 certificate.grad_norm,
-                (map.components(), &w),
-                scale_free,
+                &[(map.components(), &w)],
             )?);
         }
         Ok(InfoNceFit { map, run: out.run, preconditioner: pre })
@@ -292,32 +296,62 @@ impl Cost for Ridged<'_> {
     }
 }
 
-/// The distance bound of a fixed-sample fit at `a` (the map in the minimisation's coordinates,
-/// gradient norm `grad_norm` there) whose map in the original coordinates is `original`, with
-/// `w` the change of coordinates (`original = a w`): the curvature across the directions the
-/// rotations of the rows (and, for a scale-free score, the scale) leave free.
+/// The distance bound of a fixed-sample fit at `params` (the blocks in the minimisation's
+/// coordinates, gradient norm `grad_norm` there), given the tangents of the cost's symmetries
+/// there, and for each block its map in the original coordinates with the change of coordinates
+/// `w` (`original = block w`): the curvature across the free directions, `||g|| / lambda_min`,
+/// and the largest of the blocks' `sin theta_max` bounds (Wedin, the distance carried by each
+/// block's `||w||_2`).
 fn distance_bound(
     cost: &mut dyn Cost,
-    a: &DMatrix<f64>,
+    params: &[DMatrix<f64>],
+    symmetries: &[Vec<DMatrix<f64>>],
     grad_norm: f64,
-    (original, w): (&DMatrix<f64>, &DMatrix<f64>),
-    scale_free: bool,
+    blocks: &[(&DMatrix<f64>, &DMatrix<f64>)],
 ) -> Result<DistanceBound> {
-    let mut symmetries: Vec<Vec<DMatrix<f64>>> = row_rotations(a).into_iter().map(|t| vec![t]).collect();
-    if scale_free {
-        symmetries.push(vec![a.clone()]);
-    }
-    let curvature = smallest_curvature(cost, std::slice::from_ref(a), &symmetries)?.smallest;
+    let curvature = smallest_curvature(cost, params, symmetries)?.smallest;
     let distance = (curvature > 0.0).then(|| grad_norm / curvature);
     let sin_theta = match distance {
         Some(delta) => {
-            let carried = delta * gmm_core::linalg::singular_values(w)?.first().copied().unwrap_or(0.0);
-            let sigma_r = gmm_core::linalg::singular_values(original)?.last().copied().unwrap_or(0.0);
-            Some(if carried < sigma_r { (carried / (sigma_r - carried)).min(1.0) } else { 1.0 })
+            let mut worst: f64 = 0.0;
+            for (original, w) in blocks {
+                let carried = delta * gmm_core::linalg::singular_values(w)?.first().copied().unwrap_or(0.0);
+                let sigma_r = gmm_core::linalg::singular_values(original)?.last().copied().unwrap_or(0.0);
+                worst = worst.max(if carried < sigma_r { (carried / (sigma_r - carried)).min(1.0) } else { 1.0 });
+            }
+            Some(worst)
         }
         None => None,
     };
     Ok(DistanceBound { curvature, distance, sin_theta })
+}
+
+/// The tangents of CLIP's symmetries at `(a, b)`: its scores `x^T A^T B y` are unchanged by
+/// `(A, B) -> (Q A, Q^{-T} B)` for every invertible `Q` (tangents `(E A, -E^T B)` for the `r^2`
+/// elementary `E`); with the cosine score only the joint rotations `(S A, S B)` and the scale of
+/// each map remain.
+fn clip_symmetries(a: &DMatrix<f64>, b: &DMatrix<f64>, score: Score) -> Vec<Vec<DMatrix<f64>>> {
+    let r = a.nrows();
+    match score {
+        Score::Dot => {
+            let mut out = Vec::new();
+            for i in 0..r {
+                for j in 0..r {
+                    let mut e = DMatrix::zeros(r, r);
+                    e[(i, j)] = 1.0;
+                    out.push(vec![&e * a, -(e.transpose() * b)]);
+                }
+            }
+            out
+        }
+        Score::Cosine => {
+            let mut out: Vec<Vec<DMatrix<f64>>> =
+                row_rotations(a).into_iter().zip(row_rotations(b)).map(|(ta, tb)| vec![ta, tb]).collect();
+            out.push(vec![a.clone(), DMatrix::zeros(b.nrows(), b.ncols())]);
+            out.push(vec![DMatrix::zeros(a.nrows(), a.ncols()), b.clone()]);
+            out
+        }
+    }
 }
 
 /// CLIP fitted to the certificate on a fixed sample of paired modalities `(x, y)`
@@ -348,6 +382,8 @@ pub struct Clip {
     solver: Lbfgs,
     init_scale: f64,
     seed: u64,
+    #[cfg_attr(feature = "serde", serde(default))]
+    bound_distance: bool,
 }
 
 impl Clip {
@@ -361,12 +397,22 @@ impl Clip {
             solver: Lbfgs::default(),
             init_scale: INIT_SCALE,
             seed: 0,
+            bound_distance: false,
         }
     }
 
     /// Temperature `tau > 0`.
     pub fn tau(mut self, tau: f64) -> Self {
         self.tau = tau;
+        self
+    }
+
+    /// Also bound the distance to the local minimiser, as [`InfoNce::bound_distance`]: the
+    /// free directions are those CLIP's symmetries leave (`(A, B) -> (Q A, Q^{-T} B)` for the
+    /// dot score, joint rotations and each map's scale for the cosine score), and the bound on
+    /// `sin theta_max` is the larger of the two maps'.
+    pub fn bound_distance(mut self, on: bool) -> Self {
+        self.bound_distance = on;
         self
     }
 
@@ -459,8 +505,23 @@ impl Clip {
             small_random_init(r, x.ncols(), self.init_scale, self.seed),
             small_random_init(r, y.ncols(), self.init_scale, self.seed ^ 0x636c_6970),
         ];
-        let out = minimize_fixed(&mut loss, (&xt, &yt), self.batch.min(n), 0.0, init, &self.solver, observer)?;
-        Ok(ClipFit { map_x: px.map_back(&out.params[0])?, map_y: py.map_back(&out.params[1])?, run: out.run })
+        let batch = self.batch.min(n);
+        let mut out = minimize_fixed(&mut loss, (&xt, &yt), batch, 0.0, init, &self.solver, observer)?;
+        let (map_x, map_y) = (px.map_back(&out.params[0])?, py.map_back(&out.params[1])?);
+        if let (true, Some(certificate)) = (self.bound_distance, out.run.certificate.as_mut()) {
+            let mut cost = FixedSample::new(&mut loss, &xt, &yt, batch)?;
+            let wx = px.map_back(&DMatrix::identity(x.ncols(), x.ncols()))?.into_components();
+            let wy = py.map_back(&DMatrix::identity(y.ncols(), y.ncols()))?.into_components();
+            let symmetries = clip_symmetries(&out.params[0], &out.params[1], self.score);
+            certificate.bound = Some(distance_bound(
+                &mut cost,
+                &out.params,
+                &symmetries,
+                certificate.grad_norm,
+                &[(map_x.components(), &wx), (map_y.components(), &wy)],
+            )?);
+        }
+        Ok(ClipFit { map_x, map_y, run: out.run })
     }
 }
 

@@ -237,3 +237,52 @@ fn a_certified_infonce_fit_is_within_its_distance_bound_of_an_independent_minimi
         eprintln!("seed {seed}: sin {sin:.2e} <= bound {claimed:.2e} (curvature {:.3e})", bound.curvature);
     }
 }
+
+#[test]
+fn clip_distance_bound_frees_exactly_its_symmetries() {
+    // CLIP's dot-score loss depends on (A, B) through A^T B, so (Q A, Q^{-T} B) is the same
+    // point for every invertible Q: the Hessian at a minimiser has exactly r^2 zero eigenvalues,
+    // and the distance bound's curvature must be the next one (with only the joint rotations
+    // treated as symmetries it would be about 0 and bound nothing). Dense Hessian by central
+    // differences of the exact gradient in the fit's preconditioned coordinates.
+    use ssl_losses::{Centering, ClipLoss, Cost, FixedSample, Lbfgs, Preconditioner, Score, Whitening};
+    let clip = ClipGenerator::new(3, 2, 6, 5).generate(&mut seeded(1)).unwrap();
+    let pairs = clip.sample_pairs(3000, &mut seeded(2)).unwrap();
+    let solver = Lbfgs { grad_rtol: 1e-9, ..Default::default() };
+    let fit = Clip::new(2).solver(solver).bound_distance(true).fit((&pairs.x, &pairs.y)).unwrap();
+    let cert = fit.run.certificate.unwrap();
+    let bound = cert.bound.unwrap();
+    // Aimed at 1e-9, it may stall in rounding just above; the library's 1e-5 must hold.
+    assert!(cert.holds_at(1e-5) && bound.sin_theta.is_some_and(|s| s < 1e-4), "{cert:?}");
+    let px = Preconditioner::fit(&pairs.x, Centering::SampleMean, Whitening::SampleCovariance).unwrap();
+    let py = Preconditioner::fit(&pairs.y, Centering::SampleMean, Whitening::SampleCovariance).unwrap();
+    let (xt, yt) = (px.apply(&pairs.x).unwrap(), py.apply(&pairs.y).unwrap());
+    let back = |p: &Preconditioner, d: usize| p.map_back(&DMatrix::identity(d, d)).unwrap().into_components();
+    let a = fit.map_x.components() * back(&px, 6).try_inverse().unwrap();
+    let b = fit.map_y.components() * back(&py, 5).try_inverse().unwrap();
+    let mut loss = ClipLoss::new(1.0, Score::Dot).unwrap();
+    let mut cost = FixedSample::new(&mut loss, &xt, &yt, 256).unwrap();
+    let flat = |a: &DMatrix<f64>, b: &DMatrix<f64>| DVector::from_iterator(22, a.iter().chain(b.iter()).copied());
+    let mut gradient = |v: &DVector<f64>| {
+        let (pa, pb) = (
+            DMatrix::from_column_slice(2, 6, &v.as_slice()[..12]),
+            DMatrix::from_column_slice(2, 5, &v.as_slice()[12..]),
+        );
+        let mut g = vec![DMatrix::zeros(2, 6), DMatrix::zeros(2, 5)];
+        cost.cost_grad(&[pa, pb], &mut g).unwrap();
+        flat(&g[0], &g[1])
+    };
+    let at = flat(&a, &b);
+    let h = 1e-5;
+    let mut dense = DMatrix::zeros(22, 22);
+    for j in 0..22 {
+        let mut e = DVector::zeros(22);
+        e[j] = h;
+        let column = (gradient(&(&at + &e)) - gradient(&(&at - &e))) / (2.0 * h);
+        dense.set_column(j, &column);
+    }
+    let mut values: Vec<f64> = ((&dense + dense.transpose()) * 0.5).symmetric_eigenvalues().iter().copied().collect();
+    values.sort_by(f64::total_cmp);
+    assert!(values[..4].iter().all(|v| v.abs() < 1e-6) && values[4] > 1e-3, "{values:?}");
+    assert!((bound.curvature - values[4]).abs() < 1e-4 * values[4], "{} against {}", bound.curvature, values[4]);
+}

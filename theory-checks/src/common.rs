@@ -126,8 +126,7 @@ pub fn certified_infonce(pairs: &Pairs, estimator: &InfoNce, seed: u64, floor: O
     let mut fits = Vec::new();
     for start in 0..STARTS {
         let start_seed = seed.wrapping_add(start.wrapping_mul(0x5eed_57a7));
-        let fit =
-            estimator.clone().seed(start_seed).solver(solver.clone()).bound_distance(floor.is_some()).fit(pairs)?;
+        let fit = estimator.clone().seed(start_seed).solver(solver).bound_distance(floor.is_some()).fit(pairs)?;
         fits.push(fit);
     }
     let bound = |fit: &ssl_losses::InfoNceFit| {
