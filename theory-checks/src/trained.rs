@@ -562,17 +562,22 @@ fn uncentred(ctx: &Ctx, offset: f64, delta: f64) -> Result<Case> {
 mod tests {
     use super::*;
     use crate::Budget;
+    use crate::spectral::{Family, floor_ratio};
 
     /// Without a shared component no ratio statistic is evidence: at `delta = 0` the CCA floor
-    /// is near 1, above every anchor's target, so C8's, C9's and C15's cases come out
-    /// unresolved (never passed) whatever their ratio (C9's pairs are checked through its
-    /// anchor at the cap, where a fit would take minutes). C4's and C7's: spectral.rs.
+    /// is near 1, above every anchor's target, so C4's, C7's, C8's, C9's and C15's cases come
+    /// out unresolved (never passed) whatever their ratio (C9's pairs are checked through its
+    /// anchor at the cap, where a fit would take minutes).
     #[test]
     fn no_ratio_case_resolves_without_signal() {
         for index in 0..3 {
             let ctx = Ctx { budget: Budget::Quick, seed: 40 + index as u64, index };
-            for (claim, case) in [("C8", c8_at(&ctx, 0.0).unwrap()), ("C15", uncentred(&ctx, C15_OFFSET, 0.0).unwrap())]
-            {
+            for (claim, case) in [
+                ("C4", floor_ratio(Family::Trap, &ctx, 0.0, 0.0).unwrap()),
+                ("C7", floor_ratio(Family::General, &ctx, 0.0, 0.0).unwrap()),
+                ("C8", c8_at(&ctx, 0.0).unwrap()),
+                ("C15", uncentred(&ctx, C15_OFFSET, 0.0).unwrap()),
+            ] {
                 assert!(!case.resolved && !case.passed, "{claim} at delta 0: {}", case.note);
             }
             let (pairs, anchor) = ari_pairs(&ari_mixture(ctx.seed).unwrap(), 0.0, ctx.seed).unwrap();
