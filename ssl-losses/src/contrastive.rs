@@ -16,9 +16,7 @@ use crate::error::Result;
 
 use gmm_core::linalg::{Op, gemm};
 
-use crate::kernels::{
-    col_softmax_xent_add, normalize_rows, normalize_rows_backward, row_softmax_xent, softmax_xent_in_place,
-};
+use crate::kernels::{normalize_rows, normalize_rows_backward, row_softmax_xent, softmax_xent_in_place};
 use crate::objective::{
     Batch, CONTRASTIVE_DIVERGENCE_FACTOR, Objective, check_blocks, check_cosine_rank, ensure_shape, finite_loss,
     project_into,
@@ -91,6 +89,9 @@ struct Core<T: Real> {
     blocks: Vec<AnchorBlock<T>>,
     u_cat: DMatrix<T>,
     du: DMatrix<T>,
+    /// The symmetric form's row-direction gradients, kept while the column direction runs.
+    swapped1: DMatrix<T>,
+    swapped2: DMatrix<T>,
 }
 
 /// Anchors per tile of the fused one-directional kernel: a tile's scores against all `n`
@@ -187,6 +188,8 @@ impl<T: Real> Core<T> {
             blocks: Vec::new(),
             u_cat: DMatrix::zeros(0, 0),
             du: DMatrix::zeros(0, 0),
+            swapped1: DMatrix::zeros(0, 0),
+            swapped2: DMatrix::zeros(0, 0),
         })
     }
 
@@ -249,18 +252,25 @@ impl<T: Real> Core<T> {
         let loss = match self.form {
             Form::OneWay => self.one_way_blocked(n, r)?,
             Form::Symmetric => {
-                ensure_shape(&mut self.s, n, n);
-                ensure_shape(&mut self.g, n, n);
-                gemm(inv_tau, &self.u1, Op::N, &self.u2, Op::T, zero, &mut self.s)?;
-                self.targets.clear();
-                self.targets.extend(0..n);
-                let (s, g, t) = (&self.s, &mut self.g, &self.targets);
-                let w = from_f64::<T>(0.5 / n as f64);
-                let rows = row_softmax_xent(s, t, w, g, &mut self.scratch1, &mut self.scratch2);
-                let loss = (rows + col_softmax_xent_add(s, t, w, g, &mut self.scratch1)) * w;
-                gemm(inv_tau, &self.g, Op::N, &self.u2, Op::N, zero, &mut self.dz1)?;
-                gemm(inv_tau, &self.g, Op::T, &self.u1, Op::N, zero, &mut self.dz2)?;
-                loss
+                // The column cross-entropies of S are the row cross-entropies of S^T = U2 U1^T /
+                // tau: the same fused, parallel one-directional kernel with the sides swapped.
+                let rows = self.one_way_blocked(n, r)?;
+                ensure_shape(&mut self.swapped1, n, r);
+                ensure_shape(&mut self.swapped2, n, r);
+                self.swapped1.copy_from(&self.dz1);
+                self.swapped2.copy_from(&self.dz2);
+                std::mem::swap(&mut self.u1, &mut self.u2);
+                let cols = self.one_way_blocked(n, r);
+                std::mem::swap(&mut self.u1, &mut self.u2);
+                let cols = cols?;
+                // Now dz1 is dL_cols/dU2 and dz2 is dL_cols/dU1.
+                let half = from_f64::<T>(0.5);
+                std::mem::swap(&mut self.dz1, &mut self.dz2);
+                self.dz1 += &self.swapped1;
+                self.dz2 += &self.swapped2;
+                self.dz1 *= half;
+                self.dz2 *= half;
+                (rows + cols) * half
             }
             Form::SimClr => {
                 // U = [U1; U2] (2n x r), S = U U^T / tau with the diagonal masked.

@@ -143,27 +143,6 @@ pub fn row_softmax_xent<T: Real>(
     loss
 }
 
-/// Column-wise softmax cross-entropy with targets `target[j]` (row index of column `j`'s
-/// positive). **Adds** `weight * (softmax_cols(S) - onehot(target))` into `out` and returns
-/// `sum_j [logsumexp_i S_ij - S_{target[j], j}]`. `probs` is scratch of length `n` (rows).
-pub fn col_softmax_xent_add<T: Real>(
-    s: &DMatrix<T>,
-    target: &[usize],
-    weight: T,
-    out: &mut DMatrix<T>,
-    probs: &mut [T],
-) -> T {
-    let mut loss = T::zero();
-    for (j, &t) in target.iter().enumerate() {
-        probs.copy_from_slice(s.column(j).as_slice());
-        loss += softmax_xent_in_place(probs, t, weight);
-        for (o, &p) in out.column_mut(j).iter_mut().zip(probs.iter()) {
-            *o += p;
-        }
-    }
-    loss
-}
-
 /// Normalises each row of `z` into `out` (`out_i = z_i / ||z_i||`) and stores the norms,
 /// clamped below at `1e-12` so that a zero row gives a zero output, not NaN.
 pub fn normalize_rows<T: Real>(z: &DMatrix<T>, out: &mut DMatrix<T>, norms: &mut [T]) {
@@ -259,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn row_and_column_softmax_agree_with_direct_formulas() {
+    fn row_softmax_agrees_with_direct_formulas() {
         let s = DMatrix::from_row_slice(2, 3, &[1.0, 2.0, 0.5, -1.0, 0.0, 3.0]);
         let mut out = DMatrix::zeros(2, 3);
         let (mut a, mut b) = (vec![0.0; 2], vec![0.0; 2]);
@@ -269,10 +248,5 @@ mod tests {
         assert!((loss - (lse0 - 1.0 + lse1 - 3.0)).abs() < 1e-14);
         assert!((out[(0, 1)] - (2.0 - lse0).exp()).abs() < 1e-15);
         assert!((out[(1, 2)] - ((3.0 - lse1).exp() - 1.0)).abs() < 1e-15);
-        let st = s.transpose();
-        let mut out2 = DMatrix::zeros(3, 2);
-        let loss2 = col_softmax_xent_add(&st, &[0, 2], 1.0, &mut out2, &mut [0.0; 3]);
-        assert!((loss - loss2).abs() < 1e-14);
-        assert!((out2.transpose() - out).amax() < 1e-15);
     }
 }
