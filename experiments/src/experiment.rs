@@ -100,6 +100,10 @@ impl Job<'_> {
             n: 0,
             converged: None,
             relative_grad: None,
+            grad_norm: None,
+            curvature: None,
+            distance_bound: None,
+            loss: None,
             sin_to_optimum: None,
             within_class_share: None,
         }

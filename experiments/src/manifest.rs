@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ExperimentError, Result};
 use crate::experiment::Job;
 use crate::io::write_atomic;
-use crate::row::{Method, Row, sort_rows};
+use crate::row::{Method, Row, Solver, sort_rows};
 use crate::run::{Shard, Suite};
 use crate::sweeps::Sweeps;
 
@@ -72,7 +72,13 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
         ExperimentError::Data(format!("{}: not the output of `reproduce` (no readable {MANIFEST}: {e})", dir.display()))
     })?;
     let m: Manifest =
-        serde_json::from_str(&text).map_err(|e| ExperimentError::Data(format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| {
+            let retired = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| {
+                v.get("sweeps")?.as_object()?.keys().find_map(|key| crate::sweeps::retired(key))
+            });
+            let why = retired.map_or_else(|| e.to_string(), |r| format!("written by an earlier version: {r}"));
+            ExperimentError::Data(format!("{}: {why}", path.display()))
+        })?;
     // The sweeps decide the jobs the merge enumerates: the same checks (and budgets) as a run's.
     m.sweeps.validate().map_err(|e| ExperimentError::Data(format!("{}: its sweeps: {e}", path.display())))?;
     Ok(m)
@@ -111,8 +117,8 @@ fn row_problem(suite: &Suite<'_>, r: &Row, setting: f64) -> Option<String> {
     if r.method.trained() && r.converged.is_none() {
         return Some("the column converged is empty for a trained map".into());
     }
-    if r.method == Method::InfoNce && r.relative_grad.is_none() {
-        return Some("the column relative_grad is empty for InfoNCE".into());
+    if r.solver == Solver::Lbfgs && (r.relative_grad.is_none() || r.grad_norm.is_none() || r.loss.is_none()) {
+        return Some("a column of the certificate (relative_grad, grad_norm, loss) is empty for an L-BFGS fit".into());
     }
     out_of_range(r)
 }
@@ -129,7 +135,11 @@ fn out_of_range(r: &Row) -> Option<String> {
         .or_else(|| unit(r.nmi, 0.0, "nmi"))
         .or_else(|| unit(r.accuracy, 0.0, "accuracy"))
         .or_else(|| unit(r.sin_to_optimum, 0.0, "sin_to_optimum"))
+        .or_else(|| unit(r.distance_bound, 0.0, "distance_bound"))
         .or_else(|| r.relative_grad.filter(|g| !(g.is_finite() && *g >= 0.0)).map(|g| format!("relative_grad = {g}")))
+        .or_else(|| r.grad_norm.filter(|g| !(g.is_finite() && *g >= 0.0)).map(|g| format!("grad_norm = {g}")))
+        .or_else(|| r.curvature.filter(|c| !c.is_finite()).map(|c| format!("curvature = {c}")))
+        .or_else(|| r.loss.filter(|l| !l.is_finite()).map(|l| format!("loss = {l}")))
         .or_else(|| r.within_class_share.filter(|v| !v.is_finite()).map(|v| format!("within_class_share = {v}")))
 }
 

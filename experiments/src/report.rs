@@ -95,8 +95,7 @@ impl Suite<'_> {
     pub fn write_report(&self, rows: &[Row], out: &Path, seconds: Option<f64>) -> Result<()> {
         let certified: Vec<&Row> = rows.iter().filter(|r| r.solver == Solver::Lbfgs).collect();
         let failed = certified.iter().filter(|r| r.converged == Some(false)).count();
-        let whitened: Vec<&Row> =
-            rows.iter().filter(|r| matches!(r.method, Method::SimSiamStream | Method::SimSiamEpochs)).collect();
+        let whitened: Vec<&Row> = rows.iter().filter(|r| r.method == Method::SimSiamEpochs).collect();
         let mut headline = String::from("| experiment | method | setting | value |\n|---|---|---|---|\n");
         let mut summary = serde_json::Map::new();
         let mut sections = String::new();
@@ -136,7 +135,6 @@ impl Suite<'_> {
                 ("run_time", &run_time),
                 ("certified", &(certified.len() - failed).to_string()),
                 ("fits", &certified.len().to_string()),
-                ("stream", Method::SimSiamStream.name()),
                 ("whitened_certified", &whitened.iter().filter(|r| r.converged == Some(true)).count().to_string()),
                 ("whitened_runs", &whitened.len().to_string()),
                 ("epochs", Method::SimSiamEpochs.name()),

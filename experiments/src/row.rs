@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 pub enum Method {
     /// InfoNCE (tau = 1, one-way, dot score) on a fixed sample, to its certificate.
     InfoNce,
-    /// Whitened SimSiam by its recipe on a stream of fresh pairs.
-    SimSiamStream,
+    /// InfoNCE restricted to CCA's subspace on the same pairs (E8: `M W_cca`, `M` free): the best
+    /// map there, the test of whether the full fit is a local minimum.
+    InfoNceInCca,
     /// Whitened SimSiam by its recipe over epochs of a fixed set of pairs.
     SimSiamEpochs,
     /// CCA on pairs (closed form, label-free).
@@ -32,7 +33,7 @@ impl Method {
     /// Every method.
     pub const ALL: [Method; 8] = [
         Method::InfoNce,
-        Method::SimSiamStream,
+        Method::InfoNceInCca,
         Method::SimSiamEpochs,
         Method::Cca,
         Method::Pca,
@@ -45,7 +46,7 @@ impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::InfoNce => "InfoNCE",
-            Method::SimSiamStream => "SimSiam-whitened, stream",
+            Method::InfoNceInCca => "InfoNCE in CCA's subspace",
             Method::SimSiamEpochs => "SimSiam-whitened, epochs",
             Method::Cca => "CCA",
             Method::Pca => "PCA",
@@ -105,8 +106,6 @@ impl PartialOrd for Method {
 pub enum Solver {
     /// L-BFGS on a fixed sample, to the relative-gradient certificate.
     Lbfgs,
-    /// Streaming training on fresh batches.
-    Stream,
     /// Epochs over a fixed set of pairs.
     Epochs,
     /// A closed form: exact.
@@ -188,8 +187,20 @@ pub struct Row {
     /// The certificate's verdict: `Some(false)` for a trained map without one (streams,
     /// epochs), `None` for closed forms, which are exact.
     pub converged: Option<bool>,
-    /// The certificate's relative gradient norm (InfoNCE).
+    /// The certificate's relative gradient norm (InfoNCE, CLIP).
     pub relative_grad: Option<f64>,
+    /// The certificate's absolute gradient norm `||g||_F` (InfoNCE, CLIP; in the coordinates
+    /// the loss was minimised in).
+    pub grad_norm: Option<f64>,
+    /// The smallest curvature of the loss across the directions its symmetries leave free, at
+    /// the fit (Lanczos on Hessian-vector products; docs/theory.md 5.3).
+    pub curvature: Option<f64>,
+    /// The bound `||g|| / curvature` carried to `sin theta_max` between the fit's row space and
+    /// the local minimiser's (1 when it bounds nothing).
+    pub distance_bound: Option<f64>,
+    /// The fixed-sample loss at the fit (InfoNCE, CLIP): with E8's `InfoNCE in CCA's subspace`
+    /// row, the test of whether the full fit is a local minimum.
+    pub loss: Option<f64>,
     /// The certificate of whitened SimSiam: `sin theta_max` to the optimum of the problem its
     /// recipe solves (population moments for a stream, the sample's for epochs).
     pub sin_to_optimum: Option<f64>,

@@ -165,7 +165,7 @@ mod tests {
             e3_dims: vec![6],
             e4_samples: vec![400],
             e5_ranks: vec![2],
-            e6_steps: vec![10],
+            e6_pairs: vec![200],
             e7_datasets: vec![crate::data::Dataset::Wine],
             e8_pairs_per_image: 1,
             e8_recipes: vec![crate::augment::Recipe::default()],
@@ -208,12 +208,12 @@ mod tests {
     #[test]
     fn the_suite_names_its_skips_and_counts_its_jobs_against_the_budget() {
         let suite = Suite::paper();
-        let s = Sweeps::from_json_over(r#"{"steps": 7, "e6_steps": [], "e8_pairs_per_image": 0}"#, &Sweeps::quick())
+        let s = Sweeps::from_json_over(r#"{"steps": 7, "e6_pairs": [], "e8_pairs_per_image": 0}"#, &Sweeps::quick())
             .unwrap();
         let skipped = suite.skipped(&s);
         assert_eq!(
             skipped,
-            vec![("E6", "e6_steps is empty".to_string()), ("E8", "e8_pairs_per_image is 0".to_string())]
+            vec![("E6", "e6_pairs is empty".to_string()), ("E8", "e8_pairs_per_image is 0".to_string())]
         );
         assert!(suite.skipped(&Sweeps::default()).is_empty());
         assert_eq!(suite.job_count(&s), Some(suite.jobs(&s).len() as u64));

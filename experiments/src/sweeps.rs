@@ -14,7 +14,7 @@ use crate::error::{ExperimentError, Result};
 pub struct Sweeps {
     /// Repetitions (seeds) of every setting.
     pub seeds: usize,
-    /// Training steps of the streaming runs (whitened SimSiam: 5x this; CLIP in E6: its sweep).
+    /// The streaming budget: whitened SimSiam's recipe runs 5x to 25x this many steps per start.
     pub steps: usize,
     /// Pairs per batch (streams) and per batch of the fixed partition (InfoNCE's in-batch
     /// negatives on a fixed sample).
@@ -35,8 +35,8 @@ pub struct Sweeps {
     pub e4_samples: Vec<usize>,
     /// E5: output dimensions r.
     pub e5_ranks: Vec<usize>,
-    /// E6: CLIP training steps.
-    pub e6_steps: Vec<usize>,
+    /// E6: pairs of CLIP's fixed sample (fitted to its certificate).
+    pub e6_pairs: Vec<usize>,
     /// E7: real data sets (`wine`, `digits`).
     pub e7_datasets: Vec<Dataset>,
     /// E8: augmented pairs per training image (0: no E8).
@@ -60,7 +60,7 @@ impl Default for Sweeps {
             e3_dims: vec![8, 16, 32, 64],
             e4_samples: vec![2_000, 8_000, 32_000, 128_000],
             e5_ranks: vec![1, 3, 5, 8],
-            e6_steps: vec![100, 300, 1000, 3000],
+            e6_pairs: vec![1_000, 4_000, 16_000, 64_000],
             e7_datasets: Dataset::ALL.to_vec(),
             e8_pairs_per_image: 4,
             e8_recipes: Recipe::SWEEP.to_vec(),
@@ -80,7 +80,7 @@ impl Sweeps {
             e3_dims: vec![8, 16, 32],
             e4_samples: vec![2_000, 8_000, 32_000],
             e5_ranks: vec![1, 3, 5],
-            e6_steps: vec![100, 300, 1000],
+            e6_pairs: vec![1_000, 4_000, 16_000],
             ..Self::default()
         }
     }
@@ -119,6 +119,9 @@ impl Sweeps {
         let mut merged = serde_json::to_value(base).map_err(|e| ExperimentError::Config(e.to_string()))?;
         if let (Some(fields), serde_json::Value::Object(given)) = (merged.as_object_mut(), value) {
             for (key, v) in given {
+                if let Some(why) = retired(&key) {
+                    return Err(ExperimentError::Config(why));
+                }
                 if !fields.contains_key(&key) {
                     return Err(ExperimentError::Config(format!(
                         "unknown field `{key}` (the fields are those of --print-config)"
@@ -151,8 +154,8 @@ impl Sweeps {
         if let Some(&r) = self.e5_ranks.iter().find(|&&r| r == 0 || r > self.d) {
             return config(format!("e5_ranks: r = {r} is out of range: expected between 1 and d = {}", self.d));
         }
-        if self.e4_samples.iter().any(|&n| n < 10) || self.e6_steps.contains(&0) {
-            return config("sweeps need e4_samples >= 10 and e6_steps >= 1".into());
+        if self.e4_samples.iter().any(|&n| n < 10) || self.e6_pairs.iter().any(|&n| n < 10) {
+            return config("sweeps need e4_samples >= 10 and e6_pairs >= 10".into());
         }
         if let Some(&c) = self.e1_conditions.iter().find(|c| !(c.is_finite() && **c >= 1.0)) {
             return config(format!("e1_conditions: {c} is out of range: a condition number is finite and >= 1"));
@@ -176,7 +179,7 @@ impl Sweeps {
             ("e3_dims", first_repeat(&self.e3_dims)),
             ("e4_samples", first_repeat(&self.e4_samples)),
             ("e5_ranks", first_repeat(&self.e5_ranks)),
-            ("e6_steps", first_repeat(&self.e6_steps)),
+            ("e6_pairs", first_repeat(&self.e6_pairs)),
             ("e7_datasets", first_repeat(&self.e7_datasets)),
             ("e8_recipes", first_repeat(&self.e8_recipes)),
         ];
@@ -192,12 +195,10 @@ impl Sweeps {
     /// once (the number of jobs is the suite's to check: [`crate::Suite::validate`]).
     fn check_budgets(&self) -> Result<()> {
         use gmm_core::budget::{MAX_STEPS, check_memory, check_work};
-        // Whitened SimSiam runs up to 25x `steps` per start (4 starts) and E6's CLIP its sweep.
-        let longest =
-            (self.steps as u64).saturating_mul(100).max(self.e6_steps.iter().copied().max().unwrap_or(0) as u64);
+        // Whitened SimSiam runs up to 25x `steps` per start (4 starts).
         check_work(
-            "the longest run's steps (100 x steps for whitened SimSiam's starts, or e6_steps)",
-            longest,
+            "the longest run's steps (100 x steps for whitened SimSiam's starts)",
+            (self.steps as u64).saturating_mul(100),
             MAX_STEPS,
         )?;
         let d = self.e3_dims.iter().copied().chain([self.d]).max().unwrap_or(self.d);
@@ -207,7 +208,7 @@ impl Sweeps {
         // about 8 arrays of n x d. E3 sweeps d at `samples`, E4 sweeps n at `d`, the others run
         // `samples` at `d`: the largest job is the larger of E3's and E4's largest.
         let e3 = self.e3_dims.iter().copied().max().unwrap_or(0);
-        let e4 = self.e4_samples.iter().copied().max().unwrap_or(0);
+        let e4 = self.e4_samples.iter().copied().chain(self.e6_pairs.iter().copied()).max().unwrap_or(0);
         let (n, width) = [(self.samples, self.d), (self.samples, e3), (e4, self.d)]
             .into_iter()
             .max_by_key(|&(n, d)| (n as u128) * (d as u128))
@@ -229,6 +230,14 @@ impl Sweeps {
     }
 }
 
+/// Why a field that sweeps no longer have is refused, for configurations written for an earlier
+/// version (`None` for a field that never existed).
+pub(crate) fn retired(field: &str) -> Option<String> {
+    (field == "e6_steps").then(|| {
+        "`e6_steps` is retired: E6 now fits CLIP to its certificate on a fixed sample of pairs and sweeps the sample size; replace it by `e6_pairs` (e.g. [1000, 4000, 16000])".into()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,7 +248,9 @@ mod tests {
         assert!(Sweeps::from_json(r#"{"e5_ranks": [100], "d": 4}"#).is_err());
         assert!(Sweeps::from_json(r#"{"e2_deltas": [0.2, 0.2]}"#).unwrap_err().to_string().contains("twice"));
         assert!(Sweeps::from_json(r#"{"nope": 1}"#).unwrap_err().to_string().contains("unknown field"));
-        let s = Sweeps::from_json_over(r#"{"steps": 7, "e6_steps": []}"#, &Sweeps::quick()).unwrap();
+        // A configuration written for the streaming E6 is refused with what replaced its field.
+        assert!(Sweeps::from_json(r#"{"e6_steps": [100]}"#).unwrap_err().to_string().contains("e6_pairs"));
+        let s = Sweeps::from_json_over(r#"{"steps": 7, "e6_pairs": []}"#, &Sweeps::quick()).unwrap();
         assert_eq!((s.steps, s.seeds), (7, Sweeps::quick().seeds));
         let err = Sweeps::from_json(r#"{"steps": 1000000000000}"#).unwrap_err();
         assert!(matches!(err, ExperimentError::Core(gmm_core::GmmError::OverBudget { .. })), "{err}");

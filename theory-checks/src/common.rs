@@ -99,50 +99,62 @@ pub const CHECK_RTOL: f64 = 1e-8;
 /// Random starts of every fit in a ratio case ([`certified_infonce`]).
 pub const STARTS: u64 = 2;
 
-/// A certified fit of a check: the map, whether it is certified, and what its starts found.
+/// A certified fit of a check: the fit, whether it is certified, and what its starts found.
 #[derive(Clone, Debug)]
-pub struct Certified {
-    /// The map's components (`r x d`, original coordinates): the start with the lowest loss.
-    pub map: DMatrix<f64>,
-    /// Its certificate holds (see [`certified_infonce`]).
+pub struct Certified<F> {
+    /// The start with the lowest loss.
+    pub fit: F,
+    /// Its certificate holds (see [`best_of_starts`]).
     pub certified: bool,
-    /// `sin theta_max` between the row spaces the starts ended in (0 with one start).
+    /// The largest `sin theta_max` between the row spaces the starts ended in (0 with one start).
     pub spread: f64,
     /// One line for the case's note: the distance bound, and whether the starts agree.
     pub note: String,
 }
 
-/// `estimator` (its hyper-parameters; its seed is replaced) fitted on `pairs` from [`STARTS`]
-/// random starts seeded from `seed` (docs/theory.md 5.3), each aiming at relative gradient
-/// [`CHECK_RTOL`]; nothing starts at a closed form's answer. The fit with the lowest loss is kept;
-/// it is certified when its gradient certificate holds at the library's tolerance and, with a
-/// `floor` (a ratio case), its distance bound on `sin theta_max` to the local minimiser is at
-/// most [`BOUND_FRACTION`] times the floor. Without one (a case judged by the map's weight, at
-/// `delta = 0`, where the minimiser's direction is not determined) the gradient certificate
-/// alone decides. The note says when the starts ended in different minima (their row spaces
-/// farther apart than their bounds allow).
-pub fn certified_infonce(pairs: &Pairs, estimator: &InfoNce, seed: u64, floor: Option<f64>) -> Result<Certified> {
-    let solver = Lbfgs { grad_rtol: CHECK_RTOL, ..Default::default() };
-    let mut fits = Vec::new();
-    for start in 0..STARTS {
-        let start_seed = seed.wrapping_add(start.wrapping_mul(0x5eed_57a7));
-        let fit = estimator.clone().seed(start_seed).solver(solver).bound_distance(floor.is_some()).fit(pairs)?;
-        fits.push(fit);
-    }
-    let bound = |fit: &ssl_losses::InfoNceFit| {
-        fit.run.certificate.as_ref().and_then(|c| c.bound.as_ref()).and_then(|b| b.sin_theta).unwrap_or(1.0)
+/// What the starts rule needs of one start's fit: its loss, its maps' row spaces and its run's
+/// certificate.
+pub struct Start<F> {
+    /// The fit itself, returned when its loss is the lowest.
+    pub fit: F,
+    /// Its final loss.
+    pub loss: f64,
+    /// The row space of each of its maps (one for InfoNCE, one per modality for CLIP).
+    pub row_spaces: Vec<Subspace>,
+    /// Its certificate, with a distance bound when one was asked for.
+    pub certificate: Option<ssl_losses::Certificate>,
+}
+
+/// The rule every fit of a ratio case follows (docs/theory.md 5.3): [`STARTS`] random starts
+/// (`fit_start(i)` for `i = 0..STARTS`, each aiming at relative gradient [`CHECK_RTOL`]; nothing
+/// starts at a closed form's answer); the start with the lowest loss is kept. It is certified when
+/// its gradient certificate holds at the library's tolerance and, with a `floor` (a ratio case),
+/// its distance bound on `sin theta_max` to the local minimiser is at most [`BOUND_FRACTION`]
+/// times the floor. Without one (a case judged by the map's weight, at `delta = 0`, where the
+/// minimiser's direction is not determined) the gradient certificate alone decides. The note
+/// says when the starts ended in different minima (row spaces farther apart than their bounds
+/// allow).
+pub fn best_of_starts<F>(
+    floor: Option<f64>,
+    mut fit_start: impl FnMut(u64) -> Result<Start<F>>,
+) -> Result<Certified<F>> {
+    let starts = (0..STARTS).map(&mut fit_start).collect::<Result<Vec<_>>>()?;
+    let bound = |start: &Start<F>| {
+        start.certificate.as_ref().and_then(|c| c.bound.as_ref()).and_then(|b| b.sin_theta).unwrap_or(1.0)
     };
-    let mut spread: f64 = 0.0;
-    let mut allowed: f64 = 0.0;
-    for other in &fits[1..] {
-        spread = spread.max(other.map.row_space()?.sin_theta_max(&fits[0].map.row_space()?)?);
-        allowed = allowed.max(bound(other) + bound(&fits[0]));
+    let (mut spread, mut allowed) = (0f64, 0f64);
+    for other in &starts[1..] {
+        for (a, b) in other.row_spaces.iter().zip(&starts[0].row_spaces) {
+            spread = spread.max(a.sin_theta_max(b)?);
+        }
+        allowed = allowed.max(bound(other) + bound(&starts[0]));
     }
-    let best = fits
-        .into_iter()
-        .min_by(|a, b| a.run.loss().total_cmp(&b.run.loss()))
-        .ok_or(gmm_core::GmmError::TooFew { what: "starts", min: 1, got: 0 })?;
-    let gradient_ok = best.run.certificate.as_ref().is_some_and(|c| c.holds_at(Lbfgs::default().grad_rtol));
+    let best = starts.into_iter().min_by(|a, b| a.loss.total_cmp(&b.loss)).ok_or(gmm_core::GmmError::TooFew {
+        what: "starts",
+        min: 1,
+        got: 0,
+    })?;
+    let gradient_ok = best.certificate.as_ref().is_some_and(|c| c.holds_at(Lbfgs::default().grad_rtol));
     let bounded = floor.is_none_or(|floor| bound(&best) <= BOUND_FRACTION * floor);
     let mut note = match floor {
         Some(_) => format!("distance bound sin {}", gmm_core::Sig3(bound(&best))),
@@ -154,7 +166,37 @@ pub fn certified_infonce(pairs: &Pairs, estimator: &InfoNce, seed: u64, floor: O
             gmm_core::Sig3(spread)
         );
     }
-    Ok(Certified { map: best.map.into_components(), certified: gradient_ok && bounded, spread, note })
+    Ok(Certified { fit: best.fit, certified: gradient_ok && bounded, spread, note })
+}
+
+/// The seed of start `start` of a fit seeded `seed`.
+pub fn start_seed(seed: u64, start: u64) -> u64 {
+    seed.wrapping_add(start.wrapping_mul(0x5eed_57a7))
+}
+
+/// `estimator` (its hyper-parameters; its seed is replaced) fitted on `pairs` by the starts rule
+/// [`best_of_starts`], its distance bound computed when there is a `floor`.
+pub fn certified_infonce(
+    pairs: &Pairs,
+    estimator: &InfoNce,
+    seed: u64,
+    floor: Option<f64>,
+) -> Result<Certified<DMatrix<f64>>> {
+    let solver = Lbfgs { grad_rtol: CHECK_RTOL, ..Default::default() };
+    best_of_starts(floor, |start| {
+        let fit = estimator
+            .clone()
+            .seed(start_seed(seed, start))
+            .solver(solver)
+            .bound_distance(floor.is_some())
+            .fit(pairs)?;
+        Ok(Start {
+            loss: fit.run.loss(),
+            row_spaces: vec![fit.map.row_space()?],
+            certificate: fit.run.certificate,
+            fit: fit.map.into_components(),
+        })
+    })
 }
 
 /// The noise floor at a sample of pairs: the `sin theta_max` to `F` of CCA on the same pairs,

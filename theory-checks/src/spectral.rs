@@ -116,7 +116,7 @@ pub(crate) fn floor_ratio(family: Family, ctx: &Ctx, offset: f64, delta: f64) ->
     let floor = anchor.floor;
     let centering = if offset > 0.0 { Centering::None } else { Centering::SampleMean };
     let fit = certified_infonce(&pairs, &InfoNce::new(r).centering(centering), ctx.seed, Some(floor))?;
-    let sin = sin_to(&fit.map, &f)?;
+    let sin = sin_to(&fit.fit, &f)?;
     let ratio = sin / floor;
     // C7 is about the population minimiser: computed numerically at outer Monte Carlo sizes N, its
     // distance to F must fall like N^{-1/2} (docs/theory.md 5.3).

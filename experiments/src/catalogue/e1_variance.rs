@@ -34,7 +34,7 @@ impl Experiment for E1 {
             "sin theta_max to F at the largest condition number (lower is better): PCA {:.3}, InfoNCE {:.3}, SimSiam-whitened {:.3}, CCA {:.3}, LDA {:.3}; the plot shows where each method departs from the Fisher subspace as Sigma becomes anisotropic.",
             get(Method::Pca),
             get(Method::InfoNce),
-            get(Method::SimSiamStream),
+            get(Method::SimSiamEpochs),
             get(Method::Cca),
             get(Method::Lda)
         )

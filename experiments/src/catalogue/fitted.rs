@@ -3,7 +3,10 @@
 
 use gmm_core::LinearMap;
 use gmm_core::nalgebra::DMatrix;
-use ssl_losses::{Certificate, InfoNceFit, PairSource, RecipeSteps, WhitenedCertificate, WhitenedSimSiam};
+use ssl_losses::{
+    Certificate, FixedPairs, InfoNceFit, PairSource, Preconditioner, RecipeSteps, Run, WhitenedCertificate,
+    WhitenedSimSiam,
+};
 
 use crate::error::Result;
 use crate::experiment::Job;
@@ -29,21 +32,31 @@ pub(super) struct Fitted {
     pub(super) solver: Solver,
     pub(super) n: usize,
     pub(super) cert: Cert,
+    /// The fixed-sample loss at the fit (L-BFGS fits).
+    pub(super) loss: Option<f64>,
 }
 
 impl Fitted {
     pub(super) fn closed_form(method: Method, map: LinearMap, n: usize) -> Self {
-        Self { method, map, solver: Solver::ClosedForm, n, cert: Cert::Exact }
+        Self { method, map, solver: Solver::ClosedForm, n, cert: Cert::Exact, loss: None }
+    }
+
+    /// A map fitted by L-BFGS on a fixed sample of `n` pairs, with its run's certificate and
+    /// final loss.
+    pub(super) fn lbfgs(method: Method, map: LinearMap, run: &Run, n: usize) -> Self {
+        let cert = run.certificate.map_or(Cert::Missing, Cert::Gradient);
+        Self { method, map, solver: Solver::Lbfgs, n, cert, loss: Some(run.loss()) }
     }
 
     /// InfoNCE (tau = 1, one-way, dot score) on a fixed sample of pairs, to the certificate.
     pub(super) fn infonce(fit: InfoNceFit, n: usize) -> Self {
-        let cert = fit.run.certificate.map_or(Cert::Missing, Cert::Gradient);
-        Self { method: Method::InfoNce, map: fit.map, solver: Solver::Lbfgs, n, cert }
+        Self::lbfgs(Method::InfoNce, fit.map, &fit.run, n)
     }
 
     /// A row of `job` for this map, with how it was obtained.
     pub(super) fn row(&self, job: &Job<'_>) -> Row {
+        let gradient = if let Cert::Gradient(c) = &self.cert { Some(c) } else { None };
+        let bound = gradient.and_then(|c| c.bound);
         Row {
             n: self.n,
             // A trained map without a certificate is not converged as far as anyone can tell;
@@ -54,7 +67,11 @@ impl Fitted {
                 Cert::Whitened(c) => Some(c.converged),
                 Cert::Missing => Some(false),
             },
-            relative_grad: if let Cert::Gradient(c) = &self.cert { Some(c.relative) } else { None },
+            relative_grad: gradient.map(|c| c.relative),
+            grad_norm: gradient.map(|c| c.grad_norm),
+            curvature: bound.map(|b| b.curvature),
+            distance_bound: bound.map(|b| b.sin_theta.unwrap_or(1.0)),
+            loss: self.loss,
             sin_to_optimum: if let Cert::Whitened(c) = &self.cert { Some(c.sin_to_optimum) } else { None },
             ..job.row(self.method, self.solver)
         }
@@ -81,4 +98,27 @@ pub(super) fn certified_whitened<'a>(
         .seed(seed)
         .fit(source, (m, c), &mut ())?;
     Ok((fit.map, fit.certificate.map_or(Cert::Missing, Cert::Whitened)))
+}
+
+/// Whitened SimSiam by its recipe over epochs of the pairs `(left, right)` (`n` rows, the same
+/// fixed sample as InfoNCE's), in the coordinates of `pre` (InfoNCE's: centred and whitened by the
+/// pairs' own statistics), certified against the optimum of the problem the epochs solve, on the
+/// pairs' own moments ([`certified_whitened`]); the map is carried back to the data's coordinates.
+pub(super) fn whitened_epochs(
+    (left, right): (&DMatrix<f64>, &DMatrix<f64>),
+    pre: &Preconditioner,
+    r: usize,
+    (steps, batch): (usize, usize),
+    seed: u64,
+) -> Result<Fitted> {
+    let n = left.nrows();
+    let (lt, rt) = (pre.apply(left)?, pre.apply(right)?);
+    let m = (lt.transpose() * &lt + rt.transpose() * &rt) / (2 * n) as f64;
+    let c = rt.transpose() * &lt / n as f64;
+    let batch = batch.min(n);
+    let mut epochs = || -> ssl_losses::Result<Box<dyn PairSource + '_>> {
+        Ok(Box::new(FixedPairs::new(lt.clone(), rt.clone(), batch)?))
+    };
+    let (map, cert) = certified_whitened(&mut epochs, r, (&m, &c), (steps, batch), seed)?;
+    Ok(Fitted { method: Method::SimSiamEpochs, map: pre.map_back(&map)?, solver: Solver::Epochs, n, cert, loss: None })
 }

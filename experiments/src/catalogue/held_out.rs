@@ -31,7 +31,7 @@ pub(super) fn classes(labels: &[usize]) -> usize {
 /// the projected training set.
 pub(super) fn downstream(
     map: &LinearMap,
-    (train_x, train_z): (&DMatrix<f64>, &[usize]),
+    train: (&DMatrix<f64>, &[usize]),
     (test_x, test_z): (&DMatrix<f64>, &[usize]),
     k: usize,
     seed: u64,
@@ -40,12 +40,19 @@ pub(super) fn downstream(
     let clusters = KMeans::new(k).seed(seed).fit(&z_test).ok();
     let ari = clusters.as_ref().and_then(|c| adjusted_rand_index(test_z, &c.labels).ok());
     let nmi = clusters.as_ref().and_then(|c| normalized_mutual_info(test_z, &c.labels).ok());
-    let accuracy = map.transform(train_x).ok().and_then(|z_train| {
-        let classifier = Lda::new().shrinkage(Shrinkage::Ridge(1e-9)).fit((&z_train, train_z)).ok()?;
-        let pred = classifier.predict(&z_test).ok()?;
-        Some(pred.iter().zip(test_z).filter(|(a, b)| a == b).count() as f64 / test_z.len() as f64)
-    });
-    (ari, nmi, accuracy)
+    (ari, nmi, accuracy(map, train, (test_x, test_z)))
+}
+
+/// The held-out accuracy of an LDA classifier fitted on the projected training set.
+pub(super) fn accuracy(
+    map: &LinearMap,
+    (train_x, train_z): (&DMatrix<f64>, &[usize]),
+    (test_x, test_z): (&DMatrix<f64>, &[usize]),
+) -> Option<f64> {
+    let (z_train, z_test) = (map.transform(train_x).ok()?, map.transform(test_x).ok()?);
+    let classifier = Lda::new().shrinkage(Shrinkage::Ridge(1e-9)).fit((&z_train, train_z)).ok()?;
+    let pred = classifier.predict(&z_test).ok()?;
+    Some(pred.iter().zip(test_z).filter(|(a, b)| a == b).count() as f64 / test_z.len() as f64)
 }
 
 /// k-means ARI and NMI of the held-out samples after whitening the representation by its own

@@ -3,18 +3,18 @@
 //! and (when asked) downstream statistics on held-out samples.
 
 use baselines::{CcaPairs, Fit, Lda, Pca};
-use gmm_core::{Gmm, LinearMap, MixtureGenerator, seeded};
-use ssl_losses::{GmmStream, InfoNce, PairSource};
+use gmm_core::{Gmm, MixtureGenerator, seeded};
+use ssl_losses::InfoNce;
 
-use super::fitted::{Fitted, certified_whitened};
+use super::fitted::{Fitted, whitened_epochs};
 use super::held_out::downstream;
 use crate::error::Result;
 use crate::experiment::{About, Job};
-use crate::row::{Method, Metric, Row, Solver};
+use crate::row::{Method, Metric, Row};
 use crate::sweeps::Sweeps;
 
 /// The methods of a mixture job.
-const METHODS: &[Method] = &[Method::InfoNce, Method::SimSiamStream, Method::Cca, Method::Pca, Method::Lda];
+const METHODS: &[Method] = &[Method::InfoNce, Method::SimSiamEpochs, Method::Cca, Method::Pca, Method::Lda];
 
 /// The statistics every row of a mixture job fills.
 const ANGLES: &[Metric] = &[Metric::SinThetaMax, Metric::ShareOutside];
@@ -85,11 +85,14 @@ impl Setup {
 fn fit_methods(g: &Gmm, setup: &Setup, s: &Sweeps, seed: u64) -> Result<Vec<Fitted>> {
     let Setup { delta, r, n, steps, simsiam, .. } = *setup;
     let pairs = g.sample_pairs(n, delta, &mut seeded(seed + 2))?;
-    let infonce = InfoNce::new(r).batch(s.batch).seed(seed).fit(&pairs)?;
+    let infonce = InfoNce::new(r).batch(s.batch).seed(seed).bound_distance(true).fit(&pairs)?;
+    let siam = if simsiam {
+        Some(whitened_epochs((&pairs.x, &pairs.x_plus), &infonce.preconditioner, r, (steps, s.batch), seed)?)
+    } else {
+        None
+    };
     let mut out = vec![Fitted::infonce(infonce, n)];
-    if simsiam {
-        out.push(whitened_simsiam_stream(g, delta, r, (steps, s.batch), seed)?);
-    }
+    out.extend(siam);
     let cca = CcaPairs::new(r).fit(&pairs)?.map;
     let data = g.sample(n, &mut seeded(seed + 3));
     let pca = Pca::new(r).fit(&data.x)?.map;
@@ -100,18 +103,6 @@ fn fit_methods(g: &Gmm, setup: &Setup, s: &Sweeps, seed: u64) -> Result<Vec<Fitt
         Fitted::closed_form(Method::Lda, lda, n),
     ]);
     Ok(out)
-}
-
-/// Whitened SimSiam by its recipe on a stream of pairs with coupling `delta`, certified against
-/// the population problem (docs/theory.md 5.3); see [`certified_whitened`] for the budget.
-/// Without a signal (`delta = 0`) there is no optimum to certify against: one run of 5x the
-/// budget, reported as not converged.
-fn whitened_simsiam_stream(g: &Gmm, delta: f64, r: usize, (steps, batch): (usize, usize), seed: u64) -> Result<Fitted> {
-    let (m, c) = (g.second_moment(), g.cross_moment(delta)?);
-    let mut source =
-        || -> ssl_losses::Result<Box<dyn PairSource + '_>> { Ok(Box::new(GmmStream::new(g, delta, batch)?)) };
-    let (a, cert) = certified_whitened(&mut source, r, (&m, &c), (steps, batch), seed)?;
-    Ok(Fitted { method: Method::SimSiamStream, map: LinearMap::new(a), solver: Solver::Stream, n: 0, cert })
 }
 
 /// The rows of a mixture job: each method's map against the mixture's Fisher subspace.
