@@ -71,14 +71,13 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
     let text = std::fs::read_to_string(&path).map_err(|e| {
         ExperimentError::Data(format!("{}: not the output of `reproduce` (no readable {MANIFEST}: {e})", dir.display()))
     })?;
-    let m: Manifest =
-        serde_json::from_str(&text).map_err(|e| {
-            let retired = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| {
-                v.get("sweeps")?.as_object()?.keys().find_map(|key| crate::sweeps::retired(key))
-            });
-            let why = retired.map_or_else(|| e.to_string(), |r| format!("written by an earlier version: {r}"));
-            ExperimentError::Data(format!("{}: {why}", path.display()))
-        })?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+        let retired = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("sweeps")?.as_object()?.keys().find_map(|key| crate::sweeps::retired(key)));
+        let why = retired.map_or_else(|| e.to_string(), |r| format!("written by an earlier version: {r}"));
+        ExperimentError::Data(format!("{}: {why}", path.display()))
+    })?;
     // The sweeps decide the jobs the merge enumerates: the same checks (and budgets) as a run's.
     m.sweeps.validate().map_err(|e| ExperimentError::Data(format!("{}: its sweeps: {e}", path.display())))?;
     Ok(m)

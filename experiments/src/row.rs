@@ -27,11 +27,15 @@ pub enum Method {
     ClipA,
     /// CLIP's map of the second modality.
     ClipB,
+    /// Two-view CCA's map of the first modality (E6: the label-free closed form, the noise floor).
+    CcaA,
+    /// Two-view CCA's map of the second modality.
+    CcaB,
 }
 
 impl Method {
     /// Every method.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 10] = [
         Method::InfoNce,
         Method::InfoNceInCca,
         Method::SimSiamEpochs,
@@ -40,6 +44,8 @@ impl Method {
         Method::Lda,
         Method::ClipA,
         Method::ClipB,
+        Method::CcaA,
+        Method::CcaB,
     ];
 
     /// The name in the CSVs, plots and report.
@@ -53,12 +59,14 @@ impl Method {
             Method::Lda => "LDA",
             Method::ClipA => "CLIP map A (x)",
             Method::ClipB => "CLIP map B (y)",
+            Method::CcaA => "CCA map A (x)",
+            Method::CcaB => "CCA map B (y)",
         }
     }
 
     /// Whether its map is trained (and so needs a certificate) rather than a closed form.
     pub fn trained(self) -> bool {
-        !matches!(self, Method::Cca | Method::Pca | Method::Lda)
+        !matches!(self, Method::Cca | Method::Pca | Method::Lda | Method::CcaA | Method::CcaB)
     }
 }
 

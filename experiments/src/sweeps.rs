@@ -60,7 +60,7 @@ impl Default for Sweeps {
             e3_dims: vec![8, 16, 32, 64],
             e4_samples: vec![2_000, 8_000, 32_000, 128_000],
             e5_ranks: vec![1, 3, 5, 8],
-            e6_pairs: vec![1_000, 4_000, 16_000, 64_000],
+            e6_pairs: vec![2_000, 8_000, 32_000, 128_000],
             e7_datasets: Dataset::ALL.to_vec(),
             e8_pairs_per_image: 4,
             e8_recipes: Recipe::SWEEP.to_vec(),
@@ -80,7 +80,7 @@ impl Sweeps {
             e3_dims: vec![8, 16, 32],
             e4_samples: vec![2_000, 8_000, 32_000],
             e5_ranks: vec![1, 3, 5],
-            e6_pairs: vec![1_000, 4_000, 16_000],
+            e6_pairs: vec![2_000, 8_000, 32_000],
             ..Self::default()
         }
     }
@@ -234,7 +234,7 @@ impl Sweeps {
 /// version (`None` for a field that never existed).
 pub(crate) fn retired(field: &str) -> Option<String> {
     (field == "e6_steps").then(|| {
-        "`e6_steps` is retired: E6 now fits CLIP to its certificate on a fixed sample of pairs and sweeps the sample size; replace it by `e6_pairs` (e.g. [1000, 4000, 16000])".into()
+        "`e6_steps` is retired: E6 now fits CLIP to its certificate on a fixed sample of pairs and sweeps the sample size; replace it by `e6_pairs` (e.g. [2000, 8000, 32000])".into()
     })
 }
 

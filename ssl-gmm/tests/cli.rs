@@ -254,7 +254,7 @@ fn reproduce_writes_everything_and_shards_merge_to_the_same_rows() {
         &config,
         r#"{"seeds": 1, "steps": 40, "batch": 64, "samples": 600, "k": 3, "d": 6,
             "e1_conditions": [1, 100], "e2_deltas": [1, 0], "e3_dims": [6, 8], "e4_samples": [600, 1200],
-            "e5_ranks": [1, 3], "e6_steps": [20, 40], "e7_datasets": ["wine"],
+            "e5_ranks": [1, 3], "e6_pairs": [300, 600], "e7_datasets": ["wine"],
             "e8_pairs_per_image": 1}"#,
     )
     .unwrap();

@@ -92,7 +92,7 @@ fn sizes_and_work_beyond_the_budgets_are_refused_at_once() {
         (r#"{"e8_pairs_per_image": 1000000000}"#, budget),
         (r#"{"batch": 10000000000}"#, budget),
         (r#"{"steps": 100000000000000}"#, work),
-        (r#"{"e6_steps": [1000000000000]}"#, work),
+        (r#"{"e6_pairs": [10000000000]}"#, budget),
     ] {
         let path = write("budget.json", config);
         expect(&["reproduce", "--config", &path, "--out", scratch("never").to_str().unwrap()], 3, reason);
@@ -280,7 +280,7 @@ fn shards() -> (PathBuf, PathBuf) {
     let config = write(
         "tiny.json",
         r#"{"seeds": 1, "steps": 20, "samples": 300, "e1_conditions": [1.0, 10.0], "e2_deltas": [], "e3_dims": [],
-           "e4_samples": [], "e5_ranks": [], "e6_steps": [], "e7_datasets": [], "e8_pairs_per_image": 0}"#,
+           "e4_samples": [], "e5_ranks": [], "e6_pairs": [], "e7_datasets": [], "e8_pairs_per_image": 0}"#,
     );
     let (a, b) = (scratch("shard0"), scratch("shard1"));
     for (i, dir) in [(0, &a), (1, &b)] {
@@ -352,7 +352,7 @@ fn outputs_keep_their_permissions_and_devices_are_written() {
     std::fs::create_dir_all(dir.join("e1_variance.csv")).unwrap();
     let config = write(
         "tiny1.json",
-        r#"{"seeds": 1, "steps": 20, "samples": 300, "e1_conditions": [1.0], "e2_deltas": [], "e3_dims": [], "e4_samples": [], "e5_ranks": [], "e6_steps": [], "e7_datasets": [], "e8_pairs_per_image": 0}"#,
+        r#"{"seeds": 1, "steps": 20, "samples": 300, "e1_conditions": [1.0], "e2_deltas": [], "e3_dims": [], "e4_samples": [], "e5_ranks": [], "e6_pairs": [], "e7_datasets": [], "e8_pairs_per_image": 0}"#,
     );
     expect(&["reproduce", "--config", &config, "--out", dir.to_str().unwrap(), "--quiet"], 4, "is a directory");
 }

@@ -29,7 +29,14 @@ impl Experiment for E8 {
             log_x: false,
             log_y: false,
             categorical: true,
-            methods: &[Method::InfoNce, Method::InfoNceInCca, Method::SimSiamEpochs, Method::Cca, Method::Pca, Method::Lda],
+            methods: &[
+                Method::InfoNce,
+                Method::InfoNceInCca,
+                Method::SimSiamEpochs,
+                Method::Cca,
+                Method::Pca,
+                Method::Lda,
+            ],
             required: &[Metric::Ari, Metric::Nmi, Metric::WithinClassShare],
         }
     }
