@@ -3,7 +3,7 @@
 
 use baselines::{CcaPairs, Fit, Lda, Pca};
 use gmm_core::Sig3;
-use gmm_core::{Gmm, Subspace, seeded};
+use gmm_core::{Gmm, MixtureGenerator, Subspace, seeded};
 use ssl_losses::{Centering, InfoNce};
 
 use crate::common::{
@@ -37,17 +37,28 @@ pub fn c3(ctx: &Ctx) -> Result<Case> {
     pca_rate(ctx, false)
 }
 
-/// C3 control: a dominant noise direction: PCA converges elsewhere (population error ~1, slope ~0).
+/// C3 control: the same isotropic family with the means 100 times closer (separation 0.01):
+/// population PCA is still exactly `F` (so the control passes that half of the check), but the
+/// eigengap `lambda_{k-1}(S_B) ~ 1e-4` is far below the sampling noise `~ (d / n)^{1/2}` at every
+/// `n <= 6.4e4`, so the sample error stays near 1 and its slope near 0: the control fails by the
+/// rate alone, the half of the claim a slope test must be able to reject (the rate `n^{-1/2}`
+/// sets in only once `n >> d / gap^2`).
 pub fn c3_control(ctx: &Ctx) -> Result<Case> {
     pca_rate(ctx, true)
 }
 
-fn pca_rate(ctx: &Ctx, trap: bool) -> Result<Case> {
+/// Separation of the means in C3's cases and in its control (docs/theory.md 5.2).
+const C3_SEPARATION: (f64, f64) = (1.0, 0.01);
+
+fn pca_rate(ctx: &Ctx, weak: bool) -> Result<Case> {
     let k = 2 + ctx.index % 3;
-    let g = mixture(k, 6 + 2 * (ctx.index % 4), 1.0, trap, ctx.seed)?;
+    let separation = if weak { C3_SEPARATION.1 } else { C3_SEPARATION.0 };
+    let g = MixtureGenerator::isotropic(k, 6 + 2 * (ctx.index % 4)).separation(separation).generate(&mut seeded(ctx.seed))?;
     let f = g.fisher_subspace()?;
     let r = f.dim();
     let population = g.pca_subspace(r)?.sin_theta_max(&f)?;
+    // The eigengap of Sigma_T = I + S_B between the signal and the noise eigenvalues.
+    let gap = gmm_core::linalg::sym_eig_desc(&g.between_scatter())?.0[r - 1];
     let ns = [1000, 4000, 16_000, 64_000];
     let errors = mean_errors(&ns, 4, |n, s| {
         let x = g.sample(n, &mut seeded(ctx.seed ^ (1000 * s + n as u64))).x;
@@ -58,7 +69,8 @@ fn pca_rate(ctx: &Ctx, trap: bool) -> Result<Case> {
         slope,
         SLOPE_BAND.1,
         format!(
-            "population PCA sin {}; slope {slope:.3} over errors [{}]",
+            "separation {separation}, eigengap {}: population PCA sin {}; slope {slope:.3} over errors [{}]",
+            Sig3(gap),
             Sig3(population),
             errors.iter().map(|e| Sig3(*e).to_string()).collect::<Vec<_>>().join(", ")
         ),
