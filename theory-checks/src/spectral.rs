@@ -53,7 +53,9 @@ const C3_SEPARATION: (f64, f64) = (1.0, 0.01);
 fn pca_rate(ctx: &Ctx, weak: bool) -> Result<Case> {
     let k = 2 + ctx.index % 3;
     let separation = if weak { C3_SEPARATION.1 } else { C3_SEPARATION.0 };
-    let g = MixtureGenerator::isotropic(k, 6 + 2 * (ctx.index % 4)).separation(separation).generate(&mut seeded(ctx.seed))?;
+    let g = MixtureGenerator::isotropic(k, 6 + 2 * (ctx.index % 4))
+        .separation(separation)
+        .generate(&mut seeded(ctx.seed))?;
     let f = g.fisher_subspace()?;
     let r = f.dim();
     let population = g.pca_subspace(r)?.sin_theta_max(&f)?;
