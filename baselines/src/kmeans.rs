@@ -76,6 +76,8 @@ pub struct KMeansFit {
     pub cluster_centers: DMatrix<f64>,
     /// Sum of squared distances to the assigned centres.
     pub inertia: f64,
+    /// Lloyd iterations of the kept restart (scikit-learn's `n_iter_`).
+    pub n_iter: usize,
 }
 
 impl Validate for KMeans {
@@ -139,7 +141,9 @@ impl Fit<&DMatrix<f64>> for KMeans {
         for _ in 0..self.n_init {
             let mut centres = self.plus_plus(x, &mut rng)?;
             let mut labels = vec![0; n];
-            for _ in 0..self.max_iter {
+            let mut n_iter = 0;
+            while n_iter < self.max_iter {
+                n_iter += 1;
                 assign(x, &centres, &mut labels);
                 let moved = update(x, &labels, &mut centres);
                 if moved <= tol {
@@ -148,7 +152,7 @@ impl Fit<&DMatrix<f64>> for KMeans {
             }
             let inertia = assign(x, &centres, &mut labels);
             if best.as_ref().is_none_or(|b| inertia < b.inertia) {
-                best = Some(KMeansFit { labels, cluster_centers: centres, inertia });
+                best = Some(KMeansFit { labels, cluster_centers: centres, inertia, n_iter });
             }
         }
         best.ok_or_else(|| GmmError::TooFew { what: "k-means n_init", min: 1, got: 0 }.into())

@@ -212,3 +212,32 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> PyResult<String> {
     serde_json::to_string(value).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
+
+/// A seed as NumPy users pass one: `None` draws a fresh one from NumPy's entropy
+/// (`numpy.random.default_rng()`), a `numpy.random.Generator` (anything with `integers`) draws
+/// one from itself, and a non-negative integer is used as is. The resolved seed is what results
+/// record, so a run with fresh entropy can still be repeated.
+pub(crate) fn seed_of(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<u64> {
+    let draw = |generator: &Bound<'_, PyAny>| -> PyResult<u64> {
+        generator.call_method1("integers", (0u64, 1u64 << 63))?.extract::<u64>()
+    };
+    match obj {
+        Some(o) if !o.is_none() => {
+            if o.is_instance_of::<pyo3::types::PyBool>() {
+                Err(PyTypeError::new_err(format!(
+                    "{what} must be None, an integer or a numpy.random.Generator, got a bool"
+                )))
+            } else if o.hasattr("integers")? {
+                draw(o)
+            } else {
+                o.extract::<u64>().map_err(|_| {
+                    let got = describe(o);
+                    PyValueError::new_err(format!(
+                        "{what} must be None, a non-negative integer below 2^64 or a numpy.random.Generator, got {got}: {o}"
+                    ))
+                })
+            }
+        }
+        _ => draw(&py.import("numpy.random")?.call_method0("default_rng")?),
+    }
+}

@@ -84,6 +84,7 @@ pub(crate) fn kmeans_fit<'py>(
     d.set_item("labels", label_array(py, &fit.labels))?;
     d.set_item("cluster_centers", array2(py, &fit.cluster_centers))?;
     d.set_item("inertia", fit.inertia)?;
+    d.set_item("n_iter", fit.n_iter)?;
     Ok(d)
 }
 

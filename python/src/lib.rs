@@ -21,6 +21,7 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<models::PyGmm>()?;
     m.add_class::<models::PyClipGmm>()?;
     m.add_class::<training::TrainResult>()?;

@@ -7,7 +7,7 @@ use numpy::PyArray2;
 use pyo3::prelude::*;
 use ssl_losses::{Batch, LossError, Objective};
 
-use crate::convert::{array2, copy_pair, matrix, parse};
+use crate::convert::{array2, copy_pair, matrix, parse, seed_of};
 use crate::errors::{OrRaise, budget};
 use crate::models::PyGmm;
 
@@ -118,7 +118,7 @@ pub(crate) fn clip<'py>(
 
 /// The population InfoNCE loss and gradient at `a`, its outer expectation over `n_outer` anchors.
 #[pyfunction]
-#[pyo3(signature = (gmm, a, delta = 1.0, tau = 1.0, n_outer = 4096, seed = 0))]
+#[pyo3(signature = (gmm, a, delta = 1.0, tau = 1.0, n_outer = 4096, seed = None))]
 pub(crate) fn population_infonce<'py>(
     py: Python<'py>,
     gmm: &PyGmm,
@@ -126,8 +126,9 @@ pub(crate) fn population_infonce<'py>(
     delta: f64,
     tau: f64,
     n_outer: usize,
-    seed: u64,
+    seed: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(f64, Bound<'py, PyArray2<f64>>)> {
+    let seed = seed_of(py, seed, "seed")?;
     let a = matrix(a, "a")?;
     gmm_core::check_at_least(n_outer, 1, "population_infonce n_outer").or_raise()?;
     budget(&format!("population_infonce(n_outer={n_outer})"), &[n_outer, gmm.inner.dim(), 2])?;

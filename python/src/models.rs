@@ -6,7 +6,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{array1, array2, from_json, label_array, matrix, rows_of, to_json, vector};
+use crate::convert::{array1, array2, from_json, label_array, matrix, rows_of, seed_of, to_json, vector};
 use crate::errors::{OrRaise, budget};
 
 /// A shared-covariance Gaussian mixture (see `ssl_gmm.Gmm`).
@@ -82,8 +82,9 @@ impl PyGmm {
         Ok(array2(py, &p))
     }
 
-    #[pyo3(signature = (n, seed = 0))]
-    fn sample<'py>(&self, py: Python<'py>, n: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+    #[pyo3(signature = (n, seed = None))]
+    fn sample<'py>(&self, py: Python<'py>, n: usize, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyDict>> {
+        let seed = seed_of(py, seed, "seed")?;
         budget(&format!("sample({n})"), &[n, self.inner.dim() + 1, 2])?;
         let s = py.detach(|| self.inner.sample(n, &mut seeded(seed)));
         let d = PyDict::new(py);
@@ -92,8 +93,15 @@ impl PyGmm {
         Ok(d)
     }
 
-    #[pyo3(signature = (n, delta, seed = 0))]
-    fn sample_pairs<'py>(&self, py: Python<'py>, n: usize, delta: f64, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+    #[pyo3(signature = (n, delta, seed = None))]
+    fn sample_pairs<'py>(
+        &self,
+        py: Python<'py>,
+        n: usize,
+        delta: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let seed = seed_of(py, seed, "seed")?;
         budget(&format!("sample_pairs({n})"), &[n, 2 * self.inner.dim() + 2, 2])?;
         let p = py.detach(|| self.inner.sample_pairs(n, delta, &mut seeded(seed))).or_raise()?;
         let d = PyDict::new(py);
@@ -162,8 +170,14 @@ impl PyClipGmm {
         Ok(array2(py, &rows_of(&g.fisher_subspace().or_raise()?)))
     }
 
-    #[pyo3(signature = (n, seed = 0))]
-    fn sample_pairs<'py>(&self, py: Python<'py>, n: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+    #[pyo3(signature = (n, seed = None))]
+    fn sample_pairs<'py>(
+        &self,
+        py: Python<'py>,
+        n: usize,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let seed = seed_of(py, seed, "seed")?;
         let (dx, dy) = self.dims();
         budget(&format!("sample_pairs({n})"), &[n, dx + dy + 3, 2])?;
         let p = py.detach(|| self.inner.sample_pairs(n, &mut seeded(seed))).or_raise()?;

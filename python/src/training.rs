@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use ssl_losses::LossError;
 
-use crate::convert::{array1, array2, matrix, parse};
+use crate::convert::{array1, array2, matrix, parse, seed_of};
 use crate::errors::{OrRaise, budget};
 use crate::models::{PyClipGmm, PyGmm};
 
@@ -122,7 +122,7 @@ fn train_result(
 /// Trains a loss to its convergence certificate (L-BFGS on a fixed sample of pairs).
 #[pyfunction]
 #[pyo3(signature = (data, method = "infonce", dim = None, delta = 1.0, samples = 8192, batch = 256, tau = 1.0,
-    form = "one-way", score = "dot", center = true, whiten = true, tol = 1e-5, max_iters = 1000, seed = 0))]
+    form = "one-way", score = "dot", center = true, whiten = true, tol = 1e-5, max_iters = 1000, seed = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn train(
     py: Python<'_>,
@@ -139,8 +139,9 @@ pub(crate) fn train(
     whiten: bool,
     tol: f64,
     max_iters: usize,
-    seed: u64,
+    seed: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<TrainResult> {
+    let seed = seed_of(py, seed, "seed")?;
     use ssl_losses::{Centering, Clip, InfoNce, Lbfgs, Whitening};
     let data = train_data(data)?;
     let (form, score): (ssl_losses::Form, ssl_losses::Score) = (parse(form)?, parse(score)?);

@@ -17,6 +17,19 @@ Losses (exact value and gradient on a batch of pairs, row i of x and x_plus a po
     ``simsiam``: ``L = (1/n) sum_i ||W A x_i - sg(A x+_i)||^2`` (or negative cosine).
     ``clip``: symmetric InfoNCE with ``S = (X A^T)(Y B^T)^T / tau``.
 
+Randomness
+    Every ``seed`` argument takes ``None`` (the default: fresh entropy, as NumPy), an integer or a
+    ``numpy.random.Generator``; ``train`` records the integer it resolved in
+    ``hyperparameters["seed"]``. ``check`` keeps its fixed master seed.
+
+Estimators (``PCA``, ``LDA``, ``CCAPairs``, ``KMeans``)
+    scikit-learn estimators when scikit-learn is installed (an optional extra: tags, ``clone``,
+    pipelines, ``set_output``, HTML display; ``check_estimator`` passes for PCA, LDA and KMeans),
+    the same API on a small stand-in without it. ``random_state`` as scikit-learn (``seed`` is
+    its deprecated old name), ``NotFittedError`` before ``fit``, labels of any sortable kind with
+    ``classes_``. CCAPairs takes two views, ``fit(X, X_plus=...)``, so ``check_estimator``
+    (one view) does not apply to it.
+
 Example::
 
     import ssl_gmm
@@ -49,7 +62,12 @@ from ._native import (
 )
 from . import _native
 
+__version__ = _native.__version__
+
 __all__ = [
+    "__version__",
+    "NotFittedError",
+    "ComplexDataError",
     "Gmm",
     "ClipGmm",
     "TrainResult",
@@ -89,45 +107,162 @@ def check(claims=None, quick=True, seed=20241105):
     return [json.loads(text) for text in _native.check_json(claims, bool(quick), int(seed))]
 
 
-class _Estimator:
-    """``get_params`` / ``set_params`` from the constructor's keyword arguments, as scikit-learn's
-    ``BaseEstimator`` does, so the estimators work in a ``Pipeline`` without requiring it."""
+try:  # scikit-learn is optional: with it, the estimators are its own kind (tags, HTML display,
+    # set_output, check_estimator); without it, the same API on a small stand-in.
+    from sklearn.base import BaseEstimator as _Base
+    from sklearn.base import ClassifierMixin as _ClassifierMixin
+    from sklearn.base import ClassNamePrefixFeaturesOutMixin as _FeaturesOut
+    from sklearn.base import ClusterMixin as _ClusterMixin
+    from sklearn.base import TransformerMixin as _TransformerMixin
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.multiclass import check_classification_targets as _check_targets
+    from sklearn.utils.validation import check_is_fitted as _check_is_fitted
+    from sklearn.utils.validation import validate_data as _validate_data
 
-    _params = ()
+    _SKLEARN = True
+except ImportError:
+    _SKLEARN = False
 
-    def get_params(self, deep=True):
-        return {name: getattr(self, name) for name in self._params}
+    class NotFittedError(ValueError, AttributeError):
+        """Raised when an estimator is used before ``fit`` (scikit-learn's class when it is
+        installed)."""
 
-    def set_params(self, **params):
-        for name, value in params.items():
-            if name not in self._params:
-                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {self._params}")
-            setattr(self, name, value)
-        return self
+    class _Base:
+        """``get_params`` / ``set_params`` from the constructor's keyword arguments, as
+        scikit-learn's ``BaseEstimator`` does, so the estimators work without it."""
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+        def get_params(self, deep=True):
+            import inspect
 
-    def _check_fitted(self, attribute="components_"):
-        if not hasattr(self, attribute):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
+            names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+            return {name: getattr(self, name) for name in names}
+
+        def set_params(self, **params):
+            valid = self.get_params()
+            for name, value in params.items():
+                if name not in valid:
+                    raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {tuple(valid)}")
+                setattr(self, name, value)
+            return self
+
+        def __repr__(self):
+            args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+            return f"{type(self).__name__}({args})"
+
+    class _TransformerMixin:
+        def fit_transform(self, X, y=None, **fit_params):
+            return self.fit(X, y, **fit_params).transform(X)
+
+    class _ClassifierMixin:
+        def score(self, X, y, sample_weight=None):
+            """Mean accuracy of ``predict(X)`` against ``y``."""
+            return float(np.average(self.predict(X) == np.asarray(y), weights=sample_weight))
+
+    class _ClusterMixin:
+        def fit_predict(self, X, y=None, **kwargs):
+            return self.fit(X, **kwargs).labels_
+
+    class _FeaturesOut:
+        pass
+
+
+def _fitted(estimator, attribute):
+    """Raises ``NotFittedError`` (a ``ValueError`` and an ``AttributeError``) before ``fit``."""
+    if _SKLEARN:
+        _check_is_fitted(estimator, attribute)
+    elif not hasattr(estimator, attribute):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments before using this estimator."
+        )
+
+
+class ComplexDataError(TypeError, ValueError):
+    """Complex input where real data is needed (a ``TypeError`` and, as scikit-learn raises, a
+    ``ValueError``)."""
+
+
+def _refuse_complex(X, what):
+    if np.asarray(X).dtype.kind == "c":
+        raise ComplexDataError(
+            f"Complex data not supported: {what} is complex; these methods take real data (pass X.real if that is meant)"
+        )
+
+
+def _validate(estimator, X, y=None, reset=True):
+    """``X`` (and ``y``) checked as scikit-learn checks them (finite float64, 2-d, at least one
+    sample and feature, ``n_features_in_`` set on ``reset`` and compared otherwise)."""
+    _refuse_complex(X, "X")
+    if _SKLEARN:
+        if y is None:
+            return _validate_data(estimator, X, reset=reset, dtype=np.float64)
+        return _validate_data(estimator, X, y, reset=reset, dtype=np.float64)
+    X = _as_float_matrix(X, "X")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are needed")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("Input X contains NaN or infinity.")
+    if reset:
+        estimator.n_features_in_ = X.shape[1]
+    elif X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting {estimator.n_features_in_} features as input."
+        )
+    if y is None:
+        return X
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must be 1-d with one label per row of X; got shape {y.shape} for {X.shape[0]} rows")
+    return X, y
+
+
+def _encode_classes(y):
+    """The sorted distinct labels and each sample's index among them (any hashable labels that
+    NumPy can sort: integers, strings, whole-number floats)."""
+    if _SKLEARN:
+        _check_targets(y)
+    elif np.issubdtype(y.dtype, np.floating) and not np.all(y == np.round(y)):
+        raise ValueError(f"Unknown label type: continuous. y must hold class labels, got dtype {y.dtype}")
+    classes, encoded = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(f"y has {classes.size} class; LDA needs at least 2 classes")
+    return classes, encoded.astype(np.int64)
+
+
+def _seed_of(random_state, seed, owner):
+    """An integer seed for the native code from ``random_state`` (None: fresh entropy; an int;
+    a ``numpy.random.Generator`` or ``RandomState``); ``seed`` is the deprecated old name."""
+    if seed is not None:
+        import warnings
+
+        warnings.warn(
+            f"{owner}(seed=...) is deprecated; use random_state=", FutureWarning, stacklevel=3
+        )
+        random_state = seed
+    if random_state is None:
+        return int(np.random.default_rng().integers(0, 2**63))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    return _as_count(random_state, "random_state", minimum=0)
+
+
+class _Map(_FeaturesOut, _TransformerMixin, _Base):
+    """A fitted linear map ``x -> (x - mean_) @ components_.T``."""
 
     def transform(self, X):
         """``(X - mean_) @ components_.T``: the fitted map applied to the rows of ``X``."""
-        self._check_fitted()
-        X = _as_float_matrix(X, "X")
-        if X.shape[1] != self.components_.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} columns; the map was fitted on {self.components_.shape[1]}")
+        _fitted(self, "components_")
+        X = _validate(self, X, reset=False)
         return (X - self.mean_) @ self.components_.T
 
-    def fit_transform(self, X, y=None):
-        return self.fit(X, y).transform(X)
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
 
     def _set_map(self, fitted):
         self.components_ = fitted["components"]
         self.mean_ = fitted["mean"]
-        self.n_features_in_ = self.components_.shape[1]
 
 
 def _as_count(value, what, minimum=1):
@@ -145,76 +280,131 @@ def _as_count(value, what, minimum=1):
 def _as_float_matrix(X, what):
     """``X`` as a 2-d float64 array (lists and other real dtypes converted; shapes checked).
     Complex input is refused: dropping its imaginary part would answer another question."""
-    if np.iscomplexobj(X):
-        raise TypeError(f"{what} is complex; these methods take real data (pass X.real if that is meant)")
+    _refuse_complex(X, what)
     arr = np.asarray(X, dtype=np.float64)
     if arr.ndim != 2:
         raise ValueError(f"{what} must be 2-d (samples x features), got shape {arr.shape}")
     return arr
 
 
-def _as_labels(y, what):
-    """``y`` as a 1-d int64 array; float labels must be whole numbers (never truncated)."""
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise ValueError(f"{what} must be 1-d, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not (np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
-            raise ValueError(f"{what} must hold integer class labels, got dtype {arr.dtype}")
-    return arr.astype(np.int64)
-
-
-class PCA(_Estimator):
+class PCA(_Map):
     """Principal components of the sample covariance (one centred scatter product, one
-    symmetric eigendecomposition). ``components_`` rows: directions of descending variance."""
+    symmetric eigendecomposition). ``components_`` rows: directions of descending variance.
 
-    _params = ("n_components",)
+    ``n_components``: a count, ``None`` (``min(n_samples, n_features)``) or a fraction in
+    ``(0, 1)``: the fewest components whose explained-variance ratios sum to at least it."""
 
     def __init__(self, n_components=2):
         self.n_components = n_components
 
     def fit(self, X, y=None):
-        fitted = _native.pca_fit(_as_float_matrix(X, "X"), _as_count(self.n_components, "n_components"))
+        X = _validate(self, X)
+        n, d = X.shape
+        if n < 2:
+            raise ValueError(f"n_samples={n}: PCA needs at least 2 samples for a covariance")
+        keep = self.n_components
+        fraction = isinstance(keep, (float, np.floating)) and 0.0 < keep < 1.0
+        if keep is None or fraction:
+            r = min(n, d)
+        else:
+            r = _as_count(keep, "n_components")
+            if r > d:
+                raise ValueError(f"n_components={r} must be at most n_features={d}")
+        fitted = _native.pca_fit(X, r)
         self._set_map(fitted)
         self.explained_variance_ = fitted["explained_variance"]
         self.explained_variance_ratio_ = fitted["explained_variance_ratio"]
+        if fraction:
+            count = int(np.searchsorted(np.cumsum(self.explained_variance_ratio_), keep, side="left")) + 1
+            count = min(count, r)
+            self.components_ = self.components_[:count]
+            self.explained_variance_ = self.explained_variance_[:count]
+            self.explained_variance_ratio_ = self.explained_variance_ratio_[:count]
+        self.n_components_ = self.components_.shape[0]
         return self
 
+    def inverse_transform(self, X):
+        """``X @ components_ + mean_``: back to the input space (exact on the components' span)."""
+        _fitted(self, "components_")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.components_.shape[0]:
+            raise ValueError(f"X must be 2-d with {self.components_.shape[0]} columns, got shape {X.shape}")
+        return X @ self.components_ + self.mean_
 
-class LDA(_Estimator):
+
+class LDA(_ClassifierMixin, _Map):
     """Fisher's linear discriminant: ``S_B w = lambda S_W w`` (``S_W`` the prior-weighted class
     covariances, biased, as scikit-learn's eigen solver). ``components_`` rows are normalised
-    so that ``A S_W A^T = I``; they span the sample Fisher subspace."""
+    so that ``A S_W A^T = I``; they span the sample Fisher subspace.
 
-    _params = ("n_components",)
+    Labels may be any sortable values (``classes_`` holds them). ``predict`` is the
+    shared-covariance Gaussian (Bayes) rule, computed in the full discriminant space
+    (``min(c - 1, d)`` directions, whatever ``n_components``), where it is exact: the part of
+    ``x`` outside that space is the same distance from every class mean."""
 
     def __init__(self, n_components=None):
         self.n_components = n_components
 
     def fit(self, X, y):
-        r = None if self.n_components is None else _as_count(self.n_components, "n_components")
-        fitted = _native.lda_fit(_as_float_matrix(X, "X"), _as_labels(y, "y"), r)
+        if y is None:
+            raise ValueError(f"requires y to be passed, but the target y is None ({type(self).__name__})")
+        X, y = _validate(self, X, y)
+        self.classes_, codes = _encode_classes(y)
+        full = min(self.classes_.size - 1, X.shape[1])
+        r = full if self.n_components is None else _as_count(self.n_components, "n_components")
+        fitted = _native.lda_fit(X, codes, r)
         self._set_map(fitted)
         self.eigenvalues_ = fitted["eigenvalues"]
         self.explained_variance_ratio_ = fitted["explained_variance_ratio"]
         self.means_ = fitted["class_means"]
         self.priors_ = fitted["priors"]
+        self._discriminant = fitted["components"] if r >= full else _native.lda_fit(X, codes, full)["components"]
         return self
 
+    def _scores(self, X):
+        _fitted(self, "components_")
+        X = _validate(self, X, reset=False)
+        z, m = X @ self._discriminant.T, self.means_ @ self._discriminant.T
+        return -0.5 * ((z[:, None, :] - m[None, :, :]) ** 2).sum(axis=2) + np.log(self.priors_)
 
-class CCAPairs(_Estimator):
+    def decision_function(self, X):
+        """Log posterior up to a constant per row (binary: the second class's minus the first's)."""
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict_proba(self, X):
+        """Posterior probability of each class in ``classes_``."""
+        scores = self._scores(X)
+        scores -= scores.max(axis=1, keepdims=True)
+        p = np.exp(scores)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """The most probable class of each row."""
+        best = self._scores(X).argmax(axis=1)
+        return self.classes_[best]
+
+
+class CCAPairs(_Map):
     """CCA between the two sides of augmentation pairs: ``Cov(x+, x) w = rho Cov(x) w``
-    (symmetrised), the spectral counterpart of the contrastive losses. ``fit(X, X_plus)``."""
-
-    _params = ("n_components", "ridge")
+    (symmetrised), the spectral counterpart of the contrastive losses.
+    ``fit(X, X_plus=X_plus)`` (or ``fit(X, X_plus)``: a 2-d second argument is the second view).
+    ``eigenvalues_`` are the canonical correlations' symmetrised eigenvalues, not variances.
+    It takes two views, so scikit-learn's ``check_estimator`` (one view, optional labels) does
+    not apply; ``get_params``, ``clone``, pipelines after it and pickling do."""
 
     def __init__(self, n_components=2, ridge=0.0):
         self.n_components = n_components
         self.ridge = ridge
 
-    def fit(self, X, X_plus):
+    def fit(self, X, y=None, X_plus=None):
+        if X_plus is None and y is not None and np.ndim(y) == 2:
+            X_plus = y
+        if X_plus is None:
+            raise ValueError("CCAPairs needs the second view of each pair: fit(X, X_plus=...)")
+        X = _validate(self, X)
         fitted = _native.cca_pairs_fit(
-            _as_float_matrix(X, "X"),
+            X,
             _as_float_matrix(X_plus, "X_plus"),
             _as_count(self.n_components, "n_components"),
             float(self.ridge),
@@ -224,33 +414,45 @@ class CCAPairs(_Estimator):
         return self
 
 
-class KMeans(_Estimator):
+class KMeans(_FeaturesOut, _ClusterMixin, _TransformerMixin, _Base):
     """k-means (k-means++ starts, ``n_init`` restarts, Lloyd iterations), deterministic in
-    ``seed``. ``labels_``, ``cluster_centers_``, ``inertia_``; ``predict`` assigns new rows."""
+    ``random_state`` (``None``: fresh entropy, as scikit-learn). ``labels_`` (each row's nearest
+    final centre), ``cluster_centers_``, ``inertia_``; ``predict`` assigns new rows. ``seed`` is
+    the deprecated name of ``random_state``."""
 
-    _params = ("n_clusters", "n_init", "max_iter", "tol", "seed")
-
-    def __init__(self, n_clusters=8, n_init=10, max_iter=300, tol=1e-4, seed=0):
+    def __init__(self, n_clusters=8, n_init=10, max_iter=300, tol=1e-4, random_state=None, seed=None):
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
+        self.random_state = random_state
         self.seed = seed
 
     def fit(self, X, y=None):
+        X = _validate(self, X)
+        k = _as_count(self.n_clusters, "n_clusters")
+        if X.shape[0] < k:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
         fitted = _native.kmeans_fit(
-            _as_float_matrix(X, "X"),
-            _as_count(self.n_clusters, "n_clusters"),
+            X,
+            k,
             _as_count(self.n_init, "n_init"),
             _as_count(self.max_iter, "max_iter"),
             float(self.tol),
-            _as_count(self.seed, "seed", minimum=0),
+            _seed_of(self.random_state, self.seed, "KMeans"),
         )
-        self.labels_ = fitted["labels"]
         self.cluster_centers_ = fitted["cluster_centers"]
+        self.labels_ = fitted["labels"]
         self.inertia_ = fitted["inertia"]
-        self.n_features_in_ = self.cluster_centers_.shape[1]
+        self.n_iter_ = fitted["n_iter"]
         return self
+
+    @property
+    def _n_features_out(self):
+        return self.cluster_centers_.shape[0]
+
+    def _distances(self, X):
+        return np.sqrt(((X[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2))
 
     def predict(self, X):
         """The nearest centre of each row."""
@@ -261,6 +463,9 @@ class KMeans(_Estimator):
 
     def transform(self, X):
         """Distances of each row to each centre (as scikit-learn's ``KMeans.transform``)."""
-        self._check_fitted("cluster_centers_")
-        X = _as_float_matrix(X, "X")
-        return np.sqrt(((X[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2))
+        _fitted(self, "cluster_centers_")
+        return self._distances(_validate(self, X, reset=False))
+
+    def score(self, X, y=None):
+        """Minus the inertia of ``X`` against the fitted centres (as scikit-learn)."""
+        return -float((self.transform(X).min(axis=1) ** 2).sum())

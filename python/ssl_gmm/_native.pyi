@@ -6,6 +6,11 @@ import numpy as np
 import numpy.typing as npt
 
 Matrix = npt.NDArray[np.float64]
+# None: fresh entropy (NumPy's default_rng); an int; or a numpy.random.Generator to draw one from.
+# Results record the resolved integer.
+Seed = Union[None, int, np.random.Generator]
+
+__version__: str
 Vector = npt.NDArray[np.float64]
 Labels = Union[npt.NDArray[np.int64], Sequence[int]]
 
@@ -36,9 +41,9 @@ class Gmm:
         """Top-``r`` eigenvectors of the total covariance ``Sigma + S_B``, as orthonormal rows."""
     def posterior(self, x: Matrix) -> Matrix:
         """``p(z = k | x)`` for each row of ``x`` (n x k)."""
-    def sample(self, n: int, seed: int = 0) -> dict:
+    def sample(self, n: int, seed: Seed = None) -> dict:
         """``{"x": (n, d), "z": (n,)}``."""
-    def sample_pairs(self, n: int, delta: float, seed: int = 0) -> dict:
+    def sample_pairs(self, n: int, delta: float, seed: Seed = None) -> dict:
         """Augmentation pairs with coupling ``delta``: ``z+ = z`` with probability ``delta``, else
         an independent draw. ``{"x", "x_plus", "z", "z_plus"}``."""
 
@@ -57,7 +62,7 @@ class ClipGmm:
     def dims(self) -> Tuple[int, int]: ...
     def fisher_subspace(self, side_name: str) -> Matrix:
         """The shared Fisher subspace of modality ``"x"`` or ``"y"``, as orthonormal rows."""
-    def sample_pairs(self, n: int, seed: int = 0) -> dict:
+    def sample_pairs(self, n: int, seed: Seed = None) -> dict:
         """``{"x": (n, d_x), "y": (n, d_y), "z": (n,)}``."""
 
 class TrainResult:
@@ -98,7 +103,7 @@ def clip(
     gradients in ``A`` and ``B``."""
 
 def population_infonce(
-    gmm: Gmm, a: Matrix, delta: float = 1.0, tau: float = 1.0, n_outer: int = 4096, seed: int = 0
+    gmm: Gmm, a: Matrix, delta: float = 1.0, tau: float = 1.0, n_outer: int = 4096, seed: Seed = None
 ) -> Tuple[float, Matrix]:
     """The population InfoNCE loss and gradient at ``A``: the inner expectation in closed form,
     the outer one over ``n_outer`` anchors drawn with ``seed``."""
@@ -117,7 +122,7 @@ def train(
     whiten: bool = True,
     tol: float = 1e-5,
     max_iters: int = 1000,
-    seed: int = 0,
+    seed: Seed = None,
 ) -> TrainResult:
     """Minimises InfoNCE (``method="infonce"``: a Gmm or pairs ``(x, x_plus)``) or CLIP
     (``"clip"``: a ClipGmm or pairs ``(x, y)``) by L-BFGS on a fixed sample of ``samples`` pairs

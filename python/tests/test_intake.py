@@ -94,7 +94,7 @@ def functions(x, y, a, b, w):
         "clip": (lambda a_, b_, x_, y_: ssl_gmm.clip(a_, b_, x_, y_), a, b, x, y),
         "principal_angles": (ssl_gmm.principal_angles, a, b),
         "sin_theta_max": (ssl_gmm.sin_theta_max, a, b),
-        "population_infonce": (lambda a_: ssl_gmm.population_infonce(GMM, a_, n_outer=64), a),
+        "population_infonce": (lambda a_: ssl_gmm.population_infonce(GMM, a_, n_outer=64, seed=0), a),
         "pca_fit": (lambda x_: ssl_gmm._native.pca_fit(x_, 2), x),
         "lda_fit": (lambda x_: ssl_gmm._native.lda_fit(x_, z, None), x),
         "cca_pairs_fit": (lambda x_, y_: ssl_gmm._native.cca_pairs_fit(x_, y_, 2, 0.0), x, y),

@@ -110,7 +110,7 @@ def test_clustering_metrics_match_scikit_learn():
     pred[:150] = truth[:150] % 3
     assert abs(ssl_gmm.ari(truth, pred) - sk_metrics.adjusted_rand_score(truth, pred)) < 1e-12
     assert abs(ssl_gmm.nmi(truth, pred) - sk_metrics.normalized_mutual_info_score(truth, pred)) < 1e-12
-    km = ssl_gmm.KMeans(3, seed=1).fit(ssl_gmm.Gmm.preset("anisotropic").sample(300, seed=4)["x"])
+    km = ssl_gmm.KMeans(3, random_state=1).fit(ssl_gmm.Gmm.preset("anisotropic").sample(300, seed=4)["x"])
     assert km.labels_.shape == (300,) and km.cluster_centers_.shape == (3, 10)
     assert np.array_equal(km.predict(ssl_gmm.Gmm.preset("anisotropic").sample(300, seed=4)["x"]), km.labels_)
 
@@ -332,3 +332,20 @@ def test_ctrl_c_stops_a_long_fit_with_keyboard_interrupt():
         sender.join()
         signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - start < 30.0
+
+
+def test_unseeded_sampling_is_fresh_and_seeds_take_generators():
+    """NumPy's convention: ``seed=None`` (the default) draws fresh entropy, so two unseeded calls
+    differ; an int or a ``numpy.random.Generator`` makes the draw repeatable; train records the
+    seed it resolved, so an unseeded fit can be repeated."""
+    g = ssl_gmm.Gmm.preset("anisotropic")
+    assert not np.array_equal(g.sample_pairs(256, 1.0)["x"], g.sample_pairs(256, 1.0)["x"])
+    a = g.sample(50, seed=np.random.default_rng(3))["x"]
+    assert np.array_equal(a, g.sample(50, seed=np.random.default_rng(3))["x"])
+    with pytest.raises(TypeError, match="bool"):
+        g.sample(5, seed=True)
+    with pytest.raises(ValueError, match="non-negative"):
+        g.sample(5, seed=-1)
+    fit = ssl_gmm.train(g, samples=512)
+    again = ssl_gmm.train(g, samples=512, seed=fit.hyperparameters["seed"])
+    assert np.array_equal(fit.components, again.components)
