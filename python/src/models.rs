@@ -112,6 +112,16 @@ impl PyGmm {
         Ok(d)
     }
 
+    /// Pickles as its JSON (`from_json(to_json())`, exact: floats round-trip).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        Ok((slf.get_type().getattr("from_json")?, (slf.get().to_json()?,)))
+    }
+
+    /// Equal parameters (every entry exactly).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Self>().is_ok_and(|o| o.get().inner == self.inner)
+    }
+
     fn __repr__(&self) -> String {
         format!("Gmm(k={}, dim={})", self.inner.k(), self.inner.dim())
     }
@@ -186,6 +196,16 @@ impl PyClipGmm {
         d.set_item("y", array2(py, &p.y))?;
         d.set_item("z", label_array(py, &p.z))?;
         Ok(d)
+    }
+
+    /// Pickles as its JSON (`from_json(to_json())`, exact: floats round-trip).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        Ok((slf.get_type().getattr("from_json")?, (slf.get().to_json()?,)))
+    }
+
+    /// Equal parameters (every entry exactly).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Self>().is_ok_and(|o| o.get().inner == self.inner)
     }
 
     fn __repr__(&self) -> String {

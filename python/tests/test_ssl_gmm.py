@@ -349,3 +349,15 @@ def test_unseeded_sampling_is_fresh_and_seeds_take_generators():
     fit = ssl_gmm.train(g, samples=512)
     again = ssl_gmm.train(g, samples=512, seed=fit.hyperparameters["seed"])
     assert np.array_equal(fit.components, again.components)
+
+
+def test_mixtures_pickle_and_compare():
+    """Mixtures travel to joblib or multiprocessing workers: pickling is their JSON, exact."""
+    import pickle
+
+    for g in (ssl_gmm.Gmm.preset("anisotropic"), ssl_gmm.ClipGmm.preset("clip")):
+        back = pickle.loads(pickle.dumps(g))
+        assert back == g and type(back) is type(g)
+        assert back.to_json() == g.to_json()
+    assert ssl_gmm.Gmm.preset("anisotropic") != ssl_gmm.Gmm.preset("pca-trap")
+    assert ssl_gmm.Gmm.preset("anisotropic") != "anisotropic"
