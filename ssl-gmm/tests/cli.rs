@@ -50,6 +50,11 @@ fn sample_writes_csv_with_header_and_labels() {
     }
     // Same seed, same bytes.
     assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(write("pairs2.csv")).unwrap());
+    // `--out -`: the same CSV on standard output, the summary on standard error, no file named -.
+    let args = ["sample", "--preset", "textbook", "--n", "7", "--delta", "1", "--seed", "3", "--out", "-"];
+    let (ok, stdout, stderr) = ssl_gmm(&args);
+    assert!(ok && stderr.contains("to standard output"), "{stderr}");
+    assert_eq!(stdout, text);
 }
 
 #[test]

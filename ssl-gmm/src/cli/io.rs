@@ -23,8 +23,14 @@ pub struct Table {
 
 impl Table {
     /// Writes the table to `.csv` (header row) or `.npy` (a 2-D float64 array, same column order).
-    /// A device or FIFO without one of the two extensions (`/dev/null`, `/dev/stdout`) gets CSV.
+    /// A device or FIFO without one of the two extensions (`/dev/null`, `/dev/stdout`) gets CSV,
+    /// and so does `-`, standard output.
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        if path == Path::new("-") {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            self.write_csv(&mut out)?;
+            return Ok(std::io::Write::flush(&mut out)?);
+        }
         let device = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
         let format = match path.extension().and_then(|e| e.to_str()) {
             None if device => "csv",
@@ -32,15 +38,7 @@ impl Table {
             None => "",
         };
         match format {
-            "csv" => write_atomic(path, |w| {
-                let mut csv = csv::Writer::from_writer(w);
-                csv.write_record(&self.header)?;
-                for row in self.rows.row_iter() {
-                    csv.write_record(row.iter().map(|v| format_number(*v)))?;
-                }
-                csv.flush()?;
-                Ok(())
-            }),
+            "csv" => write_atomic(path, |w| self.write_csv(w)),
             "npy" => write_atomic(path, |w| {
                 use npyz::WriterBuilder;
                 let (n, m) = self.rows.shape();
@@ -52,8 +50,21 @@ impl Table {
                 npy.finish()?;
                 Ok(())
             }),
-            _ => bail!("output file {} must end in .csv or .npy (or be a device such as /dev/null)", path.display()),
+            _ => bail!(
+                "output file {} must end in .csv or .npy (or be - for standard output, or a device such as /dev/null)",
+                path.display()
+            ),
         }
+    }
+
+    fn write_csv(&self, w: &mut impl std::io::Write) -> anyhow::Result<()> {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record(&self.header)?;
+        for row in self.rows.row_iter() {
+            csv.write_record(row.iter().map(|v| format_number(*v)))?;
+        }
+        csv.flush()?;
+        Ok(())
     }
 }
 

@@ -23,7 +23,8 @@ pub struct Args {
     /// Seed of the Xoshiro256++ generator.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output file, `.csv` (header row) or `.npy` (2-D float64, same columns).
+    /// Output file, `.csv` (header row) or `.npy` (2-D float64, same columns); `-` writes CSV to
+    /// standard output.
     ///
     /// Columns for a mixture: x0..x{d-1}, xp0..xp{d-1}, z, z_plus.
     /// For a CLIP-GMM: x0..x{dx-1}, y0..y{dy-1}, z, w, v.
@@ -83,6 +84,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     };
     table.write(&args.out)?;
-    eprintln!("wrote {} pairs ({} columns) to {}", args.n, table.header.len(), args.out.display());
+    let to =
+        if args.out == std::path::Path::new("-") { "standard output".into() } else { args.out.display().to_string() };
+    eprintln!("wrote {} pairs ({} columns) to {to}", args.n, table.header.len());
     Ok(())
 }
