@@ -107,9 +107,31 @@ struct FitReport<'p> {
     dim: usize,
     components: Vec<Vec<f64>>,
     mean: Vec<f64>,
-    explained_variance_ratio: Vec<f64>,
+    #[serde(flatten)]
+    spectrum: Spectrum,
     #[serde(skip_serializing_if = "Option::is_none")]
     evaluation: Option<Evaluation>,
+}
+
+/// What each direction's number is, under its own name: PCA's and LDA's share of the variance
+/// (between-class variance for LDA) or CCA's canonical correlations (eigenvalues of the
+/// symmetrised `Cov(x+, x) w = rho Cov(x) w`, not variances).
+#[derive(Debug, Serialize)]
+enum Spectrum {
+    #[serde(rename = "explained_variance_ratio")]
+    VarianceRatio(Vec<f64>),
+    #[serde(rename = "canonical_correlations")]
+    CanonicalCorrelations(Vec<f64>),
+}
+
+impl Spectrum {
+    fn describe(&self) -> String {
+        let (name, values) = match self {
+            Self::VarianceRatio(v) => ("explained-variance ratio", v),
+            Self::CanonicalCorrelations(v) => ("canonical correlations", v),
+        };
+        format!("{name} [{}]", values.iter().map(|v| Sig3(*v).to_string()).collect::<Vec<_>>().join(", "))
+    }
 }
 
 /// The data as read: the features, the labels (compacted to `0..c`) and the positives when the
@@ -237,19 +259,18 @@ fn plan(args: &Args, input: &Input) -> anyhow::Result<Estimator> {
     })
 }
 
-/// Fits the estimator: the map and its explained-variance ratios (CCA: each canonical
-/// correlation's share of the positive ones).
-fn execute(estimator: &Estimator, input: &Input, seed: u64) -> anyhow::Result<(LinearMap, Vec<f64>)> {
+/// Fits the estimator: the map and its spectrum.
+fn execute(estimator: &Estimator, input: &Input, seed: u64) -> anyhow::Result<(LinearMap, Spectrum)> {
     Ok(match estimator {
         Estimator::Lda(lda) => {
             let labels = input.labels.as_ref().context("LDA needs labels: pass --labels-col N|last")?;
             let fit = lda.fit((&input.x, labels))?;
             let r = fit.map.out_dim();
-            (fit.map, fit.explained_variance_ratio[..r].to_vec())
+            (fit.map, Spectrum::VarianceRatio(fit.explained_variance_ratio[..r].to_vec()))
         }
         Estimator::Pca(pca) => {
             let fit = pca.fit(&input.x)?;
-            (fit.map, fit.explained_variance_ratio)
+            (fit.map, Spectrum::VarianceRatio(fit.explained_variance_ratio))
         }
         Estimator::Cca(cca) => {
             let fit = match (&input.positives, &input.labels) {
@@ -260,17 +281,13 @@ fn execute(estimator: &Estimator, input: &Input, seed: u64) -> anyhow::Result<(L
                 }
                 (None, None) => bail!("CCA needs pairs"),
             };
-            // Canonical correlations: their share of the total over the positive ones (a negative
-            // correlation of the symmetrised cross-covariance explains nothing).
-            let total: f64 = fit.eigenvalues.iter().map(|v| v.max(0.0)).sum();
-            if total <= 0.0 {
+            if fit.eigenvalues.first().is_none_or(|&top| top <= 0.0) {
                 bail!(
                     "CCA found no positive canonical correlation between the views (largest {}): the pairs share no signal",
                     Sig3(fit.eigenvalues.first().copied().unwrap_or(0.0))
                 );
             }
-            let ratio = fit.eigenvalues.iter().map(|v| v.max(0.0) / total).collect();
-            (fit.map, ratio)
+            (fit.map, Spectrum::CanonicalCorrelations(fit.eigenvalues))
         }
     })
 }
@@ -291,7 +308,7 @@ fn evaluate(map: &LinearMap, input: &Input, seed: u64) -> anyhow::Result<Evaluat
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let input = read(args)?;
     let estimator = plan(args, &input)?;
-    let (map, ratio) = execute(&estimator, &input, args.seed)?;
+    let (map, spectrum) = execute(&estimator, &input, args.seed)?;
     let evaluation = if args.evaluate { Some(evaluate(&map, &input, args.seed)?) } else { None };
     let report = FitReport {
         method: args.method,
@@ -299,7 +316,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         dim: map.out_dim(),
         components: gmm_core::matrix_to_rows(map.components()),
         mean: map.mean().iter().copied().collect(),
-        explained_variance_ratio: ratio,
+        spectrum,
         evaluation,
     };
     emit(&report, args, &input)
@@ -308,14 +325,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 /// The human summary on standard error, the JSON on standard output or in `--out`.
 fn emit(report: &FitReport<'_>, args: &Args, input: &Input) -> anyhow::Result<()> {
     eprintln!(
-        "{} on {} ({} samples x {} features{}): {} directions, explained-variance ratio [{}]",
+        "{} on {} ({} samples x {} features{}): {} directions, {}",
         args.method.name(),
         args.data.display(),
         input.x.nrows(),
         input.x.ncols(),
         input.classes().map(|c| format!(", {c} classes")).unwrap_or_default(),
         report.dim,
-        report.explained_variance_ratio.iter().map(|v| Sig3(*v).to_string()).collect::<Vec<_>>().join(", ")
+        report.spectrum.describe()
     );
     if let Some(e) = &report.evaluation {
         eprintln!("k-means on the projection: ARI {}, NMI {}, accuracy {}", Sig3(e.ari), Sig3(e.nmi), Sig3(e.accuracy));
