@@ -88,16 +88,19 @@ pub(crate) fn kmeans_fit<'py>(
     Ok(d)
 }
 
+/// Adjusted Rand index of two labelings (1: identical partitions; about 0: chance).
 #[pyfunction]
 pub(crate) fn ari(truth: &Bound<'_, PyAny>, pred: &Bound<'_, PyAny>) -> PyResult<f64> {
     baselines::adjusted_rand_index(&labels(truth, "truth")?, &labels(pred, "pred")?).or_raise()
 }
 
+/// Normalized mutual information of two labelings (arithmetic normalisation, as scikit-learn's default).
 #[pyfunction]
 pub(crate) fn nmi(truth: &Bound<'_, PyAny>, pred: &Bound<'_, PyAny>) -> PyResult<f64> {
     baselines::normalized_mutual_info(&labels(truth, "truth")?, &labels(pred, "pred")?).or_raise()
 }
 
+/// Accuracy of the best one-to-one matching of predicted clusters to true classes (Hungarian).
 #[pyfunction]
 pub(crate) fn clustering_accuracy(truth: &Bound<'_, PyAny>, pred: &Bound<'_, PyAny>) -> PyResult<f64> {
     baselines::clustering_accuracy(&labels(truth, "truth")?, &labels(pred, "pred")?).or_raise()

@@ -56,6 +56,11 @@ pub(crate) fn value_grad(
     })
 }
 
+/// InfoNCE loss and its exact gradient ``dL/dA`` (``A``: ``r x d``) on a batch of pairs.
+///
+/// One-way dot form: ``L = (1/n) sum_i [-S_ii + log sum_j exp S_ij]`` with
+/// ``S = (X A^T)(X+ A^T)^T / tau``; ``form``: ``one-way`` | ``symmetric`` | ``simclr``; ``score``:
+/// ``dot`` | ``cosine``. Returns ``(loss, grad)``.
 #[pyfunction]
 #[pyo3(signature = (a, x, x_plus, tau = 1.0, form = "one-way", score = "dot"))]
 pub(crate) fn infonce<'py>(
@@ -78,6 +83,10 @@ pub(crate) fn infonce<'py>(
 /// A loss and the gradients of its two parameter blocks.
 type TwoGrads<'py> = (f64, Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>);
 
+/// SimSiam loss and its gradients in ``A`` (``r x d``) and the predictor ``W`` (``r x r``), the
+/// target ``A x+`` under stop-gradient: ``L = (1/n) sum_i ||W A x_i - sg(A x+_i)||^2`` (``mse``) or
+/// the negative cosine (``neg-cosine``); ``directions``: ``one-way`` | ``symmetric``.
+/// Returns ``(loss, grad_a, grad_w)``.
 #[pyfunction]
 #[pyo3(signature = (a, w, x, x_plus, form = "mse", directions = "symmetric"))]
 pub(crate) fn simsiam<'py>(
@@ -97,6 +106,8 @@ pub(crate) fn simsiam<'py>(
     Ok((value, array2(py, &grads[0]), array2(py, &grads[1])))
 }
 
+/// CLIP loss, symmetric InfoNCE between modalities with ``S = (X A^T)(Y B^T)^T / tau``, and its
+/// gradients in ``A`` (``r x d_x``) and ``B`` (``r x d_y``). Returns ``(loss, grad_a, grad_b)``.
 #[pyfunction]
 #[pyo3(signature = (a, b, x, y, tau = 1.0, score = "dot"))]
 pub(crate) fn clip<'py>(

@@ -34,11 +34,15 @@ impl PyGmm {
         }
     }
 
+    /// A mixture from its JSON ``{"weights", "means", "covariance"}`` (as ``to_json`` writes it).
+    ///
+    /// Raises ``ValueError`` naming the field for malformed JSON or invalid parameters.
     #[staticmethod]
     fn from_json(text: &str) -> PyResult<Self> {
         Ok(Self { inner: from_json(text, "mixture")? })
     }
 
+    /// The parameters as JSON; floats round-trip exactly (``from_json`` reads it back).
     fn to_json(&self) -> PyResult<String> {
         to_json(&self.inner)
     }
@@ -68,20 +72,29 @@ impl PyGmm {
         array2(py, self.inner.covariance())
     }
 
+    /// The Fisher subspace ``F = range(Sigma^{-1} S_B)``, ``S_B = sum_k w_k (mu_k - mu)(mu_k - mu)^T``,
+    /// as orthonormal rows (``dim F x d``; ``dim F = rank S_B <= k - 1``).
     fn fisher_subspace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         Ok(array2(py, &rows_of(&self.inner.fisher_subspace().or_raise()?)))
     }
 
+    /// Population PCA: the top-``r`` eigenvectors of the total covariance ``Sigma + S_B``, as
+    /// orthonormal rows (``r x d``).
     fn pca_subspace<'py>(&self, py: Python<'py>, r: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
         Ok(array2(py, &rows_of(&self.inner.pca_subspace(r).or_raise()?)))
     }
 
+    /// The Bayes posterior ``p(z = k | x)`` of each row of ``x`` (``n x d``), as an ``n x k`` array whose
+    /// rows sum to 1.
     fn posterior<'py>(&self, py: Python<'py>, x: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = matrix(x, "x")?;
         let p = py.detach(|| self.inner.posterior(&x)).or_raise()?;
         Ok(array2(py, &p))
     }
 
+    /// ``n`` draws ``x = mu_z + Sigma^{1/2} g``, ``z ~ weights``: ``{"x": (n, d), "z": (n,)}``.
+    ///
+    /// ``seed``: ``None`` (fresh entropy), an int, or a ``numpy.random.Generator``.
     #[pyo3(signature = (n, seed = None))]
     fn sample<'py>(&self, py: Python<'py>, n: usize, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyDict>> {
         let seed = seed_of(py, seed, "seed")?;
@@ -93,6 +106,11 @@ impl PyGmm {
         Ok(d)
     }
 
+    /// ``n`` augmentation pairs with coupling ``delta``: the positive keeps the anchor's component
+    /// with probability ``delta``, else draws an independent one, and both views are fresh draws of
+    /// their components. ``{"x", "x_plus": (n, d), "z", "z_plus": (n,)}``.
+    ///
+    /// ``seed``: ``None`` (fresh entropy), an int, or a ``numpy.random.Generator``.
     #[pyo3(signature = (n, delta, seed = None))]
     fn sample_pairs<'py>(
         &self,
@@ -155,11 +173,15 @@ impl PyClipGmm {
         }
     }
 
+    /// A CLIP-GMM from its JSON ``{"weights", "x", "y"}`` (as ``to_json`` writes it).
+    ///
+    /// Raises ``ValueError`` naming the field for malformed JSON or invalid parameters.
     #[staticmethod]
     fn from_json(text: &str) -> PyResult<Self> {
         Ok(Self { inner: from_json(text, "CLIP-GMM")? })
     }
 
+    /// The parameters as JSON; floats round-trip exactly (``from_json`` reads it back).
     fn to_json(&self) -> PyResult<String> {
         to_json(&self.inner)
     }
@@ -180,6 +202,9 @@ impl PyClipGmm {
         Ok(array2(py, &rows_of(&g.fisher_subspace().or_raise()?)))
     }
 
+    /// ``n`` CLIP pairs sharing their component ``z``: ``{"x": (n, d_x), "y": (n, d_y), "z": (n,)}``.
+    ///
+    /// ``seed``: ``None`` (fresh entropy), an int, or a ``numpy.random.Generator``.
     #[pyo3(signature = (n, seed = None))]
     fn sample_pairs<'py>(
         &self,

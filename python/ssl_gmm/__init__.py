@@ -298,6 +298,7 @@ class PCA(_Map):
         self.n_components = n_components
 
     def fit(self, X, y=None):
+        """Fits the principal directions of ``X`` (``n x d``, ``n >= 2``); ``y`` is ignored."""
         X = _validate(self, X)
         n, d = X.shape
         if n < 2:
@@ -346,6 +347,8 @@ class LDA(_ClassifierMixin, _Map):
         self.n_components = n_components
 
     def fit(self, X, y):
+        """Fits the discriminant directions of ``X`` (``n x d``) with class labels ``y`` (any
+        sortable values, at least two classes)."""
         if y is None:
             raise ValueError(f"requires y to be passed, but the target y is None ({type(self).__name__})")
         X, y = _validate(self, X, y)
@@ -398,6 +401,8 @@ class CCAPairs(_Map):
         self.ridge = ridge
 
     def fit(self, X, y=None, X_plus=None):
+        """Fits CCA between the anchors ``X`` and their positives ``X_plus`` (both ``n x d``, row
+        ``i`` a pair); a 2-d second positional argument is taken as ``X_plus``."""
         if X_plus is None and y is not None and np.ndim(y) == 2:
             X_plus = y
         if X_plus is None:
@@ -429,6 +434,7 @@ class KMeans(_FeaturesOut, _ClusterMixin, _TransformerMixin, _Base):
         self.seed = seed
 
     def fit(self, X, y=None):
+        """Clusters the rows of ``X`` (at least ``n_clusters`` of them); ``y`` is ignored."""
         X = _validate(self, X)
         k = _as_count(self.n_clusters, "n_clusters")
         if X.shape[0] < k:
@@ -459,6 +465,7 @@ class KMeans(_FeaturesOut, _ClusterMixin, _TransformerMixin, _Base):
         return self.transform(X).argmin(axis=1)
 
     def fit_predict(self, X, y=None):
+        """``fit(X).labels_``."""
         return self.fit(X).labels_
 
     def transform(self, X):
