@@ -300,6 +300,25 @@ fn orthonormal_rows(a: &DMatrix<f64>) -> Result<DMatrix<f64>> {
     Ok(orthonormal_column_basis(&a.transpose(), RANK_RTOL)?.transpose())
 }
 
+/// The relative gap between a gradient at `A = eps B` and the small-`A` term `-(2/tau) A M`, at
+/// `eps = 1e-5`, and how many times larger it is at `eps = 1e-4`. The expansion parameter is
+/// `|A|^2 lambda_max(M) / tau` (~1e4 |A|^2 in C14's mixtures), so the leading term dominates at
+/// `eps = 1e-5` and an `O(eps^2)` gap falls ~100x per 10x in `eps`.
+fn expansion_gap(
+    b: &DMatrix<f64>,
+    m: &DMatrix<f64>,
+    tau: f64,
+    mut grad_at: impl FnMut(&DMatrix<f64>) -> Result<DMatrix<f64>>,
+) -> Result<(f64, f64)> {
+    let mut gap_at = |eps: f64| -> Result<f64> {
+        let a = b * eps;
+        let predicted = &a * m * (-2.0 / tau);
+        Ok((grad_at(&a)? - &predicted).norm() / predicted.norm())
+    };
+    let (fine, coarse) = (gap_at(1e-5)?, gap_at(1e-4)?);
+    Ok((fine, coarse / fine))
+}
+
 fn small_a_phase(ctx: &Ctx, against_fisher: bool) -> Result<Case> {
     let seed = ctx.seed;
     // Raw coordinates, anisotropic (the mean span and F differ), k = 3.
@@ -309,16 +328,7 @@ fn small_a_phase(ctx: &Ctx, against_fisher: bool) -> Result<Case> {
     let x = g.sample(4000, &mut seeded(seed ^ 11)).x;
     let cov = g.pair_covariance(1.0)?;
     let b = gaussian_matrix(2, g.dim(), &mut seeded(seed ^ 50));
-    let gap_at = |eps: f64| -> Result<f64> {
-        let a = &b * eps;
-        let (_, grad) = pop.value_grad_at(&a, &x)?;
-        let predicted = &a * &cov * (-2.0 / tau);
-        Ok((&grad - &predicted).norm() / predicted.norm())
-    };
-    // The expansion parameter is |A|^2 lambda_max(M) / tau (~1e4 |A|^2 here), so the leading
-    // term dominates at eps = 1e-5, and the gap must fall ~100x per 10x in eps.
-    let (gap, coarse) = (gap_at(1e-5)?, gap_at(1e-4)?);
-    let ratio = coarse / gap;
+    let (gap, ratio) = expansion_gap(&b, &cov, tau, |a| Ok(pop.value_grad_at(a, &x)?.1))?;
     // The loss users train (in-batch negatives on sample pairs, no centring) has the same first
     // term with the sample cross-covariance: log sum_j exp(s_ij) = log n + mean_j s_ij + O(s^2),
     // so L = const - (1/tau) tr(A C A^T) + O(|A|^4) with C = mean(x+ x^T) - mean(x+) mean(x)^T,
@@ -329,15 +339,11 @@ fn small_a_phase(ctx: &Ctx, against_fisher: bool) -> Result<Case> {
     let cross = pairs.x_plus.tr_mul(&pairs.x) / n - mp.transpose() * &mx;
     let sample_cov = (&cross + cross.transpose()) * 0.5;
     let mut loss = InfoNceLoss::new(tau, Form::OneWay, Score::Dot)?;
-    let mut sample_gap_at = |eps: f64| -> Result<f64> {
-        let a = &b * eps;
+    let (sample_gap, sample_ratio) = expansion_gap(&b, &sample_cov, tau, |a| {
         let mut grads = vec![DMatrix::zeros(a.nrows(), a.ncols())];
-        loss.value_grad(std::slice::from_ref(&a), Batch::new(&pairs.x, &pairs.x_plus)?, &mut grads)?;
-        let predicted = &a * &sample_cov * (-2.0 / tau);
-        Ok((&grads[0] - &predicted).norm() / predicted.norm())
-    };
-    let (sample_gap, sample_coarse) = (sample_gap_at(1e-5)?, sample_gap_at(1e-4)?);
-    let sample_ratio = sample_coarse / sample_gap;
+        loss.value_grad(std::slice::from_ref(a), Batch::new(&pairs.x, &pairs.x_plus)?, &mut grads)?;
+        Ok(grads.swap_remove(0))
+    })?;
     // Small-A gradient flow as subspace iteration: a step of size 0.5 / lambda_1, then the rows
     // re-orthonormalised and scaled back to 1e-5 (without it they collapse onto the top
     // eigenvector). The step count comes from the eigengap: the unwanted component shrinks by
