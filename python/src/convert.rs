@@ -214,8 +214,9 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> PyResult<String> {
 }
 
 /// A seed as NumPy users pass one: `None` draws a fresh one from NumPy's entropy
-/// (`numpy.random.default_rng()`), a `numpy.random.Generator` (anything with `integers`) draws
-/// one from itself, and a non-negative integer is used as is. The resolved seed is what results
+/// (`numpy.random.default_rng()`), a `numpy.random.Generator` (anything with `integers`) or a
+/// legacy `numpy.random.RandomState` (anything with `randint`) draws one from itself, and a
+/// non-negative integer is used as is. The resolved seed is what results
 /// record, so a run with fresh entropy can still be repeated.
 pub(crate) fn seed_of(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<u64> {
     let draw = |generator: &Bound<'_, PyAny>| -> PyResult<u64> {
@@ -229,6 +230,9 @@ pub(crate) fn seed_of(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str
                 )))
             } else if o.hasattr("integers")? {
                 draw(o)
+            } else if o.hasattr("randint")? {
+                // RandomState's default integer type may be 32-bit (older NumPy on Windows).
+                o.call_method1("randint", (0u64, (1u64 << 31) - 1))?.extract::<u64>()
             } else {
                 o.extract::<u64>().map_err(|_| {
                     let got = describe(o);

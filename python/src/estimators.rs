@@ -6,7 +6,7 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{array1, array2, label_array, labels, matrix, row_space};
+use crate::convert::{array1, array2, label_array, labels, matrix, row_space, seed_of};
 use crate::errors::OrRaise;
 
 /// A fitted linear map as a dict: `components` (rows), `mean`, and the named extras.
@@ -67,7 +67,7 @@ pub(crate) fn cca_pairs_fit<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (x, n_clusters, n_init = 10, max_iter = 300, tol = 1e-4, seed = 0))]
+#[pyo3(signature = (x, n_clusters, n_init = 10, max_iter = 300, tol = 1e-4, seed = None))]
 pub(crate) fn kmeans_fit<'py>(
     py: Python<'py>,
     x: &Bound<'_, PyAny>,
@@ -75,8 +75,9 @@ pub(crate) fn kmeans_fit<'py>(
     n_init: usize,
     max_iter: usize,
     tol: f64,
-    seed: u64,
+    seed: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let seed = seed_of(py, seed, "random_state")?;
     let x = matrix(x, "X")?;
     let km = baselines::KMeans::new(n_clusters).n_init(n_init).max_iter(max_iter).tol(tol).seed(seed);
     let fit = py.detach(|| km.fit(&x)).or_raise()?;

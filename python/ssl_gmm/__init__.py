@@ -18,8 +18,8 @@ Losses (exact value and gradient on a batch of pairs, row i of x and x_plus a po
     ``clip``: symmetric InfoNCE with ``S = (X A^T)(Y B^T)^T / tau``.
 
 Randomness
-    Every ``seed`` argument takes ``None`` (the default: fresh entropy, as NumPy), an integer or a
-    ``numpy.random.Generator``; ``train`` records the integer it resolved in
+    Every ``seed`` argument takes ``None`` (the default: fresh entropy, as NumPy), an integer, a
+    ``numpy.random.Generator`` or a legacy ``RandomState``; ``train`` records the integer it resolved in
     ``hyperparameters["seed"]``. ``check`` keeps its fixed master seed.
 
 Estimators (``PCA``, ``LDA``, ``CCAPairs``, ``KMeans``)
@@ -228,9 +228,10 @@ def _encode_classes(y):
     return classes, encoded.astype(np.int64)
 
 
-def _seed_of(random_state, seed, owner):
-    """An integer seed for the native code from ``random_state`` (None: fresh entropy; an int;
-    a ``numpy.random.Generator`` or ``RandomState``); ``seed`` is the deprecated old name."""
+def _random_state(random_state, seed, owner):
+    """``random_state`` for the native code, which resolves ``None`` (fresh entropy) and a
+    ``numpy.random.Generator`` or ``RandomState`` (a seed drawn from it) by the package's one
+    seed rule; a number must be a whole one >= 0. ``seed`` is the deprecated old name."""
     if seed is not None:
         import warnings
 
@@ -238,12 +239,8 @@ def _seed_of(random_state, seed, owner):
             f"{owner}(seed=...) is deprecated; use random_state=", FutureWarning, stacklevel=3
         )
         random_state = seed
-    if random_state is None:
-        return int(np.random.default_rng().integers(0, 2**63))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**63))
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, 2**31 - 1))
+    if random_state is None or isinstance(random_state, (np.random.Generator, np.random.RandomState)):
+        return random_state
     return _as_count(random_state, "random_state", minimum=0)
 
 
@@ -445,7 +442,7 @@ class KMeans(_FeaturesOut, _ClusterMixin, _TransformerMixin, _Base):
             _as_count(self.n_init, "n_init"),
             _as_count(self.max_iter, "max_iter"),
             float(self.tol),
-            _seed_of(self.random_state, self.seed, "KMeans"),
+            _random_state(self.random_state, self.seed, "KMeans"),
         )
         self.cluster_centers_ = fitted["cluster_centers"]
         self.labels_ = fitted["labels"]

@@ -6,9 +6,10 @@ import numpy as np
 import numpy.typing as npt
 
 Matrix = npt.NDArray[np.float64]
-# None: fresh entropy (NumPy's default_rng); an int; or a numpy.random.Generator to draw one from.
+# None: fresh entropy (NumPy's default_rng); an int; or a numpy.random.Generator (or legacy
+# RandomState) to draw one from.
 # Results record the resolved integer.
-Seed = Union[None, int, np.random.Generator]
+Seed = Union[None, int, np.random.Generator, np.random.RandomState]
 
 __version__: str
 Vector = npt.NDArray[np.float64]
@@ -133,7 +134,7 @@ def pca_fit(x: Matrix, n_components: int) -> dict: ...
 def lda_fit(x: Matrix, y: Labels, n_components: Optional[int] = None) -> dict: ...
 def cca_pairs_fit(x: Matrix, x_plus: Matrix, n_components: int, ridge: float = 0.0) -> dict: ...
 def kmeans_fit(
-    x: Matrix, n_clusters: int, n_init: int = 10, max_iter: int = 300, tol: float = 1e-4, seed: int = 0
+    x: Matrix, n_clusters: int, n_init: int = 10, max_iter: int = 300, tol: float = 1e-4, seed: Seed = None
 ) -> dict: ...
 def ari(truth: Labels, pred: Labels) -> float:
     """Adjusted Rand index."""

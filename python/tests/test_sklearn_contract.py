@@ -81,6 +81,8 @@ def test_not_fitted_pickling_version_and_random_state():
     assert np.array_equal(ssl_gmm.KMeans(3, random_state=7).fit(x).cluster_centers_, km.cluster_centers_)
     gen = ssl_gmm.KMeans(3, random_state=np.random.default_rng(1)).fit(x)
     assert gen.n_iter_ >= 1
+    legacy = [ssl_gmm.KMeans(3, random_state=np.random.RandomState(2)).fit(x).cluster_centers_ for _ in range(2)]
+    assert np.array_equal(*legacy)
     with pytest.warns(FutureWarning, match="random_state"):
         ssl_gmm.KMeans(3, seed=7).fit(x)
     assert isinstance(ssl_gmm.__version__, str) and ssl_gmm.__version__.count(".") == 2
