@@ -160,6 +160,7 @@ except ImportError:
 
     class _ClusterMixin:
         def fit_predict(self, X, y=None, **kwargs):
+            """``fit(X).labels_``."""
             return self.fit(X, **kwargs).labels_
 
     class _FeaturesOut:
@@ -191,12 +192,12 @@ def _refuse_complex(X, what):
 def _validate(estimator, X, y=None, reset=True):
     """``X`` (and ``y``) checked as scikit-learn checks them (finite float64, 2-d, at least one
     sample and feature, ``n_features_in_`` set on ``reset`` and compared otherwise)."""
-    _refuse_complex(X, "X")
     if _SKLEARN:
+        _refuse_complex(X, "X")
         if y is None:
             return _validate_data(estimator, X, reset=reset, dtype=np.float64)
         return _validate_data(estimator, X, y, reset=reset, dtype=np.float64)
-    X = _as_float_matrix(X, "X")
+    X = _as_float_matrix(X, "X")  # refuses complex data too
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are needed")
     if not np.all(np.isfinite(X)):
@@ -460,10 +461,6 @@ class KMeans(_FeaturesOut, _ClusterMixin, _TransformerMixin, _Base):
     def predict(self, X):
         """The nearest centre of each row."""
         return self.transform(X).argmin(axis=1)
-
-    def fit_predict(self, X, y=None):
-        """``fit(X).labels_``."""
-        return self.fit(X).labels_
 
     def transform(self, X):
         """Distances of each row to each centre (as scikit-learn's ``KMeans.transform``)."""
