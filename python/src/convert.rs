@@ -9,12 +9,34 @@ use pyo3::prelude::*;
 
 use crate::errors::OrRaise;
 
-/// The one intake of 2-d arrays from Python: a float64 NumPy array, typed, or `TypeError`.
+/// The one intake of 2-d arrays from Python: a float64 NumPy array as it is, any other array-like
+/// of real numbers (NumPy of another float, integer or bool dtype, nested lists, a `jax.Array` or
+/// anything with `__array__`) converted to float64 once by [`as_float64`], or `TypeError`.
 fn array_2d<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray2<'py, f64>> {
-    obj.extract().map_err(|_| {
-        let got = describe(obj);
-        PyTypeError::new_err(format!("{what}: expected a 2-d NumPy array of float64, got {got}"))
-    })
+    if let Ok(array) = obj.extract() {
+        return Ok(array);
+    }
+    as_float64(obj, what, 2)?.extract()
+}
+
+/// `obj` as a float64 NumPy array of `ndim` dimensions, by `numpy.asarray(obj).astype(float64)`.
+/// float32 and integers convert exactly (below 2^53), so results are those of the float64 data;
+/// complex numbers (whose imaginary part NumPy's cast would drop), strings and objects are a
+/// `TypeError`, as is the wrong number of dimensions.
+fn as_float64<'py>(obj: &Bound<'py, PyAny>, what: &str, ndim: usize) -> PyResult<Bound<'py, PyAny>> {
+    let expected = || format!("{what}: expected a {ndim}-d array of real numbers");
+    let array = obj
+        .py()
+        .import("numpy")?
+        .call_method1("asarray", (obj,))
+        .map_err(|e| PyTypeError::new_err(format!("{}, got {}: {e}", expected(), describe(obj))))?;
+    let kind: String = array.getattr("dtype")?.getattr("kind")?.extract()?;
+    let dims: usize = array.getattr("ndim")?.extract()?;
+    if !"biuf".contains(kind.as_str()) || dims != ndim {
+        let why = if kind == "c" { " (complex values are not taken: pass the real part explicitly)" } else { "" };
+        return Err(PyTypeError::new_err(format!("{}, got {}{why}", expected(), describe(&array))));
+    }
+    array.call_method1("astype", ("float64",))
 }
 
 /// Copies a float64 array of any layout into `buf` (resized if needed): C- or Fortran-contiguous
@@ -140,12 +162,12 @@ pub(crate) fn copy_pair(
     copy_into(y, names.1, right)
 }
 
-/// A 1-d float64 NumPy array as a vector.
+/// A 1-d array-like of real numbers (see [`array_2d`]) as a float64 vector.
 pub(crate) fn vector(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<f64>> {
-    let array: PyReadonlyArray1<'_, f64> = obj.extract().map_err(|_| {
-        let got = describe(obj);
-        PyTypeError::new_err(format!("{what}: expected a 1-d NumPy array of float64, got {got}"))
-    })?;
+    if let Ok(array) = obj.extract::<PyReadonlyArray1<'_, f64>>() {
+        return Ok(array.as_array().to_vec());
+    }
+    let array: PyReadonlyArray1<'_, f64> = as_float64(obj, what, 1)?.extract()?;
     Ok(array.as_array().to_vec())
 }
 

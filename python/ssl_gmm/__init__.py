@@ -2,9 +2,12 @@
 
 Python interface to the Rust crates of the ssl-gmm workspace (Bansal, Kavis and Sanghavi,
 "Understanding Self-Supervised Learning via Gaussian Mixture Models", arXiv 2411.03517).
-Arrays are NumPy float64 in and out (C or Fortran order); rows are samples, and a map's rows
-are its directions. Bad input raises ``ValueError`` (or ``TypeError`` for a wrong array type or
-dtype) with the library's message; a solver that fails raises ``RuntimeError``.
+Arrays in are any array-like of real numbers (NumPy of any float, integer or bool dtype and any
+layout, nested lists, ``jax.Array``), converted once to float64 (float32 and integers exactly,
+so the computation is float64's); arrays out are NumPy float64. Rows are samples, and a map's
+rows are its directions. Bad input raises ``ValueError`` (or ``TypeError`` for complex, string
+or object data and the wrong number of dimensions) with the library's message; a solver that
+fails raises ``RuntimeError``. ``ssl_gmm.jax`` wraps the losses for ``jax.jit`` and ``jax.grad``.
 
 Models
     ``Gmm(weights, means, covariance)``: ``x = mu_z + Sigma^{1/2} g``, ``z ~ weights``.
@@ -24,11 +27,11 @@ Randomness
 
 Estimators (``PCA``, ``LDA``, ``CCAPairs``, ``KMeans``)
     scikit-learn estimators when scikit-learn is installed (an optional extra: tags, ``clone``,
-    pipelines, ``set_output``, HTML display; ``check_estimator`` passes for PCA, LDA and KMeans),
-    the same API on a small stand-in without it. ``random_state`` as scikit-learn (``seed`` is
-    its deprecated old name), ``NotFittedError`` before ``fit``, labels of any sortable kind with
-    ``classes_``. CCAPairs takes two views, ``fit(X, X_plus=...)``, so ``check_estimator``
-    (one view) does not apply to it.
+    pipelines, ``set_output``, HTML display; ``check_estimator`` passes for PCA, LDA, KMeans and,
+    given its second view, CCAPairs), the same API on a small stand-in without it.
+    ``random_state`` as scikit-learn (``seed`` is its deprecated old name), ``NotFittedError``
+    before ``fit``, labels of any sortable kind with ``classes_``. CCAPairs takes two views,
+    ``fit(X, X_plus=...)`` (or a 2-d ``y``, as a pipeline passes it).
 
 Example::
 
@@ -189,17 +192,21 @@ def _refuse_complex(X, what):
         )
 
 
-def _validate(estimator, X, y=None, reset=True):
-    """``X`` (and ``y``) checked as scikit-learn checks them (finite float64, 2-d, at least one
-    sample and feature, ``n_features_in_`` set on ``reset`` and compared otherwise)."""
+def _validate(estimator, X, y=None, reset=True, min_samples=1):
+    """``X`` (and ``y``) checked as scikit-learn checks them (finite float64, 2-d, at least
+    ``min_samples`` samples and one feature, ``n_features_in_`` set on ``reset`` and compared
+    otherwise)."""
     if _SKLEARN:
         _refuse_complex(X, "X")
         if y is None:
-            return _validate_data(estimator, X, reset=reset, dtype=np.float64)
-        return _validate_data(estimator, X, y, reset=reset, dtype=np.float64)
+            return _validate_data(estimator, X, reset=reset, dtype=np.float64, ensure_min_samples=min_samples)
+        return _validate_data(estimator, X, y, reset=reset, dtype=np.float64, ensure_min_samples=min_samples)
     X = _as_float_matrix(X, "X")  # refuses complex data too
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are needed")
+    if X.shape[0] < min_samples or X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) (shape={X.shape}) "
+            f"while a minimum of {min_samples} sample(s) and 1 feature(s) is required by {type(estimator).__name__}."
+        )
     if not np.all(np.isfinite(X)):
         raise ValueError("Input X contains NaN or infinity.")
     if reset:
@@ -297,10 +304,8 @@ class PCA(_Map):
 
     def fit(self, X, y=None):
         """Fits the principal directions of ``X`` (``n x d``, ``n >= 2``); ``y`` is ignored."""
-        X = _validate(self, X)
+        X = _validate(self, X, min_samples=2)  # a covariance needs two samples
         n, d = X.shape
-        if n < 2:
-            raise ValueError(f"n_samples={n}: PCA needs at least 2 samples for a covariance")
         keep = self.n_components
         fraction = isinstance(keep, (float, np.floating)) and 0.0 < keep < 1.0
         if keep is None or fraction:
@@ -391,8 +396,11 @@ class CCAPairs(_Map):
     (symmetrised), the spectral counterpart of the contrastive losses.
     ``fit(X, X_plus=X_plus)`` (or ``fit(X, X_plus)``: a 2-d second argument is the second view).
     ``eigenvalues_`` are the canonical correlations' symmetrised eigenvalues, not variances.
-    It takes two views, so scikit-learn's ``check_estimator`` (one view, optional labels) does
-    not apply; ``get_params``, ``clone``, pipelines after it and pickling do."""
+    It takes two views and scikit-learn's ``check_estimator`` hands an estimator one, so the
+    package's tests run ``check_estimator`` on CCAPairs with a second view made from ``X`` row by
+    row (its columns reversed): every check applies then (validation of both views,
+    ``n_features_in_``, pickling, refits, order and subset invariance, pipelines); only a call
+    without a second view is refused, with a ``ValueError`` that says how to pass it."""
 
     def __init__(self, n_components=2, ridge=0.0):
         self.n_components = n_components
@@ -401,16 +409,16 @@ class CCAPairs(_Map):
     def fit(self, X, y=None, X_plus=None):
         """Fits CCA between the anchors ``X`` and their positives ``X_plus`` (both ``n x d``, row
         ``i`` a pair); a 2-d second positional argument is taken as ``X_plus``."""
+        X = _validate(self, X, min_samples=2)  # a covariance needs two samples
         if X_plus is None and y is not None and np.ndim(y) == 2:
             X_plus = y
         if X_plus is None:
             raise ValueError("CCAPairs needs the second view of each pair: fit(X, X_plus=...)")
-        X = _validate(self, X)
+        X_plus = _validate(self, X_plus, reset=False)
+        if X_plus.shape != X.shape:
+            raise ValueError(f"X_plus has shape {X_plus.shape}; it must match X's {X.shape} (row i of each is a pair)")
         fitted = _native.cca_pairs_fit(
-            X,
-            _as_float_matrix(X_plus, "X_plus"),
-            _as_count(self.n_components, "n_components"),
-            float(self.ridge),
+            X, X_plus, _as_count(self.n_components, "n_components"), float(self.ridge)
         )
         self._set_map(fitted)
         self.eigenvalues_ = fitted["eigenvalues"]

@@ -143,8 +143,18 @@ def test_a_huge_zero_stride_array_is_read_without_touching_foreign_memory():
     assert np.all(p == p[0])
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.complex128, object])
-def test_other_dtypes_are_refused_alike_in_every_layout(dtype):
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.bool_])
+def test_other_real_dtypes_are_converted_exactly_in_every_layout(dtype):
+    rng = np.random.default_rng(SEED + 2)
+    x = (rng.normal(size=(8, D)) * 4).astype(dtype)
+    want = GMM.posterior(x.astype(np.float64))
+    for v in (x, np.asfortranarray(x), x[::-1], np.broadcast_to(x[:1], (8, D))):
+        assert np.array_equal(GMM.posterior(v), GMM.posterior(np.array(v, dtype=np.float64)))
+    assert np.array_equal(GMM.posterior(x.tolist()), want)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, object, str])
+def test_complex_object_and_string_arrays_are_refused_alike_in_every_layout(dtype):
     rng = np.random.default_rng(SEED + 2)
     x = rng.normal(size=(8, D)).astype(dtype)
     for v in (x, np.asfortranarray(x), x[::-1], np.broadcast_to(x[:1], (8, D))):
