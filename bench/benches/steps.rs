@@ -1,5 +1,5 @@
 //! Criterion benches: pair sampling, the InfoNCE step, and the GEMM peak they are compared to.
-//! `cargo bench -p bench`; `cargo test --benches` runs each once as a smoke test.
+//! `cargo bench -p ssl-gmm-bench`; `cargo test --benches` runs each once as a smoke test.
 
 use std::hint::black_box;
 

@@ -1,4 +1,4 @@
-//! A workload in a loop, for `perf record`: `cargo run --release -p bench --example profile_step
+//! A workload in a loop, for `perf record`: `cargo run --release -p ssl-gmm-bench --example profile_step
 //! -- [infonce [n d r]|infonce-f32 [n d r]|pca|lda|cca|sampling]` (default `infonce 1024 128 16`); prints the mean
 //! time per call (`ITERS` calls, default 30).
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! Workloads shared by the criterion benches, `ssl-gmm bench` and the peer comparison, so the
+//! Workloads shared by the criterion benches, `ssl-gmm-bench` and the peer comparison, so the
 //! three measure exactly the same thing.
 
 use baselines::Fit;

@@ -150,8 +150,8 @@ pub enum Dataset {
     Digits,
 }
 
-const WINE: &[u8] = include_bytes!("../../data/wine.csv");
-const DIGITS: &[u8] = include_bytes!("../../data/digits.csv.gz");
+const WINE: &[u8] = include_bytes!("../data/wine.csv");
+const DIGITS: &[u8] = include_bytes!("../data/digits.csv.gz");
 
 impl Dataset {
     /// Every embedded data set.

@@ -17,11 +17,11 @@ import ssl_gmm
 
 scipy_linalg = pytest.importorskip("scipy.linalg")
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data")
+DATA = os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "data")
 
 
 def wine():
-    """The UCI wine data in the repository's data/ (178 x 13, 3 classes; data/README.md)."""
+    """The UCI wine data in the repository's experiments/data/ (178 x 13, 3 classes; its README.md)."""
     raw = np.genfromtxt(os.path.join(DATA, "wine.csv"), delimiter=",", skip_header=1)
     return raw[:, :-1], raw[:, -1].astype(np.int64)
 

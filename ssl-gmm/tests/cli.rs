@@ -156,7 +156,7 @@ fn train_rejects_bad_settings_in_one_line() {
 }
 
 fn data_file(name: &str) -> String {
-    format!("{}/../data/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../experiments/data/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]

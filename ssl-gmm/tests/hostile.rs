@@ -75,7 +75,7 @@ fn exit_statuses_of_the_table() {
     expect(&["describe", "--config", "/nonexistent/m.json"], 4, "cannot read");
     let dir = std::env::temp_dir();
     expect(&["fit", "--method", "pca", "--data", dir.to_str().unwrap()], 4, "is a directory");
-    let wine = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/wine.csv");
+    let wine = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/data/wine.csv");
     expect(&["fit", "--method", "cca", "--data", wine, "--labels-col", "last", "--ridge", "-1"], 3, "ridge");
 }
 
@@ -220,7 +220,7 @@ fn no_certificate_from_the_start_and_divergence_is_an_error() {
 
 #[test]
 fn inapplicable_options_are_refused_and_quick_is_the_base_of_a_config() {
-    let wine = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/wine.csv");
+    let wine = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/data/wine.csv");
     expect(&["fit", "--method", "pca", "--data", wine, "--shrinkage", "0.5"], 3, "--shrinkage applies to LDA only");
     expect(&["fit", "--method", "pca", "--data", wine, "--ridge", "0.1"], 3, "--ridge applies to LDA and CCA");
     expect(

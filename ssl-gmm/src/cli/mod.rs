@@ -10,7 +10,6 @@ macro_rules! outln {
     }};
 }
 
-mod bench;
 mod check;
 pub use check::CheckFailure;
 mod describe;
@@ -57,8 +56,11 @@ enum Command {
     Fit(fit::Args),
     /// Check the claims C1..C16 of docs/theory.md over independent cases, each with a negative control (exit 1: a claim failed; 5: a fit without a certificate).
     Check(check::Args),
-    /// Time the workloads of the peer comparison (sampling, loss steps, fits) against the GEMM peak.
-    Bench(bench::Args),
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions {
+        /// The shell, e.g. `ssl-gmm completions bash > ~/.local/share/bash-completion/completions/ssl-gmm`.
+        shell: clap_complete::Shell,
+    },
     /// List the preset mixtures.
     Presets,
 }
@@ -72,7 +74,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Check(args) => check::run_check(&args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ssl-gmm", &mut out);
+            outln!("{}", String::from_utf8_lossy(&out).trim_end());
+            Ok(())
+        }
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Merge(args) => reproduce::merge(&args),
         Command::Presets => {
