@@ -35,6 +35,7 @@ impl ToPyErr for LossError {
     fn py_err(self) -> PyErr {
         match self {
             LossError::Core(e) => e.py_err(),
+            LossError::WrongModel(why) => raise(false, why.to_string()),
             other => raise(true, other.to_string()),
         }
     }

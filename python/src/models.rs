@@ -1,6 +1,6 @@
 //! The models: `Gmm` and `ClipGmm`.
 
-use gmm_core::{ClipGmm, Gmm, Model, Side, seeded};
+use gmm_core::{ClipGenerator, ClipGmm, Gmm, MixtureGenerator, Model, Side, seeded};
 use numpy::{PyArray1, PyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -32,6 +32,42 @@ impl PyGmm {
             Model::Gmm(inner) => Ok(Py::new(py, Self { inner })?.into_any()),
             Model::Clip(inner) => Ok(Py::new(py, PyClipGmm { inner: *inner })?.into_any()),
         }
+    }
+
+    /// A random mixture of ``k`` components in ``d`` dimensions (the generator of the claims'
+    /// cases, docs/theory.md section 4): means ``N(0, separation^2 I)`` centred (or shifted so
+    /// that ``||Sigma^{-1/2} mu_bar|| = mean_offset``), equal weights unless ``unbalanced``,
+    /// ``Sigma_0`` with eigenvalues log-spaced from 1 to ``condition`` in a random basis, plus
+    /// with ``noise_direction = c`` a dominant noise direction orthogonal to the means of
+    /// variance ``c lambda_max(Sigma_0 + S_B)`` (``c >= 1``: PCA's counterexample). ``seed`` as
+    /// everywhere (None: fresh entropy).
+    #[staticmethod]
+    #[pyo3(signature = (k, d, separation = 1.0, condition = 1.0, noise_direction = None, unbalanced = false,
+        mean_offset = 0.0, seed = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn generate(
+        py: Python<'_>,
+        k: usize,
+        d: usize,
+        separation: f64,
+        condition: f64,
+        noise_direction: Option<f64>,
+        unbalanced: bool,
+        mean_offset: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let seed = seed_of(py, seed, "seed")?;
+        budget(&format!("Gmm.generate(d={d})"), &[d, d, 16])?;
+        let generator = MixtureGenerator {
+            k,
+            d,
+            separation,
+            condition,
+            noise_factor: noise_direction,
+            balanced: !unbalanced,
+            mean_offset,
+        };
+        Ok(Self { inner: py.detach(|| generator.generate(&mut seeded(seed))).or_raise()? })
     }
 
     /// A mixture from its JSON ``{"weights", "means", "covariance"}`` (as ``to_json`` writes it).
@@ -171,6 +207,33 @@ impl PyClipGmm {
                 "preset '{name}' is a one-modality mixture: use Gmm.preset (CLIP presets: clip)"
             ))),
         }
+    }
+
+    /// A random CLIP-GMM (the generator of claim C10's cases): ``k`` shared and ``k_private``
+    /// private components per modality in dimensions ``d_x`` and ``d_y``, shared and private
+    /// means of the given separations, both covariances of condition number ``condition`` in
+    /// random bases, and (``orthogonal``) private means satisfying C10's Sigma-orthogonality.
+    #[staticmethod]
+    #[pyo3(signature = (k, k_private, d_x, d_y, separation = 1.0, private_separation = 1.0, condition = 10.0,
+        orthogonal = true, seed = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn generate(
+        py: Python<'_>,
+        k: usize,
+        k_private: usize,
+        d_x: usize,
+        d_y: usize,
+        separation: f64,
+        private_separation: f64,
+        condition: f64,
+        orthogonal: bool,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let seed = seed_of(py, seed, "seed")?;
+        let d = d_x.max(d_y);
+        budget(&format!("ClipGmm.generate(d_x={d_x}, d_y={d_y})"), &[d, d, 32])?;
+        let generator = ClipGenerator { k, k_private, d_x, d_y, separation, private_separation, condition, orthogonal };
+        Ok(Self { inner: py.detach(|| generator.generate(&mut seeded(seed))).or_raise()? })
     }
 
     /// A CLIP-GMM from its JSON ``{"weights", "x", "y"}`` (as ``to_json`` writes it).

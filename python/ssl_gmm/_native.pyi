@@ -1,6 +1,6 @@
 """Type stubs of the native module (re-exported by ``ssl_gmm``)."""
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,20 @@ class Gmm:
     @staticmethod
     def preset(name: str) -> Union["Gmm", "ClipGmm"]:
         """A built-in model (e.g. ``"pca-trap"``, ``"anisotropic"``, ``"clip"``)."""
+    @staticmethod
+    def generate(
+        k: int,
+        d: int,
+        separation: float = 1.0,
+        condition: float = 1.0,
+        noise_direction: Optional[float] = None,
+        unbalanced: bool = False,
+        mean_offset: float = 0.0,
+        seed: Seed = None,
+    ) -> "Gmm":
+        """A random mixture (the claims' generator): centred means ``N(0, separation^2 I)``,
+        ``Sigma_0`` of condition number ``condition``, optionally a dominant noise direction
+        orthogonal to the means (``noise_direction`` times ``lambda_max(Sigma_0 + S_B)``)."""
     @staticmethod
     def from_json(text: str) -> "Gmm": ...
     def to_json(self) -> str: ...
@@ -55,6 +69,20 @@ class ClipGmm:
     def preset(name: str) -> "ClipGmm":
         """A built-in two-modality model (e.g. ``"clip"``)."""
     @staticmethod
+    def generate(
+        k: int,
+        k_private: int,
+        d_x: int,
+        d_y: int,
+        separation: float = 1.0,
+        private_separation: float = 1.0,
+        condition: float = 10.0,
+        orthogonal: bool = True,
+        seed: Seed = None,
+    ) -> "ClipGmm":
+        """A random CLIP-GMM (claim C10's generator): ``k`` shared and ``k_private`` private
+        components per modality."""
+    @staticmethod
     def from_json(text: str) -> "ClipGmm": ...
     def to_json(self) -> str: ...
     @property
@@ -67,20 +95,32 @@ class ClipGmm:
         """``{"x": (n, d_x), "y": (n, d_y), "z": (n,)}``."""
 
 class TrainResult:
-    """``components``: the map (r x d, rows are directions) in the input coordinates;
-    ``components_y``: CLIP's map of modality y (else None); ``loss_curve``: the loss after each
-    L-BFGS iteration (empty for CLIP, whose fit does not record it); ``converged``: the
-    certificate ``relative_grad_norm <= tol`` holds."""
+    """The result of ``train``, named as ``ssl-gmm train --json`` names it. ``components``: the
+    map (r x d, rows are directions) in the input coordinates; ``components_y``: CLIP's map of
+    modality y (else None); ``losses``: the loss at every L-BFGS iteration or streaming step;
+    ``final_loss``: the last (a stream's: the mean of its last 50); ``steps``; ``stop``: how the
+    run ended (``grad-tol``, ``budget-spent``, ``interrupted``, ...); ``converged``: the
+    certificate holds (L-BFGS: ``relative_grad_norm <= tol``; whitened SimSiam: its distance to
+    the optimum; a plain stream has none: False); ``hyperparameters``: the serialised settings,
+    as the CLI's, plus ``method``, ``delta`` and ``seed``. Pickles; ``==`` compares every field.
+    ``loss_curve``, ``loss`` and ``iterations`` are deprecated names of ``losses``,
+    ``final_loss`` and ``steps``."""
 
+    def __init__(self, state: dict) -> None: ...
+    method: str
+    solver: str
     components: Matrix
     components_y: Optional[Matrix]
-    loss_curve: Vector
-    converged: bool
-    grad_norm: float
-    relative_grad_norm: float
-    iterations: int
+    losses: Vector
+    final_loss: float
+    steps: int
     stop: str
-    loss: float
+    converged: bool
+    certificate: Optional[dict]
+    whitened_certificate: Optional[dict]
+    predictor_rate: Optional[float]
+    grad_norm: Optional[float]
+    relative_grad_norm: Optional[float]
     hyperparameters: dict
 
 def infonce(
@@ -114,21 +154,38 @@ def train(
     method: str = "infonce",
     dim: Optional[int] = None,
     delta: float = 1.0,
-    samples: int = 8192,
+    samples: Optional[int] = None,
     batch: int = 256,
     tau: float = 1.0,
     form: str = "one-way",
     score: str = "dot",
     center: bool = True,
-    whiten: bool = True,
-    tol: float = 1e-5,
-    max_iters: int = 1000,
+    whiten: Optional[bool] = None,
+    tol: Optional[float] = None,
+    max_iters: Optional[int] = None,
+    stream: bool = False,
+    steps: Optional[int] = None,
+    lr: Optional[float] = None,
+    optimizer: Optional[str] = None,
+    init_scale: float = 0.1,
+    callback: Optional[Callable[[int, float], Optional[bool]]] = None,
     seed: Seed = None,
 ) -> TrainResult:
-    """Minimises InfoNCE (``method="infonce"``: a Gmm or pairs ``(x, x_plus)``) or CLIP
-    (``"clip"``: a ClipGmm or pairs ``(x, y)``) by L-BFGS on a fixed sample of ``samples`` pairs
-    (drawn with ``seed + 1``) to its certificate ``||grad|| <= tol ||grad_0||``; a run that does
-    not converge returns ``converged=False``. ``dim`` defaults to ``k - 1``."""
+    """Trains a loss as ``ssl-gmm train`` does, with the same defaults and the same numbers for
+    the same seed. ``method``: ``"infonce"`` (a Gmm or pairs ``(x, x_plus)``), ``"clip"`` (a
+    ClipGmm or pairs ``(x, y)``), ``"simsiam"`` or ``"simsiam-whitened"`` (a Gmm).
+    InfoNCE and CLIP fit a fixed sample of ``samples`` pairs (default 8192, drawn with
+    ``seed + 1``) by L-BFGS to the certificate ``||grad|| <= tol ||grad_0||`` (default 1e-5,
+    ``max_iters`` 1000); with ``stream=True`` they train on fresh batches for ``steps`` (2000)
+    by ``optimizer`` (``"adam"``, or ``"sgd"`` with momentum 0.9) at ``lr`` (0.01), as SimSiam
+    always does. Whitened SimSiam trains by its recipe to its certificate (without ``steps``: the
+    budget from the problem's spectrum and up to 4 starts; with it: one start of them).
+    ``center=False`` trains on raw inputs (claim C15); ``whiten=False`` turns off input
+    whitening (InfoNCE, CLIP; SimSiam never whitens its inputs). ``callback(step, loss)`` is
+    called after every iteration or step; returning ``False`` stops the run
+    (``stop == "interrupted"``), and an exception it raises stops the run and propagates.
+    Options of the other solver (``steps`` on a fixed sample, ``samples`` on a stream) are a
+    ``ValueError``, never ignored. ``dim`` defaults to ``k - 1``."""
 
 def pca_fit(x: Matrix, n_components: int) -> dict: ...
 def lda_fit(x: Matrix, y: Labels, n_components: Optional[int] = None) -> dict: ...

@@ -197,7 +197,7 @@ def test_train_infonce_is_certified_finds_fisher_and_is_deterministic():
     assert np.array_equal(a.components, b.components)
     # 8192 pairs: sample error ~ n^{-1/2} ~ 1e-2 per direction; PCA is at 1.
     assert ssl_gmm.sin_theta_max(a.components, g.fisher_subspace()) < 0.1
-    assert a.hyperparameters["samples"] == 8192 and a.loss_curve.ndim == 1
+    assert a.hyperparameters["samples"] == 8192 and a.losses.ndim == 1
 
 
 def test_train_clip_on_the_clip_preset():
@@ -296,7 +296,7 @@ def test_every_memory_layout_gives_the_same_bits():
 
 def test_an_unconverged_run_says_so():
     fit = ssl_gmm.train(ssl_gmm.Gmm.preset("pca-trap"), max_iters=2)
-    assert fit.converged is False and fit.iterations <= 2
+    assert fit.converged is False and fit.steps <= 2
 
 
 def test_ctrl_c_stops_a_long_fit_with_keyboard_interrupt():
@@ -421,3 +421,101 @@ def test_estimators_work_without_scikit_learn():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+# --- parity with the command line: every method, streams, callbacks, generators ------------------
+
+
+def test_python_trains_everything_the_command_line_trains():
+    """Same library calls as `ssl-gmm train`, so the same numbers for the same seed (checked by
+    hand against the CLI's JSON: identical components, losses and steps for each method).
+    Thresholds: the streams run 2000 steps on fresh batches of 256 (sample error ~ 0.02);
+    whitened SimSiam's certificate is sin theta_max <= 0.05 to the optimum of its problem,
+    which for centred pairs spans F (docs/theory.md, C11); PCA sits at ~1 on pca-trap."""
+    g = ssl_gmm.Gmm.preset("pca-trap")
+    fisher = g.fisher_subspace()
+    streamed = ssl_gmm.train(g, method="infonce", stream=True, seed=4)
+    assert streamed.solver == "stream" and not streamed.converged and streamed.certificate is None
+    assert streamed.steps == 2000 and streamed.losses.shape == (2000,)
+    assert ssl_gmm.sin_theta_max(streamed.components, fisher) < 0.1
+    whitened = ssl_gmm.train(g, method="simsiam-whitened", seed=4)
+    assert whitened.converged and whitened.whitened_certificate["sin_to_optimum"] <= 0.05
+    assert ssl_gmm.sin_theta_max(whitened.components, fisher) < 0.1
+    plain = ssl_gmm.train(g, method="simsiam", steps=300, seed=4)
+    assert plain.hyperparameters["loss"] == "simsiam" and plain.hyperparameters["whitening"] == "none"
+    c = ssl_gmm.ClipGmm.preset("clip")
+    clip = ssl_gmm.train(c, method="clip", stream=True, steps=300, seed=4)
+    assert clip.components.shape[1] == c.dims[0] and clip.components_y.shape[1] == c.dims[1]
+    # One vocabulary with the CLI's JSON: option spellings, not Rust names.
+    assert streamed.hyperparameters["form"] == "one-way" and streamed.hyperparameters["score"] == "dot"
+    assert streamed.hyperparameters["optimizer"]["kind"] == "adam"
+
+
+def test_options_of_the_other_solver_and_wrong_models_are_refused():
+    g, c = ssl_gmm.Gmm.preset("pca-trap"), ssl_gmm.ClipGmm.preset("clip")
+    for call, words in [
+        (lambda: ssl_gmm.train(g, steps=10), "stream=True"),
+        (lambda: ssl_gmm.train(g, stream=True, samples=100), "fixed sample"),
+        (lambda: ssl_gmm.train(g, method="simsiam", whiten=False), "never whitened"),
+        (lambda: ssl_gmm.train(g, method="simsiam-whitened", optimizer="adam"), "recipe"),
+        (lambda: ssl_gmm.train(g, method="clip"), "two-modality"),
+        (lambda: ssl_gmm.train(c, method="simsiam"), "CLIP only"),
+        (lambda: ssl_gmm.train(g, method="byol"), "unknown method"),
+        (lambda: ssl_gmm.train(g, method="simsiam", optimizer="rmsprop"), "rmsprop"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            call()
+    with pytest.raises(TypeError, match="callable"):
+        ssl_gmm.train(g, callback=3)
+
+
+def test_a_callback_sees_every_step_and_can_stop_the_run():
+    g = ssl_gmm.Gmm.preset("pca-trap")
+    seen = []
+
+    def stop_after_ten(step, loss):
+        seen.append((step, loss))
+        return step < 9
+
+    fit = ssl_gmm.train(g, method="simsiam", steps=500, callback=stop_after_ten, seed=1)
+    assert fit.stop == "interrupted" and fit.steps == 10 and [s for s, _ in seen] == list(range(10))
+    assert np.array_equal(fit.losses, [v for _, v in seen])
+    lbfgs = ssl_gmm.train(g, samples=1024, callback=lambda step, loss: None, seed=1)
+    assert lbfgs.stop == "grad-tol"  # None continues
+
+    def fail(step, loss):
+        raise ZeroDivisionError("from the callback")
+
+    with pytest.raises(ZeroDivisionError, match="from the callback"):
+        ssl_gmm.train(g, samples=1024, callback=fail, seed=1)
+
+
+def test_train_results_pickle_compare_and_keep_their_old_names_with_a_warning():
+    import pickle
+    import warnings
+
+    fit = ssl_gmm.train(ssl_gmm.Gmm.preset("pca-trap"), samples=1024, seed=2)
+    again = pickle.loads(pickle.dumps(fit))
+    assert again == fit and again is not fit
+    assert ssl_gmm.train(ssl_gmm.Gmm.preset("pca-trap"), samples=1024, seed=3) != fit
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert fit.iterations == fit.steps and fit.loss == fit.final_loss
+        assert np.array_equal(fit.loss_curve, fit.losses)
+    assert [w.category for w in caught] == [FutureWarning] * 3
+    with pytest.raises(AttributeError):
+        fit.no_such_field
+
+
+def test_mixture_generators_are_seeded_and_make_pca_fail_where_asked():
+    g = ssl_gmm.Gmm.generate(3, 10, noise_direction=4.0, seed=1)
+    assert g == ssl_gmm.Gmm.generate(3, 10, noise_direction=4.0, seed=1)
+    assert g != ssl_gmm.Gmm.generate(3, 10, noise_direction=4.0, seed=2)
+    # The dominant noise direction is orthogonal to the means: PCA's top-2 subspace misses F.
+    assert ssl_gmm.sin_theta_max(g.pca_subspace(2), g.fisher_subspace()) > 0.9
+    iso = ssl_gmm.Gmm.generate(3, 10, seed=1)
+    assert ssl_gmm.sin_theta_max(iso.pca_subspace(2), iso.fisher_subspace()) < 1e-8
+    c = ssl_gmm.ClipGmm.generate(3, 2, 6, 5, seed=1)
+    assert c.dims == (6, 5) and c.k == 3
+    with pytest.raises(ValueError, match="condition"):
+        ssl_gmm.Gmm.generate(3, 10, condition=0.5)

@@ -5,7 +5,7 @@ use thiserror::Error;
 
 /// Everything that can go wrong in `ssl-losses`. Bad input (shapes, non-finite values,
 /// parameters out of range, too few pairs) is a [`GmmError`] of the shared error core, wrapped
-/// in [`LossError::Core`]; this crate adds only divergence.
+/// in [`LossError::Core`]; this crate adds only divergence and a loss given a model it does not take.
 #[derive(Debug, Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum LossError {
@@ -22,6 +22,10 @@ pub enum LossError {
         /// Last finite loss.
         last_loss: f64,
     },
+    /// A loss asked to train on a model it does not take (CLIP on a mixture, InfoNCE or SimSiam
+    /// on a two-modality model).
+    #[error("{0}")]
+    WrongModel(&'static str),
     /// Bad input or a failed decomposition (the shared error core).
     #[error(transparent)]
     Core(#[from] GmmError),

@@ -109,6 +109,14 @@ impl Run {
         self.losses.last().copied().unwrap_or(f64::NAN)
     }
 
+    /// The mean of the last `window` losses (all of them if fewer; NaN for an empty run): the
+    /// final loss of a stream, whose losses are noisy batch values, is the mean of its last
+    /// [`crate::FINAL_LOSS_WINDOW`]; a fixed sample's is its last, exact value (`window` 1).
+    pub fn mean_last(&self, window: usize) -> f64 {
+        let tail = &self.losses[self.losses.len() - window.min(self.losses.len())..];
+        if tail.is_empty() { f64::NAN } else { tail.iter().sum::<f64>() / tail.len() as f64 }
+    }
+
     /// Whether the run carries a certificate that holds.
     pub fn converged(&self) -> bool {
         self.certificate.is_some_and(|c| c.converged)

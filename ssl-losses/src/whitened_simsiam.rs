@@ -18,16 +18,18 @@
 //! ```
 
 use gmm_core::nalgebra::DMatrix;
-use gmm_core::{GmmError, Validate, check_at_least, check_positive, check_shape};
+use gmm_core::{Gmm, GmmError, Validate, check_at_least, check_positive, check_shape};
 
-use crate::data::PairSource;
+use crate::data::{GmmStream, PairSource};
 use crate::error::{LossError, Result};
 use crate::executor::{TrainConfig, train_with};
 use crate::init::small_random_init;
 use crate::observe::Observer;
 use crate::optim::OptimizerKind;
 use crate::outcome::{Run, Trained};
+use crate::precondition::{Centering, Sides, Whitening};
 use crate::simsiam::{Directions, SimSiamForm, SimSiamLoss};
+use crate::streamed::{Preconditioning, scale_of};
 use crate::whitened::{RECIPE_MOMENTUM, RunningWhitening, WHITENED_TOL, WhitenedCertificate, WhitenedSpectrum};
 
 /// One run of the recipe for whitened SimSiam as docs/theory.md analyses it (claim C11): the MSE
@@ -119,6 +121,14 @@ pub struct WhitenedSimSiam {
 }
 
 impl WhitenedSimSiam {
+    /// The first start's fewest steps: the fixed budget, or the spectrum's lower bound.
+    pub fn fewest_steps(&self) -> usize {
+        match self.steps {
+            RecipeSteps::Fixed(steps) => steps,
+            RecipeSteps::FromSpectrum { at_least, .. } => at_least,
+        }
+    }
+
     /// `r` directions with the defaults above.
     pub fn new(n_components: usize) -> Self {
         Self {
@@ -244,6 +254,51 @@ impl WhitenedSimSiam {
     }
 }
 
+/// A whitened-SimSiam fit on augmentation pairs of a mixture ([`WhitenedSimSiam::fit_gmm`]).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct WhitenedMixtureFit {
+    /// The fit in the stream's (centred) coordinates, with its certificate.
+    pub fit: WhitenedSimSiamFit,
+    /// The learned map in the input coordinates (`r x d`).
+    pub map: DMatrix<f64>,
+    /// The largest singular value of the first start's map in the input coordinates.
+    pub start_scale: f64,
+}
+
+impl WhitenedSimSiam {
+    /// Fits on a stream of augmentation pairs of `gmm` with coupling `delta`, centred by a
+    /// warm-up sample's mean (or raw, [`Centering::None`]; never whitened: the recipe whitens
+    /// the outputs), against the moments of the problem the stream poses: the total covariance
+    /// and `Cov(x+, x) = delta S_B` for centred inputs, the raw second and cross moments without
+    /// centring.
+    ///
+    /// # Errors
+    /// As [`WhitenedSimSiam::fit`] and [`GmmStream::new`].
+    pub fn fit_gmm(
+        &self,
+        gmm: &Gmm,
+        delta: f64,
+        centering: Centering,
+        observer: &mut dyn Observer,
+    ) -> Result<WhitenedMixtureFit> {
+        let (m, c) = match centering {
+            Centering::None => (gmm.second_moment(), gmm.cross_moment(delta)?),
+            Centering::SampleMean => (gmm.total_covariance(), gmm.pair_covariance(delta)?),
+        };
+        let preconditioning = Preconditioning::new(centering, Whitening::None);
+        let stream = || GmmStream::new(gmm, delta, self.batch);
+        let mut sources = || -> Result<Box<dyn PairSource + '_>> {
+            Ok(Box::new(preconditioning.source(stream()?, Sides::Shared, self.seed)?))
+        };
+        let fit = self.fit(&mut sources, (&m, &c), observer)?;
+        let back = preconditioning.source(stream()?, Sides::Shared, self.seed)?;
+        let start_scale = scale_of(&back.map_back(&self.initial_map(0, gmm.dim()), false)?)?;
+        let map = back.map_back(&fit.map, false)?.into_components();
+        Ok(WhitenedMixtureFit { fit, map, start_scale })
+    }
+}
+
 impl Validate for WhitenedSimSiam {
     type Error = LossError;
 
@@ -256,21 +311,17 @@ impl Validate for WhitenedSimSiam {
         if !(1..=START_BUDGETS.len()).contains(&self.max_starts) {
             return Err(GmmError::out_of_range("starts", self.max_starts as f64, "between 1 and 4").into());
         }
-        let first = match self.steps {
-            RecipeSteps::Fixed(steps) => steps,
-            RecipeSteps::FromSpectrum { at_least, at_most } => {
-                if at_most < at_least {
-                    return Err(GmmError::out_of_range(
-                        "most steps",
-                        at_most as f64,
-                        format!("at least the fewest, {at_least}"),
-                    )
-                    .into());
-                }
-                at_least
-            }
-        };
-        check_at_least(first, 1, "steps")?;
+        if let RecipeSteps::FromSpectrum { at_least, at_most } = self.steps
+            && at_most < at_least
+        {
+            return Err(GmmError::out_of_range(
+                "most steps",
+                at_most as f64,
+                format!("at least the fewest, {at_least}"),
+            )
+            .into());
+        }
+        check_at_least(self.fewest_steps(), 1, "steps")?;
         Ok(())
     }
 }

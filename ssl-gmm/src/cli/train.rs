@@ -12,10 +12,9 @@ use gmm_core::{Fit, Gmm, LinearMap, Model, Side, Sig3, Subspace, Validate};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
-    Centering, Certificate, ClipLoss, ClipStream, Directions, DistanceBound, Ending, Form, GmmStream, InfoNce,
-    InfoNceLoss, Lbfgs, Objective, Observer, OptimizerKind, PairSource, PreconditionedSource, Progress, RecipeSteps,
-    Run, Score, Sides, SimSiamForm, SimSiamLoss, TrainConfig, Trained, WhitenedCertificate, WhitenedSimSiam, Whitening,
-    small_random_init, train_with,
+    Centering, Certificate, Directions, DistanceBound, Ending, Form, InfoNce, Lbfgs, MAX_INIT_SCALE, Observer,
+    OptimizerKind, Preconditioning, Progress, RecipeSteps, Run, Score, SimSiamForm, StreamLoss, Streamed, TrainConfig,
+    WhitenedCertificate, WhitenedSimSiam, Whitening,
 };
 
 use super::io::write_atomic;
@@ -80,8 +79,9 @@ pub struct Args {
     /// InfoNCE on a fixed sample: L-BFGS iteration budget [default: 1000].
     #[arg(long)]
     max_iters: Option<usize>,
-    /// Training steps of streaming runs (simsiam, simsiam-whitened, clip, infonce --stream)
-    /// [default: 2000].
+    /// Training steps of streaming runs (simsiam, clip, infonce --stream) [default: 2000];
+    /// simsiam-whitened: one start of this many steps [default: the recipe's budget from the
+    /// problem's spectrum, at least 10000, and up to 4 starts, to its certificate].
     #[arg(long)]
     steps: Option<usize>,
     /// Base learning rate of streaming runs (cosine schedule with 100 warm-up steps down to 1%)
@@ -202,25 +202,6 @@ fn scale_of(a: &DMatrix<f64>) -> anyhow::Result<f64> {
     Ok(LinearMap::new(a.clone()).singular_values()?.first().copied().unwrap_or(0.0))
 }
 
-/// Every setting of a run, so that a result file describes itself (`None`: does not apply).
-/// The loss of a streaming run, with its settings.
-#[derive(Debug, Serialize)]
-#[serde(tag = "loss", rename_all = "kebab-case")]
-enum StreamLoss {
-    Infonce { tau: f64, form: Form, score: Score },
-    Simsiam { form: SimSiamForm, directions: Directions },
-    Clip { tau: f64, score: Score },
-}
-
-/// How a stream's inputs are preconditioned: statistics from a warm-up sample of the stream.
-#[derive(Clone, Copy, Debug, Serialize)]
-struct Preconditioning {
-    centering: Centering,
-    whitening: Whitening,
-    /// Batches of the warm-up sample the preconditioner is fitted on.
-    warmup_batches: usize,
-}
-
 /// What `train` runs, validated: the estimator or the streaming run, serialised as the result's
 /// `hyperparameters` (so a result file describes itself).
 #[derive(Debug, Serialize)]
@@ -243,16 +224,7 @@ enum Settings {
         steps: usize,
     },
     /// A loss on a stream, by a first-order optimizer.
-    Stream {
-        #[serde(flatten)]
-        loss: StreamLoss,
-        #[serde(flatten)]
-        config: TrainConfig,
-        batch: usize,
-        init_scale: f64,
-        #[serde(flatten)]
-        preconditioning: Preconditioning,
-    },
+    Stream(Streamed),
 }
 
 /// A validated run: the model, the output dimension, the coupling and the settings.
@@ -311,11 +283,10 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
              the anisotropic preset)"
         );
     }
-    let preconditioning = Preconditioning {
-        centering: if args.no_center { Centering::None } else { Centering::SampleMean },
-        whitening: if args.no_whiten || simsiam { Whitening::None } else { Whitening::SampleCovariance },
-        warmup_batches: WARMUP_BATCHES,
-    };
+    let preconditioning = Preconditioning::new(
+        if args.no_center { Centering::None } else { Centering::SampleMean },
+        if args.no_whiten || simsiam { Whitening::None } else { Whitening::SampleCovariance },
+    );
     let r = match (&model, args.method) {
         (Model::Clip(c), Method::Clip) => {
             if args.delta != 1.0 {
@@ -336,8 +307,18 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
         optimizer: args.optimizer.unwrap_or(OptimizerKind::ADAM),
         ..TrainConfig::default()
     };
-    let stream =
-        |loss| Settings::Stream { loss, config: config.clone(), batch, init_scale: args.init_scale, preconditioning };
+    let stream = |loss| {
+        let streamed = Streamed {
+            n_components: r,
+            loss,
+            config: config.clone(),
+            batch,
+            init_scale: args.init_scale,
+            preconditioning,
+        };
+        streamed.validate()?;
+        anyhow::Ok(Settings::Stream(streamed))
+    };
     let settings = match args.method {
         Method::Infonce if fixed_sample => {
             let samples = args.samples.unwrap_or(8192);
@@ -363,20 +344,20 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
             estimator.validate()?;
             Settings::FixedSample { estimator, samples }
         }
-        Method::Infonce => stream(StreamLoss::Infonce { tau: args.tau, form: args.form, score: args.score }),
-        Method::Simsiam => stream(StreamLoss::Simsiam { form: SimSiamForm::Mse, directions: Directions::Symmetric }),
-        Method::Clip => stream(StreamLoss::Clip { tau: args.tau, score: args.score }),
+        Method::Infonce => stream(StreamLoss::Infonce { tau: args.tau, form: args.form, score: args.score })?,
+        Method::Simsiam => stream(StreamLoss::Simsiam { form: SimSiamForm::Mse, directions: Directions::Symmetric })?,
+        Method::Clip => stream(StreamLoss::Clip { tau: args.tau, score: args.score })?,
         Method::SimsiamWhitened => {
-            // One start of --steps: the flag is the run's budget (the library's estimator restarts
-            // an uncertified start by default).
-            let estimator = WhitenedSimSiam::new(r)
-                .batch(batch)
-                .steps(RecipeSteps::Fixed(steps))
-                .lr(lr)
-                .init_scale(args.init_scale)
-                .max_starts(1)
-                .seed(args.seed);
+            let estimator = WhitenedSimSiam::new(r).batch(batch).lr(lr).init_scale(args.init_scale).seed(args.seed);
+            // With --steps, one start of them: the flag is the run's budget. Without, the
+            // recipe's own budget from the problem's spectrum and up to 4 starts, to its
+            // certificate (as Python's train).
+            let estimator = match args.steps {
+                Some(steps) => estimator.steps(RecipeSteps::Fixed(steps)).max_starts(1),
+                None => estimator,
+            };
             estimator.validate()?;
+            let steps = estimator.fewest_steps();
             Settings::Whitened { estimator, preconditioning, steps }
         }
     };
@@ -398,32 +379,16 @@ struct Executed {
 
 /// Runs a plan (a progress bar unless `quiet`).
 fn execute(plan: &Plan, args: &Args, quiet: bool) -> anyhow::Result<Executed> {
-    let seed = args.seed;
     let executed = |run, single, clip| Executed { run, single, clip, whitened: None, predictor_rate: None };
     match (&plan.model, &plan.settings) {
-        (
-            Model::Clip(c),
-            Settings::Stream { loss: StreamLoss::Clip { tau, score }, config, batch, init_scale, preconditioning },
-        ) => {
-            let (dx, dy) = (c.modality(Side::X).dim(), c.modality(Side::Y).dim());
-            let mut objective = ClipLoss::new(*tau, *score)?;
-            let mut source = preconditioned(ClipStream::new(c, *batch)?, Sides::Separate, preconditioning, seed)?;
-            let init = vec![
-                small_random_init(plan.r, dx, *init_scale, seed),
-                small_random_init(plan.r, dy, *init_scale, seed.wrapping_add(1)),
-            ];
-            // The start's scale in the input coordinates, where the learned maps are compared.
-            let sx = scale_of(source.map_back(&init[0], false)?.components())?;
-            let sy = scale_of(source.map_back(&init[1], true)?.components())?;
-            let out = run_training(&mut objective, &mut source, init, config, quiet)?;
-            let ax = source.map_back(&out.params[0], false)?.into_components();
-            let ay = source.map_back(&out.params[1], true)?.into_components();
-            let x = map_report(&ax, &c.shared_gmm(Side::X)?, sx)?;
-            let y = map_report(&ay, &c.shared_gmm(Side::Y)?, sy)?;
-            Ok(executed(out.run, None, Some((x, y))))
+        (Model::Clip(c), Settings::Stream(streamed)) => {
+            let fit = with_progress(streamed.config.steps, quiet, |observer| streamed.fit_clip(c, observer))?;
+            let x = map_report(&fit.maps[0], &c.shared_gmm(Side::X)?, fit.start_scales[0])?;
+            let y = map_report(&fit.maps[1], &c.shared_gmm(Side::Y)?, fit.start_scales[1])?;
+            Ok(executed(fit.run, None, Some((x, y))))
         }
         (Model::Gmm(g), Settings::FixedSample { estimator, samples }) => {
-            let pairs = g.sample_pairs(*samples, args.delta, &mut gmm_core::seeded(seed.wrapping_add(1)))?;
+            let pairs = g.sample_pairs(*samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
             let start = std::time::Instant::now();
             let fit = estimator.fit(&pairs)?;
             if fit.run.ending == Ending::StationaryStart {
@@ -441,63 +406,27 @@ fn execute(plan: &Plan, args: &Args, quiet: bool) -> anyhow::Result<Executed> {
             Ok(executed(run, Some(mixture_report(fit.map.components(), g, start_scale)?), None))
         }
         (Model::Gmm(g), Settings::Whitened { estimator, preconditioning, steps }) => {
-            // The moments of the problem the recipe solves, in the stream's coordinates: the
-            // total covariance and Cov(x+, x) = delta S_B for centred inputs, the raw second and
-            // cross moments without centring.
-            let (m, c) = match preconditioning.centering {
-                Centering::None => (g.second_moment(), g.cross_moment(args.delta)?),
-                Centering::SampleMean => (g.total_covariance(), g.pair_covariance(args.delta)?),
-            };
-            let stream = || GmmStream::new(g, args.delta, args.batch);
-            let mut sources = || -> ssl_losses::Result<Box<dyn PairSource + '_>> {
-                Ok(Box::new(preconditioned(stream()?, Sides::Shared, preconditioning, seed)?))
-            };
-            let fit = with_progress(*steps, quiet, |observer| estimator.fit(&mut sources, (&m, &c), observer))?;
-            let back = preconditioned(stream()?, Sides::Shared, preconditioning, seed)?;
-            let start_scale = scale_of(back.map_back(&estimator.initial_map(0, g.dim()), false)?.components())?;
-            let map = back.map_back(&fit.map, false)?.into_components();
+            let fit = with_progress(*steps, quiet, |observer| {
+                estimator.fit_gmm(g, args.delta, preconditioning.centering, observer)
+            })?;
             Ok(Executed {
-                single: Some(mixture_report(&map, g, start_scale)?),
+                single: Some(mixture_report(&fit.map, g, fit.start_scale)?),
                 whitened: Some(
-                    fit.certificate
+                    fit.fit
+                        .certificate
                         .ok_or("the problem has no eigengap (no signal at delta = 0), so its optimum is not unique"),
                 ),
-                predictor_rate: Some(fit.predictor_rate),
-                ..executed(fit.run, None, None)
+                predictor_rate: Some(fit.fit.predictor_rate),
+                ..executed(fit.fit.run, None, None)
             })
         }
-        (Model::Gmm(g), Settings::Stream { loss, config, batch, init_scale, preconditioning }) => {
-            let mut source =
-                preconditioned(GmmStream::new(g, args.delta, *batch)?, Sides::Shared, preconditioning, seed)?;
-            let a0 = small_random_init(plan.r, g.dim(), *init_scale, seed);
-            let start_scale = scale_of(source.map_back(&a0, false)?.components())?;
-            let out = match loss {
-                StreamLoss::Infonce { tau, form, score } => {
-                    let mut objective = InfoNceLoss::new(*tau, *form, *score)?;
-                    run_training(&mut objective, &mut source, vec![a0], config, quiet)?
-                }
-                StreamLoss::Simsiam { form, directions } => {
-                    let mut objective = SimSiamLoss::new(*form, *directions);
-                    let init = vec![a0, DMatrix::identity(plan.r, plan.r)];
-                    run_training(&mut objective, &mut source, init, config, quiet)?
-                }
-                StreamLoss::Clip { .. } => bail!("--method clip needs a two-modality model (e.g. --preset clip)"),
-            };
-            let map = source.map_back(&out.params[0], false)?.into_components();
-            Ok(executed(out.run, Some(mixture_report(&map, g, start_scale)?), None))
+        (Model::Gmm(g), Settings::Stream(streamed)) => {
+            let fit =
+                with_progress(streamed.config.steps, quiet, |observer| streamed.fit_gmm(g, args.delta, observer))?;
+            Ok(executed(fit.run, Some(mixture_report(&fit.maps[0], g, fit.start_scales[0])?), None))
         }
         _ => bail!("{} does not train on this model", args.method.name()),
     }
-}
-
-/// `stream` preconditioned as `p` says, its warm-up sample drawn from its own seed.
-fn preconditioned<S: PairSource>(
-    stream: S,
-    sides: Sides,
-    p: &Preconditioning,
-    seed: u64,
-) -> ssl_losses::Result<PreconditionedSource<S>> {
-    PreconditionedSource::new(stream, p.warmup_batches, warmup_seed(seed), sides, p.centering, p.whitening)
 }
 
 /// A mixture's learned map against its Fisher subspace, with PCA's own angle to it.
@@ -562,8 +491,7 @@ fn report<'p>(plan: &'p Plan, args: &Args, executed: Executed) -> Report<'p> {
     let Executed { run, single, clip, whitened, predictor_rate } = executed;
     let fixed_sample = matches!(plan.settings, Settings::FixedSample { .. });
     // A streaming loss is noisy: the mean of the last 50 steps; a fixed sample's is exact.
-    let tail = if fixed_sample { 1 } else { run.losses.len().min(50) };
-    let final_loss = run.losses[run.losses.len() - tail..].iter().sum::<f64>() / tail as f64;
+    let final_loss = run.mean_last(if fixed_sample { 1 } else { ssl_losses::FINAL_LOSS_WINDOW });
     let whitened_certificate = whitened.and_then(Result::ok);
     let converged = run.converged() || whitened_certificate.is_some_and(|c| c.converged);
     let (single, pca) = single.map_or((None, None), |(m, pca)| (Some(m), Some(pca)));
@@ -605,20 +533,6 @@ fn progress(steps: usize, quiet: bool) -> indicatif::ProgressBar {
             .expect("static template"),
     );
     bar
-}
-
-fn run_training(
-    objective: &mut dyn Objective,
-    source: &mut dyn PairSource,
-    init: Vec<DMatrix<f64>>,
-    config: &TrainConfig,
-    quiet: bool,
-) -> anyhow::Result<Trained> {
-    with_progress(config.steps, quiet, |observer| {
-        let shapes: Vec<(usize, usize)> = init.iter().map(|p| p.shape()).collect();
-        let mut optimizer = config.optimizer.build(&shapes)?;
-        train_with(objective, source, init, config, &mut optimizer, None, observer)
-    })
 }
 
 /// Runs `run` with an observer that draws a progress bar (none when `quiet`).
@@ -699,18 +613,6 @@ fn warn_unless_certified(report: &Report<'_>, args: &Args) {
             }
         ),
     }
-}
-
-/// The largest `--init-scale`: the initial map's entries are `N(0, scale^2 / d)`.
-const MAX_INIT_SCALE: f64 = 1e3;
-
-/// Batches of a streaming run's warm-up sample for the preconditioner (docs/theory.md 5.4).
-const WARMUP_BATCHES: usize = 16;
-
-/// The warm-up sample's own seed, so that the training stream is the same with or without
-/// preconditioning.
-fn warmup_seed(seed: u64) -> u64 {
-    seed ^ 0x5741_524d
 }
 
 fn check_dim(r: usize, d: usize) -> anyhow::Result<usize> {
