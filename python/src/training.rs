@@ -221,6 +221,11 @@ fn check_options(o: &Options<'_>, fixed_sample: bool, simsiam: bool) -> PyResult
             "whiten does not apply to SimSiam: its inputs are never whitened (the recipe whitens the outputs)",
         );
     }
+    if fixed_sample && o.method == "clip" && (!o.center || o.whiten == Some(false)) {
+        return refuse(
+            "CLIP on a fixed sample is always centred and whitened per modality; center and whiten apply with stream=True",
+        );
+    }
     if o.method == "simsiam-whitened" && o.optimizer.is_some() {
         return refuse(
             "simsiam-whitened trains by its recipe (SGD with momentum 0.9); optimizer applies to the others",
@@ -323,7 +328,8 @@ fn run_train(
                 settings,
             });
         }
-        let fit = Clip::new(r).tau(o.tau).batch(o.batch).solver(solver).seed(seed);
+        let fit =
+            Clip::new(r).tau(o.tau).score(score).batch(o.batch).solver(solver).init_scale(o.init_scale).seed(seed);
         let settings = with_samples(settings_of(&fit)?);
         let fitted = observed(py, callback, |observer| fit.fit_with((&x, &y), observer))?;
         return Ok(Outcome {

@@ -461,6 +461,7 @@ def test_options_of_the_other_solver_and_wrong_models_are_refused():
         (lambda: ssl_gmm.train(g, method="clip"), "two-modality"),
         (lambda: ssl_gmm.train(c, method="simsiam"), "CLIP only"),
         (lambda: ssl_gmm.train(g, method="byol"), "unknown method"),
+        (lambda: ssl_gmm.train(c, method="clip", center=False), "always centred"),
         (lambda: ssl_gmm.train(g, method="simsiam", optimizer="rmsprop"), "rmsprop"),
     ]:
         with pytest.raises(ValueError, match=words):

@@ -30,6 +30,7 @@ use crate::objective::Objective;
 use crate::observe::Observer;
 use crate::outcome::{Ending, Run, Trained};
 use crate::precondition::{Centering, Preconditioner, Whitening};
+use crate::streamed::scale_of;
 
 /// InfoNCE fitted to the certificate on a fixed sample of pairs (docs/theory.md 5.3): the mean
 /// batch loss over a fixed partition into batches of `batch` pairs, minimised by L-BFGS from a
@@ -407,6 +408,18 @@ impl Clip {
         self
     }
 
+    /// Similarity score (default dot).
+    pub fn score(mut self, score: Score) -> Self {
+        self.score = score;
+        self
+    }
+
+    /// Scale of the small random initial maps (entries `N(0, init_scale^2 / d)`).
+    pub fn init_scale(mut self, init_scale: f64) -> Self {
+        self.init_scale = init_scale;
+        self
+    }
+
     /// Also bound the distance to the local minimiser, as [`InfoNce::bound_distance`]: the
     /// free directions are those CLIP's symmetries leave (`(A, B) -> (Q A, Q^{-T} B)` for the
     /// dot score, joint rotations and each map's scale for the cosine score), and the bound on
@@ -443,6 +456,9 @@ pub struct ClipFit {
     pub map_x: LinearMap,
     /// The map of modality y in its original coordinates.
     pub map_y: LinearMap,
+    /// The largest singular value of each initial map (x, y) in the original coordinates: a
+    /// learned map whose smallest singular value is not above it has not grown from its start.
+    pub start_scales: [f64; 2],
     /// How the L-BFGS run over both maps went: its losses, its ending and its certificate (both
     /// blocks, in the preconditioned coordinates).
     pub run: Run,
@@ -506,7 +522,8 @@ impl Clip {
             small_random_init(r, y.ncols(), self.init_scale, self.seed ^ 0x636c_6970),
         ];
         let batch = self.batch.min(n);
-        let mut out = minimize_fixed(&mut loss, (&xt, &yt), batch, 0.0, init, &self.solver, observer)?;
+        let mut out = minimize_fixed(&mut loss, (&xt, &yt), batch, 0.0, init.clone(), &self.solver, observer)?;
+        let start_scales = [scale_of(&px.map_back(&init[0])?)?, scale_of(&py.map_back(&init[1])?)?];
         let (map_x, map_y) = (px.map_back(&out.params[0])?, py.map_back(&out.params[1])?);
         if let (true, Some(certificate)) = (self.bound_distance, out.run.certificate.as_mut()) {
             let mut cost = FixedSample::new(&mut loss, &xt, &yt, batch)?;
@@ -521,7 +538,7 @@ impl Clip {
                 &[(map_x.components(), &wx), (map_y.components(), &wy)],
             )?);
         }
-        Ok(ClipFit { map_x, map_y, run: out.run })
+        Ok(ClipFit { map_x, map_y, start_scales, run: out.run })
     }
 }
 

@@ -47,8 +47,9 @@ enum Command {
     /// Sample augmentation pairs (or CLIP pairs) with their labels to CSV or NPY.
     #[command(allow_negative_numbers = true)]
     Sample(sample::Args),
-    /// Train InfoNCE (a fixed sample, L-BFGS to its certificate), SimSiam, whitened SimSiam or CLIP
-    /// (streams) on pairs of a mixture and compare with the Fisher subspace.
+    /// Train InfoNCE or CLIP (a fixed sample, L-BFGS to its certificate; or streams), SimSiam
+    /// (streams) or whitened SimSiam (its recipe, to its certificate) and compare with the Fisher
+    /// subspace.
     #[command(allow_negative_numbers = true)]
     Train(train::Args),
     /// Fit a baseline (LDA, PCA, CCA on pairs) to data from a file; optionally evaluate by k-means.

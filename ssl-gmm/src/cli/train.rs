@@ -12,7 +12,7 @@ use gmm_core::{Fit, Gmm, LinearMap, Model, Side, Sig3, Subspace, Validate};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use ssl_losses::{
-    Centering, Certificate, Directions, DistanceBound, Ending, Form, InfoNce, Lbfgs, MAX_INIT_SCALE, Observer,
+    Centering, Certificate, Clip, Directions, DistanceBound, Ending, Form, InfoNce, Lbfgs, MAX_INIT_SCALE, Observer,
     OptimizerKind, Preconditioning, Progress, RecipeSteps, Run, Score, SimSiamForm, StreamLoss, Streamed, TrainConfig,
     WhitenedCertificate, WhitenedSimSiam, Whitening,
 };
@@ -55,13 +55,15 @@ pub struct Args {
     /// Coupling of the augmentation pairs (mixtures only).
     #[arg(long, default_value_t = 1.0)]
     delta: f64,
-    /// Pairs per batch (InfoNCE on a fixed sample: per batch of its fixed partition).
+    /// Pairs per batch (on a fixed sample: per batch of its fixed partition).
     #[arg(long, default_value_t = 256)]
     batch: usize,
-    /// InfoNCE: pairs of the fixed sample, trained by L-BFGS to the certificate [default: 8192].
+    /// InfoNCE and CLIP: pairs of the fixed sample, trained by L-BFGS to the certificate
+    /// [default: 8192].
     #[arg(long)]
     samples: Option<usize>,
-    /// InfoNCE: train on streaming pairs with --optimizer for --steps instead (no certificate).
+    /// InfoNCE and CLIP: train on streaming pairs with --optimizer for --steps instead (no
+    /// certificate).
     #[arg(long)]
     stream: bool,
     /// Raw inputs, not centred by the sample mean (claim C15). Streaming runs take their
@@ -72,14 +74,14 @@ pub struct Args {
     /// inputs: its recipe whitens the outputs).
     #[arg(long)]
     no_whiten: bool,
-    /// InfoNCE on a fixed sample: the certificate's tolerance on the gradient norm relative to
+    /// InfoNCE and CLIP on a fixed sample: the certificate's tolerance on the gradient norm relative to
     /// its start [default: 1e-5].
     #[arg(long)]
     tol: Option<f64>,
-    /// InfoNCE on a fixed sample: L-BFGS iteration budget [default: 1000].
+    /// InfoNCE and CLIP on a fixed sample: L-BFGS iteration budget [default: 1000].
     #[arg(long)]
     max_iters: Option<usize>,
-    /// Training steps of streaming runs (simsiam, clip, infonce --stream) [default: 2000];
+    /// Training steps of streaming runs (simsiam, infonce --stream, clip --stream) [default: 2000];
     /// simsiam-whitened: one start of this many steps [default: the recipe's budget from the
     /// problem's spectrum, at least 10000, and up to 4 starts, to its certificate].
     #[arg(long)]
@@ -213,6 +215,12 @@ enum Settings {
         estimator: InfoNce,
         samples: usize,
     },
+    /// CLIP on a fixed sample of `samples` pairs, by L-BFGS to its certificate.
+    FixedClip {
+        #[serde(flatten)]
+        estimator: Clip,
+        samples: usize,
+    },
     /// Whitened SimSiam by its recipe on a stream.
     Whitened {
         #[serde(flatten)]
@@ -244,9 +252,15 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
              per-coordinate scaling moves the fixed points of projected steps); --optimizer applies to infonce, simsiam and clip"
         );
     }
-    let fixed_sample = matches!(args.method, Method::Infonce) && !args.stream;
+    let fixed_sample = matches!(args.method, Method::Infonce | Method::Clip) && !args.stream;
+    let name = args.method.name();
     if fixed_sample && args.optimizer.is_some() {
-        bail!("InfoNCE on a fixed sample is minimised by L-BFGS to its certificate; --optimizer applies with --stream");
+        bail!("{name} on a fixed sample is minimised by L-BFGS to its certificate; --optimizer applies with --stream");
+    }
+    if fixed_sample && matches!(args.method, Method::Clip) && (args.no_center || args.no_whiten) {
+        bail!(
+            "CLIP on a fixed sample is always centred and whitened per modality; --no-center and --no-whiten apply with --stream"
+        );
     }
     // Options of the other solver are errors, not silently ignored.
     let (stream_opts, fixed_opts) = (
@@ -255,12 +269,12 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
     );
     if fixed_sample && stream_opts {
         bail!(
-            "InfoNCE on a fixed sample is minimised by L-BFGS to its certificate: --steps and --lr apply with --stream (or to simsiam and clip)"
+            "{name} on a fixed sample is minimised by L-BFGS to its certificate: --steps and --lr apply with --stream (or to simsiam)"
         );
     }
     if !fixed_sample && fixed_opts {
         bail!(
-            "--samples, --tol and --max-iters apply to InfoNCE on a fixed sample (without --stream), not to streaming runs"
+            "--samples, --tol and --max-iters apply to InfoNCE and CLIP on a fixed sample (without --stream), not to streaming runs"
         );
     }
     if args.init_scale.is_nan() || args.init_scale <= 0.0 || args.init_scale > MAX_INIT_SCALE {
@@ -319,17 +333,36 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
         streamed.validate()?;
         anyhow::Ok(Settings::Stream(streamed))
     };
+    // The sample size and the solver of a fixed-sample fit.
+    let fixed = |model: &Model| -> anyhow::Result<(usize, Lbfgs)> {
+        let samples = args.samples.unwrap_or(8192);
+        let width = match model {
+            Model::Gmm(g) => 2 * g.dim(),
+            Model::Clip(c) => c.modality(Side::X).dim() + c.modality(Side::Y).dim(),
+        };
+        super::memory::check("--samples pairs", &[samples, width])?;
+        let solver = Lbfgs {
+            grad_rtol: args.tol.unwrap_or(1e-5),
+            max_iters: args.max_iters.unwrap_or(1000),
+            ..Lbfgs::default()
+        };
+        Ok((samples, solver))
+    };
     let settings = match args.method {
+        Method::Clip if fixed_sample => {
+            let (samples, solver) = fixed(&model)?;
+            let estimator = Clip::new(r)
+                .tau(args.tau)
+                .score(args.score)
+                .batch(batch)
+                .solver(solver)
+                .init_scale(args.init_scale)
+                .seed(args.seed);
+            estimator.validate()?;
+            Settings::FixedClip { estimator, samples }
+        }
         Method::Infonce if fixed_sample => {
-            let samples = args.samples.unwrap_or(8192);
-            if let Model::Gmm(g) = &model {
-                super::memory::check("--samples pairs", &[samples, 2, g.dim()])?;
-            }
-            let solver = Lbfgs {
-                grad_rtol: args.tol.unwrap_or(1e-5),
-                max_iters: args.max_iters.unwrap_or(1000),
-                ..Lbfgs::default()
-            };
+            let (samples, solver) = fixed(&model)?;
             let estimator = InfoNce::new(r)
                 .tau(args.tau)
                 .form(args.form)
@@ -387,19 +420,21 @@ fn execute(plan: &Plan, args: &Args, quiet: bool) -> anyhow::Result<Executed> {
             let y = map_report(&fit.maps[1], &c.shared_gmm(Side::Y)?, fit.start_scales[1])?;
             Ok(executed(fit.run, None, Some((x, y))))
         }
+        (Model::Clip(c), Settings::FixedClip { estimator, samples }) => {
+            let pairs = c.sample_pairs(*samples, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
+            let start = std::time::Instant::now();
+            let fit = estimator.fit((&pairs.x, &pairs.y))?;
+            refuse_stationary_start(&fit.run, args)?;
+            let x = map_report(fit.map_x.components(), &c.shared_gmm(Side::X)?, fit.start_scales[0])?;
+            let y = map_report(fit.map_y.components(), &c.shared_gmm(Side::Y)?, fit.start_scales[1])?;
+            let run = Run { seconds: start.elapsed().as_secs_f64(), ..fit.run };
+            Ok(executed(run, None, Some((x, y))))
+        }
         (Model::Gmm(g), Settings::FixedSample { estimator, samples }) => {
             let pairs = g.sample_pairs(*samples, args.delta, &mut gmm_core::seeded(args.seed.wrapping_add(1)))?;
             let start = std::time::Instant::now();
             let fit = estimator.fit(&pairs)?;
-            if fit.run.ending == Ending::StationaryStart {
-                bail!(
-                    "the gradient of the fixed-sample loss is zero at the random start (tau = {:e}, --init-scale \
-                     {:e}), so L-BFGS cannot move and nothing is certified; {}",
-                    args.tau,
-                    args.init_scale,
-                    Ending::StationaryStart.advice()
-                );
-            }
+            refuse_stationary_start(&fit.run, args)?;
             let start_scale = scale_of(fit.preconditioner.map_back(&estimator.initial_map(g.dim()))?.components())?;
             // The whole fit's time: preconditioning and L-BFGS.
             let run = Run { seconds: start.elapsed().as_secs_f64(), ..fit.run };
@@ -427,6 +462,20 @@ fn execute(plan: &Plan, args: &Args, quiet: bool) -> anyhow::Result<Executed> {
         }
         _ => bail!("{} does not train on this model", args.method.name()),
     }
+}
+
+/// A fixed-sample fit that could not move from its start is an error, never a certificate.
+fn refuse_stationary_start(run: &Run, args: &Args) -> anyhow::Result<()> {
+    if run.ending == Ending::StationaryStart {
+        bail!(
+            "the gradient of the fixed-sample loss is zero at the random start (tau = {:e}, --init-scale {:e}), so \
+             L-BFGS cannot move and nothing is certified; {}",
+            args.tau,
+            args.init_scale,
+            Ending::StationaryStart.advice()
+        );
+    }
+    Ok(())
 }
 
 /// A mixture's learned map against its Fisher subspace, with PCA's own angle to it.
@@ -489,7 +538,7 @@ struct Report<'p> {
 /// The result of an executed plan.
 fn report<'p>(plan: &'p Plan, args: &Args, executed: Executed) -> Report<'p> {
     let Executed { run, single, clip, whitened, predictor_rate } = executed;
-    let fixed_sample = matches!(plan.settings, Settings::FixedSample { .. });
+    let fixed_sample = matches!(plan.settings, Settings::FixedSample { .. } | Settings::FixedClip { .. });
     // A streaming loss is noisy: the mean of the last 50 steps; a fixed sample's is exact.
     let final_loss = run.mean_last(if fixed_sample { 1 } else { ssl_losses::FINAL_LOSS_WINDOW });
     let whitened_certificate = whitened.and_then(Result::ok);
@@ -608,8 +657,8 @@ fn warn_unless_certified(report: &Report<'_>, args: &Args) {
         (None, _) => eprintln!(
             "warning: not converged: a streaming run has no certificate (its loss is stochastic){}",
             match args.method {
-                Method::Infonce => "; for a certified InfoNCE map drop --stream",
-                _ => "",
+                Method::Infonce | Method::Clip => format!("; for a certified {} map drop --stream", args.method.name()),
+                _ => String::new(),
             }
         ),
     }
@@ -642,7 +691,7 @@ fn emit(report: &Report<'_>, args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let samples = match report.hyperparameters {
-        Settings::FixedSample { samples, .. } => Some(*samples),
+        Settings::FixedSample { samples, .. } | Settings::FixedClip { samples, .. } => Some(*samples),
         _ => None,
     };
     let (how, verdict) = match (&report.certificate, samples) {
