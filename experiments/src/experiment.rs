@@ -7,8 +7,9 @@
 use std::fmt;
 
 use crate::error::Result;
+use crate::plot::Series;
 use crate::row::{Method, Metric, Row, Solver};
-use crate::stats::Stats;
+use crate::stats::{Point, Stats};
 use crate::sweeps::Sweeps;
 
 /// An experiment's names, plot and schema.
@@ -61,6 +62,18 @@ pub trait Experiment: Sync {
 
     /// Its sentence in the report, from all rows of a run and the summary of its metric over them.
     fn sentence(&self, rows: &[Row], stats: &Stats) -> String;
+
+    /// What its plot adds to a method's legend label (e.g. a fitted rate), from the method's
+    /// points; nothing by default.
+    fn legend_note(&self, _method: Method, _points: &[Point]) -> String {
+        String::new()
+    }
+
+    /// Reference lines of its plot (e.g. a theoretical rate), from the summary of its metric;
+    /// none by default.
+    fn references(&self, _stats: &Stats) -> Vec<Series> {
+        Vec::new()
+    }
 }
 
 /// One unit of work: an experiment at one setting and seed.
@@ -95,7 +108,7 @@ impl Job<'_> {
             ari: None,
             nmi: None,
             accuracy: None,
-            singular_values: String::new(),
+            singular_values: Vec::new(),
             solver,
             n: 0,
             converged: None,

@@ -1,17 +1,22 @@
-//! SVG line plots with error bars (plotters), one per experiment.
+//! Line plots with error bars (plotters), one per experiment, as SVG and PNG: each method with
+//! its own colour (a colour-blind-safe palette), marker and line style, a compact legend under
+//! the data that says what the bars span, and optional reference lines.
 
 use std::path::Path;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{ExperimentError, Result};
 
-/// One line of a plot: a method's mean and spread at each x.
+/// One line of a plot: a method's mean and spread at each x, or a reference line.
 pub struct Series {
     /// Legend label.
     pub label: String,
-    /// `(x, mean, low, high)` points.
+    /// `(x, mean, low, high)` points (a reference line: `low = high = mean`).
     pub points: Vec<(f64, f64, f64, f64)>,
+    /// A reference (e.g. a theoretical rate): thin, grey, dashed, no markers or bars.
+    pub reference: bool,
 }
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -24,14 +29,56 @@ fn register_font() {
     });
 }
 
-const COLOURS: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
+/// The colour-blind-safe palette of Okabe and Ito (2008) without its yellow (too light on
+/// white): blue, vermillion, bluish green, reddish purple, orange, sky blue, black. Methods also
+/// differ by marker and line style, so no pair is told apart by colour alone.
+const COLOURS: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
 ];
+
+/// Grey of reference lines.
+const REFERENCE: RGBColor = RGBColor(120, 120, 120);
+
+/// Runs `$body` with `$make` bound to the `i`-th series' marker maker (a point to an
+/// element): filled circle, filled triangle, filled square, cross, open circle, open triangle,
+/// then again. Each arm has its own element type, so the body is expanded once per arm.
+macro_rules! with_marker {
+    ($i:expr, $colour:expr, $make:ident => $body:expr) => {{
+        let (filled, open) = ($colour.filled(), $colour.stroke_width(2));
+        match $i % 6 {
+            0 => {
+                let $make = |p| EmptyElement::at(p) + Circle::new((0, 0), 4, filled);
+                $body
+            }
+            1 => {
+                let $make = |p| EmptyElement::at(p) + TriangleMarker::new((0, 0), 5, filled);
+                $body
+            }
+            2 => {
+                let $make = |p| EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], filled);
+                $body
+            }
+            3 => {
+                let $make = |p| EmptyElement::at(p) + Cross::new((0, 0), 4, open);
+                $body
+            }
+            4 => {
+                let $make = |p| EmptyElement::at(p) + Circle::new((0, 0), 4, open);
+                $body
+            }
+            _ => {
+                let $make = |p| EmptyElement::at(p) + TriangleMarker::new((0, 0), 5, open);
+                $body
+            }
+        }
+    }};
+}
 
 /// Titles and axes of a plot.
 pub struct PlotSpec {
@@ -47,6 +94,8 @@ pub struct PlotSpec {
     pub log_y: bool,
     /// Names of integer x positions (categorical axis); empty for a numeric axis.
     pub x_names: Vec<String>,
+    /// The last line of the legend: what the error bars span (e.g. `bars: min..max over 2 seeds`).
+    pub note: String,
 }
 
 /// A short tick label: plain for moderate magnitudes, scientific otherwise.
@@ -71,20 +120,50 @@ fn log_key_points(lo: f64, hi: f64) -> Vec<f64> {
     (k0..=k1).flat_map(|k| mantissas.iter().map(move |m| m * 10f64.powi(k))).filter(|v| (lo..=hi).contains(v)).collect()
 }
 
-/// Width of the legend panel to the right of the data.
-const LEGEND_WIDTH: u32 = 300;
+/// Width of the plot and of one legend column.
+const WIDTH: u32 = 760;
+const LEGEND_COLUMN: i32 = 250;
+/// Height of the data panel and of one legend row.
+const PLOT_HEIGHT: u32 = 420;
+const LEGEND_ROW: i32 = 20;
 
-/// Writes an SVG plot with error bars to `path` (atomically: temporary file, then rename): lines
-/// through the means on numeric axes; points only, each method shifted slightly, on a
-/// categorical axis (`x_names`: integer x positions named). The legend sits in its own panel to
-/// the right of the data.
+/// Writes the plot as `path` (`.svg`) and beside it as PNG (`.png`), each atomically
+/// (temporary file, then rename): lines through the means on numeric axes; points only, each
+/// method shifted slightly, on a categorical axis (`x_names`: integer x positions named). The
+/// legend runs in rows of three under the data, ending with the note.
 ///
 /// # Errors
 /// A plot that cannot be drawn or written.
 pub fn line_plot(path: &Path, spec: &PlotSpec, series: &[Series]) -> Result<()> {
-    let PlotSpec { title, x_label, y_label, log_x, log_y, ref x_names } = *spec;
-    let categorical = !x_names.is_empty();
     register_font();
+    let rows = series.len().div_ceil(3) as u32 + 1;
+    let size = (WIDTH, PLOT_HEIGHT + 16 + rows * LEGEND_ROW as u32);
+    let svg = path.with_extension("svg");
+    let tmp = svg.with_extension("svg.tmp");
+    draw(SVGBackend::new(&tmp, size).into_drawing_area(), spec, series)?;
+    rename(&tmp, &svg)?;
+    let png = path.with_extension("png");
+    // The encoder picks the format from the file name, so the temporary file ends in .png.
+    let tmp = png.with_extension("tmp.png");
+    draw(BitMapBackend::new(&tmp, size).into_drawing_area(), spec, series)?;
+    rename(&tmp, &png)
+}
+
+fn rename(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).map_err(|source| ExperimentError::Io {
+        what: "cannot move the plot into",
+        path: to.to_path_buf(),
+        source,
+    })
+}
+
+/// Draws the plot on `root` (any backend).
+fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, spec: &PlotSpec, series: &[Series]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let PlotSpec { title, x_label, y_label, log_x, log_y, ref x_names, ref note } = *spec;
+    let categorical = !x_names.is_empty();
     let all: Vec<&(f64, f64, f64, f64)> = series.iter().flat_map(|s| s.points.iter()).collect();
     let fin = |v: f64| v.is_finite() && (!log_y || v > 0.0);
     let xs: Vec<f64> = all.iter().map(|p| p.0).collect();
@@ -110,80 +189,98 @@ pub fn line_plot(path: &Path, spec: &PlotSpec, series: &[Series]) -> Result<()> 
     } else {
         (x0 - 0.5, x1 + 0.5)
     };
-    let shift = |i: usize| if categorical { 0.12 * (i as f64 - (series.len() as f64 - 1.0) / 2.0) } else { 0.0 };
-    let tmp = path.with_extension("svg.tmp");
-    {
-        let root = SVGBackend::new(&tmp, (720 + LEGEND_WIDTH, 440)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let (plot_area, legend_area) = root.split_horizontally(720);
-        let mut builder = ChartBuilder::on(&plot_area);
-        builder.caption(title, ("sans-serif", 18)).margin(12).x_label_area_size(42).y_label_area_size(64);
-        macro_rules! draw {
-            ($chart:expr) => {{
-                let mut chart = $chart;
-                let x_fmt = |v: &f64| {
-                    if categorical {
-                        match x_names.get(v.round() as usize) {
-                            Some(name) if (v - v.round()).abs() < 1e-9 && *v >= 0.0 => name.clone(),
-                            _ => String::new(),
-                        }
-                    } else {
-                        tick(*v)
-                    }
-                };
-                let y_fmt = |v: &f64| tick(*v);
-                let mut mesh = chart.configure_mesh();
-                mesh.x_desc(x_label)
-                    .y_desc(y_label)
-                    .x_label_formatter(&x_fmt)
-                    .y_label_formatter(&y_fmt)
-                    .bold_line_style(BLACK.mix(0.08))
-                    .light_line_style(TRANSPARENT);
+    let methods = series.iter().filter(|s| !s.reference).count();
+    let shift = |i: usize| if categorical { 0.12 * (i as f64 - (methods as f64 - 1.0) / 2.0) } else { 0.0 };
+    root.fill(&WHITE)?;
+    let (plot_area, legend_area) = root.split_vertically(PLOT_HEIGHT);
+    let mut builder = ChartBuilder::on(&plot_area);
+    builder.caption(title, ("sans-serif", 18)).margin(12).x_label_area_size(42).y_label_area_size(64);
+    macro_rules! draw {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            let x_fmt = |v: &f64| {
                 if categorical {
-                    mesh.x_labels(x_names.len() * 2 + 1);
-                }
-                mesh.draw()?;
-                for (i, s) in series.iter().enumerate() {
-                    let colour = COLOURS[i % COLOURS.len()];
-                    let dx = shift(i);
-                    let pts: Vec<(f64, f64)> = s.points.iter().filter(|p| fin(p.1)).map(|p| (p.0 + dx, p.1)).collect();
-                    if !categorical {
-                        chart.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))?;
+                    match x_names.get(v.round() as usize) {
+                        Some(name) if (v - v.round()).abs() < 1e-9 && *v >= 0.0 => name.clone(),
+                        _ => String::new(),
                     }
-                    chart.draw_series(
-                        pts.iter().map(|&p| Circle::new(p, if categorical { 5 } else { 3 }, colour.filled())),
-                    )?;
-                    chart.draw_series(
-                        s.points
-                            .iter()
-                            .filter(|p| fin(p.2) && fin(p.3))
-                            .map(|p| ErrorBar::new_vertical(p.0 + dx, p.2, p.1, p.3, colour, 6)),
-                    )?;
+                } else {
+                    tick(*v)
                 }
-            }};
-        }
-        let log_range = |lo: f64, hi: f64| (lo..hi).log_scale().with_key_points(log_key_points(lo, hi));
-        match (log_x && !categorical, log_y) {
-            (true, true) => draw!(builder.build_cartesian_2d(log_range(x0, x1), log_range(y0, y1))?),
-            (true, false) => draw!(builder.build_cartesian_2d(log_range(x0, x1), y0..y1)?),
-            (false, true) => draw!(builder.build_cartesian_2d(x0..x1, log_range(y0, y1))?),
-            (false, false) => draw!(builder.build_cartesian_2d(x0..x1, y0..y1)?),
-        }
-        // The legend, outside the data.
-        for (i, s) in series.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
-            let y = 60 + 26 * i as i32;
-            legend_area.draw(&PathElement::new(vec![(8, y), (34, y)], colour.stroke_width(2)))?;
-            legend_area.draw(&Circle::new((21, y), 3, colour.filled()))?;
-            legend_area.draw(&Text::new(s.label.clone(), (42, y - 7), ("sans-serif", 13).into_font()))?;
-        }
-        root.present()?;
+            };
+            let y_fmt = |v: &f64| tick(*v);
+            let mut mesh = chart.configure_mesh();
+            mesh.x_desc(x_label)
+                .y_desc(y_label)
+                .x_label_formatter(&x_fmt)
+                .y_label_formatter(&y_fmt)
+                .bold_line_style(BLACK.mix(0.08))
+                .light_line_style(TRANSPARENT);
+            if categorical {
+                mesh.x_labels(x_names.len() * 2 + 1);
+            }
+            mesh.draw()?;
+            let mut method = 0;
+            for s in series {
+                let pts: Vec<(f64, f64)> = s.points.iter().filter(|p| fin(p.1)).map(|p| (p.0, p.1)).collect();
+                if s.reference {
+                    chart.draw_series(DashedLineSeries::new(pts, 6, 4, REFERENCE.stroke_width(1)))?;
+                    continue;
+                }
+                let (i, colour, dx) = (method, COLOURS[method % COLOURS.len()], shift(method));
+                method += 1;
+                let pts: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x + dx, y)).collect();
+                if !categorical {
+                    if i % 2 == 0 {
+                        chart.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))?;
+                    } else {
+                        chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 4, colour.stroke_width(2)))?;
+                    }
+                }
+                chart.draw_series(
+                    s.points
+                        .iter()
+                        .filter(|p| fin(p.2) && fin(p.3))
+                        .map(|p| ErrorBar::new_vertical(p.0 + dx, p.2, p.1, p.3, colour.stroke_width(1), 6)),
+                )?;
+                with_marker!(i, colour, make => chart.draw_series(pts.iter().map(|&p| make(p)))?);
+            }
+        }};
     }
-    std::fs::rename(&tmp, path).map_err(|source| ExperimentError::Io {
-        what: "cannot move the plot into",
-        path: path.to_path_buf(),
-        source,
-    })
+    let log_range = |lo: f64, hi: f64| (lo..hi).log_scale().with_key_points(log_key_points(lo, hi));
+    match (log_x && !categorical, log_y) {
+        (true, true) => draw!(builder.build_cartesian_2d(log_range(x0, x1), log_range(y0, y1))?),
+        (true, false) => draw!(builder.build_cartesian_2d(log_range(x0, x1), y0..y1)?),
+        (false, true) => draw!(builder.build_cartesian_2d(x0..x1, log_range(y0, y1))?),
+        (false, false) => draw!(builder.build_cartesian_2d(x0..x1, y0..y1)?),
+    }
+    // The legend: rows of three entries under the data, then the note.
+    let mut method = 0;
+    for (k, s) in series.iter().enumerate() {
+        let (x, y) = (16 + LEGEND_COLUMN * (k % 3) as i32, 10 + LEGEND_ROW * (k / 3) as i32);
+        if s.reference {
+            legend_area.draw(&PathElement::new(vec![(x, y), (x + 28, y)], REFERENCE.stroke_width(1)))?;
+        } else {
+            let colour = COLOURS[method % COLOURS.len()];
+            // The method's line style as drawn: solid, or dashed for every second method; no
+            // line on a categorical axis, which has none.
+            let segments: &[(i32, i32)] = match (categorical, method % 2) {
+                (true, _) => &[],
+                (false, 0) => &[(0, 28)],
+                (false, _) => &[(0, 8), (12, 20), (24, 28)],
+            };
+            for &(a, b) in segments {
+                legend_area.draw(&PathElement::new(vec![(x + a, y), (x + b, y)], colour.stroke_width(2)))?;
+            }
+            with_marker!(method, colour, make => legend_area.draw(&make((x + 14, y)))?);
+            method += 1;
+        }
+        legend_area.draw(&Text::new(s.label.clone(), (x + 36, y - 7), ("sans-serif", 12).into_font()))?;
+    }
+    let y = 10 + LEGEND_ROW * series.len().div_ceil(3) as i32;
+    legend_area.draw(&Text::new(note.clone(), (16, y - 7), ("sans-serif", 12).into_font().color(&REFERENCE)))?;
+    root.present()?;
+    Ok(())
 }
 
 #[cfg(test)]

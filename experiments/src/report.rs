@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{ExperimentError, Result};
+use crate::experiment::Experiment;
 use crate::io::write_atomic;
 use crate::plot::{PlotSpec, Series, line_plot};
 use crate::row::{Method, Row, Solver, sort_rows};
@@ -37,20 +38,42 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
+/// The prefix of the CSV columns of a map's singular values (`singular_value_1`, ...).
+const SINGULAR_VALUE: &str = "singular_value_";
+
 impl Suite<'_> {
     /// Writes one tidy CSV per experiment (`<stem>.csv`, one row per experiment, setting,
-    /// method, seed) into `out`, atomically.
+    /// method, seed) into `out`, atomically: the row's fields, then the map's singular values in
+    /// columns `singular_value_1`, ... (empty where a map has fewer).
     ///
     /// # Errors
     /// A file that cannot be written.
     pub fn write_csvs(&self, rows: &[Row], out: &Path) -> Result<()> {
         for e in self.experiments() {
             let about = e.about();
+            let mine: Vec<&Row> = rows.iter().filter(|r| r.experiment == about.id).collect();
+            let columns = mine.iter().map(|r| r.singular_values.len()).max().unwrap_or(0);
+            // The fields by serde (its header included), then the singular values appended.
+            let mut fields = csv::Writer::from_writer(Vec::new());
+            for r in &mine {
+                fields.serialize(r)?;
+            }
+            let fields = fields.into_inner().map_err(|e| ExperimentError::Data(e.to_string()))?;
+            let mut records = csv::Reader::from_reader(fields.as_slice());
+            let mut header = records.headers()?.clone();
+            (1..=columns).for_each(|i| header.push_field(&format!("{SINGULAR_VALUE}{i}")));
             let path = out.join(format!("{}.csv", about.stem));
             write_atomic(&path, |w| -> Result<()> {
                 let mut csv = csv::Writer::from_writer(w);
-                for r in rows.iter().filter(|r| r.experiment == about.id) {
-                    csv.serialize(r)?;
+                if !mine.is_empty() {
+                    csv.write_record(&header)?;
+                }
+                for (record, r) in records.records().zip(&mine) {
+                    let mut record = record?;
+                    for i in 0..columns {
+                        record.push_field(&r.singular_values.get(i).map(f64::to_string).unwrap_or_default());
+                    }
+                    csv.write_record(&record)?;
                 }
                 csv.flush()?;
                 Ok(())
@@ -74,8 +97,22 @@ impl Suite<'_> {
                 }
                 let bad = |e: csv::Error| ExperimentError::Data(format!("{}: {e}", path.display()));
                 let mut reader = csv::Reader::from_path(&path).map_err(bad)?;
-                for r in reader.deserialize::<Row>() {
-                    rows.push(r.map_err(bad)?);
+                let header = reader.headers().map_err(bad)?.clone();
+                let singular: Vec<usize> =
+                    (0..header.len()).filter(|&i| header[i].starts_with(SINGULAR_VALUE)).collect();
+                for record in reader.records() {
+                    let record = record.map_err(bad)?;
+                    let mut row: Row = record.deserialize(Some(&header)).map_err(bad)?;
+                    for &i in &singular {
+                        if record[i].is_empty() {
+                            break;
+                        }
+                        let v = record[i].parse::<f64>().map_err(|e| {
+                            ExperimentError::Data(format!("{}: {} = {:?}: {e}", path.display(), &header[i], &record[i]))
+                        })?;
+                        row.singular_values.push(v);
+                    }
+                    rows.push(row);
                 }
             }
         }
@@ -96,7 +133,7 @@ impl Suite<'_> {
         let certified: Vec<&Row> = rows.iter().filter(|r| r.solver == Solver::Lbfgs).collect();
         let failed = certified.iter().filter(|r| r.converged == Some(false)).count();
         let whitened: Vec<&Row> = rows.iter().filter(|r| r.method == Method::SimSiamEpochs).collect();
-        let mut headline = String::from("| experiment | method | setting | value |\n|---|---|---|---|\n");
+        let mut headline = String::from("| experiment | method | setting | metric | value |\n|---|---|---|---|---|\n");
         let mut summary = serde_json::Map::new();
         let mut sections = String::new();
         for e in self.experiments() {
@@ -105,11 +142,14 @@ impl Suite<'_> {
             if st.is_empty() {
                 continue;
             }
-            plot(rows, &about, &st, out)?;
+            plot(*e, rows, &st, out)?;
             let mut json = serde_json::Map::new();
             for (m, pts) in st.iter() {
                 let Some(last) = pts.last() else { continue };
-                headline.push_str(&format!("| {} | {m} | {} | {:.3} |\n", about.id, last.label, last.mean));
+                headline.push_str(&format!(
+                    "| {} | {m} | {} | {} | {:.3} |\n",
+                    about.id, last.label, about.y_label, last.mean
+                ));
                 let points: Vec<serde_json::Value> = pts
                     .iter()
                     .map(|p| {
@@ -150,21 +190,30 @@ impl Suite<'_> {
     }
 }
 
-/// The experiment's SVG plot: each method's mean and spread over seeds, marked "not certified"
-/// when one of its trained maps has no certificate.
-fn plot(rows: &[Row], about: &crate::experiment::About, st: &Stats, out: &Path) -> Result<()> {
+/// The experiment's plot (SVG and PNG): each method's mean and spread over seeds, marked "not
+/// certified" when one of its trained maps has no certificate, with the experiment's own legend
+/// notes and reference lines, and a note saying what the bars span.
+fn plot(e: &dyn Experiment, rows: &[Row], st: &Stats, out: &Path) -> Result<()> {
+    let about = e.about();
     let uncertified =
         |m: Method| rows.iter().any(|r| r.experiment == about.id && r.method == m && r.converged == Some(false));
-    let series: Vec<Series> = st
+    let mut series: Vec<Series> = st
         .iter()
         .map(|(m, pts)| Series {
-            label: if uncertified(m) { format!("{m} (not certified)") } else { m.to_string() },
+            label: format!("{m}{}{}", if uncertified(m) { " (not certified)" } else { "" }, e.legend_note(m, pts)),
+            reference: false,
             points: pts
                 .iter()
                 .map(|p| (p.setting.max(if about.log_x { 1e-9 } else { f64::MIN }), p.mean, p.min, p.max))
                 .collect(),
         })
         .collect();
+    series.extend(e.references(st));
+    let (fewest, most) = st
+        .iter()
+        .flat_map(|(_, pts)| pts.iter().map(|p| p.seeds))
+        .fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)));
+    let seeds = if fewest == most { format!("{most}") } else { format!("{fewest} to {most}") };
     let x_names: Vec<String> = if about.categorical {
         let mut names: Vec<(u64, String)> =
             rows.iter().filter(|r| r.experiment == about.id).map(|r| (r.setting.to_bits(), r.label.clone())).collect();
@@ -181,6 +230,7 @@ fn plot(rows: &[Row], about: &crate::experiment::About, st: &Stats, out: &Path) 
         log_x: about.log_x,
         log_y: about.log_y,
         x_names,
+        note: format!("points: mean over seeds; bars: min..max over {seeds} seeds"),
     };
     line_plot(&out.join(format!("{}.svg", about.stem)), &spec, &series)
 }
@@ -188,6 +238,28 @@ fn plot(rows: &[Row], about: &crate::experiment::About, st: &Stats, out: &Path) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn singular_values_have_their_own_columns_and_read_back_exactly() {
+        let suite = Suite::paper();
+        let e5 = suite.find("E5").expect("E5 is in the paper's suite");
+        let job = crate::experiment::Job { experiment: e5, setting: 2.0, label: "r 2".into(), seed: 3 };
+        let mut rows = vec![job.row(Method::Pca, Solver::ClosedForm), job.row(Method::Lda, Solver::ClosedForm)];
+        rows[0].singular_values = vec![1.0 / 3.0, 2e-17, 0.1];
+        rows[1].singular_values = vec![0.5];
+        let dir = std::env::temp_dir().join(format!("ssl-gmm-sv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        suite.write_csvs(&rows, &dir).unwrap();
+        let text = std::fs::read_to_string(dir.join("e5_output_dimension.csv")).unwrap();
+        let header = text.lines().next().unwrap();
+        assert!(header.ends_with("singular_value_1,singular_value_2,singular_value_3"), "{header}");
+        assert!(text.lines().nth(2).unwrap().ends_with(",0.5,,"), "{text}");
+        let back = suite.read_rows(std::slice::from_ref(&dir)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut want = rows.clone();
+        sort_rows(&mut want);
+        assert_eq!(back, want);
+    }
 
     #[test]
     fn the_template_is_filled_in_one_pass() {

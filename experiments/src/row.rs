@@ -186,8 +186,10 @@ pub struct Row {
     pub nmi: Option<f64>,
     /// Held-out accuracy of an LDA classifier on the representation.
     pub accuracy: Option<f64>,
-    /// Singular values of the map, `;`-separated.
-    pub singular_values: String,
+    /// Singular values of the map, descending: the CSV's columns `singular_value_1`, ... (as
+    /// many as the experiment's largest map has), written and read by [`crate::Suite`].
+    #[serde(skip)]
+    pub singular_values: Vec<f64>,
     /// How the map was obtained.
     pub solver: Solver,
     /// Pairs or samples of the fixed sample (0 for streams).

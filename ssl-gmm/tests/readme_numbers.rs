@@ -51,3 +51,85 @@ fn readme_quotes_the_numbers_train_gives_today() {
     let longer = train(&["--preset", "pca-trap", "--method", "simsiam", "--steps", "10000"]);
     says(format!("`sin theta_max` `{}` after `--steps 10000`", sig3(&longer["sin_theta_max_fisher"])));
 }
+
+/// The methods of each column of README's quick-run table (CLIP's experiment has two maps).
+fn columns(experiment: &str) -> [Vec<&'static str>; 5] {
+    if experiment == "E6" {
+        [vec!["CLIP map A (x)", "CLIP map B (y)"], vec![], vec!["CCA map A (x)", "CCA map B (y)"], vec![], vec![]]
+    } else {
+        [vec!["InfoNCE"], vec!["SimSiam-whitened, epochs"], vec!["CCA"], vec!["PCA"], vec!["LDA"]]
+    }
+}
+
+#[test]
+fn readme_quick_table_is_the_committed_quick_run() {
+    let summary: Value =
+        serde_json::from_str(include_str!("../../docs/quick/summary.json")).expect("docs/quick/summary.json");
+    let readme = include_str!("../../README.md");
+    let table: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| experiment | InfoNCE (certified)"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| E"))
+        .collect();
+    assert!(table.len() >= 8, "README's quick-run table: {table:?}");
+    // E4's slopes as the committed report states them (the plot's legend has the same).
+    let report = include_str!("../../docs/quick/report.md");
+    let sentence = report.lines().find(|l| l.starts_with("Log-log slopes")).expect("E4's sentence in report.md");
+    let slope = |name: &str| -> String {
+        let after = sentence.split(&format!(" {name} ")).nth(1).expect("the method in E4's sentence");
+        after.split(',').next().unwrap_or("").trim_end_matches('.').to_string()
+    };
+    let quoted = format!(
+        "(quick run: InfoNCE {}, CCA {}, LDA {}, PCA {})",
+        slope("InfoNCE"),
+        slope("CCA"),
+        slope("LDA"),
+        slope("PCA")
+    );
+    assert!(readme.replace('\n', " ").contains(&quoted), "README should say: {quoted}");
+    for line in table {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let (id, setting) = cells[0].split_once(' ').expect("experiment and setting");
+        let methods = &summary[id]["methods"];
+        for (cell, names) in cells[1..].iter().zip(columns(id)) {
+            let values: Vec<&str> = cell.split(" / ").filter(|v| !v.is_empty()).collect();
+            if values.is_empty() {
+                continue;
+            }
+            assert_eq!(values.len(), names.len(), "{line}");
+            for (value, name) in values.iter().zip(&names) {
+                let points = methods[*name].as_array().unwrap_or_else(|| panic!("{id}: no {name} in summary.json"));
+                let point = points
+                    .iter()
+                    .find(|p| {
+                        let label = p["label"].as_str().unwrap_or("\u{0}");
+                        setting == label || setting.starts_with(&format!("{label} ("))
+                    })
+                    .unwrap_or_else(|| panic!("{id}: no setting {setting:?} for {name}"));
+                let mean = point["mean"].as_f64().expect("a mean");
+                assert_eq!(*value, format!("{mean:.3}"), "README {id} {setting} {name}: docs/quick says {mean:.3}");
+            }
+        }
+    }
+}
+
+#[test]
+fn readme_bench_numbers_are_in_the_bench_table() {
+    let readme = include_str!("../../README.md");
+    let bench = include_str!("../../bench/README.md");
+    let section = readme.split("## Numbers").nth(1).expect("README's Numbers section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let numbers: Vec<&str> = section
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';'))
+        // Measured values: ratios (`2.10x`), percentages (`46%`) and decimals (`74.6`).
+        .filter(|t| {
+            let value = t.trim_end_matches(['x', '%']);
+            value.parse::<f64>().is_ok() && !value.ends_with('.') && (value.contains('.') || t.ends_with('%'))
+        })
+        .collect();
+    assert!(numbers.len() >= 10, "{numbers:?}");
+    for n in numbers {
+        assert!(bench.contains(n), "README quotes {n}, which bench/README.md does not have");
+    }
+}

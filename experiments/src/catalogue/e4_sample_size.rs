@@ -4,7 +4,8 @@
 use super::mixture::{Setup, about, base, mixture_rows};
 use crate::error::Result;
 use crate::experiment::{About, Experiment, Job};
-use crate::row::Row;
+use crate::plot::Series;
+use crate::row::{Method, Row};
 use crate::stats::{Point, Stats};
 use crate::sweeps::Sweeps;
 
@@ -16,7 +17,9 @@ pub struct E4;
 fn slope(points: &[Point]) -> String {
     let xs: Vec<f64> = points.iter().map(|p| p.setting).collect();
     let ys: Vec<f64> = points.iter().map(|p| p.mean.max(1e-300)).collect();
-    baselines::stats::log_log_slope(&xs, &ys).map_or_else(|| "n/a".into(), |a| format!("{a:.2}"))
+    // A slope that rounds to zero prints as 0.00, not -0.00.
+    baselines::stats::log_log_slope(&xs, &ys)
+        .map_or_else(|| "n/a".into(), |a| format!("{:.2}", a + 0.0).replace("-0.00", "0.00"))
 }
 
 impl Experiment for E4 {
@@ -32,6 +35,21 @@ impl Experiment for E4 {
     fn rows(&self, job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>> {
         let setup = Setup { n: job.setting as usize, simsiam: false, ..Setup::new(s) };
         mixture_rows(job, &base(job, s, s.d)?, setup, s)
+    }
+
+    /// Each method's fitted log-log slope, in its legend label.
+    fn legend_note(&self, _: Method, points: &[Point]) -> String {
+        format!(", slope {}", slope(points))
+    }
+
+    /// The rate `n^{-1/2}` through CCA's mean at the smallest n (the label-free closed form, the
+    /// noise floor every trained map is compared with).
+    fn references(&self, st: &Stats) -> Vec<Series> {
+        let Some((_, cca)) = st.iter().find(|(m, _)| *m == Method::Cca) else { return Vec::new() };
+        let Some(first) = cca.first().filter(|p| p.mean.is_finite() && p.mean > 0.0) else { return Vec::new() };
+        let scale = first.mean * first.setting.sqrt();
+        let points = cca.iter().map(|p| (p.setting, scale / p.setting.sqrt())).map(|(x, y)| (x, y, y, y)).collect();
+        vec![Series { label: "n^(-1/2) through CCA at the smallest n".into(), points, reference: true }]
     }
 
     fn sentence(&self, _: &[Row], st: &Stats) -> String {

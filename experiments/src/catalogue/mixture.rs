@@ -118,11 +118,7 @@ pub(super) fn mixture_rows(job: &Job<'_>, g: &Gmm, setup: Setup, s: &Sweeps) -> 
         // row(A) and F and the larger, i.e. how far F is from lying in row(A) when r > k - 1.
         out.sin_theta_max = fitted.map.row_space().ok().and_then(|l| l.sin_theta_max(&f).ok());
         out.share_outside = g.share_outside_fisher(fitted.map.components()).ok();
-        out.singular_values = fitted
-            .map
-            .singular_values()
-            .map(|v| v.iter().map(|x| format!("{x:.4e}")).collect::<Vec<_>>().join(";"))
-            .unwrap_or_default();
+        out.singular_values = fitted.map.singular_values().unwrap_or_default();
         if setup.evaluate {
             (out.ari, out.nmi, out.accuracy) =
                 downstream(&fitted.map, (&train_set.x, &train_set.z), (&test_set.x, &test_set.z), g.k(), seed);
