@@ -56,8 +56,12 @@ pub(crate) fn budget(what: &str, dims: &[usize]) -> PyResult<()> {
     gmm_core::budget::check_memory(what, dims).or_raise()
 }
 
-/// Sets the memory budget for the largest allocations, in bytes (`None`: half of the available
-/// memory, the default), as the CLI's `--max-memory`.
+/// Sets the memory budget for the largest allocations, as the CLI's ``--max-memory``.
+///
+/// Parameters
+/// ----------
+/// bytes : int or None
+///     The budget in bytes, at least 1 (None: half of the available memory, the default).
 #[pyfunction]
 #[pyo3(signature = (bytes = None))]
 pub(crate) fn set_max_memory(bytes: Option<u64>) -> PyResult<()> {

@@ -90,24 +90,63 @@ pub(crate) fn kmeans_fit<'py>(
 }
 
 /// Adjusted Rand index of two labelings (1: identical partitions; about 0: chance).
+///
+/// Parameters
+/// ----------
+/// truth, pred : array-like of int, shape (n,)
+///     Two labelings of the same samples (non-negative integers).
+///
+/// Returns
+/// -------
+/// float
 #[pyfunction]
 pub(crate) fn ari(truth: &Bound<'_, PyAny>, pred: &Bound<'_, PyAny>) -> PyResult<f64> {
     baselines::adjusted_rand_index(&labels(truth, "truth")?, &labels(pred, "pred")?).or_raise()
 }
 
-/// Normalized mutual information of two labelings (arithmetic normalisation, as scikit-learn's default).
+/// Normalized mutual information of two labelings (arithmetic normalisation, as scikit-learn's
+/// default).
+///
+/// Parameters
+/// ----------
+/// truth, pred : array-like of int, shape (n,)
+///     Two labelings of the same samples (non-negative integers).
+///
+/// Returns
+/// -------
+/// float
 #[pyfunction]
 pub(crate) fn nmi(truth: &Bound<'_, PyAny>, pred: &Bound<'_, PyAny>) -> PyResult<f64> {
     baselines::normalized_mutual_info(&labels(truth, "truth")?, &labels(pred, "pred")?).or_raise()
 }
 
 /// Accuracy of the best one-to-one matching of predicted clusters to true classes (Hungarian).
+///
+/// Parameters
+/// ----------
+/// truth, pred : array-like of int, shape (n,)
+///     Two labelings of the same samples (non-negative integers).
+///
+/// Returns
+/// -------
+/// float
 #[pyfunction]
 pub(crate) fn clustering_accuracy(truth: &Bound<'_, PyAny>, pred: &Bound<'_, PyAny>) -> PyResult<f64> {
     baselines::clustering_accuracy(&labels(truth, "truth")?, &labels(pred, "pred")?).or_raise()
 }
 
-/// Principal angles (radians, ascending) between the row spaces of `a` and `b`.
+/// Principal angles between the row spaces of ``a`` and ``b``.
+///
+/// Parameters
+/// ----------
+/// a : array-like, shape (p, d)
+/// b : array-like, shape (q, d)
+///     Rows spanning the two subspaces (any basis).
+///
+/// Returns
+/// -------
+/// numpy.ndarray, shape (min(rank a, rank b),)
+///     Radians, ascending.
 #[pyfunction]
 pub(crate) fn principal_angles<'py>(
     py: Python<'py>,
@@ -118,7 +157,21 @@ pub(crate) fn principal_angles<'py>(
     Ok(array1(py, a.principal_angles(&b).or_raise()?))
 }
 
-/// `sin theta_max` between the row spaces of `a` and `b` (containment for unequal dimensions).
+/// ``sin theta_max`` between the row spaces of ``a`` and ``b``.
+///
+/// For unequal dimensions it measures containment: how far the smaller subspace is from lying in
+/// the larger one.
+///
+/// Parameters
+/// ----------
+/// a : array-like, shape (p, d)
+/// b : array-like, shape (q, d)
+///     Rows spanning the two subspaces (any basis).
+///
+/// Returns
+/// -------
+/// float
+///     In ``[0, 1]``; 0 when they coincide (or one contains the other).
 #[pyfunction]
 pub(crate) fn sin_theta_max(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<f64> {
     let (a, b) = (row_space(&matrix(a, "a")?)?, row_space(&matrix(b, "b")?)?);

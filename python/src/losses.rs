@@ -56,11 +56,30 @@ pub(crate) fn value_grad(
     })
 }
 
-/// InfoNCE loss and its exact gradient ``dL/dA`` (``A``: ``r x d``) on a batch of pairs.
+/// InfoNCE loss and its exact gradient ``dL/dA`` on a batch of pairs.
 ///
 /// One-way dot form: ``L = (1/n) sum_i [-S_ii + log sum_j exp S_ij]`` with
-/// ``S = (X A^T)(X+ A^T)^T / tau``; ``form``: ``one-way`` | ``symmetric`` | ``simclr``; ``score``:
-/// ``dot`` | ``cosine``. Returns ``(loss, grad)``.
+/// ``S = (X A^T)(X+ A^T)^T / tau``: row ``i`` of ``x_plus`` is the positive of row ``i`` of
+/// ``x``, the other rows its negatives.
+///
+/// Parameters
+/// ----------
+/// a : array-like, shape (r, d)
+///     The linear encoder (rows are directions).
+/// x, x_plus : array-like, shape (n, d)
+///     Anchors and their positives.
+/// tau : float
+///     Temperature, positive.
+/// form : str
+///     ``"one-way"``, ``"symmetric"`` (mean of the row and column cross-entropies) or
+///     ``"simclr"`` (NT-Xent over all ``2n`` embeddings).
+/// score : str
+///     ``"dot"`` or ``"cosine"``.
+///
+/// Returns
+/// -------
+/// loss : float
+/// grad : numpy.ndarray, shape (r, d)
 #[pyfunction]
 #[pyo3(signature = (a, x, x_plus, tau = 1.0, form = "one-way", score = "dot"))]
 pub(crate) fn infonce<'py>(
@@ -83,10 +102,29 @@ pub(crate) fn infonce<'py>(
 /// A loss and the gradients of its two parameter blocks.
 type TwoGrads<'py> = (f64, Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>);
 
-/// SimSiam loss and its gradients in ``A`` (``r x d``) and the predictor ``W`` (``r x r``), the
-/// target ``A x+`` under stop-gradient: ``L = (1/n) sum_i ||W A x_i - sg(A x+_i)||^2`` (``mse``) or
-/// the negative cosine (``neg-cosine``); ``directions``: ``one-way`` | ``symmetric``.
-/// Returns ``(loss, grad_a, grad_w)``.
+/// SimSiam loss and its stop-gradient gradients in the encoder and the predictor.
+///
+/// ``L = (1/n) sum_i ||W A x_i - sg(A x+_i)||^2`` (``form="mse"``) or the negative cosine, the
+/// target ``A x+`` under stop-gradient (a constant for differentiation).
+///
+/// Parameters
+/// ----------
+/// a : array-like, shape (r, d)
+///     The encoder.
+/// w : array-like, shape (r, r)
+///     The predictor.
+/// x, x_plus : array-like, shape (n, d)
+///     The pairs.
+/// form : str
+///     ``"mse"`` or ``"neg-cosine"``.
+/// directions : str
+///     ``"one-way"`` or ``"symmetric"`` (the mean of both directions).
+///
+/// Returns
+/// -------
+/// loss : float
+/// grad_a : numpy.ndarray, shape (r, d)
+/// grad_w : numpy.ndarray, shape (r, r)
 #[pyfunction]
 #[pyo3(signature = (a, w, x, x_plus, form = "mse", directions = "symmetric"))]
 pub(crate) fn simsiam<'py>(
@@ -106,8 +144,30 @@ pub(crate) fn simsiam<'py>(
     Ok((value, array2(py, &grads[0]), array2(py, &grads[1])))
 }
 
-/// CLIP loss, symmetric InfoNCE between modalities with ``S = (X A^T)(Y B^T)^T / tau``, and its
-/// gradients in ``A`` (``r x d_x``) and ``B`` (``r x d_y``). Returns ``(loss, grad_a, grad_b)``.
+/// CLIP loss, symmetric InfoNCE between modalities, and its gradients in both maps.
+///
+/// ``S = (X A^T)(Y B^T)^T / tau``; the loss is the mean of the row and the column
+/// cross-entropies.
+///
+/// Parameters
+/// ----------
+/// a : array-like, shape (r, d_x)
+///     The map of modality x.
+/// b : array-like, shape (r, d_y)
+///     The map of modality y.
+/// x : array-like, shape (n, d_x)
+/// y : array-like, shape (n, d_y)
+///     Paired rows.
+/// tau : float
+///     Temperature, positive.
+/// score : str
+///     ``"dot"`` or ``"cosine"``.
+///
+/// Returns
+/// -------
+/// loss : float
+/// grad_a : numpy.ndarray, shape (r, d_x)
+/// grad_b : numpy.ndarray, shape (r, d_y)
 #[pyfunction]
 #[pyo3(signature = (a, b, x, y, tau = 1.0, score = "dot"))]
 pub(crate) fn clip<'py>(
@@ -127,7 +187,30 @@ pub(crate) fn clip<'py>(
     Ok((value, array2(py, &grads[0]), array2(py, &grads[1])))
 }
 
-/// The population InfoNCE loss and gradient at `a`, its outer expectation over `n_outer` anchors.
+/// The population InfoNCE loss and gradient at ``a``.
+///
+/// The inner expectation (over positives and negatives) in closed form, the outer one over
+/// ``n_outer`` anchors drawn from ``gmm``.
+///
+/// Parameters
+/// ----------
+/// gmm : Gmm
+///     The mixture.
+/// a : array-like, shape (r, d)
+///     The map.
+/// delta : float
+///     Coupling of the pairs.
+/// tau : float
+///     Temperature.
+/// n_outer : int
+///     Anchors of the outer expectation.
+/// seed : None, int or numpy.random.Generator
+///     None draws fresh entropy.
+///
+/// Returns
+/// -------
+/// loss : float
+/// grad : numpy.ndarray, shape (r, d)
 #[pyfunction]
 #[pyo3(signature = (gmm, a, delta = 1.0, tau = 1.0, n_outer = 4096, seed = None))]
 pub(crate) fn population_infonce<'py>(

@@ -9,7 +9,16 @@ use pyo3::types::PyDict;
 use crate::convert::{array1, array2, from_json, label_array, matrix, rows_of, seed_of, to_json, vector};
 use crate::errors::{OrRaise, budget};
 
-/// A shared-covariance Gaussian mixture (see `ssl_gmm.Gmm`).
+/// A shared-covariance Gaussian mixture: ``x = mu_z + Sigma^{1/2} g``, ``z ~ weights``.
+///
+/// Parameters
+/// ----------
+/// weights : array-like, shape (k,)
+///     Component weights, positive, summing to 1.
+/// means : array-like, shape (k, d)
+///     One mean per row.
+/// covariance : array-like, shape (d, d)
+///     The shared covariance ``Sigma``, symmetric positive definite.
 #[pyclass(name = "Gmm", module = "ssl_gmm", frozen)]
 #[derive(Clone)]
 pub(crate) struct PyGmm {
@@ -26,6 +35,15 @@ impl PyGmm {
     }
 
     /// A built-in model by name: a `Gmm`, or a `ClipGmm` for the CLIP presets.
+    ///
+    /// Parameters
+    /// ----------
+    /// name : str
+    ///     e.g. ``"pca-trap"``, ``"anisotropic"``, ``"clip"`` (``ssl-gmm presets`` lists them).
+    ///
+    /// Returns
+    /// -------
+    /// Gmm or ClipGmm
     #[staticmethod]
     fn preset(py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         match gmm_core::preset(name).or_raise()? {
@@ -34,13 +52,36 @@ impl PyGmm {
         }
     }
 
-    /// A random mixture of ``k`` components in ``d`` dimensions (the generator of the claims'
-    /// cases, docs/theory.md section 4): means ``N(0, separation^2 I)`` centred (or shifted so
-    /// that ``||Sigma^{-1/2} mu_bar|| = mean_offset``), equal weights unless ``unbalanced``,
-    /// ``Sigma_0`` with eigenvalues log-spaced from 1 to ``condition`` in a random basis, plus
-    /// with ``noise_direction = c`` a dominant noise direction orthogonal to the means of
-    /// variance ``c lambda_max(Sigma_0 + S_B)`` (``c >= 1``: PCA's counterexample). ``seed`` as
-    /// everywhere (None: fresh entropy).
+    /// A random mixture (the generator of the claims' cases, docs/theory.md section 4).
+    ///
+    /// Means ``N(0, separation^2 I)``, centred (or shifted so that ``||Sigma^{-1/2} mu_bar|| =
+    /// mean_offset``); equal weights unless ``unbalanced``; ``Sigma_0`` with eigenvalues log-spaced
+    /// from 1 to ``condition`` in a random basis; with ``noise_direction = c`` a dominant noise
+    /// direction orthogonal to the means, of variance ``c lambda_max(Sigma_0 + S_B)`` (``c >= 1``:
+    /// PCA's counterexample).
+    ///
+    /// Parameters
+    /// ----------
+    /// k : int
+    ///     Components, at least 2.
+    /// d : int
+    ///     Dimension, at least ``k - 1`` (``k`` with a noise direction).
+    /// separation : float
+    ///     Standard deviation of the means' entries.
+    /// condition : float
+    ///     Condition number of ``Sigma_0``, at least 1.
+    /// noise_direction : float or None
+    ///     The noise direction's variance factor ``c`` (None: no noise direction).
+    /// unbalanced : bool
+    ///     Random weights ``U[0.5, 1.5]`` normalised instead of equal ones.
+    /// mean_offset : float
+    ///     ``||Sigma^{-1/2} mu_bar||`` (0: centred, assumption A0).
+    /// seed : None, int or numpy.random.Generator
+    ///     None draws fresh entropy.
+    ///
+    /// Returns
+    /// -------
+    /// Gmm
     #[staticmethod]
     #[pyo3(signature = (k, d, separation = 1.0, condition = 1.0, noise_direction = None, unbalanced = false,
         mean_offset = 0.0, seed = None))]
@@ -72,7 +113,19 @@ impl PyGmm {
 
     /// A mixture from its JSON ``{"weights", "means", "covariance"}`` (as ``to_json`` writes it).
     ///
-    /// Raises ``ValueError`` naming the field for malformed JSON or invalid parameters.
+    /// Parameters
+    /// ----------
+    /// text : str
+    ///     The JSON text.
+    ///
+    /// Returns
+    /// -------
+    /// Gmm
+    ///
+    /// Raises
+    /// ------
+    /// ValueError
+    ///     Malformed JSON or invalid parameters, naming the field.
     #[staticmethod]
     fn from_json(text: &str) -> PyResult<Self> {
         Ok(Self { inner: from_json(text, "mixture")? })
@@ -114,23 +167,51 @@ impl PyGmm {
         Ok(array2(py, &rows_of(&self.inner.fisher_subspace().or_raise()?)))
     }
 
-    /// Population PCA: the top-``r`` eigenvectors of the total covariance ``Sigma + S_B``, as
-    /// orthonormal rows (``r x d``).
+    /// Population PCA: the top-``r`` eigenvectors of the total covariance ``Sigma + S_B``.
+    ///
+    /// Parameters
+    /// ----------
+    /// r : int
+    ///     Directions, ``1 <= r <= d``.
+    ///
+    /// Returns
+    /// -------
+    /// numpy.ndarray, shape (r, d)
+    ///     Orthonormal rows.
     fn pca_subspace<'py>(&self, py: Python<'py>, r: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
         Ok(array2(py, &rows_of(&self.inner.pca_subspace(r).or_raise()?)))
     }
 
-    /// The Bayes posterior ``p(z = k | x)`` of each row of ``x`` (``n x d``), as an ``n x k`` array whose
-    /// rows sum to 1.
+    /// The Bayes posterior ``p(z = k | x)`` of each row of ``x``.
+    ///
+    /// Parameters
+    /// ----------
+    /// x : array-like, shape (n, d)
+    ///     Samples, one per row.
+    ///
+    /// Returns
+    /// -------
+    /// numpy.ndarray, shape (n, k)
+    ///     Rows summing to 1.
     fn posterior<'py>(&self, py: Python<'py>, x: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = matrix(x, "x")?;
         let p = py.detach(|| self.inner.posterior(&x)).or_raise()?;
         Ok(array2(py, &p))
     }
 
-    /// ``n`` draws ``x = mu_z + Sigma^{1/2} g``, ``z ~ weights``: ``{"x": (n, d), "z": (n,)}``.
+    /// ``n`` draws ``x = mu_z + Sigma^{1/2} g``, ``z ~ weights``.
     ///
-    /// ``seed``: ``None`` (fresh entropy), an int, or a ``numpy.random.Generator``.
+    /// Parameters
+    /// ----------
+    /// n : int
+    ///     Samples.
+    /// seed : None, int or numpy.random.Generator
+    ///     None draws fresh entropy.
+    ///
+    /// Returns
+    /// -------
+    /// dict
+    ///     ``{"x": (n, d) array, "z": (n,) int64 labels}``.
     #[pyo3(signature = (n, seed = None))]
     fn sample<'py>(&self, py: Python<'py>, n: usize, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyDict>> {
         let seed = seed_of(py, seed, "seed")?;
@@ -142,11 +223,24 @@ impl PyGmm {
         Ok(d)
     }
 
-    /// ``n`` augmentation pairs with coupling ``delta``: the positive keeps the anchor's component
-    /// with probability ``delta``, else draws an independent one, and both views are fresh draws of
-    /// their components. ``{"x", "x_plus": (n, d), "z", "z_plus": (n,)}``.
+    /// ``n`` augmentation pairs with coupling ``delta``.
     ///
-    /// ``seed``: ``None`` (fresh entropy), an int, or a ``numpy.random.Generator``.
+    /// The positive keeps the anchor's component with probability ``delta``, else draws an
+    /// independent one; both views are fresh draws of their components.
+    ///
+    /// Parameters
+    /// ----------
+    /// n : int
+    ///     Pairs.
+    /// delta : float
+    ///     Coupling in ``[0, 1]``.
+    /// seed : None, int or numpy.random.Generator
+    ///     None draws fresh entropy.
+    ///
+    /// Returns
+    /// -------
+    /// dict
+    ///     ``{"x", "x_plus": (n, d) arrays, "z", "z_plus": (n,) labels}``.
     #[pyo3(signature = (n, delta, seed = None))]
     fn sample_pairs<'py>(
         &self,
@@ -181,7 +275,8 @@ impl PyGmm {
     }
 }
 
-/// A two-modality CLIP-GMM (see `ssl_gmm.ClipGmm`).
+/// A two-modality CLIP-GMM: ``x`` and ``y`` share the component ``z`` (``ClipGmm.preset``,
+/// ``ClipGmm.generate`` or ``ClipGmm.from_json`` make one).
 #[pyclass(name = "ClipGmm", module = "ssl_gmm", frozen)]
 #[derive(Clone)]
 pub(crate) struct PyClipGmm {
@@ -198,7 +293,16 @@ pub(crate) fn side(name: &str) -> PyResult<Side> {
 
 #[pymethods]
 impl PyClipGmm {
-    /// A built-in two-modality model by name (e.g. "clip").
+    /// A built-in two-modality model by name.
+    ///
+    /// Parameters
+    /// ----------
+    /// name : str
+    ///     e.g. ``"clip"``.
+    ///
+    /// Returns
+    /// -------
+    /// ClipGmm
     #[staticmethod]
     fn preset(name: &str) -> PyResult<Self> {
         match gmm_core::preset(name).or_raise()? {
@@ -209,10 +313,30 @@ impl PyClipGmm {
         }
     }
 
-    /// A random CLIP-GMM (the generator of claim C10's cases): ``k`` shared and ``k_private``
-    /// private components per modality in dimensions ``d_x`` and ``d_y``, shared and private
-    /// means of the given separations, both covariances of condition number ``condition`` in
-    /// random bases, and (``orthogonal``) private means satisfying C10's Sigma-orthogonality.
+    /// A random CLIP-GMM (the generator of claim C10's cases).
+    ///
+    /// Parameters
+    /// ----------
+    /// k : int
+    ///     Shared components, at least 2.
+    /// k_private : int
+    ///     Private components per modality, at least 1.
+    /// d_x, d_y : int
+    ///     The modalities' dimensions, each at least ``k - 1 + k_private - 1``.
+    /// separation : float
+    ///     Standard deviation of the shared means' entries.
+    /// private_separation : float
+    ///     Standard deviation of the private means' entries.
+    /// condition : float
+    ///     Condition number of both covariances (random bases).
+    /// orthogonal : bool
+    ///     Private means satisfying C10's Sigma-orthogonality condition.
+    /// seed : None, int or numpy.random.Generator
+    ///     None draws fresh entropy.
+    ///
+    /// Returns
+    /// -------
+    /// ClipGmm
     #[staticmethod]
     #[pyo3(signature = (k, k_private, d_x, d_y, separation = 1.0, private_separation = 1.0, condition = 10.0,
         orthogonal = true, seed = None))]
@@ -238,7 +362,19 @@ impl PyClipGmm {
 
     /// A CLIP-GMM from its JSON ``{"weights", "x", "y"}`` (as ``to_json`` writes it).
     ///
-    /// Raises ``ValueError`` naming the field for malformed JSON or invalid parameters.
+    /// Parameters
+    /// ----------
+    /// text : str
+    ///     The JSON text.
+    ///
+    /// Returns
+    /// -------
+    /// ClipGmm
+    ///
+    /// Raises
+    /// ------
+    /// ValueError
+    ///     Malformed JSON or invalid parameters, naming the field.
     #[staticmethod]
     fn from_json(text: &str) -> PyResult<Self> {
         Ok(Self { inner: from_json(text, "CLIP-GMM")? })
@@ -259,15 +395,35 @@ impl PyClipGmm {
         (self.inner.modality(Side::X).dim(), self.inner.modality(Side::Y).dim())
     }
 
-    /// The shared Fisher subspace of one modality (`side` "x" or "y").
+    /// The shared Fisher subspace of one modality.
+    ///
+    /// Parameters
+    /// ----------
+    /// side_name : str
+    ///     ``"x"`` or ``"y"``.
+    ///
+    /// Returns
+    /// -------
+    /// numpy.ndarray, shape (k - 1, d_side)
+    ///     Orthonormal rows.
     fn fisher_subspace<'py>(&self, py: Python<'py>, side_name: &str) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let g = self.inner.shared_gmm(side(side_name)?).or_raise()?;
         Ok(array2(py, &rows_of(&g.fisher_subspace().or_raise()?)))
     }
 
-    /// ``n`` CLIP pairs sharing their component ``z``: ``{"x": (n, d_x), "y": (n, d_y), "z": (n,)}``.
+    /// ``n`` CLIP pairs sharing their component ``z``.
     ///
-    /// ``seed``: ``None`` (fresh entropy), an int, or a ``numpy.random.Generator``.
+    /// Parameters
+    /// ----------
+    /// n : int
+    ///     Pairs.
+    /// seed : None, int or numpy.random.Generator
+    ///     None draws fresh entropy.
+    ///
+    /// Returns
+    /// -------
+    /// dict
+    ///     ``{"x": (n, d_x), "y": (n, d_y) arrays, "z": (n,) labels}``.
     #[pyo3(signature = (n, seed = None))]
     fn sample_pairs<'py>(
         &self,

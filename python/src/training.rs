@@ -22,6 +22,11 @@ use crate::models::{PyClipGmm, PyGmm};
 /// ``components_y`` for CLIP), ``losses``, ``final_loss``, ``steps``, ``stop``, ``converged``,
 /// ``certificate``, ``whitened_certificate``, ``predictor_rate``, ``method``, ``solver``,
 /// ``hyperparameters``. It pickles and compares with ``==`` (arrays element by element).
+///
+/// Parameters
+/// ----------
+/// state : dict
+///     Every field by its name (what ``train`` builds and pickling stores).
 #[pyclass(name = "TrainResult", module = "ssl_gmm", frozen)]
 pub(crate) struct TrainResult {
     /// Every field by its name.
@@ -397,7 +402,60 @@ fn run_train(
     Ok(Outcome { maps: fit.maps, run: fit.run, solver: "stream", whitened: None, settings })
 }
 
-/// Trains a loss as `ssl-gmm train` does (see the stubs for the options).
+/// Trains a loss as ``ssl-gmm train`` does, with the same defaults and the same numbers for
+/// the same seed.
+///
+/// InfoNCE and CLIP fit a fixed sample of pairs by L-BFGS to the certificate
+/// ``||grad|| <= tol ||grad_0||`` or, with ``stream=True``, train on fresh batches; SimSiam
+/// trains on a stream; whitened SimSiam by its recipe to its certificate. Options of the other
+/// solver are a ``ValueError``, never ignored.
+///
+/// Parameters
+/// ----------
+/// data : Gmm, ClipGmm or (array-like, array-like)
+///     A model to draw pairs from, or fixed pairs ``(x, x_plus)`` / ``(x, y)``.
+/// method : str
+///     ``"infonce"``, ``"clip"``, ``"simsiam"`` or ``"simsiam-whitened"``.
+/// dim : int or None
+///     Output dimension r (default ``k - 1``).
+/// delta : float
+///     Coupling of a mixture's pairs.
+/// samples : int or None
+///     Pairs of the fixed sample (default 8192; drawn with ``seed + 1``).
+/// batch : int
+///     Pairs per batch (of the fixed partition, or of the stream).
+/// tau : float
+///     Temperature of InfoNCE and CLIP.
+/// form : str
+///     InfoNCE's form: ``"one-way"``, ``"symmetric"`` or ``"simclr"``.
+/// score : str
+///     ``"dot"`` or ``"cosine"``.
+/// center : bool
+///     Centre the inputs by their sample mean (False: raw inputs, claim C15).
+/// whiten : bool or None
+///     Whiten InfoNCE's and CLIP's inputs (default True; SimSiam never whitens its inputs).
+/// tol : float or None
+///     The certificate's relative gradient tolerance (default 1e-5).
+/// max_iters : int or None
+///     L-BFGS iterations (default 1000).
+/// stream : bool
+///     Train InfoNCE or CLIP on fresh batches instead (no certificate).
+/// steps : int or None
+///     Streaming steps (default 2000; whitened SimSiam: the recipe's budget and up to 4 starts).
+/// lr : float or None
+///     Base learning rate of streams (default 0.01).
+/// optimizer : str or None
+///     ``"adam"`` (default) or ``"sgd"`` (momentum 0.9) for streams.
+/// init_scale : float
+///     Scale of the small random initial map.
+/// callback : callable or None
+///     ``callback(step, loss)`` after every iteration or step; returning False stops the run.
+/// seed : None, int or numpy.random.Generator
+///     None draws fresh entropy; the resolved seed is in ``hyperparameters["seed"]``.
+///
+/// Returns
+/// -------
+/// TrainResult
 #[pyfunction]
 #[pyo3(signature = (data, method = "infonce", dim = None, delta = 1.0, samples = None, batch = 256, tau = 1.0,
     form = "one-way", score = "dot", center = true, whiten = None, tol = None, max_iters = None, stream = false,

@@ -97,11 +97,24 @@ __all__ = [
 def check(claims=None, quick=True, seed=20241105):
     """Runs claims C1..C16 of docs/theory.md with their negative controls.
 
-    Returns one dict per claim with its evidence (``evidence`` and ``control``: cases, passed
-    cases, worst statistic, threshold, nearest wrong answer, per case) and ``verdict``
-    (``"holds"``, ``"fails"``, ``"not-certified"`` or ``"unresolved"``). ``claims``: ids such as ``["C4", "C7"]``
-    (default all; one id as a string is one claim, not its characters). Ctrl-C is honoured
-    between claims.
+    Ctrl-C is honoured between claims.
+
+    Parameters
+    ----------
+    claims : str, list of str or None
+        Ids such as ``["C4", "C7"]``, or one id as a string (one claim, not its characters);
+        None runs all.
+    quick : bool
+        The quick suite (False: the full one, slower).
+    seed : int
+        The master seed every case seed is hashed from.
+
+    Returns
+    -------
+    list of dict
+        One per claim: ``verdict`` (``"holds"``, ``"fails"``, ``"not-certified"`` or
+        ``"unresolved"``) and its ``evidence`` and ``control`` (cases, passed cases, worst
+        statistic, threshold, nearest wrong answer, per case).
     """
     if isinstance(claims, str):
         claims = [claims]
@@ -296,14 +309,28 @@ class PCA(_Map):
     """Principal components of the sample covariance (one centred scatter product, one
     symmetric eigendecomposition). ``components_`` rows: directions of descending variance.
 
-    ``n_components``: a count, ``None`` (``min(n_samples, n_features)``) or a fraction in
-    ``(0, 1)``: the fewest components whose explained-variance ratios sum to at least it."""
+    Parameters
+    ----------
+    n_components : int, float or None
+        A count; None (``min(n_samples, n_features)``); or a fraction in ``(0, 1)``: the
+        fewest components whose explained-variance ratios sum to at least it."""
 
     def __init__(self, n_components=2):
         self.n_components = n_components
 
     def fit(self, X, y=None):
-        """Fits the principal directions of ``X`` (``n x d``, ``n >= 2``); ``y`` is ignored."""
+        """Fits the principal directions of ``X`` (at least 2 samples).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        PCA
+            The fitted estimator.
+        """
         X = _validate(self, X, min_samples=2)  # a covariance needs two samples
         n, d = X.shape
         keep = self.n_components
@@ -328,7 +355,16 @@ class PCA(_Map):
         return self
 
     def inverse_transform(self, X):
-        """``X @ components_ + mean_``: back to the input space (exact on the components' span)."""
+        """``X @ components_ + mean_``: back to the input space (exact on the components' span).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_components_)
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples, n_features_in_)
+        """
         _fitted(self, "components_")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.components_.shape[0]:
@@ -344,14 +380,30 @@ class LDA(_ClassifierMixin, _Map):
     Labels may be any sortable values (``classes_`` holds them). ``predict`` is the
     shared-covariance Gaussian (Bayes) rule, computed in the full discriminant space
     (``min(c - 1, d)`` directions, whatever ``n_components``), where it is exact: the part of
-    ``x`` outside that space is the same distance from every class mean."""
+    ``x`` outside that space is the same distance from every class mean.
+
+    Parameters
+    ----------
+    n_components : int or None
+        Directions kept (None: ``min(classes - 1, n_features)``)."""
 
     def __init__(self, n_components=None):
         self.n_components = n_components
 
     def fit(self, X, y):
-        """Fits the discriminant directions of ``X`` (``n x d``) with class labels ``y`` (any
-        sortable values, at least two classes)."""
+        """Fits the discriminant directions of ``X`` with class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : array-like, shape (n_samples,)
+            Any sortable labels, at least two classes.
+
+        Returns
+        -------
+        LDA
+            The fitted estimator.
+        """
         if y is None:
             raise ValueError(f"requires y to be passed, but the target y is None ({type(self).__name__})")
         X, y = _validate(self, X, y)
@@ -374,19 +426,48 @@ class LDA(_ClassifierMixin, _Map):
         return -0.5 * ((z[:, None, :] - m[None, :, :]) ** 2).sum(axis=2) + np.log(self.priors_)
 
     def decision_function(self, X):
-        """Log posterior up to a constant per row (binary: the second class's minus the first's)."""
+        """Log posterior up to a constant per row (binary: the second class's minus the first's).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples, n_classes) or (n_samples,)
+        """
         scores = self._scores(X)
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def predict_proba(self, X):
-        """Posterior probability of each class in ``classes_``."""
+        """Posterior probability of each class in ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples, n_classes)
+            Rows summing to 1.
+        """
         scores = self._scores(X)
         scores -= scores.max(axis=1, keepdims=True)
         p = np.exp(scores)
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        """The most probable class of each row."""
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples,)
+            Labels from ``classes_``.
+        """
         best = self._scores(X).argmax(axis=1)
         return self.classes_[best]
 
@@ -400,15 +481,36 @@ class CCAPairs(_Map):
     package's tests run ``check_estimator`` on CCAPairs with a second view made from ``X`` row by
     row (its columns reversed): every check applies then (validation of both views,
     ``n_features_in_``, pickling, refits, order and subset invariance, pipelines); only a call
-    without a second view is refused, with a ``ValueError`` that says how to pass it."""
+    without a second view is refused, with a ``ValueError`` that says how to pass it.
+
+    Parameters
+    ----------
+    n_components : int
+        Canonical directions kept.
+    ridge : float
+        Added to the anchors' covariance: ``Cov(x) + ridge I`` (0: none)."""
 
     def __init__(self, n_components=2, ridge=0.0):
         self.n_components = n_components
         self.ridge = ridge
 
     def fit(self, X, y=None, X_plus=None):
-        """Fits CCA between the anchors ``X`` and their positives ``X_plus`` (both ``n x d``, row
-        ``i`` a pair); a 2-d second positional argument is taken as ``X_plus``."""
+        """Fits CCA between the anchors ``X`` and their positives ``X_plus`` (row ``i`` of each a pair).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The anchors.
+        y : array-like, shape (n_samples, n_features), or None
+            The positives when given positionally (as a pipeline passes them).
+        X_plus : array-like, shape (n_samples, n_features), or None
+            The positives.
+
+        Returns
+        -------
+        CCAPairs
+            The fitted estimator.
+        """
         X = _validate(self, X, min_samples=2)  # a covariance needs two samples
         if X_plus is None and y is not None and np.ndim(y) == 2:
             X_plus = y
@@ -429,7 +531,23 @@ class KMeans(_FeaturesOut, _ClusterMixin, _TransformerMixin, _Base):
     """k-means (k-means++ starts, ``n_init`` restarts, Lloyd iterations), deterministic in
     ``random_state`` (``None``: fresh entropy, as scikit-learn). ``labels_`` (each row's nearest
     final centre), ``cluster_centers_``, ``inertia_``; ``predict`` assigns new rows. ``seed`` is
-    the deprecated name of ``random_state``."""
+    the deprecated name of ``random_state``.
+
+    Parameters
+    ----------
+    n_clusters : int
+        Clusters.
+    n_init : int
+        Restarts; the lowest inertia is kept.
+    max_iter : int
+        Lloyd iterations per restart.
+    tol : float
+        A restart stops when the centres move (squared) less than ``tol`` times the mean
+        feature variance.
+    random_state : None, int, numpy.random.Generator or RandomState
+        None draws fresh entropy.
+    seed : deprecated
+        The old name of ``random_state``."""
 
     def __init__(self, n_clusters=8, n_init=10, max_iter=300, tol=1e-4, random_state=None, seed=None):
         self.n_clusters = n_clusters
@@ -440,7 +558,18 @@ class KMeans(_FeaturesOut, _ClusterMixin, _TransformerMixin, _Base):
         self.seed = seed
 
     def fit(self, X, y=None):
-        """Clusters the rows of ``X`` (at least ``n_clusters`` of them); ``y`` is ignored."""
+        """Clusters the rows of ``X`` (at least ``n_clusters`` of them).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        KMeans
+            The fitted estimator.
+        """
         X = _validate(self, X)
         k = _as_count(self.n_clusters, "n_clusters")
         if X.shape[0] < k:
@@ -467,14 +596,42 @@ class KMeans(_FeaturesOut, _ClusterMixin, _TransformerMixin, _Base):
         return np.sqrt(((X[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2))
 
     def predict(self, X):
-        """The nearest centre of each row."""
+        """The nearest centre of each row.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of int, shape (n_samples,)
+        """
         return self.transform(X).argmin(axis=1)
 
     def transform(self, X):
-        """Distances of each row to each centre (as scikit-learn's ``KMeans.transform``)."""
+        """Distances of each row to each centre (as scikit-learn's ``KMeans.transform``).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples, n_clusters)
+        """
         _fitted(self, "cluster_centers_")
         return self._distances(_validate(self, X, reset=False))
 
     def score(self, X, y=None):
-        """Minus the inertia of ``X`` against the fitted centres (as scikit-learn)."""
+        """Minus the inertia of ``X`` against the fitted centres (as scikit-learn).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        float
+        """
         return -float((self.transform(X).min(axis=1) ** 2).sum())

@@ -9,7 +9,6 @@ import os
 import pytest
 
 import ssl_gmm
-import ssl_gmm.jax  # noqa: F401  (imported so that its stubless API is checked to stay small)
 from ssl_gmm import _native
 
 HERE = os.path.join(os.path.dirname(ssl_gmm.__file__))
