@@ -1,4 +1,4 @@
-//! Outputs of a run: tidy CSVs, SVG plots, `report.md` (its prose in `report_template.md`, each
+//! Outputs of a run: tidy CSVs, plots (SVG and PNG), `report.md` (its prose in `report_template.md`, each
 //! experiment's sentence in its own module) and `summary.json`; and reading the CSVs of sharded
 //! runs back for a merge.
 
@@ -123,7 +123,7 @@ impl Suite<'_> {
         Ok(rows)
     }
 
-    /// Writes one SVG plot per experiment, `report.md` (how each map is obtained, the headline
+    /// Writes one plot (SVG and PNG) per experiment, `report.md` (how each map is obtained, the headline
     /// table, one sentence per experiment, the plots) and `summary.json` into `out`; `seconds`
     /// is the run time to state (`None` after a merge).
     ///

@@ -581,3 +581,21 @@ fn human_output_has_three_digit_numbers_and_paper_names() {
         }
     }
 }
+
+#[test]
+fn an_uncertified_stream_warns_with_the_way_to_a_certificate_for_its_method() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["--method", "infonce", "--stream"], "for a certified InfoNCE map drop --stream"),
+        (&["--preset", "clip", "--method", "clip", "--stream"], "for a certified CLIP map drop --stream"),
+        (&["--method", "simsiam"], "--method simsiam-whitened trains SimSiam to a certificate"),
+    ];
+    for (extra, hint) in cases {
+        let mut args = vec!["train", "--steps", "30"];
+        args.extend(extra);
+        let (ok, _, stderr) = ssl_gmm(&args);
+        assert!(ok, "{args:?}: {stderr}");
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning: ")).collect();
+        assert_eq!(warnings.len(), 1, "{args:?}: {stderr}");
+        assert!(warnings[0].ends_with(hint), "{args:?}: {stderr}");
+    }
+}

@@ -38,7 +38,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the paper's experiments E1..E8: CSVs, SVG plots, report.md and summary.json.
+    /// Run the paper's experiments E1..E8: CSVs, plots (SVG and PNG), report.md and summary.json.
     Reproduce(reproduce::Args),
     /// Combine the outputs of sharded `reproduce --shard I/N` runs.
     Merge(reproduce::MergeArgs),

@@ -656,9 +656,11 @@ fn warn_unless_certified(report: &Report<'_>, args: &Args) {
         (Some(_), _) => {}
         (None, _) => eprintln!(
             "warning: not converged: a streaming run has no certificate (its loss is stochastic){}",
+            // The way to a certificate for this method.
             match args.method {
                 Method::Infonce | Method::Clip => format!("; for a certified {} map drop --stream", args.method.name()),
-                _ => String::new(),
+                Method::Simsiam => "; --method simsiam-whitened trains SimSiam to a certificate".to_string(),
+                Method::SimsiamWhitened => String::new(),
             }
         ),
     }
