@@ -29,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(losses::infonce, m)?,
         wrap_pyfunction!(losses::simsiam, m)?,
         wrap_pyfunction!(losses::clip, m)?,
+        wrap_pyfunction!(losses::spectral_contrastive, m)?,
         wrap_pyfunction!(losses::population_infonce, m)?,
         wrap_pyfunction!(training::train, m)?,
         wrap_pyfunction!(estimators::pca_fit, m)?,

@@ -99,6 +99,36 @@ pub(crate) fn infonce<'py>(
     Ok((value, array2(py, &grads[0])))
 }
 
+/// The spectral contrastive loss (HaoChen et al. 2021) and its exact gradient ``dL/dA``.
+///
+/// With ``S = (X A^T)(X+ A^T)^T``: ``L = -(2/n) sum_i S_ii + (1/(n(n-1))) sum_{i != j} S_ij^2``,
+/// an unbiased estimate of ``-2 tr(A K A^T) + ||A M A^T||_F^2`` (``K = E[x+ x^T]``,
+/// ``M = E[x x^T]``), whose minimiser spans the Fisher subspace for centred pairs.
+///
+/// Parameters
+/// ----------
+/// a : array-like, shape (r, d)
+///     The linear encoder.
+/// x, x_plus : array-like, shape (n, d)
+///     Anchors and their positives, ``n >= 2``.
+///
+/// Returns
+/// -------
+/// loss : float
+/// grad : numpy.ndarray, shape (r, d)
+#[pyfunction]
+pub(crate) fn spectral_contrastive<'py>(
+    py: Python<'py>,
+    a: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    x_plus: &Bound<'_, PyAny>,
+) -> PyResult<(f64, Bound<'py, PyArray2<f64>>)> {
+    let make = || Ok(Box::new(ssl_losses::SpectralContrastiveLoss::<f64>::new()) as Box<_>);
+    let params = [matrix(a, "a")?];
+    let (value, grads) = value_grad(py, "spectral".into(), make, &params, (x, x_plus), ("x", "x_plus"))?;
+    Ok((value, array2(py, &grads[0])))
+}
+
 /// A loss and the gradients of its two parameter blocks.
 type TwoGrads<'py> = (f64, Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>);
 

@@ -61,6 +61,7 @@ from ._native import (
     set_max_memory,
     simsiam,
     sin_theta_max,
+    spectral_contrastive,
     train,
 )
 from . import _native
@@ -77,6 +78,7 @@ __all__ = [
     "infonce",
     "simsiam",
     "clip",
+    "spectral_contrastive",
     "population_infonce",
     "train",
     "LDA",

@@ -18,6 +18,7 @@ from ._native import (
     set_max_memory as set_max_memory,
     simsiam as simsiam,
     sin_theta_max as sin_theta_max,
+    spectral_contrastive as spectral_contrastive,
     train as train,
 )
 

@@ -143,6 +143,10 @@ def clip(
     """CLIP loss (symmetric InfoNCE between modalities, ``S = (X A^T)(Y B^T)^T / tau``) and its
     gradients in ``A`` and ``B``."""
 
+def spectral_contrastive(a: Matrix, x: Matrix, x_plus: Matrix) -> Tuple[float, Matrix]:
+    """Spectral contrastive loss ``-(2/n) sum_i S_ii + (1/(n(n-1))) sum_{i != j} S_ij^2``,
+    ``S = (X A^T)(X+ A^T)^T``, and ``dL/dA``."""
+
 def population_infonce(
     gmm: Gmm, a: Matrix, delta: float = 1.0, tau: float = 1.0, n_outer: int = 4096, seed: Seed = None
 ) -> Tuple[float, Matrix]:

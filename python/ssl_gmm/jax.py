@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _native
 
-__all__ = ["infonce", "simsiam", "clip"]
+__all__ = ["infonce", "simsiam", "clip", "spectral_contrastive"]
 
 
 def _refuse_data_gradients(name, data):
@@ -97,6 +97,7 @@ _simsiam = _wrap(
     "simsiam", _native.simsiam, ["a", "w"], ["x", "x_plus"], ["form", "directions"]
 )
 _clip = _wrap("clip", _native.clip, ["a", "b"], ["x", "y"], ["tau", "score"])
+_spectral = _wrap("spectral_contrastive", _native.spectral_contrastive, ["a"], ["x", "x_plus"], [])
 
 
 def infonce(a, x, x_plus, tau=1.0, form="one-way", score="dot"):
@@ -178,3 +179,24 @@ def clip(a, b, x, y, tau=1.0, score="dot"):
         The loss, in ``a``'s dtype.
     """
     return _clip(a, b, x, y, float(tau), str(score))
+
+
+def spectral_contrastive(a, x, x_plus):
+    """Spectral contrastive loss as a JAX scalar, differentiable in ``a`` (first order).
+
+    ``L = -(2/n) sum_i S_ii + (1/(n(n-1))) sum_{i != j} S_ij^2`` with ``S = (X A^T)(X+ A^T)^T``,
+    as ``ssl_gmm.spectral_contrastive``.
+
+    Parameters
+    ----------
+    a : array, shape (r, d)
+        The linear encoder; the gradient is taken in it.
+    x, x_plus : array, shape (n, d)
+        The batch of positive pairs; not differentiable.
+
+    Returns
+    -------
+    jax.Array, shape ()
+        The loss, in ``a``'s dtype.
+    """
+    return _spectral(a, x, x_plus)

@@ -59,6 +59,20 @@ def test_jit_grad_of_infonce_matches_jax_autodiff(form, score):
     assert rel(g, jg) <= 1e-12
 
 
+def test_jit_grad_of_spectral_contrastive_matches_jax_autodiff():
+    a, x, xp = (jnp.asarray(v) for v in batch(r=3))
+    n = x.shape[0]
+
+    def reference(a):
+        s = (x @ a.T) @ (xp @ a.T).T
+        off = s - jnp.diag(jnp.diag(s))
+        return -2.0 * jnp.trace(s) / n + jnp.sum(off**2) / (n * (n - 1))
+
+    (v, g), (jv, jg) = jax.jit(jax.value_and_grad(lambda a: sj.spectral_contrastive(a, x, xp)))(a), jax.value_and_grad(reference)(a)
+    assert abs(float(v) - float(jv)) <= 1e-12 * abs(float(jv))
+    assert rel(g, jg) <= 1e-12
+
+
 def test_jit_grad_of_clip_matches_jax_autodiff():
     rng = np.random.default_rng(SEED + 1)
     a, b = jnp.asarray(rng.normal(size=(3, 6)) * 0.5), jnp.asarray(rng.normal(size=(3, 5)) * 0.5)

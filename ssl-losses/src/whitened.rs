@@ -173,6 +173,17 @@ impl WhitenedSpectrum {
         Ok((batch as f64 * lambda * lambda / (64.0 * lr_eff)).min(1.0))
     }
 
+    /// The `r x d` map whose first `s` rows are `sqrt(max(lambda_i, 0)) q_i^T M^{-1/2}` and whose
+    /// other rows are zero: the best rank-`s` PSD approximation of `K` carried back by
+    /// `M^{-1/2}` (the spectral contrastive minimiser, [`crate::spectral_optimum`]).
+    pub(crate) fn scaled_rows(&self, r: usize, s: usize) -> DMatrix<f64> {
+        let mut rows = DMatrix::zeros(r, self.q.nrows());
+        for i in 0..s.min(r) {
+            rows.set_row(i, &(self.q.column(i).transpose() * self.lambda[i].max(0.0).sqrt()));
+        }
+        rows * &self.inv_half
+    }
+
     /// `lambda_i - lambda_{i+1}` (`lambda_{d+1} = 0`).
     fn gap_after(&self, i: usize) -> f64 {
         self.lambda[i - 1] - self.lambda.get(i).copied().unwrap_or(0.0)

@@ -20,6 +20,7 @@ use gmm_core::{MixtureGenerator, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
     Batch, ClipLoss, Directions, Form, InfoNceLoss, Objective, PopulationInfoNceLoss, Score, SimSiamForm, SimSiamLoss,
+    SpectralContrastiveLoss, spectral_population,
 };
 
 const H: f64 = 1e-5;
@@ -115,6 +116,25 @@ fn clip_gradients() {
             let mut loss = ClipLoss::new(0.5, score).unwrap();
             check(&mut loss, params.clone(), &x, &y, &format!("CLIP {score:?} seed {seed}"));
         }
+    }
+}
+
+#[test]
+fn spectral_contrastive_gradients_batch_and_population() {
+    for seed in 0..4 {
+        let (n, d, r) = (7, 5, 3);
+        let x = random(n, d, seed);
+        let xp = &x + random(n, d, seed + 100) * 0.5;
+        let a = random(r, d, seed + 200) * 0.7;
+        check(&mut SpectralContrastiveLoss::new(), vec![a.clone()], &x, &xp, &format!("spectral seed {seed}"));
+        // The population form on arbitrary moments (K not symmetric, M symmetric positive definite).
+        let k = random(d, d, seed + 300);
+        let b = random(d, d, seed + 400);
+        let m = &b * b.transpose() + DMatrix::identity(d, d);
+        let (value, grad) = spectral_population(&a, &k, &m).unwrap();
+        let fd = finite_differences(std::slice::from_ref(&a), |p| spectral_population(&p[0], &k, &m).unwrap().0);
+        let err = relative_error(std::slice::from_ref(&grad), &fd, value);
+        assert!(err < REL_TOL, "spectral population seed {seed}: relative gradient error {err:.3e}");
     }
 }
 

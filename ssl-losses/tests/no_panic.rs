@@ -8,7 +8,8 @@ use gmm_core::strategies::{hostile_f64, spoiled_matrices, spoiled_matrix};
 use proptest::prelude::*;
 use ssl_losses::{
     Batch, Clip, ClipLoss, Directions, Form, InfoNce, InfoNceLoss, Objective, Score, SimSiamForm, SimSiamLoss,
-    WhitenedCertificate, whiten_rows, whitened_budget, whitened_optimum,
+    SpectralContrastiveLoss, WhitenedCertificate, spectral_optimum, spectral_population, whiten_rows, whitened_budget,
+    whitened_optimum,
 };
 
 /// An objective and the parameter blocks it is evaluated at.
@@ -36,6 +37,7 @@ proptest! {
             objectives.push((Box::new(l), vec![a.clone(), w.clone()]));
         }
         objectives.push((Box::new(SimSiamLoss::new(SimSiamForm::NegCosine, Directions::Symmetric)), vec![a.clone(), w.clone()]));
+        objectives.push((Box::new(SpectralContrastiveLoss::new()), vec![a.clone()]));
         for (mut loss, params) in objectives {
             let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
             let Ok(batch) = Batch::new(&x, &y) else { continue };
@@ -55,6 +57,12 @@ proptest! {
         let m = &m * m.transpose();
         if let Ok(o) = whitened_optimum(&m, &c, r) {
             prop_assert!(finite(&o));
+        }
+        if let Ok(o) = spectral_optimum(&c, &m, r) {
+            prop_assert!(finite(&o));
+        }
+        if let Ok((v, g)) = spectral_population(&a, &c, &m) {
+            prop_assert!(v.is_finite() && finite(&g));
         }
         if let Ok(cert) = WhitenedCertificate::new(&a, &m, &c, tol) {
             prop_assert!(cert.sin_to_optimum.is_finite() && cert.eigengap.is_finite());
