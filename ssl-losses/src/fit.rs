@@ -164,6 +164,9 @@ pub struct InfoNceFit {
     pub run: Run,
     /// The change of coordinates used.
     pub preconditioner: Preconditioner,
+    /// The largest singular value of the initial map in the original coordinates: a learned map
+    /// whose smallest singular value is not above it has not grown from its start.
+    pub start_scale: f64,
 }
 
 impl Transform for InfoNceFit {
@@ -226,6 +229,7 @@ impl InfoNce {
         let (xt, xpt) = (pre.apply(x)?, pre.apply(x_plus)?);
         let mut loss = InfoNceLoss::new(self.tau, self.form, self.score)?;
         let init = vec![self.initial_map(d)];
+        let start_scale = scale_of(&pre.map_back(&init[0])?)?;
         let (batch, lambda) = (self.batch.min(n), self.weight_decay);
         let mut out = minimize_fixed(&mut loss, (&xt, &xpt), batch, lambda, init, &self.solver, observer)?;
         let map = pre.map_back(&out.params[0])?;
@@ -245,7 +249,7 @@ impl InfoNce {
                 &[(map.components(), &w)],
             )?);
         }
-        Ok(InfoNceFit { map, run: out.run, preconditioner: pre })
+        Ok(InfoNceFit { map, run: out.run, preconditioner: pre, start_scale })
     }
 }
 

@@ -199,11 +199,6 @@ fn map_report(a: &DMatrix<f64>, g: &Gmm, start: f64) -> anyhow::Result<MapReport
     })
 }
 
-/// The largest singular value of an initial map.
-fn scale_of(a: &DMatrix<f64>) -> anyhow::Result<f64> {
-    Ok(LinearMap::new(a.clone()).singular_values()?.first().copied().unwrap_or(0.0))
-}
-
 /// What `train` runs, validated: the estimator or the streaming run, serialised as the result's
 /// `hyperparameters` (so a result file describes itself).
 #[derive(Debug, Serialize)]
@@ -435,10 +430,9 @@ fn execute(plan: &Plan, args: &Args, quiet: bool) -> anyhow::Result<Executed> {
             let start = std::time::Instant::now();
             let fit = estimator.fit(&pairs)?;
             refuse_stationary_start(&fit.run, args)?;
-            let start_scale = scale_of(fit.preconditioner.map_back(&estimator.initial_map(g.dim()))?.components())?;
             // The whole fit's time: preconditioning and L-BFGS.
             let run = Run { seconds: start.elapsed().as_secs_f64(), ..fit.run };
-            Ok(executed(run, Some(mixture_report(fit.map.components(), g, start_scale)?), None))
+            Ok(executed(run, Some(mixture_report(fit.map.components(), g, fit.start_scale)?), None))
         }
         (Model::Gmm(g), Settings::Whitened { estimator, preconditioning, steps }) => {
             let fit = with_progress(*steps, quiet, |observer| {
