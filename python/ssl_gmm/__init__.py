@@ -19,6 +19,12 @@ Losses (exact value and gradient on a batch of pairs, row i of x and x_plus a po
     ``infonce``: ``L = (1/n) sum_i [-S_ii + log sum_j exp S_ij]``, ``S = (X A^T)(X+ A^T)^T / tau``.
     ``simsiam``: ``L = (1/n) sum_i ||W A x_i - sg(A x+_i)||^2`` (or negative cosine).
     ``clip``: symmetric InfoNCE with ``S = (X A^T)(Y B^T)^T / tau``.
+    ``spectral_contrastive``: ``-(2/n) sum_i S_ii + (1/(n(n-1))) sum_{i != j} S_ij^2``.
+
+Training
+    ``train(data, method=...)`` trains what ``ssl-gmm train`` trains, with the same numbers for
+    the same seed and the key names of its JSON (``losses``, ``final_loss``, ``steps``, ...);
+    ``callback(step, loss)`` may stop a run. ``Gmm.generate`` draws the claims' random mixtures.
 
 Randomness
     Every ``seed`` argument takes ``None`` (the default: fresh entropy, as NumPy), an integer, a
