@@ -7,12 +7,14 @@ use gmm_core::linalg::{RANK_RTOL, cholesky, orthonormal_column_basis, sym_eig_de
 use gmm_core::{GmmError, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
 use ssl_losses::{
-    Batch, ClipLoss, Directions, Form, InfoNceLoss, Objective, PopulationInfoNceLoss, Score, SimSiamForm, SimSiamLoss,
+    Batch, ClipLoss, Directions, FnCost, Form, InfoNceLoss, Lbfgs, Objective, PopulationInfoNceLoss, Score,
+    SimSiamForm, SimSiamLoss, spectral_optimum, spectral_population, whitened_eigenvalues,
 };
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use crate::common::{case_shape, mixture, sin_to};
+use crate::common::{case_shape, mixture, offset_mixture, sin_to};
 use crate::evidence::{Case, Ctx, Result};
+use crate::spectral::C15_OFFSET;
 
 /// C1: the posterior from `x` equals the posterior from `P x`, and `P` is a reduction: a
 /// projector (`P^2 = P`) of rank `k - 1` onto the mean span, so that the identity (which keeps
@@ -374,6 +376,71 @@ fn small_a_phase(ctx: &Ctx, against_fisher: bool) -> Result<Case> {
     )
     .and(ratio > 30.0 && sample_ratio > 30.0)
     .nearest_wrong(to_f))
+}
+
+/// C17: the population spectral contrastive loss (HaoChen et al. 2021; docs/theory.md 3) is
+/// minimised exactly where `A^T A = M^{-1/2} T_r M^{-1/2}`, whose row space is `F` for centred
+/// pairs. Statistic: `sin theta_max` between the closed-form minimiser's row space and `F`
+/// (threshold: rounding, 1e-8), counted only when the closed form is certified as the minimum:
+/// its gradient vanishes to rounding, its value is `-||T_r||_F^2`, and L-BFGS on the population loss
+/// from a random start (an independent optimiser) finds no lower value. Nearest wrong answer:
+/// population PCA's top-`(k - 1)` subspace.
+pub fn c17(ctx: &Ctx) -> Result<Case> {
+    spectral_minimiser(ctx, false)
+}
+
+/// C17 control: raw (non-centred) moments at coupling 0.5, where the cross moment has rank `k`
+/// and the rank-`(k - 1)` truncation leaves `F` (C15's phenomenon in closed form).
+pub fn c17_control(ctx: &Ctx) -> Result<Case> {
+    spectral_minimiser(ctx, true)
+}
+
+fn spectral_minimiser(ctx: &Ctx, raw: bool) -> Result<Case> {
+    let (k, d, cond, noise) = case_shape(ctx);
+    let (g, delta) = if raw {
+        (offset_mixture(k.max(3), d, cond, noise, C15_OFFSET, ctx.seed)?, 0.5)
+    } else {
+        (mixture(k, d, cond, noise, ctx.seed)?, if ctx.index.is_multiple_of(2) { 1.0 } else { 0.5 })
+    };
+    let (kk, m) = if raw {
+        (g.cross_moment(delta)?, g.second_moment())
+    } else {
+        (g.pair_covariance(delta)?, g.total_covariance())
+    };
+    let f = g.fisher_subspace()?;
+    let r = g.k() - 1;
+    let best = spectral_optimum(&kk, &m, r)?;
+    let (value, grad) = spectral_population(&best, &kk, &m)?;
+    // The minimum: -sum of the top r squared (non-negative) eigenvalues of T (Eckart-Young).
+    let minimum = -whitened_eigenvalues(&m, &kk)?.iter().take(r).map(|l| l.max(0.0).powi(2)).sum::<f64>();
+    let scale = (kk.norm() + m.norm()) * best.norm();
+    // The independent optimiser: L-BFGS on the population loss from a random start.
+    let mut cost = FnCost::new(|p: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]| {
+        let (v, gr) = spectral_population(&p[0], &kk, &m)?;
+        grads[0].copy_from(&gr);
+        Ok(v)
+    });
+    let start = gaussian_matrix(r, g.dim(), &mut seeded(ctx.seed ^ 0x5c)) * 0.1;
+    let fit =
+        Lbfgs { grad_rtol: 1e-8, max_iters: 5000, ..Lbfgs::default() }.minimize(&mut cost, vec![start], &mut ())?;
+    let stationary = grad.norm() <= 1e-9 * scale;
+    let at_minimum = (value - minimum).abs() <= 1e-9 * minimum.abs();
+    let none_lower = fit.run.loss() >= value - 1e-9 * value.abs();
+    let stat = sin_to(&best, &f)?;
+    let wrong = g.pca_subspace(r)?.sin_theta_max(&f)?;
+    let note = format!(
+        "k {}, d {}, delta {delta}: sin theta_max {} (gradient {} of its scale, value {} against -||T_r||^2 {}, L-BFGS {})",
+        g.k(),
+        g.dim(),
+        Sig3(stat),
+        Sig3(grad.norm() / scale),
+        Sig3(value),
+        Sig3(minimum),
+        Sig3(fit.run.loss())
+    );
+    let case = Case::at_most(stat, 1e-8, note).nearest_wrong(wrong);
+    // A closed form that is not the certified minimum would make the statistic meaningless.
+    Ok(if stationary && at_minimum && none_lower { case } else { case.certified(false) })
 }
 
 #[cfg(test)]

@@ -213,6 +213,17 @@ pub fn registry() -> Vec<Claim> {
             STATISTICAL,
             "theory: slope -1/2; band [-0.75, -0.25] of the 4-point fit over 4 seeds (as C12)",
         ),
+        claim(
+            "C17",
+            "spectral contrastive loss: the population minimiser spans F",
+            "centred pairs, r = k - 1, delta in {0.5, 1}; the minimum certified (gradient, value -||T_r||^2, no lower L-BFGS point)",
+            exact::c17,
+            exact::c17_control,
+            "raw (non-centred) moments at delta = 0.5: the minimiser leaves F",
+            (7, 40),
+            EXACT,
+            "rounding: sin theta_max <= 1e-8 (closed form); gradient <= 1e-9 of its scale",
+        ),
     ]
 }
 
