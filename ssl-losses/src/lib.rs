@@ -43,7 +43,7 @@ pub use population::{PopulationCost, PopulationInfoNce, PopulationInfoNceFit, Po
 pub use precondition::{Centering, PreconditionedSource, Preconditioner, Sides, WHITENING_RIDGE, Whitening};
 pub use scalar::{EXP_F32_FLUSH, Real, exp, exp_f32, from_f64, to_f64};
 pub use simsiam::{Directions, SimSiamForm, SimSiamLoss};
-pub use spectral::{SpectralContrastiveLoss, spectral_optimum, spectral_population};
+pub use spectral::{SpectralContrastiveLoss, SpectralPopulationCost, spectral_optimum, spectral_population};
 pub use streamed::{
     CLIP_ON_MIXTURE, FINAL_LOSS_WINDOW, MAX_INIT_SCALE, MIXTURE_LOSS_ON_CLIP, Preconditioning, StreamLoss, Streamed,
     StreamedFit, WARMUP_BATCHES,

@@ -20,6 +20,7 @@
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{GmmError, check_shape};
 
+use crate::cost::Cost;
 use crate::error::Result;
 use crate::objective::{Batch, Objective, check_blocks, ensure_shape, finite_loss, project_into};
 use crate::scalar::{Real, from_f64};
@@ -122,6 +123,25 @@ pub fn spectral_population(a: &DMatrix<f64>, k: &DMatrix<f64>, m: &DMatrix<f64>)
     let grad = a * (k + k.transpose()) * -2.0 + &ama * &am * 4.0;
     finite_loss("population spectral contrastive loss or gradient", value, std::slice::from_ref(&grad))?;
     Ok((value, grad))
+}
+
+/// The population spectral contrastive loss at fixed moments as a [`Cost`] over one block `A`
+/// ([`spectral_population`]), for the deterministic solvers (e.g. [`crate::Lbfgs::minimize`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SpectralPopulationCost<'a> {
+    /// The cross moment `K = E[x+ x^T]`.
+    pub k: &'a DMatrix<f64>,
+    /// The second moment `M = E[x x^T]`.
+    pub m: &'a DMatrix<f64>,
+}
+
+impl Cost for SpectralPopulationCost<'_> {
+    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64> {
+        check_blocks(params, grads, &[(params.first().map_or(0, |a| a.nrows()), self.k.nrows())])?;
+        let (value, grad) = spectral_population(&params[0], self.k, self.m)?;
+        grads[0].copy_from(&grad);
+        Ok(value)
+    }
 }
 
 /// The minimiser of the population spectral contrastive loss with `r` outputs for the moments

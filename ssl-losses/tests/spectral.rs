@@ -12,8 +12,8 @@
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{Gmm, LinearMap, MixtureGenerator, seeded};
 use ssl_losses::{
-    Batch, FnCost, Lbfgs, Objective, SpectralContrastiveLoss, row_rotations, smallest_curvature, spectral_optimum,
-    spectral_population, whitened_eigenvalues,
+    Batch, Lbfgs, Objective, SpectralContrastiveLoss, SpectralPopulationCost, row_rotations, smallest_curvature,
+    spectral_optimum, spectral_population, whitened_eigenvalues,
 };
 
 /// Random centred mixtures of varied shape: `(k, d, condition, noise factor)`, and a seed.
@@ -100,11 +100,7 @@ fn lbfgs_on_the_population_loss_reaches_the_closed_form() {
         let (k, m) = (g.pair_covariance(1.0).unwrap(), g.total_covariance());
         let r = g.k() - 1;
         let best = spectral_optimum(&k, &m, r).unwrap();
-        let mut cost = FnCost::new(|p: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]| {
-            let (value, grad) = spectral_population(&p[0], &k, &m)?;
-            grads[0].copy_from(&grad);
-            Ok(value)
-        });
+        let mut cost = SpectralPopulationCost { k: &k, m: &m };
         let start = gmm_core::gaussian_matrix(r, g.dim(), &mut seeded(90 + i as u64)) * 0.1;
         let solver = Lbfgs { grad_rtol: 1e-8, max_iters: 5000, ..Lbfgs::default() };
         let fit = solver.minimize(&mut cost, vec![start], &mut ()).unwrap();

@@ -7,8 +7,8 @@ use gmm_core::linalg::{RANK_RTOL, cholesky, orthonormal_column_basis, sym_eig_de
 use gmm_core::{GmmError, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
 use ssl_losses::{
-    Batch, ClipLoss, Directions, FnCost, Form, InfoNceLoss, Lbfgs, Objective, PopulationInfoNceLoss, Score,
-    SimSiamForm, SimSiamLoss, spectral_optimum, spectral_population, whitened_eigenvalues,
+    Batch, ClipLoss, Directions, Form, InfoNceLoss, Lbfgs, Objective, PopulationInfoNceLoss, Score, SimSiamForm,
+    SimSiamLoss, SpectralPopulationCost, spectral_optimum, spectral_population, whitened_eigenvalues,
 };
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -415,11 +415,7 @@ fn spectral_minimiser(ctx: &Ctx, raw: bool) -> Result<Case> {
     let minimum = -whitened_eigenvalues(&m, &kk)?.iter().take(r).map(|l| l.max(0.0).powi(2)).sum::<f64>();
     let scale = (kk.norm() + m.norm()) * best.norm();
     // The independent optimiser: L-BFGS on the population loss from a random start.
-    let mut cost = FnCost::new(|p: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]| {
-        let (v, gr) = spectral_population(&p[0], &kk, &m)?;
-        grads[0].copy_from(&gr);
-        Ok(v)
-    });
+    let mut cost = SpectralPopulationCost { k: &kk, m: &m };
     let start = gaussian_matrix(r, g.dim(), &mut seeded(ctx.seed ^ 0x5c)) * 0.1;
     let fit =
         Lbfgs { grad_rtol: 1e-8, max_iters: 5000, ..Lbfgs::default() }.minimize(&mut cost, vec![start], &mut ())?;
