@@ -15,6 +15,7 @@
 pub use nalgebra;
 pub use rand;
 
+mod augment;
 pub mod budget;
 mod clip;
 mod error;
@@ -32,6 +33,7 @@ mod sample;
 pub mod strategies;
 mod subspace;
 
+pub use augment::{Augmentation, Base, NoiseShape, ViewMoments, ViewTransform};
 pub use clip::{ClipGenerator, ClipGmm, ClipGmmSpec, ClipPairs, Modality, ModalitySpec, Side};
 pub use error::{
     GmmError, Result, all_finite, check_at_least, check_finite, check_finite_given_sums, check_non_negative,

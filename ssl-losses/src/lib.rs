@@ -5,6 +5,7 @@ mod contrastive;
 mod cost;
 mod curvature;
 mod data;
+mod decorrelation;
 mod error;
 mod executor;
 mod fit;
@@ -30,6 +31,10 @@ pub use contrastive::{ClipLoss, Form, InfoNceLoss, Score};
 pub use cost::{Cost, FixedSample, FnCost};
 pub use curvature::{Curvature, LANCZOS_STEPS, row_rotations, smallest_curvature};
 pub use data::{ClipStream, FixedPairs, GmmStream, LabelledPairs, PairSource, Rounded};
+pub use decorrelation::{
+    BARLOW_EPS, BARLOW_LAMBDA, BarlowTwinsLoss, DecorrelationCost, VICREG_EPS, VICREG_WEIGHTS, VicRegLoss,
+    VicRegWeights, barlow_population, vicreg_population,
+};
 pub use error::{LossError, Result};
 pub use executor::{Constraint, PARAM_DIVERGENCE_FACTOR, Plateau, TrainConfig, train, train_with};
 pub use fit::{Clip, ClipFit, InfoNce, InfoNceFit};

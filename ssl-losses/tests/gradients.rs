@@ -14,13 +14,15 @@
 //! errors; the comparison then uses the stencil's own rounding floor instead (see
 //! [`relative_error`]).
 
+use gmm_core::ViewMoments;
 use gmm_core::gaussian_matrix;
 use gmm_core::strategies::{MixtureRanges, linear_maps, pairs};
 use gmm_core::{MixtureGenerator, seeded};
 use nalgebra::DMatrix;
 use ssl_losses::{
-    Batch, ClipLoss, Directions, Form, InfoNceLoss, Objective, PopulationInfoNceLoss, Score, SimSiamForm, SimSiamLoss,
-    SpectralContrastiveLoss, spectral_population,
+    BarlowTwinsLoss, Batch, ClipLoss, Directions, Form, InfoNceLoss, Objective, PopulationInfoNceLoss, Score,
+    SimSiamForm, SimSiamLoss, SpectralContrastiveLoss, VICREG_WEIGHTS, VicRegLoss, VicRegWeights, barlow_population,
+    spectral_population, vicreg_population,
 };
 
 const H: f64 = 1e-5;
@@ -135,6 +137,62 @@ fn spectral_contrastive_gradients_batch_and_population() {
         let fd = finite_differences(std::slice::from_ref(&a), |p| spectral_population(&p[0], &k, &m).unwrap().0);
         let err = relative_error(std::slice::from_ref(&grad), &fd, value);
         assert!(err < REL_TOL, "spectral population seed {seed}: relative gradient error {err:.3e}");
+    }
+}
+
+/// Arbitrary view moments: different means and covariances per side, a non-symmetric cross moment.
+fn random_moments(d: usize, seed: u64) -> ViewMoments {
+    let b1 = random(d, d, seed);
+    let b2 = random(d, d, seed + 1);
+    ViewMoments {
+        mean_left: random(d, 1, seed + 2).column(0).into_owned(),
+        mean_right: random(d, 1, seed + 3).column(0).into_owned(),
+        second_left: &b1 * b1.transpose() + DMatrix::identity(d, d) * 3.0,
+        second_right: &b2 * b2.transpose() + DMatrix::identity(d, d) * 3.0,
+        cross: random(d, d, seed + 4),
+    }
+}
+
+#[test]
+fn barlow_twins_gradients_batch_and_population() {
+    for seed in 0..4 {
+        let (n, d, r) = (9, 5, 3);
+        let x = random(n, d, seed);
+        let xp = &x + random(n, d, seed + 100) * 0.5;
+        let a = random(r, d, seed + 200) * 0.7;
+        for (lambda, eps) in [(0.0051, 1e-5), (1.0, 0.0), (10.0, 0.3)] {
+            let mut loss = BarlowTwinsLoss::new(lambda, eps).unwrap();
+            check(&mut loss, vec![a.clone()], &x, &xp, &format!("Barlow Twins {lambda} {eps} seed {seed}"));
+            let m = random_moments(d, seed + 300);
+            let (value, grad) = barlow_population(&a, &m, lambda, eps).unwrap();
+            let fd =
+                finite_differences(std::slice::from_ref(&a), |p| barlow_population(&p[0], &m, lambda, eps).unwrap().0);
+            let err = relative_error(std::slice::from_ref(&grad), &fd, value);
+            assert!(err < REL_TOL, "Barlow population {lambda} seed {seed}: relative gradient error {err:.3e}");
+        }
+    }
+}
+
+#[test]
+fn vicreg_gradients_batch_and_population() {
+    let weights = [VICREG_WEIGHTS, VicRegWeights { invariance: 1.0, variance: 2.0, covariance: 3.0 }];
+    for seed in 0..4 {
+        let (n, d, r) = (9, 5, 3);
+        let x = random(n, d, seed);
+        let xp = &x + random(n, d, seed + 100) * 0.5;
+        // Rows of mixed sizes, so that some outputs' standard deviations are below 1 (the hinge
+        // active) and some above.
+        let mut a = random(r, d, seed + 200) * 0.7;
+        a.row_mut(0).scale_mut(0.1);
+        for w in &weights {
+            let mut loss = VicRegLoss::new(*w, 1e-4).unwrap();
+            check(&mut loss, vec![a.clone()], &x, &xp, &format!("VICReg {w:?} seed {seed}"));
+            let m = random_moments(d, seed + 300);
+            let (value, grad) = vicreg_population(&a, &m, w, 1e-4).unwrap();
+            let fd = finite_differences(std::slice::from_ref(&a), |p| vicreg_population(&p[0], &m, w, 1e-4).unwrap().0);
+            let err = relative_error(std::slice::from_ref(&grad), &fd, value);
+            assert!(err < REL_TOL, "VICReg population {w:?} seed {seed}: relative gradient error {err:.3e}");
+        }
     }
 }
 

@@ -3,12 +3,14 @@
 //! small shapes, ordinary or with one hostile entry (NaN, infinity, subnormal, extremes).
 
 use gmm_core::Fit;
-use gmm_core::nalgebra::DMatrix;
+use gmm_core::ViewMoments;
+use gmm_core::nalgebra::{DMatrix, DVector};
 use gmm_core::strategies::{hostile_f64, spoiled_matrices, spoiled_matrix};
 use proptest::prelude::*;
 use ssl_losses::{
-    Batch, Clip, ClipLoss, Directions, Form, InfoNce, InfoNceLoss, Objective, Score, SimSiamForm, SimSiamLoss,
-    SpectralContrastiveLoss, WhitenedCertificate, spectral_optimum, spectral_population, whiten_rows, whitened_budget,
+    BarlowTwinsLoss, Batch, Clip, ClipLoss, Directions, Form, InfoNce, InfoNceLoss, Objective, Score, SimSiamForm,
+    SimSiamLoss, SpectralContrastiveLoss, VICREG_WEIGHTS, VicRegLoss, VicRegWeights, WhitenedCertificate,
+    barlow_population, spectral_optimum, spectral_population, vicreg_population, whiten_rows, whitened_budget,
     whitened_optimum,
 };
 
@@ -38,6 +40,13 @@ proptest! {
         }
         objectives.push((Box::new(SimSiamLoss::new(SimSiamForm::NegCosine, Directions::Symmetric)), vec![a.clone(), w.clone()]));
         objectives.push((Box::new(SpectralContrastiveLoss::new()), vec![a.clone()]));
+        let eps = if cosine { 0.0 } else { 1e-5 };
+        if let Ok(l) = BarlowTwinsLoss::new(tau, eps) {
+            objectives.push((Box::new(l), vec![a.clone()]));
+        }
+        if let Ok(l) = VicRegLoss::new(VicRegWeights { invariance: tau, variance: 25.0, covariance: 1.0 }, eps) {
+            objectives.push((Box::new(l), vec![a.clone()]));
+        }
         for (mut loss, params) in objectives {
             let mut grads: Vec<DMatrix<f64>> = params.iter().map(|p| DMatrix::zeros(p.nrows(), p.ncols())).collect();
             let Ok(batch) = Batch::new(&x, &y) else { continue };
@@ -63,6 +72,17 @@ proptest! {
         }
         if let Ok((v, g)) = spectral_population(&a, &c, &m) {
             prop_assert!(v.is_finite() && finite(&g));
+        }
+        // View moments with the same spoiled matrices (means zero, both sides' second moment m).
+        let zero = DVector::zeros(m.nrows());
+        let views = ViewMoments { mean_left: zero.clone(), mean_right: zero, second_left: m.clone(), second_right: m.clone(), cross: c.clone() };
+        for eps in [0.0, 1e-5] {
+            if let Ok((v, g)) = barlow_population(&a, &views, tol, eps) {
+                prop_assert!(v.is_finite() && finite(&g));
+            }
+            if let Ok((v, g)) = vicreg_population(&a, &views, &VICREG_WEIGHTS, eps) {
+                prop_assert!(v.is_finite() && finite(&g));
+            }
         }
         if let Ok(cert) = WhitenedCertificate::new(&a, &m, &c, tol) {
             prop_assert!(cert.sin_to_optimum.is_finite() && cert.eigengap.is_finite());

@@ -7,8 +7,9 @@ use gmm_core::linalg::{RANK_RTOL, cholesky, orthonormal_column_basis, sym_eig_de
 use gmm_core::{GmmError, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
 use ssl_losses::{
-    Batch, ClipLoss, Directions, Form, InfoNceLoss, Lbfgs, Objective, PopulationInfoNceLoss, Score, SimSiamForm,
-    SimSiamLoss, SpectralPopulationCost, spectral_optimum, spectral_population, whitened_eigenvalues,
+    BarlowTwinsLoss, Batch, ClipLoss, Directions, Form, InfoNceLoss, Lbfgs, Objective, PopulationInfoNceLoss, Score,
+    SimSiamForm, SimSiamLoss, SpectralContrastiveLoss, SpectralPopulationCost, VicRegLoss, VicRegWeights,
+    spectral_optimum, spectral_population, whitened_eigenvalues,
 };
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -162,11 +163,12 @@ fn reparametrisation_gap(ctx: &Ctx, control: bool) -> Result<Case> {
 }
 
 /// The JAX autodiff fixtures of C5 (float64; `tests/fixtures/make_fixtures.py`, committed output,
-/// embedded so that `ssl-gmm check` runs them with no Python): 4 cases of 12 loss variants.
+/// embedded so that `ssl-gmm check` runs them with no Python): 4 cases of 17 loss variants
+/// (InfoNCE 6, SimSiam 4, CLIP 2, spectral contrastive 1, Barlow Twins 2, VICReg 2).
 const JAX_FIXTURES: &str = include_str!("../tests/fixtures/losses.json");
 
-/// The loss variants the fixtures hold (4 cases x 12).
-pub const JAX_LOSSES: usize = 48;
+/// The loss variants the fixtures hold (4 cases x 17).
+pub const JAX_LOSSES: usize = 68;
 
 /// The tolerance against JAX: both sides compute the same float64 expressions in different
 /// orders, so they agree to a few hundred ulps of the largest term: 1e-11 relative.
@@ -181,8 +183,8 @@ where
     text.parse().map_err(|e| crate::CheckError::Fixture(format!("the JAX fixture: {key} '{text}': {e}")))
 }
 
-/// The largest relative error of the values and gradients of InfoNCE, SimSiam and CLIP against
-/// the embedded JAX autodiff fixtures, and how many losses were compared; every `tau` is
+/// The largest relative error of the values and gradients of InfoNCE, SimSiam, CLIP, the spectral
+/// contrastive loss, Barlow Twins and VICReg against the embedded JAX autodiff fixtures, and how many losses were compared; every `tau` is
 /// multiplied by `tau_factor` (1 for the check; a test shows that a `tau` off by 1e-6 is caught).
 ///
 /// # Errors
@@ -223,6 +225,19 @@ pub fn jax_fixture_error(tau_factor: f64) -> Result<(f64, usize)> {
                     ),
                     "clip" => {
                         (Box::new(ClipLoss::new(tau, fixture_field(l, "score")?)?), vec![a.clone(), b.clone()], &y)
+                    }
+                    "spectral-contrastive" => (Box::new(SpectralContrastiveLoss::new()), vec![a.clone()], &xp),
+                    "barlow-twins" => {
+                        let number = |key: &str| l[key].as_f64().ok_or_else(|| bad(&format!("no {key}")));
+                        (Box::new(BarlowTwinsLoss::new(number("lambda")?, number("eps")?)?), vec![a.clone()], &xp)
+                    }
+                    "vicreg" => {
+                        let w: Vec<f64> =
+                            serde_json::from_value(l["weights"].clone()).map_err(|e| bad(&e.to_string()))?;
+                        let [invariance, variance, covariance] = w[..] else { return Err(bad("VICReg weights")) };
+                        let weights = VicRegWeights { invariance, variance, covariance };
+                        let eps = l["eps"].as_f64().ok_or_else(|| bad("no eps"))?;
+                        (Box::new(VicRegLoss::new(weights, eps)?), vec![a.clone()], &xp)
                     }
                     other => return Err(bad(&format!("unknown loss '{other}'"))),
                 };
