@@ -5,6 +5,7 @@ mod evidence;
 pub mod exact;
 pub mod spectral;
 pub mod trained;
+pub mod zoo;
 
 pub use evidence::{
     Budget, Case, CaseFn, CheckError, Claim, Ctx, Evidence, FAMILY_WISE_ERROR, MIN_RESOLVED, Result, Role,
@@ -223,6 +224,28 @@ pub fn registry() -> Vec<Claim> {
             (7, 40),
             EXACT,
             "rounding: sin theta_max <= 1e-8 (closed form); gradient <= 1e-9 of its scale",
+        ),
+        claim(
+            "C18",
+            "Barlow Twins collapses to rank 1 (every row the top Fisher direction) below lambda* = (1 - tau_1)(tau_1 - tau_2) / (tau_1 (tau_2 + (r - 1) tau_1)) and not above",
+            "coupled pairs, delta = 1, centred, k >= 3, r = k - 1, eps = 0; population fits from the eigen configuration and 5 random starts, certified (relative gradient <= 1e-6, two starts agree to 1e-8), rank resolved (ratio >= 1e3 across the cut)",
+            zoo::c18,
+            zoo::c18_control,
+            "the threshold without the other rows' coupling, (1 - tau_1)(tau_1 - tau_2) / (tau_1 tau_2): no collapse just below it",
+            (7, 40),
+            STATISTICAL,
+            "rank 1 at lambda* / 1.25, rank > 1 at 1.25 lambda*, rows in F at both (sin <= 1e-6)",
+        ),
+        claim(
+            "C19",
+            "Barlow Twins keeps its rows inside F on coupled pairs at lambda = 0.0051 (official), 1 and 10",
+            "as C18",
+            zoo::c19,
+            zoo::c19_control,
+            "one masked view (Bernoulli 0.5): the cross moment is p Sigma_T, the rows leave F",
+            (7, 40),
+            STATISTICAL,
+            "optimiser floor: the row space inside F to sin theta_max <= 1e-6",
         ),
     ]
 }

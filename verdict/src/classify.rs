@@ -1,0 +1,230 @@
+//! What a fitted map recovers: its rank, its row space against the Fisher subspace `F` and the
+//! label-free spectral yardsticks, and the outcome that names it.
+
+use std::fmt;
+
+use gmm_core::linalg::{gen_sym_eig, singular_values};
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::{LinearMap, Subspace};
+use ssl_losses::Result;
+
+use crate::fit::FitReport;
+use crate::loss::Scenario;
+
+/// A label-free subspace a method may land on instead of `F`, computed from the views' population
+/// moments (`C11 = Cov(v1)`, `C22 = Cov(v2)`, `C12 = Cov(v1, v2)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Yardstick {
+    /// PCA of the anchors: the top eigenvectors of `C11`.
+    Pca,
+    /// PCA of the correlation matrix: the top generalized eigenvectors of `(C11, diag C11)`.
+    CorrelationPca,
+    /// Two-view CCA, the anchors' side: the top generalized eigenvectors of
+    /// `(C12 C22^{-1} C21, C11)`.
+    Cca,
+    /// The top generalized eigenvectors of `(C11, C22)`: "PCA relative to the augmentation",
+    /// `GEV(Sigma_T, Sigma_T + Sigma_aug)` for additive noise on `x+` (zoo.md item 4).
+    ViewGev,
+}
+
+impl Yardstick {
+    /// Every yardstick.
+    pub const ALL: [Yardstick; 4] = [Self::Pca, Self::CorrelationPca, Self::Cca, Self::ViewGev];
+
+    /// Its name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pca => "PCA",
+            Self::CorrelationPca => "correlation PCA",
+            Self::Cca => "two-view CCA",
+            Self::ViewGev => "GEV(Cov x, Cov x+)",
+        }
+    }
+
+    /// Its top-`m` subspace for `scenario`, or `None` where it is not unique (no eigengap after
+    /// the `m`-th eigenvalue, relative 1e-9: e.g. `ViewGev` for identical view covariances) or
+    /// not defined (`C22` singular).
+    ///
+    /// # Errors
+    /// `C11` not positive definite.
+    pub fn subspace(self, scenario: &Scenario, m: usize) -> Result<Option<Subspace>> {
+        let v = &scenario.views;
+        let c11 = v.cov_left();
+        let (a, b) = match self {
+            Self::Pca => (c11.clone(), DMatrix::identity(c11.nrows(), c11.ncols())),
+            Self::CorrelationPca => (c11.clone(), DMatrix::from_diagonal(&c11.diagonal())),
+            Self::Cca => {
+                let c12 = v.cross_covariance();
+                let Some(c22_inv) = v.cov_right().cholesky().map(|c| c.inverse()) else { return Ok(None) };
+                (&c12 * c22_inv * c12.transpose(), c11)
+            }
+            Self::ViewGev => (c11, v.cov_right()),
+        };
+        let Ok(eig) = gen_sym_eig(&a, &b) else { return Ok(None) };
+        let vals = &eig.values;
+        if m == 0 || m > vals.len() {
+            return Ok(None);
+        }
+        if m < vals.len() && vals[m - 1] - vals[m] <= 1e-9 * vals[0].abs().max(f64::MIN_POSITIVE) {
+            return Ok(None);
+        }
+        Ok(Some(Subspace::from_columns(&eig.vectors.columns(0, m).into_owned(), 0.0)?))
+    }
+}
+
+/// What the minimiser recovers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case", tag = "outcome"))]
+pub enum Outcome {
+    /// The row space is `F`.
+    Fisher,
+    /// `F` lies inside a larger row space (`extra` more dimensions).
+    ContainsFisher {
+        /// Dimensions beyond `dim F`.
+        extra: usize,
+    },
+    /// The row space is a proper subspace of `F` (dimensional collapse).
+    Collapsed {
+        /// The map's rank.
+        rank: usize,
+    },
+    /// The row space is a label-free spectral subspace.
+    Spectral {
+        /// Which one.
+        yardstick: Yardstick,
+    },
+    /// None of these.
+    Other,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fisher => write!(f, "F"),
+            Self::ContainsFisher { extra } => write!(f, "F + {extra}"),
+            Self::Collapsed { rank } => write!(f, "collapsed (rank {rank}) in F"),
+            Self::Spectral { yardstick } => write!(f, "{}", yardstick.name()),
+            Self::Other => write!(f, "none"),
+        }
+    }
+}
+
+/// The thresholds of the classification.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ClassifySettings {
+    /// A singular value of the whitened map counts when above this times the largest (default
+    /// 1e-4); the rank is resolved only when the ratio across that cut is at least `rank_gap`.
+    pub rank_rtol: f64,
+    /// The ratio of the smallest kept to the largest dropped singular value that resolves the
+    /// rank (default 1e3).
+    pub rank_gap: f64,
+    /// Two subspaces are the same (or one lies in the other) when `sin theta_max` is at most this
+    /// (default 1e-6: population fits, so the floor is the optimiser's, not sampling's).
+    pub subspace_tol: f64,
+}
+
+impl Default for ClassifySettings {
+    fn default() -> Self {
+        Self { rank_rtol: 1e-4, rank_gap: 1e3, subspace_tol: 1e-6 }
+    }
+}
+
+/// The verdict on one scenario: the outcome and its statistics.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Verdict {
+    /// What the minimiser recovers.
+    pub outcome: Outcome,
+    /// The fit and its certificate (an uncertified fit's outcome is not a verdict).
+    pub fit: FitReport,
+    /// The whitened map's singular values, descending.
+    pub singular_values: Vec<f64>,
+    /// Its rank (singular values above `rank_rtol` of the largest).
+    pub rank: usize,
+    /// The ratio across the rank cut (infinite when nothing is dropped); the rank is resolved
+    /// when it is at least `rank_gap`.
+    pub rank_ratio: f64,
+    /// `dim F`.
+    pub fisher_dim: usize,
+    /// `sin theta_max` between the row space and `F` when their dimensions agree, else how far
+    /// the smaller lies from inside the larger (containment).
+    pub sin_to_fisher: f64,
+    /// The largest absolute correlation between two outputs (anchors' view).
+    pub max_output_correlation: f64,
+    /// Each defined yardstick of the row space's dimension and its `sin theta_max` to the row space.
+    pub yardsticks: Vec<(Yardstick, f64)>,
+}
+
+impl Verdict {
+    /// True when the fit is certified and the rank resolved: only then is the outcome a verdict.
+    pub fn resolved(&self, settings: &ClassifySettings) -> bool {
+        self.fit.certified && self.rank_ratio >= settings.rank_gap
+    }
+
+    /// The nearest yardstick and its distance, if any is defined.
+    pub fn nearest_yardstick(&self) -> Option<(Yardstick, f64)> {
+        self.yardsticks.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+/// Classifies a fit of `scenario`.
+///
+/// # Errors
+/// A non-finite map; a mixture whose Fisher subspace cannot be computed.
+pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings) -> Result<Verdict> {
+    let s = singular_values(&fit.whitened)?;
+    let top = s.first().copied().unwrap_or(0.0);
+    let rank = s.iter().filter(|v| **v > settings.rank_rtol * top).count();
+    let rank_ratio = match (rank, s.get(rank)) {
+        (0, _) => 0.0,
+        (_, None) => f64::INFINITY,
+        (_, Some(&dropped)) => s[rank - 1] / dropped.max(f64::MIN_POSITIVE),
+    };
+    let fisher = scenario.gmm.fisher_subspace()?;
+    let fisher_dim = fisher.dim();
+    let rows = LinearMap::new(fit.map.clone()).top_subspace(rank.max(1))?;
+    let sin_to_fisher = rows.sin_theta_max(&fisher)?;
+    let outputs = &fit.map * scenario.views.cov_left() * fit.map.transpose();
+    let mut max_output_correlation = 0.0f64;
+    for i in 0..outputs.nrows() {
+        for j in 0..i {
+            let c = outputs[(i, j)] / (outputs[(i, i)] * outputs[(j, j)]).sqrt().max(f64::MIN_POSITIVE);
+            max_output_correlation = max_output_correlation.max(c.abs());
+        }
+    }
+    let mut yardsticks = Vec::new();
+    for y in Yardstick::ALL {
+        if let Some(sub) = y.subspace(scenario, rank.max(1))? {
+            yardsticks.push((y, rows.sin_theta_max(&sub)?));
+        }
+    }
+    let tol = settings.subspace_tol;
+    let outcome = if rank == 0 || sin_to_fisher > tol {
+        yardsticks
+            .iter()
+            .filter(|(_, sin)| *sin <= tol)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(Outcome::Other, |&(yardstick, _)| Outcome::Spectral { yardstick })
+    } else if rank == fisher_dim {
+        Outcome::Fisher
+    } else if rank > fisher_dim {
+        Outcome::ContainsFisher { extra: rank - fisher_dim }
+    } else {
+        Outcome::Collapsed { rank }
+    };
+    Ok(Verdict {
+        outcome,
+        fit,
+        singular_values: s,
+        rank,
+        rank_ratio,
+        fisher_dim,
+        sin_to_fisher,
+        max_output_correlation,
+        yardsticks,
+    })
+}

@@ -1,0 +1,139 @@
+//! The objectives the harness fits: anything that gives a population loss and its gradient in a
+//! map `A` for a [`Scenario`] ([`PopulationLoss`]), and the built-in zoo ([`ZooLoss`]).
+
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::{Augmentation, Gmm, GmmError, ViewMoments, check_shape};
+use ssl_losses::{Result, VicRegWeights, barlow_population, spectral_population, vicreg_population};
+
+/// One case of a verdict: a mixture, the augmentation that makes its views, their exact
+/// moments, and the number of outputs `r`.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The mixture.
+    pub gmm: Gmm,
+    /// How the views are made.
+    pub augmentation: Augmentation,
+    /// The views' population moments (`augmentation.moments(&gmm)`).
+    pub views: ViewMoments,
+    /// Number of outputs of the linear encoder.
+    pub r: usize,
+}
+
+impl Scenario {
+    /// The scenario of `gmm` under `augmentation` with `r` outputs.
+    ///
+    /// # Errors
+    /// `r` outside `1..=d`; an augmentation that does not fit the mixture.
+    pub fn new(gmm: Gmm, augmentation: Augmentation, r: usize) -> Result<Self> {
+        if r == 0 || r > gmm.dim() {
+            return Err(GmmError::out_of_range("outputs r", r as f64, format!("in 1..={}", gmm.dim())).into());
+        }
+        let views = augmentation.moments(&gmm)?;
+        Ok(Self { gmm, augmentation, views, r })
+    }
+}
+
+/// A population objective in the map `A` (`r x d`): its value, and its gradient written into
+/// `grad` (same shape as `a`). Implement it to put a loss of your own through the harness.
+pub trait PopulationLoss {
+    /// A short name with the hyper-parameters, e.g. `barlow-twins(lambda 10)`.
+    fn name(&self) -> String;
+
+    /// The loss at `a` for `scenario`, its gradient into `grad`.
+    ///
+    /// # Errors
+    /// Shapes; a non-finite value.
+    fn value_grad(&mut self, a: &DMatrix<f64>, scenario: &Scenario, grad: &mut DMatrix<f64>) -> Result<f64>;
+
+    /// The terms of the loss that are not differentiable at `a` (a hinge at its kink, within
+    /// [`KINK_RTOL`]): for each, its gradient when active and whether `value_grad` counted it.
+    /// The harness certifies a fit by the smallest gradient over the subdifferential (Clarke
+    /// stationarity), so a minimiser at a kink is recognised. Default: none (a smooth loss).
+    ///
+    /// # Errors
+    /// Shapes.
+    fn kinks(&self, _a: &DMatrix<f64>, _scenario: &Scenario) -> Result<Vec<Kink>> {
+        Ok(Vec::new())
+    }
+}
+
+/// How close (relative) to its kink a hinge counts as at it.
+pub const KINK_RTOL: f64 = 1e-6;
+
+/// A non-differentiable term at the current map: its gradient when active (`r x d`), and
+/// whether the loss's gradient included it.
+#[derive(Clone, Debug)]
+pub struct Kink {
+    /// The term's gradient when active.
+    pub active_gradient: DMatrix<f64>,
+    /// Whether `value_grad` counted it.
+    pub counted: bool,
+}
+
+/// The zoo's population losses whose value depends on the views' second moments only.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case", tag = "loss"))]
+pub enum ZooLoss {
+    /// The spectral contrastive loss on the raw cross moment `E[v2 v1^T]` and the anchors' raw
+    /// second moment ([`ssl_losses::spectral_population`]).
+    SpectralContrastive,
+    /// Barlow Twins ([`ssl_losses::barlow_population`]).
+    BarlowTwins {
+        /// Off-diagonal weight.
+        lambda: f64,
+        /// Standardisation eps.
+        eps: f64,
+    },
+    /// VICReg ([`ssl_losses::vicreg_population`]).
+    VicReg {
+        /// The three weights.
+        weights: VicRegWeights,
+        /// Standard-deviation eps.
+        eps: f64,
+    },
+}
+
+impl PopulationLoss for ZooLoss {
+    fn name(&self) -> String {
+        match self {
+            Self::SpectralContrastive => "spectral-contrastive".into(),
+            Self::BarlowTwins { lambda, .. } => format!("barlow-twins(lambda {lambda})"),
+            Self::VicReg { weights: w, .. } => {
+                format!("vicreg({}, {}, {})", w.invariance, w.variance, w.covariance)
+            }
+        }
+    }
+
+    fn value_grad(&mut self, a: &DMatrix<f64>, scenario: &Scenario, grad: &mut DMatrix<f64>) -> Result<f64> {
+        check_shape(grad, a.nrows(), a.ncols(), "gradient against the map")?;
+        let v = &scenario.views;
+        let (value, g) = match *self {
+            Self::SpectralContrastive => spectral_population(a, &v.cross.transpose(), &v.second_left)?,
+            Self::BarlowTwins { lambda, eps } => barlow_population(a, v, lambda, eps)?,
+            Self::VicReg { weights, eps } => vicreg_population(a, v, &weights, eps)?,
+        };
+        grad.copy_from(&g);
+        Ok(value)
+    }
+
+    /// VICReg's standard-deviation hinge `relu(1 - sqrt(S_jj + eps))` of each side and output at
+    /// its kink; its gradient when active is `-(mu / 2r) Cov(v) a_j / sqrt(S_jj + eps)` in row `j`.
+    fn kinks(&self, a: &DMatrix<f64>, scenario: &Scenario) -> Result<Vec<Kink>> {
+        let Self::VicReg { weights, eps } = *self else { return Ok(Vec::new()) };
+        let r = a.nrows() as f64;
+        let mut out = Vec::new();
+        for cov in [scenario.views.cov_left(), scenario.views.cov_right()] {
+            let ac = a * cov;
+            for j in 0..a.nrows() {
+                let std = (ac.row(j).dot(&a.row(j)) + eps).sqrt();
+                if (std - 1.0).abs() <= KINK_RTOL {
+                    let mut active_gradient = DMatrix::zeros(a.nrows(), a.ncols());
+                    active_gradient.row_mut(j).copy_from(&(ac.row(j) * (-weights.variance / (2.0 * r) / std)));
+                    out.push(Kink { active_gradient, counted: std < 1.0 });
+                }
+            }
+        }
+        Ok(out)
+    }
+}

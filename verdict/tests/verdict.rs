@@ -1,0 +1,91 @@
+//! The harness names what it finds, and can find each outcome: `F` (spectral contrastive on
+//! coupled pairs), a collapse inside `F` (Barlow Twins at its official weight), a spectral
+//! subspace (a variance-maximising loss gives PCA; Barlow Twins on masked views lands off `F`),
+//! and it refuses to certify an unconverged fit.
+
+use gmm_core::nalgebra::DMatrix;
+use gmm_core::{Augmentation, Gmm, MixtureGenerator, seeded};
+use ssl_losses::{BARLOW_LAMBDA, Lbfgs, Result};
+use verdict::{
+    ClassifySettings, FitSettings, Outcome, PopulationLoss, Scenario, Yardstick, ZooLoss, classify, fit, verdict,
+};
+
+fn trap(k: usize, d: usize, seed: u64) -> Gmm {
+    MixtureGenerator::isotropic(k, d).condition(100.0).noise_direction(4.0).generate(&mut seeded(seed)).unwrap()
+}
+
+fn run(loss: &mut dyn PopulationLoss, scenario: &Scenario) -> verdict::Verdict {
+    verdict(loss, scenario, &FitSettings::default(), &ClassifySettings::default(), 3).unwrap()
+}
+
+#[test]
+fn spectral_contrastive_recovers_fisher_and_barlow_collapses_inside_it() {
+    for seed in 1..4 {
+        let scenario = Scenario::new(trap(4, 10, seed), Augmentation::coupled(1.0).unwrap(), 3).unwrap();
+        let v = run(&mut ZooLoss::SpectralContrastive, &scenario);
+        assert!(v.resolved(&ClassifySettings::default()), "{v:?}");
+        assert_eq!(v.outcome, Outcome::Fisher);
+        // The nearest wrong answer is far: PCA of the trap is 1 away from F.
+        let pca = v.yardsticks.iter().find(|(y, _)| *y == Yardstick::Pca).unwrap().1;
+        assert!(pca > 0.5, "PCA at {pca}");
+        let v = run(&mut ZooLoss::BarlowTwins { lambda: BARLOW_LAMBDA, eps: 0.0 }, &scenario);
+        assert!(v.resolved(&ClassifySettings::default()));
+        assert_eq!(v.outcome, Outcome::Collapsed { rank: 1 }, "{v:?}");
+        assert!(v.max_output_correlation > 0.999);
+    }
+}
+
+/// `-tr(A C A^T) + rho ||A A^T - I||_F^2`: maximise the outputs' variance (`C = Cov(x)`) under an
+/// orthonormality penalty; its minimisers span the top eigenvectors of `C`: PCA.
+struct VarianceUnderPenalty;
+
+impl PopulationLoss for VarianceUnderPenalty {
+    fn name(&self) -> String {
+        "variance-under-penalty".into()
+    }
+
+    fn value_grad(&mut self, a: &DMatrix<f64>, scenario: &Scenario, grad: &mut DMatrix<f64>) -> Result<f64> {
+        let c = scenario.views.cov_left();
+        let rho = 10.0 * c.norm();
+        let gap = a * a.transpose() - DMatrix::identity(a.nrows(), a.nrows());
+        let value = -(a * &c * a.transpose()).trace() + rho * gap.norm_squared();
+        grad.copy_from(&(a * &c * -2.0 + &gap * a * (4.0 * rho)));
+        Ok(value)
+    }
+}
+
+#[test]
+fn a_loss_of_ones_own_goes_through_and_a_variance_loss_is_pca() {
+    let scenario = Scenario::new(trap(3, 9, 5), Augmentation::coupled(1.0).unwrap(), 2).unwrap();
+    let v = run(&mut VarianceUnderPenalty, &scenario);
+    assert!(v.resolved(&ClassifySettings::default()), "{v:?}");
+    assert_eq!(v.outcome, Outcome::Spectral { yardstick: Yardstick::Pca }, "{v:?}");
+    assert!(v.sin_to_fisher > 0.5);
+}
+
+#[test]
+fn barlow_twins_on_masked_views_leaves_fisher() {
+    let scenario = Scenario::new(trap(3, 9, 6), Augmentation::masking(0.5).unwrap(), 2).unwrap();
+    let v = run(&mut ZooLoss::BarlowTwins { lambda: BARLOW_LAMBDA, eps: 0.0 }, &scenario);
+    assert!(v.resolved(&ClassifySettings::default()), "{v:?}");
+    assert!(matches!(v.outcome, Outcome::Spectral { .. } | Outcome::Other), "{v:?}");
+    assert!(v.sin_to_fisher > 0.5, "{v:?}");
+}
+
+#[test]
+fn an_unconverged_fit_is_not_certified() {
+    let scenario = Scenario::new(trap(4, 10, 2), Augmentation::coupled(1.0).unwrap(), 3).unwrap();
+    let settings =
+        FitSettings { lbfgs: Lbfgs { max_iters: 2, ..Lbfgs::default() }, extra_starts: 0, ..FitSettings::default() };
+    let report = fit(&mut ZooLoss::SpectralContrastive, &scenario, &settings, 1).unwrap();
+    assert!(!report.certified && report.relative_gradient > settings.gradient_rtol, "{report:?}");
+    let v = classify(report, &scenario, &ClassifySettings::default()).unwrap();
+    assert!(!v.resolved(&ClassifySettings::default()));
+}
+
+#[test]
+fn bad_scenarios_are_errors() {
+    let g = trap(3, 5, 1);
+    assert!(Scenario::new(g.clone(), Augmentation::coupled(1.0).unwrap(), 0).is_err());
+    assert!(Scenario::new(g, Augmentation::coupled(1.0).unwrap(), 6).is_err());
+}
