@@ -103,7 +103,7 @@ __all__ = [
 
 
 def check(claims=None, quick=True, seed=20241105):
-    """Runs claims C1..C19 of docs/theory.md with their negative controls.
+    """Runs claims C1..C20 of docs/theory.md with their negative controls.
 
     Ctrl-C is honoured between claims.
 

@@ -6,7 +6,7 @@
 //! * [`gmm_core`]: mixtures, samplers, population quantities (the Fisher subspace), principal angles.
 //! * [`ssl_losses`]: InfoNCE, SimSiam and CLIP with analytic gradients, optimizers, the trainer.
 //! * [`baselines`]: PCA, LDA, CCA on pairs, k-means, clustering metrics.
-//! * [`theory_checks`]: the claims C1..C19 of docs/theory.md as checks over independent cases, with negative controls.
+//! * [`theory_checks`]: the claims C1..C20 of docs/theory.md as checks over independent cases, with negative controls.
 //! * [`experiments`]: the experiments E1..E8 (sweeps, runner, CSVs, plots, report).
 //!
 //! Every method has one estimator shape (`gmm_core::{Validate, Fit, Transform, Predict}`), and

@@ -247,6 +247,17 @@ pub fn registry() -> Vec<Claim> {
             STATISTICAL,
             "optimiser floor: the row space inside F to sin theta_max <= 1e-6",
         ),
+        claim(
+            "C20",
+            "VICReg keeps its rows inside F on coupled pairs (proved for any weights), and at weights (25, 25, 100) spans all of F",
+            "as C18 (eps = 1e-4, the official; weights alternate (25, 25, 1) and (25, 25, 100)); a minimiser on the variance hinge's kink is polished with those rows held on it and certified by the subdifferential",
+            zoo::c20,
+            zoo::c20_control,
+            "both views with isotropic noise: the cross covariance is Sigma_T, the rows leave F",
+            (7, 40),
+            STATISTICAL,
+            "optimiser floor: the row space inside F to sin theta_max <= 1e-6; rank k - 1 at (25, 25, 100)",
+        ),
     ]
 }
 

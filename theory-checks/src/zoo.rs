@@ -3,7 +3,8 @@
 //! relative gradient and the agreement of its starts, and classified by what the minimiser
 //! recovers.
 
-use gmm_core::{Augmentation, Sig3};
+use gmm_core::{Augmentation, NoiseShape, Sig3, ViewTransform};
+use ssl_losses::VicRegWeights;
 use verdict::{ClassifySettings, FitSettings, Outcome, Scenario, Verdict, ZooLoss, verdict};
 
 use crate::common::{case_shape, mixture};
@@ -125,22 +126,64 @@ pub fn c18_control(ctx: &Ctx) -> Result<Case> {
 /// space lies from inside `F` (containment), against the subspace tolerance; `lambda` cycles
 /// through [`BARLOW_LAMBDAS`]. Nearest wrong answer: population PCA's distance to `F`.
 pub fn c19(ctx: &Ctx) -> Result<Case> {
-    rows_in_fisher(ctx, Augmentation::coupled(1.0)?)
+    rows_in_fisher(ctx, barlow_at(ctx), Augmentation::coupled(1.0)?, false)
 }
 
 /// C19 control: masked views (one Bernoulli(0.5) mask), whose cross moment `p Sigma_T` is not a
 /// multiple of `S_B`: the rows leave `F`.
 pub fn c19_control(ctx: &Ctx) -> Result<Case> {
-    rows_in_fisher(ctx, Augmentation::masking(0.5)?)
+    rows_in_fisher(ctx, barlow_at(ctx), Augmentation::masking(0.5)?, false)
 }
 
-fn rows_in_fisher(ctx: &Ctx, augmentation: Augmentation) -> Result<Case> {
-    let lambda = BARLOW_LAMBDAS[ctx.index % BARLOW_LAMBDAS.len()];
-    let (v, scenario) = zoo_verdict(ctx, ZooLoss::BarlowTwins { lambda, eps: 0.0 }, augmentation)?;
+fn barlow_at(ctx: &Ctx) -> ZooLoss {
+    ZooLoss::BarlowTwins { lambda: BARLOW_LAMBDAS[ctx.index % BARLOW_LAMBDAS.len()], eps: 0.0 }
+}
+
+/// The VICReg weights of C20's cases, by case index: the official `(25, 25, 1)` and the zoo's
+/// strong covariance weight `(25, 25, 100)`.
+pub const VICREG_CASES: [VicRegWeights; 2] =
+    [ssl_losses::VICREG_WEIGHTS, VicRegWeights { invariance: 25.0, variance: 25.0, covariance: 100.0 }];
+
+fn vicreg_at(ctx: &Ctx) -> (ZooLoss, bool) {
+    let weights = VICREG_CASES[ctx.index % VICREG_CASES.len()];
+    (ZooLoss::VicReg { weights, eps: ssl_losses::VICREG_EPS }, weights.covariance > weights.invariance)
+}
+
+/// C20: VICReg keeps every row in `F` on coupled pairs (zoo.md item 3 PROVES it for every
+/// weight), and with the strong covariance weight `(25, 25, 100)` its minimiser spans all of `F`
+/// (rank `k - 1`). Statistic: containment of the row space in `F`, passing at `(25, 25, 100)` only
+/// with rank `k - 1`; the weights alternate between the official ones and `(25, 25, 100)`.
+pub fn c20(ctx: &Ctx) -> Result<Case> {
+    let (loss, full) = vicreg_at(ctx);
+    rows_in_fisher(ctx, loss, Augmentation::coupled(1.0)?, full)
+}
+
+/// C20 control: both views with isotropic noise of the data's mean variance (`x1 = x + xi1`,
+/// `x2 = x + xi2`): the cross covariance is `Sigma_T`, not a multiple of `S_B`, and the rows leave
+/// `F` (for PCA's subspace).
+pub fn c20_control(ctx: &Ctx) -> Result<Case> {
+    let (k, d, cond, noise) = case_shape(ctx);
+    let g = mixture(k.max(3), d, cond, noise, ctx.seed)?;
+    let s2 = g.total_covariance().trace() / g.dim() as f64;
+    let (loss, full) = vicreg_at(ctx);
+    rows_in_fisher(
+        ctx,
+        loss,
+        Augmentation::identical().then_both(ViewTransform::Noise(NoiseShape::Isotropic(s2)))?,
+        full,
+    )
+}
+
+/// The containment statistic of C19 and C20: how far the certified minimiser's row space lies from
+/// inside `F` (1 when its rank exceeds `dim F`), passing only with rank `dim F` when `full_rank`.
+fn rows_in_fisher(ctx: &Ctx, loss: ZooLoss, augmentation: Augmentation, full_rank: bool) -> Result<Case> {
+    let name = verdict::PopulationLoss::name(&loss);
+    let (v, scenario) = zoo_verdict(ctx, loss, augmentation)?;
     let settings = ClassifySettings::default();
     let stat = if v.rank <= v.fisher_dim { v.sin_to_fisher } else { 1.0 };
     let wrong = scenario.gmm.pca_subspace(v.fisher_dim)?.sin_theta_max(&scenario.gmm.fisher_subspace()?)?;
-    Ok(Case::at_most(stat, settings.subspace_tol, format!("lambda {lambda}, {}", describe(&v, &scenario)))
+    Ok(Case::at_most(stat, settings.subspace_tol, format!("{name}, {}", describe(&v, &scenario)))
+        .and(!full_rank || v.rank == v.fisher_dim)
         .nearest_wrong(wrong)
         .certified(v.resolved(&settings)))
 }

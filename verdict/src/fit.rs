@@ -133,7 +133,67 @@ fn descend(
             break;
         }
     }
+    if relative > settings.gradient_rtol {
+        let rows = cost.loss.kink_rows(&(&b * w), scenario, KINK_WINDOW)?;
+        if !rows.is_empty() {
+            let mut on = OnKinks { inner: cost, rows };
+            let start = on.project(&b);
+            let out = settings.lbfgs.minimize(&mut on, vec![start], &mut ())?;
+            let reached = out.run.loss();
+            if let Some(u) = out.params.first().filter(|_| reached <= value) {
+                let projected = on.project(u);
+                let held = subgradient(cost, &projected, w, scenario)?.norm() * projected.norm()
+                    / scale.max(f64::MIN_POSITIVE);
+                if held < relative {
+                    (value, b, relative) = (reached, projected, held);
+                }
+            }
+        }
+    }
     Ok((value, b, relative))
+}
+
+/// How close (relative) a row's standard deviation must be to a kink to be held on it.
+const KINK_WINDOW: f64 = 1e-3;
+
+/// The cost with some rows of `B` held at a fixed norm (their kink: in `B` the anchor view is
+/// whitened, so `a_j^T Cov(x) a_j = ||b_j||^2`): `b_j = rho_j u_j / ||u_j||`, the gradient
+/// projected on the sphere's tangent space and scaled by `rho_j / ||u_j||`.
+struct OnKinks<'a, 'b> {
+    inner: &'a mut Reparametrised<'b>,
+    rows: Vec<(usize, f64)>,
+}
+
+impl OnKinks<'_, '_> {
+    /// `U` with the held rows scaled to their norm.
+    fn project(&self, u: &DMatrix<f64>) -> DMatrix<f64> {
+        let mut b = u.clone();
+        for &(j, variance) in &self.rows {
+            let norm = u.row(j).norm();
+            if norm > 0.0 {
+                b.row_mut(j).scale_mut(variance.sqrt() / norm);
+            }
+        }
+        b
+    }
+}
+
+impl Cost for OnKinks<'_, '_> {
+    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64> {
+        let u = &params[0];
+        let b = self.project(u);
+        let value = self.inner.cost_grad(std::slice::from_ref(&b), grads)?;
+        for &(j, variance) in &self.rows {
+            let norm = u.row(j).norm();
+            if norm > 0.0 {
+                let unit = u.row(j) / norm;
+                let g = grads[0].row(j).into_owned();
+                let tangent = &g - &unit * g.dot(&unit);
+                grads[0].row_mut(j).copy_from(&(tangent * (variance.sqrt() / norm)));
+            }
+        }
+        Ok(value)
+    }
 }
 
 /// The smallest gradient in `B` over the subdifferential at the kinks: `g` (in `B`) with each
@@ -165,8 +225,16 @@ fn smallest_subgradient(g: &DMatrix<f64>, kinks: &[Kink], w: &DMatrix<f64>) -> D
 /// starts (drawn from `seed`), keeps the lowest value, and certifies it.
 ///
 /// # Errors
-/// The anchors' covariance not positive definite; the loss's own errors at a start.
+/// No random start, a tolerance not positive; the anchors' covariance not positive definite; the
+/// loss's own errors at a start.
 pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSettings, seed: u64) -> Result<FitReport> {
+    gmm_core::check_at_least(
+        settings.random_starts,
+        1,
+        "random starts of a verdict fit (they set its gradient scale)",
+    )?;
+    gmm_core::check_positive(settings.agreement_rtol, "agreement tolerance of a verdict fit")?;
+    gmm_core::check_positive(settings.gradient_rtol, "gradient tolerance of a verdict fit")?;
     let (r, d) = (scenario.r, scenario.gmm.dim());
     let w = spd_inv_sqrt(&scenario.views.cov_left())?;
     let whitened_cross = symmetrize(&(&w * scenario.views.cross_covariance() * &w));

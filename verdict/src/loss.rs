@@ -55,6 +55,17 @@ pub trait PopulationLoss {
     fn kinks(&self, _a: &DMatrix<f64>, _scenario: &Scenario) -> Result<Vec<Kink>> {
         Ok(Vec::new())
     }
+
+    /// Rows of `a` near a kink that sits at a fixed anchor-view variance `a_j^T Cov(x) a_j`:
+    /// `(row, that variance)` for each row within `window` (relative) of it. The harness then
+    /// polishes with those rows held on their kink (an active set), where a minimiser on the kink
+    /// is a smooth problem, and certifies the result by the subdifferential. Default: none.
+    ///
+    /// # Errors
+    /// Shapes.
+    fn kink_rows(&self, _a: &DMatrix<f64>, _scenario: &Scenario, _window: f64) -> Result<Vec<(usize, f64)>> {
+        Ok(Vec::new())
+    }
 }
 
 /// How close (relative) to its kink a hinge counts as at it.
@@ -115,6 +126,21 @@ impl PopulationLoss for ZooLoss {
         };
         grad.copy_from(&g);
         Ok(value)
+    }
+
+    /// VICReg's hinges sit at `S_jj = 1 - eps`; held there for views with equal covariances
+    /// (then both sides' hinges are at the same place).
+    fn kink_rows(&self, a: &DMatrix<f64>, scenario: &Scenario, window: f64) -> Result<Vec<(usize, f64)>> {
+        let Self::VicReg { eps, .. } = *self else { return Ok(Vec::new()) };
+        let (left, right) = (scenario.views.cov_left(), scenario.views.cov_right());
+        if (&left - &right).amax() > 1e-12 * left.amax() || eps >= 1.0 {
+            return Ok(Vec::new());
+        }
+        let ac = a * &left;
+        Ok((0..a.nrows())
+            .filter(|&j| ((ac.row(j).dot(&a.row(j)) + eps).sqrt() - 1.0).abs() <= window)
+            .map(|j| (j, 1.0 - eps))
+            .collect())
     }
 
     /// VICReg's standard-deviation hinge `relu(1 - sqrt(S_jj + eps))` of each side and output at

@@ -89,3 +89,37 @@ fn bad_scenarios_are_errors() {
     assert!(Scenario::new(g.clone(), Augmentation::coupled(1.0).unwrap(), 0).is_err());
     assert!(Scenario::new(g, Augmentation::coupled(1.0).unwrap(), 6).is_err());
 }
+
+/// VICReg's minimiser can sit on its variance hinge's kink (strong pairs): the harness holds
+/// those rows on the kink, and certifies by the subdifferential. Over mixtures whose top
+/// canonical correlation is high (low condition number, 3 components), every fit at (25, 25, 100)
+/// is resolved and spans `F`, and at least one ends with a row on the kink (so the polish ran).
+#[test]
+fn vicreg_minimisers_on_the_kink_are_certified() {
+    let weights = ssl_losses::VicRegWeights { invariance: 25.0, variance: 25.0, covariance: 100.0 };
+    let mut on_kink = 0;
+    for seed in 0..8 {
+        let g = MixtureGenerator::isotropic(3, 10).condition(5.0).generate(&mut seeded(seed)).unwrap();
+        let scenario = Scenario::new(g, Augmentation::coupled(1.0).unwrap(), 2).unwrap();
+        let mut loss = ZooLoss::VicReg { weights, eps: ssl_losses::VICREG_EPS };
+        let v = run(&mut loss, &scenario);
+        assert!(v.resolved(&ClassifySettings::default()), "seed {seed}: {v:?}");
+        assert_eq!(v.outcome, Outcome::Fisher, "seed {seed}");
+        if !loss.kink_rows(&v.fit.map, &scenario, 1e-9).unwrap().is_empty() {
+            on_kink += 1;
+        }
+    }
+    assert!(on_kink > 0, "no fit ended on the kink: the test does not exercise the polish");
+}
+
+#[test]
+fn bad_settings_are_errors() {
+    let scenario = Scenario::new(trap(3, 6, 1), Augmentation::coupled(1.0).unwrap(), 2).unwrap();
+    for settings in [
+        FitSettings { random_starts: 0, ..FitSettings::default() },
+        FitSettings { gradient_rtol: f64::NAN, ..FitSettings::default() },
+        FitSettings { agreement_rtol: -1.0, ..FitSettings::default() },
+    ] {
+        assert!(fit(&mut ZooLoss::SpectralContrastive, &scenario, &settings, 1).is_err());
+    }
+}

@@ -55,7 +55,7 @@ enum Command {
     /// Fit a baseline (LDA, PCA, CCA on pairs) to data from a file; optionally evaluate by k-means.
     #[command(allow_negative_numbers = true)]
     Fit(fit::Args),
-    /// Check the claims C1..C19 of docs/theory.md over independent cases, each with a negative control (exit 1: a claim failed; 5: a fit without a certificate).
+    /// Check the claims C1..C20 of docs/theory.md over independent cases, each with a negative control (exit 1: a claim failed; 5: a fit without a certificate).
     Check(check::Args),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell) to standard output.
     Completions {
