@@ -599,3 +599,40 @@ fn an_uncertified_stream_warns_with_the_way_to_a_certificate_for_its_method() {
         assert!(warnings[0].ends_with(hint), "{args:?}: {stderr}");
     }
 }
+
+/// `zoo` prints the table, writes its CSV and JSON, names the outcomes the harness finds (F and a
+/// collapse on coupled pairs; a minimiser that is not unique for the spectral loss on noise views,
+/// whose cross moment equals the second moment), and refuses unknown names.
+#[test]
+fn zoo_table_csv_and_json() {
+    let dir = std::env::temp_dir().join(format!("ssl-gmm-zoo-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    let (ok, out, err) = ssl_gmm(&[
+        "zoo",
+        "--cases",
+        "2",
+        "--losses",
+        "spectral,barlow",
+        "--augmentations",
+        "coupled,noise-iso",
+        "--out",
+        d,
+        "--quiet",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("| spectral-contrastive | F 2 (median"), "{out}");
+    assert!(out.contains("not unique 2 (median"), "{out}");
+    assert!(out.contains("| barlow-twins(lambda 0.0051) | collapsed in F 2 (median"), "{out}");
+    let csv = std::fs::read_to_string(dir.join("zoo.csv")).unwrap();
+    assert!(csv.starts_with("loss,augmentation,cases,resolved,outcome,count"), "{csv}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("zoo.json")).unwrap()).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 4);
+    let (ok, _, err) = ssl_gmm(&["zoo", "--losses", "nope", "--cases", "1"]);
+    assert!(!ok && err.contains("nope"), "{err}");
+    let (ok, _, err) = ssl_gmm(&["zoo", "--augmentations", "blur"]);
+    assert!(!ok && err.contains("blur"), "{err}");
+    let (ok, _, err) = ssl_gmm(&["zoo", "--cases", "0"]);
+    assert!(!ok && err.contains("mixtures"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

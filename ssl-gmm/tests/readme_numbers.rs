@@ -133,3 +133,18 @@ fn readme_bench_numbers_are_in_the_bench_table() {
         assert!(bench.contains(n), "README quotes {n}, which bench/README.md does not have");
     }
 }
+
+/// README's zoo table is what `ssl-gmm zoo --quick` prints today, line for line.
+#[test]
+fn readme_shows_the_zoo_table_of_the_quick_run() {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_ssl-gmm")).args(["zoo", "--quick", "--quiet"]).output().expect("ssl-gmm runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let table: Vec<&str> = printed.lines().filter(|l| l.starts_with('|')).collect();
+    assert!(table.len() >= 3, "{printed}");
+    let readme = include_str!("../../README.md");
+    let start = readme.lines().position(|l| l == table[0]).expect("README has the zoo table's header");
+    let shown: Vec<&str> = readme.lines().skip(start).take_while(|l| l.starts_with('|')).collect();
+    assert_eq!(shown, table, "README's zoo table differs from `ssl-gmm zoo --quick`");
+}

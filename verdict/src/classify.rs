@@ -91,6 +91,9 @@ pub enum Outcome {
         /// The map's rank.
         rank: usize,
     },
+    /// Starts that agree on the minimum value end on different row spaces: the minimiser is not
+    /// unique (a degenerate spectrum, e.g. a cross moment equal to the second moment).
+    NotUnique,
     /// The row space is a label-free spectral subspace.
     Spectral {
         /// Which one.
@@ -107,6 +110,7 @@ impl fmt::Display for Outcome {
             Self::ContainsFisher { extra } => write!(f, "F + {extra}"),
             Self::Collapsed { rank } => write!(f, "collapsed (rank {rank}) in F"),
             Self::Spectral { yardstick } => write!(f, "{}", yardstick.name()),
+            Self::NotUnique => write!(f, "not unique"),
             Self::Other => write!(f, "none"),
         }
     }
@@ -157,12 +161,23 @@ pub struct Verdict {
     pub max_output_correlation: f64,
     /// Each defined yardstick of the row space's dimension and its `sin theta_max` to the row space.
     pub yardsticks: Vec<(Yardstick, f64)>,
+    /// The largest `sin theta_max` between the best start's row space and those of the other
+    /// starts that reached the same value (0 with one such start).
+    pub start_spread: f64,
 }
 
 impl Verdict {
     /// True when the fit is certified and the rank resolved: only then is the outcome a verdict.
     pub fn resolved(&self, settings: &ClassifySettings) -> bool {
         self.fit.certified && self.rank_ratio >= settings.rank_gap
+    }
+
+    /// The yardsticks the row space equals (within `settings.subspace_tol`; several coincide for
+    /// isotropic noise, e.g. PCA and two-view CCA), by name, joined by " = ".
+    pub fn matching_yardsticks(&self, settings: &ClassifySettings) -> String {
+        let names: Vec<&str> =
+            self.yardsticks.iter().filter(|(_, sin)| *sin <= settings.subspace_tol).map(|(y, _)| y.name()).collect();
+        names.join(" = ")
     }
 
     /// The nearest yardstick and its distance, if any is defined.
@@ -203,7 +218,14 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
         }
     }
     let tol = settings.subspace_tol;
-    let outcome = if rank == 0 || sin_to_fisher > tol {
+    let mut start_spread = 0.0f64;
+    for other in &fit.agreeing_maps {
+        let theirs = LinearMap::new(other.clone()).top_subspace(rank.max(1))?;
+        start_spread = start_spread.max(rows.sin_theta_max(&theirs)?);
+    }
+    let outcome = if start_spread > tol {
+        Outcome::NotUnique
+    } else if rank == 0 || sin_to_fisher > tol {
         yardsticks
             .iter()
             .filter(|(_, sin)| *sin <= tol)
@@ -226,5 +248,6 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
         sin_to_fisher,
         max_output_correlation,
         yardsticks,
+        start_spread,
     })
 }

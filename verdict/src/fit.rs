@@ -64,6 +64,10 @@ pub struct FitReport {
     pub start_values: Vec<f64>,
     /// How many starts ended within `agreement_rtol` of the best value (the best included).
     pub agreeing_starts: usize,
+    /// The maps (raw coordinates) of the starts that agree on the best value, the best included:
+    /// their row spaces tell a unique minimiser from a family of equally good ones.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub agreeing_maps: Vec<DMatrix<f64>>,
     /// Certified: the relative gradient at most `gradient_rtol`, and at least two starts agree on
     /// the best value.
     pub certified: bool,
@@ -252,6 +256,7 @@ pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSet
     }
     let mut best: Option<(f64, DMatrix<f64>, f64)> = None;
     let mut start_values = Vec::with_capacity(starts.len());
+    let mut ends: Vec<DMatrix<f64>> = Vec::with_capacity(starts.len());
     let agreeing = |values: &[f64], best: f64| {
         values.iter().filter(|v| (*v - best).abs() <= settings.agreement_rtol * best.abs().max(1e-300)).count()
     };
@@ -272,6 +277,7 @@ pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSet
         };
         let (value, b, relative) = descend(&mut cost, start, settings, scale, &w, scenario)?;
         start_values.push(value);
+        ends.push(b.clone());
         if value.is_finite() && best.as_ref().is_none_or(|(v, _, _)| value < *v) {
             best = Some((value, b, relative));
         }
@@ -281,6 +287,9 @@ pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSet
     };
     let agreeing_starts = agreeing(&start_values, value);
     let certified = relative <= settings.gradient_rtol && agreeing_starts >= 2;
+    let tol = settings.agreement_rtol * value.abs().max(1e-300);
+    let agreeing_maps =
+        start_values.iter().zip(ends).filter(|(v, _)| (*v - value).abs() <= tol).map(|(_, e)| &e * &w).collect();
     Ok(FitReport {
         map: &b * &w,
         whitened: b,
@@ -288,6 +297,7 @@ pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSet
         relative_gradient: relative,
         start_values,
         agreeing_starts,
+        agreeing_maps,
         certified,
     })
 }

@@ -20,6 +20,7 @@ mod model;
 mod reproduce;
 mod sample;
 mod train;
+mod zoo;
 
 use clap::{Parser, Subcommand};
 
@@ -57,6 +58,9 @@ enum Command {
     Fit(fit::Args),
     /// Check the claims C1..C20 of docs/theory.md over independent cases, each with a negative control (exit 1: a claim failed; 5: a fit without a certificate).
     Check(check::Args),
+    /// Fit the zoo's losses (spectral contrastive, Barlow Twins, VICReg) on augmentations (coupled
+    /// pairs, additive noise, masking) over random mixtures and say what each minimiser recovers.
+    Zoo(zoo::Args),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell) to standard output.
     Completions {
         /// The shell, e.g. `ssl-gmm completions bash > ~/.local/share/bash-completion/completions/ssl-gmm`.
@@ -75,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Check(args) => check::run_check(&args),
+        Command::Zoo(args) => zoo::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             let mut out = Vec::new();

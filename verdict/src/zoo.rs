@@ -1,0 +1,190 @@
+//! The zoo's table: each loss against each augmentation, over a family of random mixtures, with
+//! each cell's outcomes and statistics (`ssl-gmm zoo`).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use gmm_core::rand::RngExt;
+use gmm_core::{Augmentation, Gmm, MixtureGenerator, NoiseShape, ViewTransform, seeded, stable_hash};
+use ssl_losses::{BARLOW_LAMBDA, Result, VICREG_EPS, VICREG_WEIGHTS, VicRegWeights};
+
+use crate::classify::{ClassifySettings, Outcome};
+use crate::fit::FitSettings;
+use crate::loss::{PopulationLoss, Scenario, ZooLoss};
+use crate::verdict;
+
+/// The augmentations of the table, built per mixture (noise scales are relative to the data's
+/// mean variance `tr(Sigma_T) / d`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum View {
+    /// Coupled pairs at `delta = 1` (the paper's model).
+    Coupled,
+    /// `x+ = x + xi`, `xi ~ N(0, s2 I)`, `s2 = tr(Sigma_T) / d`.
+    IsotropicNoise,
+    /// `x+ = x + xi`, `xi ~ N(0, Sigma)`.
+    SigmaNoise,
+    /// Both views noisy: `x1 = x + xi1`, `x2 = x + xi2`, isotropic as above.
+    NoiseBoth,
+    /// `x+ = D x`, one Bernoulli(0.5) mask.
+    Mask,
+}
+
+impl View {
+    /// Every view of the table.
+    pub const ALL: [View; 5] = [Self::Coupled, Self::IsotropicNoise, Self::SigmaNoise, Self::NoiseBoth, Self::Mask];
+
+    /// Its name in tables and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Coupled => "coupled",
+            Self::IsotropicNoise => "noise-iso",
+            Self::SigmaNoise => "noise-sigma",
+            Self::NoiseBoth => "noise-both",
+            Self::Mask => "mask",
+        }
+    }
+
+    /// The augmentation for `gmm`.
+    ///
+    /// # Errors
+    /// A mixture whose variance is not positive (not possible for a valid mixture).
+    pub fn augmentation(self, gmm: &Gmm) -> Result<Augmentation> {
+        let s2 = gmm.total_covariance().trace() / gmm.dim() as f64;
+        let iso = ViewTransform::Noise(NoiseShape::Isotropic(s2));
+        Ok(match self {
+            Self::Coupled => Augmentation::coupled(1.0)?,
+            Self::IsotropicNoise => Augmentation::identical().then_right(iso)?,
+            Self::SigmaNoise => Augmentation::additive_noise(NoiseShape::LikeCovariance(1.0))?,
+            Self::NoiseBoth => Augmentation::identical().then_both(iso)?,
+            Self::Mask => Augmentation::masking(0.5)?,
+        })
+    }
+}
+
+impl std::str::FromStr for View {
+    type Err = gmm_core::GmmError;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let table: Vec<(&str, View)> = Self::ALL.iter().map(|v| (v.name(), *v)).collect();
+        gmm_core::parse_name("augmentation", s, &table)
+    }
+}
+
+/// The losses of the table, by name: `spectral`, `barlow` (official `lambda = 0.0051`),
+/// `barlow-10`, `vicreg` (official `(25, 25, 1)`), `vicreg-100` (`(25, 25, 100)`).
+pub fn zoo_loss(name: &str) -> Result<ZooLoss> {
+    let strong = VicRegWeights { covariance: 100.0, ..VICREG_WEIGHTS };
+    Ok(gmm_core::parse_name(
+        "loss",
+        name,
+        &[
+            ("spectral", ZooLoss::SpectralContrastive),
+            ("barlow", ZooLoss::BarlowTwins { lambda: BARLOW_LAMBDA, eps: 0.0 }),
+            ("barlow-10", ZooLoss::BarlowTwins { lambda: 10.0, eps: 0.0 }),
+            ("vicreg", ZooLoss::VicReg { weights: VICREG_WEIGHTS, eps: VICREG_EPS }),
+            ("vicreg-100", ZooLoss::VicReg { weights: strong, eps: VICREG_EPS }),
+        ],
+    )?)
+}
+
+/// The names [`zoo_loss`] knows, in table order.
+pub const ZOO_LOSSES: [&str; 5] = ["spectral", "barlow", "barlow-10", "vicreg", "vicreg-100"];
+
+/// One cell of the table: a loss on an augmentation over the family's mixtures.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Cell {
+    /// The loss's name.
+    pub loss: String,
+    /// The augmentation's name.
+    pub view: &'static str,
+    /// Mixtures fitted.
+    pub cases: usize,
+    /// Fits with a verdict (certified, rank resolved).
+    pub resolved: usize,
+    /// How often each outcome was the verdict (resolved fits only), by its name.
+    pub outcomes: BTreeMap<String, usize>,
+    /// The median `sin` to `F` of the resolved fits (the containment when the ranks differ);
+    /// `None` when no fit resolved.
+    pub median_sin_to_fisher: Option<f64>,
+    /// The largest.
+    pub max_sin_to_fisher: Option<f64>,
+    /// Wall time of the cell.
+    pub seconds: f64,
+}
+
+/// Mixture `i` of the table's family at master seed `seed`: `k` cycling 3..6, `d` in 8..20,
+/// condition `10^u`, `u` in [0.5, 3], every third with a dominant noise direction (the claims'
+/// family).
+///
+/// # Errors
+/// None for these parameters (the generator's own checks).
+pub fn family_mixture(seed: u64, i: usize) -> Result<Gmm> {
+    let case_seed = stable_hash(format!("zoo/{seed}/{i}").as_bytes());
+    let mut rng = seeded(case_seed);
+    let k = 3 + i % 4;
+    let d = rng.random_range(8..=20);
+    let condition = 10f64.powf(rng.random_range(0.5..=3.0));
+    let mut generator = MixtureGenerator::isotropic(k, d).condition(condition);
+    if i % 3 == 0 {
+        generator = generator.noise_direction(4.0);
+    }
+    Ok(generator.generate(&mut rng)?)
+}
+
+/// Runs the table: every loss of `losses` on every view of `views` over `cases` mixtures of the
+/// family at master seed `seed`, `r = k - 1`, with the default settings. `progress` is called
+/// after each cell.
+///
+/// # Errors
+/// An unknown loss name; a fit's errors.
+pub fn run_table(
+    losses: &[String],
+    views: &[View],
+    cases: usize,
+    seed: u64,
+    mut progress: impl FnMut(&Cell),
+) -> Result<Vec<Cell>> {
+    gmm_core::check_at_least(cases, 1, "mixtures per cell of the zoo table")?;
+    let mixtures = (0..cases).map(|i| family_mixture(seed, i)).collect::<Result<Vec<_>>>()?;
+    let (fit_settings, classify_settings) = (FitSettings::default(), ClassifySettings::default());
+    let mut cells = Vec::new();
+    for name in losses {
+        let loss = zoo_loss(name)?;
+        for &view in views {
+            let started = Instant::now();
+            let (mut resolved, mut outcomes, mut sins) = (0, BTreeMap::new(), Vec::new());
+            for (i, g) in mixtures.iter().enumerate() {
+                let scenario = Scenario::new(g.clone(), view.augmentation(g)?, g.k() - 1)?;
+                let mut l = loss;
+                let v = verdict(&mut l, &scenario, &fit_settings, &classify_settings, seed ^ i as u64)?;
+                if v.resolved(&classify_settings) {
+                    resolved += 1;
+                    let key = match v.outcome {
+                        Outcome::Collapsed { .. } => "collapsed in F".to_string(),
+                        Outcome::Spectral { .. } => v.matching_yardsticks(&classify_settings),
+                        other => other.to_string(),
+                    };
+                    *outcomes.entry(key).or_insert(0) += 1;
+                    sins.push(v.sin_to_fisher);
+                }
+            }
+            sins.sort_by(f64::total_cmp);
+            let cell = Cell {
+                loss: loss.name(),
+                view: view.name(),
+                cases,
+                resolved,
+                outcomes,
+                median_sin_to_fisher: sins.get(sins.len() / 2).copied(),
+                max_sin_to_fisher: sins.last().copied(),
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            progress(&cell);
+            cells.push(cell);
+        }
+    }
+    Ok(cells)
+}
