@@ -129,11 +129,16 @@ pub struct ClassifySettings {
     /// Two subspaces are the same (or one lies in the other) when `sin theta_max` is at most this
     /// (default 1e-6: population fits, so the floor is the optimiser's, not sampling's).
     pub subspace_tol: f64,
+    /// The minimiser is "not unique" when starts that agree on the best value end on row spaces
+    /// more than this apart (default 1e-3): above the optimiser's own disagreement on a unique
+    /// minimiser (measured up to 2e-5 in weakly curved problems) and far below the spread of a
+    /// degenerate one (0.1 to 1).
+    pub unique_tol: f64,
 }
 
 impl Default for ClassifySettings {
     fn default() -> Self {
-        Self { rank_rtol: 1e-4, rank_gap: 1e3, subspace_tol: 1e-6 }
+        Self { rank_rtol: 1e-4, rank_gap: 1e3, subspace_tol: 1e-6, unique_tol: 1e-3 }
     }
 }
 
@@ -223,7 +228,7 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
         let theirs = LinearMap::new(other.clone()).top_subspace(rank.max(1))?;
         start_spread = start_spread.max(rows.sin_theta_max(&theirs)?);
     }
-    let outcome = if start_spread > tol {
+    let outcome = if start_spread > settings.unique_tol {
         Outcome::NotUnique
     } else if rank == 0 || sin_to_fisher > tol {
         yardsticks

@@ -128,7 +128,7 @@ pub fn family_mixture(seed: u64, i: usize) -> Result<Gmm> {
     let d = rng.random_range(8..=20);
     let condition = 10f64.powf(rng.random_range(0.5..=3.0));
     let mut generator = MixtureGenerator::isotropic(k, d).condition(condition);
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         generator = generator.noise_direction(4.0);
     }
     Ok(generator.generate(&mut rng)?)
