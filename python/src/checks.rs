@@ -20,3 +20,22 @@ pub(crate) fn check_json(py: Python<'_>, claims: Option<Vec<String>>, quick: boo
     }
     Ok(out)
 }
+
+/// Runs the loss zoo's table (`ssl-gmm zoo`) and returns each cell as JSON text.
+#[pyfunction]
+#[pyo3(signature = (losses = None, augmentations = None, cases = 12, seed = 20_241_105))]
+pub(crate) fn zoo_json(
+    py: Python<'_>,
+    losses: Option<Vec<String>>,
+    augmentations: Option<Vec<String>>,
+    cases: usize,
+    seed: u64,
+) -> PyResult<Vec<String>> {
+    let losses = losses.unwrap_or_else(|| verdict::ZOO_LOSSES.iter().map(|s| s.to_string()).collect());
+    let views = match augmentations {
+        None => verdict::View::ALL.to_vec(),
+        Some(names) => names.iter().map(|n| n.parse::<verdict::View>()).collect::<Result<Vec<_>, _>>().or_raise()?,
+    };
+    let cells = py.detach(|| verdict::run_table(&losses, &views, cases, seed, |_| ())).or_raise()?;
+    cells.iter().map(|c| serde_json::to_string(c).map_err(|e| PyRuntimeError::new_err(e.to_string()))).collect()
+}

@@ -42,6 +42,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(estimators::principal_angles, m)?,
         wrap_pyfunction!(estimators::sin_theta_max, m)?,
         wrap_pyfunction!(checks::check_json, m)?,
+        wrap_pyfunction!(checks::zoo_json, m)?,
         wrap_pyfunction!(errors::set_max_memory, m)?,
         wrap_pyfunction!(errors::max_memory, m)?,
     ] {

@@ -97,6 +97,7 @@ __all__ = [
     "principal_angles",
     "sin_theta_max",
     "check",
+    "zoo",
     "set_max_memory",
     "max_memory",
 ]
@@ -129,6 +130,39 @@ def check(claims=None, quick=True, seed=20241105):
     if claims is not None:
         claims = [str(c) for c in claims]
     return [json.loads(text) for text in _native.check_json(claims, bool(quick), int(seed))]
+
+
+def zoo(losses=None, augmentations=None, cases=12, seed=20241105):
+    """The loss zoo's table, as ``ssl-gmm zoo``: each loss fitted in the population on each
+    augmentation over random mixtures, and what its minimiser recovers (docs/theory.md 5.8).
+
+    Parameters
+    ----------
+    losses : list of str or None
+        Among ``"spectral"``, ``"barlow"`` (official lambda 0.0051), ``"barlow-10"``,
+        ``"vicreg"`` (official (25, 25, 1)) and ``"vicreg-100"``; None takes all.
+    augmentations : list of str or None
+        Among ``"coupled"``, ``"noise-iso"``, ``"noise-sigma"``, ``"noise-both"`` and ``"mask"``;
+        None takes all.
+    cases : int
+        Mixtures per cell.
+    seed : int
+        The master seed of the mixtures.
+
+    Returns
+    -------
+    list of dict
+        One per (loss, augmentation) cell: ``loss``, ``view``, ``cases``, ``resolved``,
+        ``outcomes`` (each certified outcome's count), ``median_sin_to_fisher`` and
+        ``max_sin_to_fisher`` (None without a verdict), ``seconds``.
+    """
+    if isinstance(losses, str):
+        losses = [losses]
+    if isinstance(augmentations, str):
+        augmentations = [augmentations]
+    losses = None if losses is None else [str(v) for v in losses]
+    augmentations = None if augmentations is None else [str(v) for v in augmentations]
+    return [json.loads(text) for text in _native.zoo_json(losses, augmentations, int(cases), int(seed))]
 
 
 try:  # scikit-learn is optional: with it, the estimators are its own kind (tags, HTML display,

@@ -25,6 +25,7 @@ from ._native import (
 Matrix = npt.NDArray[np.float64]
 
 def check(claims: Optional[Sequence[str]] = None, quick: bool = True, seed: int = 20241105) -> list[dict[str, Any]]: ...
+def zoo(losses: Optional[Sequence[str]] = None, augmentations: Optional[Sequence[str]] = None, cases: int = 12, seed: int = 20241105) -> list[dict[str, Any]]: ...
 
 __version__: str
 

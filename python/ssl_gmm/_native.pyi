@@ -209,6 +209,7 @@ def sin_theta_max(a: Matrix, b: Matrix) -> float:
     """``sin`` of the largest principal angle between the row spaces (containment when the
     dimensions differ)."""
 def check_json(claims: Optional[Sequence[str]] = None, quick: bool = True, seed: int = 20241105) -> list: ...
+def zoo_json(losses: Optional[Sequence[str]] = None, augmentations: Optional[Sequence[str]] = None, cases: int = 12, seed: int = 20241105) -> list: ...
 def set_max_memory(bytes: Optional[int] = None) -> None:
     """Sets the memory budget (bytes; ``None``: half of the available memory) that every
     allocation-driving size is checked against before anything is allocated: a size above it

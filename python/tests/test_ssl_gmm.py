@@ -575,3 +575,19 @@ def test_mixture_generators_are_seeded_and_make_pca_fail_where_asked():
     assert c.dims == (6, 5) and c.k == 3
     with pytest.raises(ValueError, match="condition"):
         ssl_gmm.Gmm.generate(3, 10, condition=0.5)
+
+
+def test_zoo_names_what_each_loss_recovers():
+    cells = ssl_gmm.zoo(["spectral", "barlow"], ["coupled", "mask"], cases=2, seed=1)
+    assert [(c["loss"], c["view"]) for c in cells] == [
+        ("spectral-contrastive", "coupled"),
+        ("spectral-contrastive", "mask"),
+        ("barlow-twins(lambda 0.0051)", "coupled"),
+        ("barlow-twins(lambda 0.0051)", "mask"),
+    ]
+    assert cells[0]["outcomes"] == {"F": 2} and cells[0]["median_sin_to_fisher"] < 1e-6
+    assert cells[2]["outcomes"] == {"collapsed in F": 2}
+    with pytest.raises(ValueError, match="nope"):
+        ssl_gmm.zoo(["nope"], cases=1)
+    with pytest.raises(ValueError, match="blur"):
+        ssl_gmm.zoo(augmentations="blur", cases=1)
