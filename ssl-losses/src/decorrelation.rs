@@ -104,6 +104,25 @@ impl Standardised {
     }
 }
 
+/// Checks a batch (at least 2 pairs, both sides `n x d`) against one block `A` (`r x d`) and its
+/// gradient, and projects both sides: `Z1 = X A^T`, `Z2 = X+ A^T` into the sides' buffers.
+/// Returns `(n, r)`.
+fn project_sides(
+    params: &[DMatrix<f64>],
+    batch: Batch<'_>,
+    grads: &[DMatrix<f64>],
+    sides: &mut [Standardised; 2],
+) -> Result<(usize, usize)> {
+    batch.check_len(2)?;
+    let (n, d) = (batch.len(), batch.left().ncols());
+    let r = params.first().map_or(0, |a| a.nrows());
+    check_blocks(params, grads, &[(r, d)])?;
+    check_shape(batch.right(), n, d, "positives against anchors")?;
+    project_into(batch.left(), &params[0], &mut sides[0].z)?;
+    project_into(batch.right(), &params[0], &mut sides[1].z)?;
+    Ok((n, r))
+}
+
 impl BarlowTwinsLoss {
     /// The loss with off-diagonal weight `lambda` (official: [`BARLOW_LAMBDA`]) and the
     /// standardisation's `eps` (BatchNorm's: [`BARLOW_EPS`]; 0 gives the exactly
@@ -152,15 +171,9 @@ impl Objective<f64> for BarlowTwinsLoss {
     }
 
     fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
-        batch.check_len(2)?;
-        let (n, d) = (batch.len(), batch.left().ncols());
-        let r = params.first().map_or(0, |a| a.nrows());
-        check_blocks(params, grads, &[(r, d)])?;
-        check_shape(batch.right(), n, d, "positives against anchors")?;
+        let (n, _) = project_sides(params, batch, grads, &mut self.sides)?;
         let nf = n as f64;
         let [left, right] = &mut self.sides;
-        project_into(batch.left(), &params[0], &mut left.z)?;
-        project_into(batch.right(), &params[0], &mut right.z)?;
         left.standardise(nf, self.eps)?;
         right.standardise(nf, self.eps)?;
         let hat = |side: &Standardised| {
@@ -312,15 +325,9 @@ impl Objective<f64> for VicRegLoss {
     }
 
     fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> Result<f64> {
-        batch.check_len(2)?;
-        let (n, d) = (batch.len(), batch.left().ncols());
-        let r = params.first().map_or(0, |a| a.nrows());
-        check_blocks(params, grads, &[(r, d)])?;
-        check_shape(batch.right(), n, d, "positives against anchors")?;
+        let (n, r) = project_sides(params, batch, grads, &mut self.sides)?;
         let (nf, rf) = (n as f64, r as f64);
         let [left, right] = &mut self.sides;
-        project_into(batch.left(), &params[0], &mut left.z)?;
-        project_into(batch.right(), &params[0], &mut right.z)?;
         // Invariance on the raw outputs: lambda_s mean((Z1 - Z2)^2), its gradient +- 2 lambda_s (Z1 - Z2) / (n r).
         let diff = &left.z - &right.z;
         let mut loss = self.weights.invariance * diff.norm_squared() / (nf * rf);
