@@ -194,8 +194,17 @@ impl Verdict {
 /// Classifies a fit of `scenario`.
 ///
 /// # Errors
-/// A non-finite map; a mixture whose Fisher subspace cannot be computed.
+/// Settings out of range (`rank_rtol` in `(0, 1)`, `rank_gap >= 1`, positive tolerances); a
+/// non-finite map; a mixture whose Fisher subspace cannot be computed.
 pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings) -> Result<Verdict> {
+    if !(settings.rank_rtol > 0.0 && settings.rank_rtol < 1.0) {
+        return Err(gmm_core::GmmError::out_of_range("rank tolerance", settings.rank_rtol, "in (0, 1)").into());
+    }
+    if settings.rank_gap.is_nan() || settings.rank_gap < 1.0 {
+        return Err(gmm_core::GmmError::out_of_range("rank gap", settings.rank_gap, ">= 1").into());
+    }
+    gmm_core::check_positive(settings.subspace_tol, "subspace tolerance")?;
+    gmm_core::check_positive(settings.unique_tol, "uniqueness tolerance")?;
     let s = singular_values(&fit.whitened)?;
     let top = s.first().copied().unwrap_or(0.0);
     let rank = s.iter().filter(|v| **v > settings.rank_rtol * top).count();

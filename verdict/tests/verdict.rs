@@ -123,3 +123,17 @@ fn bad_settings_are_errors() {
         assert!(fit(&mut ZooLoss::SpectralContrastive, &scenario, &settings, 1).is_err());
     }
 }
+
+#[test]
+fn bad_classify_settings_are_errors() {
+    let scenario = Scenario::new(trap(3, 6, 1), Augmentation::coupled(1.0).unwrap(), 2).unwrap();
+    let report = fit(&mut ZooLoss::SpectralContrastive, &scenario, &FitSettings::default(), 1).unwrap();
+    for settings in [
+        ClassifySettings { rank_rtol: 0.0, ..ClassifySettings::default() },
+        ClassifySettings { rank_gap: f64::NAN, ..ClassifySettings::default() },
+        ClassifySettings { subspace_tol: -1.0, ..ClassifySettings::default() },
+        ClassifySettings { unique_tol: f64::INFINITY, ..ClassifySettings::default() },
+    ] {
+        assert!(classify(report.clone(), &scenario, &settings).is_err(), "{settings:?}");
+    }
+}
