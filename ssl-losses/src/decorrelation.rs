@@ -290,6 +290,50 @@ impl VicRegLoss {
     }
 }
 
+/// The derivative of one side's standard-deviation hinge `(mu / 2r) relu(1 - sqrt(cov_jj + eps))`
+/// in `cov_jj` where it is active: `-(mu / 2r) / (2 std)`.
+fn hinge_slope(w: &VicRegWeights, r: f64, std: f64) -> f64 {
+    -w.variance / (2.0 * r) / (2.0 * std)
+}
+
+/// One standard-deviation hinge of the population VICReg loss ([`vicreg_population`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct VicRegHinge {
+    /// 0 for the anchors' view, 1 for the positives'.
+    pub side: usize,
+    /// The output (row of `A`).
+    pub row: usize,
+    /// Its standard deviation `sqrt(S_jj + eps)`; the hinge is active below 1.
+    pub std: f64,
+    /// The hinge's gradient in `A` when active: `-(mu / 2r) Cov(v) a_j / std` in row `j`.
+    pub active_gradient: DMatrix<f64>,
+}
+
+/// Every standard-deviation hinge of the population VICReg loss at `a` (both sides, every
+/// output), with its gradient when active: what a solver needs to treat the hinges' kinks
+/// (`std = 1`), where the loss is not differentiable.
+///
+/// # Errors
+/// Shapes; a negative weight or `eps`.
+pub fn vicreg_hinges(a: &DMatrix<f64>, m: &ViewMoments, weights: &VicRegWeights, eps: f64) -> Result<Vec<VicRegHinge>> {
+    weights.check()?;
+    check_non_negative(eps, "VICReg eps")?;
+    check_shape(&m.cross, a.ncols(), a.ncols(), "view moments against the map")?;
+    let r = a.nrows() as f64;
+    let mut out = Vec::with_capacity(2 * a.nrows());
+    for (side, cov) in [m.cov_left(), m.cov_right()].into_iter().enumerate() {
+        let ac = a * cov;
+        for row in 0..a.nrows() {
+            let std = (ac.row(row).dot(&a.row(row)) + eps).sqrt();
+            let mut active_gradient = DMatrix::zeros(a.nrows(), a.ncols());
+            // d cov_jj / d a_j = 2 Cov(v) a_j.
+            active_gradient.row_mut(row).copy_from(&(ac.row(row) * (2.0 * hinge_slope(weights, r, std))));
+            out.push(VicRegHinge { side, row, std, active_gradient });
+        }
+    }
+    Ok(out)
+}
+
 /// VICReg's variance and covariance terms of one side from its outputs' covariance `cov`
 /// (`r x r`): their value, and `dL/dcov` written into `g` (the hinge's derivative on the
 /// diagonal through `d std_j / d cov_jj = 1 / (2 std_j)`).
@@ -304,7 +348,7 @@ fn vicreg_side(cov: &DMatrix<f64>, w: &VicRegWeights, eps: f64, g: &mut DMatrix<
                 let std = (v + eps).sqrt();
                 if std < 1.0 {
                     loss += w.variance * (1.0 - std) / (2.0 * r);
-                    g[(i, j)] = -w.variance / (2.0 * r) / (2.0 * std);
+                    g[(i, j)] = hinge_slope(w, r, std);
                 }
             } else {
                 loss += w.covariance * v * v / r;

@@ -32,8 +32,8 @@ pub use cost::{Cost, FixedSample, FnCost};
 pub use curvature::{Curvature, LANCZOS_STEPS, row_rotations, smallest_curvature};
 pub use data::{ClipStream, FixedPairs, GmmStream, LabelledPairs, PairSource, Rounded};
 pub use decorrelation::{
-    BARLOW_EPS, BARLOW_LAMBDA, BarlowTwinsLoss, DecorrelationCost, VICREG_EPS, VICREG_WEIGHTS, VicRegLoss,
-    VicRegWeights, barlow_population, vicreg_population,
+    BARLOW_EPS, BARLOW_LAMBDA, BarlowTwinsLoss, DecorrelationCost, VICREG_EPS, VICREG_WEIGHTS, VicRegHinge, VicRegLoss,
+    VicRegWeights, barlow_population, vicreg_hinges, vicreg_population,
 };
 pub use error::{LossError, Result};
 pub use executor::{Constraint, PARAM_DIVERGENCE_FACTOR, Plateau, TrainConfig, train, train_with};

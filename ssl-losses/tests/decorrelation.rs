@@ -53,3 +53,21 @@ fn batch_losses_estimate_the_population_losses() {
         }
     }
 }
+
+/// `vicreg_hinges` names each standard-deviation hinge with its gradient when active: with only
+/// the variance weight, the population gradient is the sum of the active hinges' gradients (all
+/// active: rows small enough that every standard deviation is below 1).
+#[test]
+fn vicreg_hinges_sum_to_the_variance_term_gradient() {
+    use ssl_losses::{VicRegWeights, vicreg_hinges};
+    let g = MixtureGenerator::isotropic(3, 5).condition(10.0).generate(&mut seeded(2)).unwrap();
+    let m = Augmentation::masking(0.7).unwrap().moments(&g).unwrap();
+    let a = gmm_core::gaussian_matrix(3, 5, &mut seeded(3)) * 0.05;
+    let w = VicRegWeights { invariance: 0.0, variance: 25.0, covariance: 0.0 };
+    let (_, grad) = vicreg_population(&a, &m, &w, VICREG_EPS).unwrap();
+    let hinges = vicreg_hinges(&a, &m, &w, VICREG_EPS).unwrap();
+    assert_eq!(hinges.len(), 6);
+    assert!(hinges.iter().all(|h| h.std < 1.0));
+    let sum = hinges.iter().fold(DMatrix::zeros(3, 5), |s, h| s + &h.active_gradient);
+    assert!((sum - &grad).amax() <= 1e-12 * grad.amax(), "{grad}");
+}

@@ -3,7 +3,7 @@
 
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{Augmentation, Gmm, GmmError, ViewMoments, check_shape};
-use ssl_losses::{Result, VicRegWeights, barlow_population, spectral_population, vicreg_population};
+use ssl_losses::{Result, VicRegWeights, barlow_population, spectral_population, vicreg_hinges, vicreg_population};
 
 /// One case of a verdict: a mixture, the augmentation that makes its views, their exact
 /// moments, and the number of outputs `r`.
@@ -131,35 +131,25 @@ impl PopulationLoss for ZooLoss {
     /// VICReg's hinges sit at `S_jj = 1 - eps`; held there for views with equal covariances
     /// (then both sides' hinges are at the same place).
     fn kink_rows(&self, a: &DMatrix<f64>, scenario: &Scenario, window: f64) -> Result<Vec<(usize, f64)>> {
-        let Self::VicReg { eps, .. } = *self else { return Ok(Vec::new()) };
+        let Self::VicReg { weights, eps } = *self else { return Ok(Vec::new()) };
         let (left, right) = (scenario.views.cov_left(), scenario.views.cov_right());
         if (&left - &right).amax() > 1e-12 * left.amax() || eps >= 1.0 {
             return Ok(Vec::new());
         }
-        let ac = a * &left;
-        Ok((0..a.nrows())
-            .filter(|&j| ((ac.row(j).dot(&a.row(j)) + eps).sqrt() - 1.0).abs() <= window)
-            .map(|j| (j, 1.0 - eps))
+        Ok(vicreg_hinges(a, &scenario.views, &weights, eps)?
+            .into_iter()
+            .filter(|h| h.side == 0 && (h.std - 1.0).abs() <= window)
+            .map(|h| (h.row, 1.0 - eps))
             .collect())
     }
 
-    /// VICReg's standard-deviation hinge `relu(1 - sqrt(S_jj + eps))` of each side and output at
-    /// its kink; its gradient when active is `-(mu / 2r) Cov(v) a_j / sqrt(S_jj + eps)` in row `j`.
+    /// VICReg's standard-deviation hinges ([`ssl_losses::vicreg_hinges`]) at their kink.
     fn kinks(&self, a: &DMatrix<f64>, scenario: &Scenario) -> Result<Vec<Kink>> {
         let Self::VicReg { weights, eps } = *self else { return Ok(Vec::new()) };
-        let r = a.nrows() as f64;
-        let mut out = Vec::new();
-        for cov in [scenario.views.cov_left(), scenario.views.cov_right()] {
-            let ac = a * cov;
-            for j in 0..a.nrows() {
-                let std = (ac.row(j).dot(&a.row(j)) + eps).sqrt();
-                if (std - 1.0).abs() <= KINK_RTOL {
-                    let mut active_gradient = DMatrix::zeros(a.nrows(), a.ncols());
-                    active_gradient.row_mut(j).copy_from(&(ac.row(j) * (-weights.variance / (2.0 * r) / std)));
-                    out.push(Kink { active_gradient, counted: std < 1.0 });
-                }
-            }
-        }
-        Ok(out)
+        Ok(vicreg_hinges(a, &scenario.views, &weights, eps)?
+            .into_iter()
+            .filter(|h| (h.std - 1.0).abs() <= KINK_RTOL)
+            .map(|h| Kink { active_gradient: h.active_gradient, counted: h.std < 1.0 })
+            .collect())
     }
 }
