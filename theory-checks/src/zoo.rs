@@ -3,9 +3,9 @@
 //! relative gradient and the agreement of its starts, and classified by what the minimiser
 //! recovers.
 
-use gmm_core::{Augmentation, NoiseShape, Sig3, ViewTransform};
+use gmm_core::Sig3;
 use ssl_losses::VicRegWeights;
-use verdict::{ClassifySettings, FitSettings, Outcome, Scenario, Verdict, ZooLoss, verdict};
+use verdict::{ClassifySettings, FitSettings, Outcome, Scenario, Verdict, View, ZooLoss, verdict};
 
 use crate::common::{case_shape, mixture};
 use crate::evidence::{Case, Ctx, Result};
@@ -14,13 +14,18 @@ use crate::evidence::{Case, Ctx, Result};
 /// one and a strong one.
 pub const BARLOW_LAMBDAS: [f64; 3] = [ssl_losses::BARLOW_LAMBDA, 1.0, 10.0];
 
-/// The harness's verdict on `loss` for a case of the common family (`k >= 3`, so that a
-/// collapse to rank 1 is a proper subspace of `F`), views made by `augmentation`, `r = k - 1`.
-fn zoo_verdict(ctx: &Ctx, mut loss: ZooLoss, augmentation: Augmentation) -> Result<(Verdict, Scenario)> {
+/// The scenario of a case: a mixture of the common family (`k >= 3`, so that a collapse to rank
+/// 1 is a proper subspace of `F`), views made by `view` (the zoo table's augmentations), `r = k - 1`.
+fn zoo_scenario(ctx: &Ctx, view: View) -> Result<Scenario> {
     let (k, d, cond, noise) = case_shape(ctx);
     let g = mixture(k.max(3), d, cond, noise, ctx.seed)?;
-    let r = g.k() - 1;
-    let scenario = Scenario::new(g, augmentation, r)?;
+    let (augmentation, r) = (view.augmentation(&g)?, g.k() - 1);
+    Ok(Scenario::new(g, augmentation, r)?)
+}
+
+/// The harness's verdict on `loss` for a case's scenario ([`zoo_scenario`]).
+fn zoo_verdict(ctx: &Ctx, mut loss: ZooLoss, view: View) -> Result<(Verdict, Scenario)> {
+    let scenario = zoo_scenario(ctx, view)?;
     let v = verdict(&mut loss, &scenario, &FitSettings::default(), &ClassifySettings::default(), ctx.seed ^ 0xb7)?;
     Ok((v, scenario))
 }
@@ -67,10 +72,8 @@ pub const THRESHOLD_FACTOR: f64 = 1.25;
 /// `THRESHOLD_FACTOR^2` of the true one cannot tell them apart where C18 is tested: it is
 /// unresolved.
 fn barlow_threshold(ctx: &Ctx, other_rows: bool) -> Result<Case> {
-    let (k, d, cond, noise) = case_shape(ctx);
-    let g = mixture(k.max(3), d, cond, noise, ctx.seed)?;
-    let r = g.k() - 1;
-    let scenario = Scenario::new(g, Augmentation::coupled(1.0)?, r)?;
+    let scenario = zoo_scenario(ctx, View::Coupled)?;
+    let r = scenario.r;
     let tau = ssl_losses::whitened_eigenvalues(&scenario.views.cov_left(), &scenario.views.cross_covariance())?;
     let tau: Vec<f64> = tau.iter().copied().collect();
     let threshold = collapse_threshold(&tau, r, other_rows);
@@ -126,13 +129,13 @@ pub fn c18_control(ctx: &Ctx) -> Result<Case> {
 /// space lies from inside `F` (containment), against the subspace tolerance; `lambda` cycles
 /// through [`BARLOW_LAMBDAS`]. Nearest wrong answer: population PCA's distance to `F`.
 pub fn c19(ctx: &Ctx) -> Result<Case> {
-    rows_in_fisher(ctx, barlow_at(ctx), Augmentation::coupled(1.0)?, false)
+    rows_in_fisher(ctx, barlow_at(ctx), View::Coupled, false)
 }
 
 /// C19 control: masked views (one Bernoulli(0.5) mask), whose cross moment `p Sigma_T` is not a
 /// multiple of `S_B`: the rows leave `F`.
 pub fn c19_control(ctx: &Ctx) -> Result<Case> {
-    rows_in_fisher(ctx, barlow_at(ctx), Augmentation::masking(0.5)?, false)
+    rows_in_fisher(ctx, barlow_at(ctx), View::Mask, false)
 }
 
 fn barlow_at(ctx: &Ctx) -> ZooLoss {
@@ -155,30 +158,22 @@ fn vicreg_at(ctx: &Ctx) -> (ZooLoss, bool) {
 /// with rank `k - 1`; the weights alternate between the official ones and `(25, 25, 100)`.
 pub fn c20(ctx: &Ctx) -> Result<Case> {
     let (loss, full) = vicreg_at(ctx);
-    rows_in_fisher(ctx, loss, Augmentation::coupled(1.0)?, full)
+    rows_in_fisher(ctx, loss, View::Coupled, full)
 }
 
 /// C20 control: both views with isotropic noise of the data's mean variance (`x1 = x + xi1`,
 /// `x2 = x + xi2`): the cross covariance is `Sigma_T`, not a multiple of `S_B`, and the rows leave
 /// `F` (for PCA's subspace).
 pub fn c20_control(ctx: &Ctx) -> Result<Case> {
-    let (k, d, cond, noise) = case_shape(ctx);
-    let g = mixture(k.max(3), d, cond, noise, ctx.seed)?;
-    let s2 = g.total_covariance().trace() / g.dim() as f64;
     let (loss, full) = vicreg_at(ctx);
-    rows_in_fisher(
-        ctx,
-        loss,
-        Augmentation::identical().then_both(ViewTransform::Noise(NoiseShape::Isotropic(s2)))?,
-        full,
-    )
+    rows_in_fisher(ctx, loss, View::NoiseBoth, full)
 }
 
 /// The containment statistic of C19 and C20: how far the certified minimiser's row space lies from
 /// inside `F` (1 when its rank exceeds `dim F`), passing only with rank `dim F` when `full_rank`.
-fn rows_in_fisher(ctx: &Ctx, loss: ZooLoss, augmentation: Augmentation, full_rank: bool) -> Result<Case> {
+fn rows_in_fisher(ctx: &Ctx, loss: ZooLoss, view: View, full_rank: bool) -> Result<Case> {
     let name = verdict::PopulationLoss::name(&loss);
-    let (v, scenario) = zoo_verdict(ctx, loss, augmentation)?;
+    let (v, scenario) = zoo_verdict(ctx, loss, view)?;
     let settings = ClassifySettings::default();
     let stat = if v.rank <= v.fisher_dim { v.sin_to_fisher } else { 1.0 };
     let wrong = scenario.gmm.pca_subspace(v.fisher_dim)?.sin_theta_max(&scenario.gmm.fisher_subspace()?)?;
