@@ -260,6 +260,27 @@ impl Augmentation {
         self.left == self.right
     }
 
+    /// Each view's within-component covariance when no view is masked: then each view is a
+    /// mixture with `gmm`'s weights and means and the covariance `Sigma + Sigma_side` (`Sigma_side`
+    /// the sum of that side's noise covariances), and `Some((Sigma_left, Sigma_right))` is
+    /// returned; `None` when a mask makes a view non-Gaussian.
+    ///
+    /// # Errors
+    /// A given noise covariance that does not fit `gmm` ([`NoiseShape::covariance`]).
+    pub fn gaussian_view_covariances(&self, gmm: &Gmm) -> Result<Option<(DMatrix<f64>, DMatrix<f64>)>> {
+        let side = |ts: &[ViewTransform]| -> Result<Option<DMatrix<f64>>> {
+            let mut s = gmm.covariance().clone();
+            for t in ts {
+                match t {
+                    ViewTransform::Noise(shape) => s += shape.covariance(gmm)?,
+                    ViewTransform::Mask { .. } => return Ok(None),
+                }
+            }
+            Ok(Some(s))
+        };
+        Ok(side(&self.left)?.zip(side(&self.right)?))
+    }
+
     /// The exact population moments of the views for the mixture `gmm`.
     ///
     /// # Errors

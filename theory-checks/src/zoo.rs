@@ -177,8 +177,8 @@ fn rows_in_fisher(ctx: &Ctx, loss: ZooLoss, view: View, full_rank: bool) -> Resu
     let settings = ClassifySettings::default();
     let stat = if v.rank <= v.fisher_dim { v.sin_to_fisher } else { 1.0 };
     let wrong = scenario.gmm.pca_subspace(v.fisher_dim)?.sin_theta_max(&scenario.gmm.fisher_subspace()?)?;
-    Ok(Case::at_most(stat, settings.subspace_tol, format!("{name}, {}", describe(&v, &scenario)))
+    Ok(Case::at_most(stat, v.tolerance, format!("{name}, {}", describe(&v, &scenario)))
         .and(!full_rank || v.rank == v.fisher_dim)
         .nearest_wrong(wrong)
-        .certified(v.resolved(&settings)))
+        .certified(v.decides(stat, &settings)))
 }

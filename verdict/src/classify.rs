@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use gmm_core::linalg::{gen_sym_eig, singular_values};
+use gmm_core::linalg::{gen_sym_eig, singular_values, spd_sqrt};
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{LinearMap, Subspace};
 use ssl_losses::Result;
@@ -126,9 +126,20 @@ pub struct ClassifySettings {
     /// The ratio of the smallest kept to the largest dropped singular value that resolves the
     /// rank (default 1e3).
     pub rank_gap: f64,
-    /// Two subspaces are the same (or one lies in the other) when `sin theta_max` is at most this
-    /// (default 1e-6: population fits, so the floor is the optimiser's, not sampling's).
+    /// Two subspaces are the same (or one lies in the other) when `sin theta_max` is at most this,
+    /// for a fit without a distance bound (default 1e-6: population fits, so the floor is the
+    /// optimiser's, not sampling's).
     pub subspace_tol: f64,
+    /// With a distance bound ([`FitReport::bound`]), the tolerance is the bound on `sin` itself,
+    /// but at least this (default 1e-9: the rounding of the subspaces compared, computed from
+    /// eigen-decompositions of matrices with condition up to 1e3).
+    pub bound_floor: f64,
+    /// A tolerance above this leaves a named outcome unresolved (default 1e-2): the fit is too
+    /// far from certain to say it recovers that subspace. Weakly curved minimisers (measured:
+    /// VICReg at (25, 25, 100), curvature 6e-4 against a gradient at the line search's floor)
+    /// and InfoNCE's quadrature floor (up to 6e-3 with isotropic noise) need more than 1e-4;
+    /// every verdict carries its tolerance.
+    pub bound_max: f64,
     /// The minimiser is "not unique" when starts that agree on the best value end on row spaces
     /// more than this apart (default 1e-3): above the optimiser's own disagreement on a unique
     /// minimiser (measured up to 2e-5 in weakly curved problems) and far below the spread of a
@@ -138,7 +149,14 @@ pub struct ClassifySettings {
 
 impl Default for ClassifySettings {
     fn default() -> Self {
-        Self { rank_rtol: 1e-4, rank_gap: 1e3, subspace_tol: 1e-6, unique_tol: 1e-3 }
+        Self {
+            rank_rtol: 1e-4,
+            rank_gap: 1e3,
+            subspace_tol: 1e-6,
+            bound_floor: 1e-9,
+            bound_max: 1e-2,
+            unique_tol: 1e-3,
+        }
     }
 }
 
@@ -159,30 +177,56 @@ pub struct Verdict {
     pub rank_ratio: f64,
     /// `dim F`.
     pub fisher_dim: usize,
-    /// `sin theta_max` between the row space and `F` when their dimensions agree, else how far
-    /// the smaller lies from inside the larger (containment).
+    /// `sin theta_max` between the row space and `F` in the anchors' whitened coordinates (where
+    /// the fit and its distance bound live) when their dimensions agree, else how far the smaller
+    /// lies from inside the larger (containment).
     pub sin_to_fisher: f64,
+    /// The same in raw coordinates.
+    pub sin_to_fisher_raw: f64,
     /// The largest absolute correlation between two outputs (anchors' view).
     pub max_output_correlation: f64,
-    /// Each defined yardstick of the row space's dimension and its `sin theta_max` to the row space.
+    /// Each defined yardstick of the row space's dimension and its `sin theta_max` to the row space
+    /// (whitened coordinates).
     pub yardsticks: Vec<(Yardstick, f64)>,
     /// The largest `sin theta_max` between the best start's row space and those of the other
     /// starts that reached the same value (0 with one such start).
     pub start_spread: f64,
+    /// The tolerance the comparisons used: the distance bound on `sin` (at least `bound_floor`)
+    /// when the fit has one, else `subspace_tol` or three times the agreeing starts' spread,
+    /// whichever is larger; at least three times the distance to the replicate's minimiser when
+    /// the loss is discretised.
+    pub tolerance: f64,
+    /// Whether the tolerance comes from a distance bound (false: the loss's symmetries are not
+    /// known, or the minimiser has flat directions beyond them, and the fixed tolerance or the
+    /// starts' spread serves).
+    pub bounded: bool,
 }
 
 impl Verdict {
-    /// True when the fit is certified and the rank resolved: only then is the outcome a verdict.
+    /// True when the fit is certified, the rank resolved, and the tolerance at most `bound_max`
+    /// (except for the outcomes "none", where every candidate is farther than the tolerance
+    /// however large, and "not unique", decided by the starts' spread): only then is the
+    /// outcome a verdict.
     pub fn resolved(&self, settings: &ClassifySettings) -> bool {
-        self.fit.certified && self.rank_ratio >= settings.rank_gap
+        let named = self.tolerance <= settings.bound_max || matches!(self.outcome, Outcome::Other | Outcome::NotUnique);
+        self.fit.certified && self.rank_ratio >= settings.rank_gap && named
     }
 
-    /// The yardsticks the row space equals (within `settings.subspace_tol`; several coincide for
+    /// The yardsticks the row space equals (within [`Verdict::tolerance`]; several coincide for
     /// isotropic noise, e.g. PCA and two-view CCA), by name, joined by " = ".
-    pub fn matching_yardsticks(&self, settings: &ClassifySettings) -> String {
+    pub fn matching_yardsticks(&self) -> String {
         let names: Vec<&str> =
-            self.yardsticks.iter().filter(|(_, sin)| *sin <= settings.subspace_tol).map(|(y, _)| y.name()).collect();
+            self.yardsticks.iter().filter(|(_, sin)| *sin <= self.tolerance).map(|(y, _)| y.name()).collect();
         names.join(" = ")
+    }
+
+    /// Whether `statistic` (a `sin theta_max` of this verdict) is decided against its tolerance:
+    /// the fit is certified, the rank resolved, and the statistic either above the tolerance
+    /// (whatever its size) or within a tolerance of at most `bound_max`.
+    pub fn decides(&self, statistic: f64, settings: &ClassifySettings) -> bool {
+        self.fit.certified
+            && self.rank_ratio >= settings.rank_gap
+            && (statistic > self.tolerance || self.tolerance <= settings.bound_max)
     }
 
     /// The nearest yardstick and its distance, if any is defined.
@@ -204,6 +248,8 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
         return Err(gmm_core::GmmError::out_of_range("rank gap", settings.rank_gap, ">= 1").into());
     }
     gmm_core::check_positive(settings.subspace_tol, "subspace tolerance")?;
+    gmm_core::check_positive(settings.bound_floor, "floor of the distance-bound tolerance")?;
+    gmm_core::check_positive(settings.bound_max, "largest distance bound of a verdict")?;
     gmm_core::check_positive(settings.unique_tol, "uniqueness tolerance")?;
     let s = singular_values(&fit.whitened)?;
     let top = s.first().copied().unwrap_or(0.0);
@@ -213,10 +259,19 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
         (_, None) => f64::INFINITY,
         (_, Some(&dropped)) => s[rank - 1] / dropped.max(f64::MIN_POSITIVE),
     };
-    let fisher = scenario.gmm.fisher_subspace()?;
-    let fisher_dim = fisher.dim();
-    let rows = LinearMap::new(fit.map.clone()).top_subspace(rank.max(1))?;
+    // Every subspace is compared in the anchors' whitened coordinates, where the harness fits
+    // (`B = A W^{-1}`; a row space `R` of raw maps is `R W^{-1}` there, a column basis `V` maps
+    // to `W^{-1} V`): the distance bound holds there without the factor `cond(W)` that carrying
+    // it to raw coordinates would cost. Equal subspaces are equal in both.
+    let unwhiten = spd_sqrt(&scenario.views.cov_left())?;
+    let whiten = |sub: &Subspace| Subspace::from_columns(&(&unwhiten * sub.basis()), 0.0);
+    let fisher_raw = scenario.gmm.fisher_subspace()?;
+    let fisher_dim = fisher_raw.dim();
+    let fisher = whiten(&fisher_raw)?;
+    let row_space = |whitened_map: &DMatrix<f64>| LinearMap::new(whitened_map.clone()).top_subspace(rank.max(1));
+    let rows = row_space(&fit.whitened)?;
     let sin_to_fisher = rows.sin_theta_max(&fisher)?;
+    let sin_to_fisher_raw = LinearMap::new(fit.map.clone()).top_subspace(rank.max(1))?.sin_theta_max(&fisher_raw)?;
     let outputs = &fit.map * scenario.views.cov_left() * fit.map.transpose();
     let mut max_output_correlation = 0.0f64;
     for i in 0..outputs.nrows() {
@@ -228,15 +283,32 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
     let mut yardsticks = Vec::new();
     for y in Yardstick::ALL {
         if let Some(sub) = y.subspace(scenario, rank.max(1))? {
-            yardsticks.push((y, rows.sin_theta_max(&sub)?));
+            yardsticks.push((y, rows.sin_theta_max(&whiten(&sub)?)?));
         }
     }
-    let tol = settings.subspace_tol;
+    // The distance bound carried to `sin theta_max` (Wedin: `delta / (sigma_rank(B) - delta)`),
+    // and the discretisation's floor (three times the distance to the replicate's minimiser:
+    // two independent discretisations' minimisers differ by about sqrt(2) of either's error,
+    // and one replicate's distance may happen to be small).
+    let sigma = s.get(rank.max(1) - 1).copied().unwrap_or(0.0);
+    // A minimiser on a manifold (flat directions beyond the declared symmetries: coinciding rows
+    // of a collapsed map, a degenerate spectrum) has no positive curvature, or one so small that
+    // the bound exceeds 1; the fixed tolerance serves there, and `bounded` says so.
+    let bound_sin = fit.bound.and_then(|b| match b.distance {
+        Some(delta) if delta < sigma => Some((delta / (sigma - delta)).max(settings.bound_floor)),
+        _ => None,
+    });
+    let floor = match &fit.replicate {
+        Some(other) => 3.0 * rows.sin_theta_max(&row_space(&(other * &unwhiten))?)?,
+        None => 0.0,
+    };
     let mut start_spread = 0.0f64;
     for other in &fit.agreeing_maps {
-        let theirs = LinearMap::new(other.clone()).top_subspace(rank.max(1))?;
-        start_spread = start_spread.max(rows.sin_theta_max(&theirs)?);
+        start_spread = start_spread.max(rows.sin_theta_max(&row_space(&(other * &unwhiten))?)?);
     }
+    // Without a bound, the fixed tolerance, or three times the agreeing starts' spread where the
+    // optimiser's own scatter is larger (a measured floor).
+    let tol = bound_sin.unwrap_or_else(|| settings.subspace_tol.max(3.0 * start_spread)).max(floor);
     let outcome = if start_spread > settings.unique_tol {
         Outcome::NotUnique
     } else if rank == 0 || sin_to_fisher > tol {
@@ -260,8 +332,11 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
         rank_ratio,
         fisher_dim,
         sin_to_fisher,
+        sin_to_fisher_raw,
         max_output_correlation,
         yardsticks,
         start_spread,
+        tolerance: tol,
+        bounded: bound_sin.is_some(),
     })
 }

@@ -10,7 +10,7 @@
 use gmm_core::linalg::{spd_inv_sqrt, sym_eig_desc, symmetrize};
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{gaussian_matrix, seeded};
-use ssl_losses::{Cost, Lbfgs, Result};
+use ssl_losses::{Cost, Lbfgs, Result, smallest_curvature};
 
 use crate::loss::{Kink, PopulationLoss, Scenario};
 
@@ -60,8 +60,11 @@ pub struct FitReport {
     /// Its relative gradient `||dL/dB|| ||B||` over the same quantity's mean at the random
     /// starts (the problem's gradient scale), with `dL/dB` the smallest subgradient at kinks.
     pub relative_gradient: f64,
-    /// The final value of each start (the eigen configuration first).
+    /// The final value of each start (the eigen configuration first; NaN for a start where the
+    /// loss could not be evaluated).
     pub start_values: Vec<f64>,
+    /// Starts where the loss could not be evaluated (skipped).
+    pub failed_starts: usize,
     /// How many starts ended within `agreement_rtol` of the best value (the best included).
     pub agreeing_starts: usize,
     /// The maps (raw coordinates) of the starts that agree on the best value, the best included:
@@ -71,6 +74,28 @@ pub struct FitReport {
     /// Certified: the relative gradient at most `gradient_rtol`, and at least two starts agree on
     /// the best value.
     pub certified: bool,
+    /// The distance bound at the best map when the loss declares its symmetries
+    /// ([`PopulationLoss::symmetries`]) and the map is at no kink.
+    pub bound: Option<FitBound>,
+    /// The minimiser of the loss's replicate ([`PopulationLoss::replicate`]: another
+    /// discretisation), refitted from the best map (raw coordinates): the distance between the
+    /// two row spaces is the discretisation's floor.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub replicate: Option<DMatrix<f64>>,
+}
+
+/// The first-order distance from a fit to the minimiser (docs/theory.md 5.3): at a point with
+/// gradient `g` where the Hessian across the directions the symmetries leave free has smallest
+/// eigenvalue `lambda_min > 0`, the Newton step, `||g|| / lambda_min` at most, is the distance to
+/// the local minimiser modulo the symmetries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct FitBound {
+    /// The smallest free curvature in `B` (a lower estimate, [`ssl_losses::smallest_curvature`];
+    /// not positive: a saddle or a flat direction, and no bound).
+    pub curvature: f64,
+    /// `||g||_F / curvature` in `B`.
+    pub distance: Option<f64>,
 }
 
 /// The objective on `B` (`A = B W`).
@@ -264,6 +289,7 @@ pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSet
     // agree on the best value: a landscape with several nearby minima needs more draws to
     // confirm its lowest one.
     let planned = starts.len();
+    let (mut first_error, mut failed_starts) = (None, 0);
     let mut queue = starts.into_iter();
     loop {
         let start = match queue.next() {
@@ -275,7 +301,17 @@ pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSet
             }
             None => break,
         };
-        let (value, b, relative) = descend(&mut cost, start, settings, scale, &w, scenario)?;
+        // A start where the loss cannot be evaluated (e.g. InfoNCE's projected covariance
+        // singular at a degenerate eigen configuration) is skipped; the first such error is
+        // returned when no start succeeds.
+        let (value, b, relative) = match descend(&mut cost, start.clone(), settings, scale, &w, scenario) {
+            Ok(end) => end,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                failed_starts += 1;
+                (f64::NAN, start, f64::INFINITY)
+            }
+        };
         start_values.push(value);
         ends.push(b.clone());
         if value.is_finite() && best.as_ref().is_none_or(|(v, _, _)| value < *v) {
@@ -283,7 +319,27 @@ pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSet
         }
     }
     let Some((value, b, relative)) = best else {
-        return Err(gmm_core::GmmError::NoConvergence { what: "every start of the verdict fit" }.into());
+        return Err(
+            first_error.unwrap_or(gmm_core::GmmError::NoConvergence { what: "every start of the verdict fit" }.into())
+        );
+    };
+    let bound = match cost.loss.symmetries(&b) {
+        Some(generators) if cost.loss.kinks(&(&b * &w), scenario)?.is_empty() => {
+            let tangents: Vec<Vec<DMatrix<f64>>> = generators.iter().map(|e| vec![e * &b]).collect();
+            let g = subgradient(&mut cost, &b, &w, scenario)?.norm();
+            let curvature = smallest_curvature(&mut cost, std::slice::from_ref(&b), &tangents)?.smallest;
+            let distance = (curvature > 0.0).then(|| g / curvature);
+            Some(FitBound { curvature, distance })
+        }
+        _ => None,
+    };
+    let replicate = match cost.loss.replicate() {
+        Some(mut twin) => {
+            let mut twin_cost = Reparametrised { loss: twin.as_mut(), scenario, w: &w, grad_a: DMatrix::zeros(r, d) };
+            let (_, other, _) = descend(&mut twin_cost, b.clone(), settings, scale, &w, scenario)?;
+            Some(other * &w)
+        }
+        None => None,
     };
     let agreeing_starts = agreeing(&start_values, value);
     let certified = relative <= settings.gradient_rtol && agreeing_starts >= 2;
@@ -299,5 +355,8 @@ pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSet
         agreeing_starts,
         agreeing_maps,
         certified,
+        bound,
+        replicate,
+        failed_starts,
     })
 }

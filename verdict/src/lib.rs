@@ -6,7 +6,7 @@ mod loss;
 mod zoo;
 
 pub use classify::{ClassifySettings, Outcome, Verdict, Yardstick, classify};
-pub use fit::{FitReport, FitSettings, fit};
+pub use fit::{FitBound, FitReport, FitSettings, fit};
 pub use loss::{KINK_RTOL, Kink, PopulationLoss, Scenario, ZooLoss};
 pub use zoo::{Cell, View, ZOO_LOSSES, family_mixture, run_table, zoo_loss};
 

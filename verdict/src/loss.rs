@@ -1,9 +1,14 @@
 //! The objectives the harness fits: anything that gives a population loss and its gradient in a
 //! map `A` for a [`Scenario`] ([`PopulationLoss`]), and the built-in zoo ([`ZooLoss`]).
 
+use std::sync::{Arc, Mutex};
+
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{Augmentation, Gmm, GmmError, ViewMoments, check_shape};
-use ssl_losses::{Result, VicRegWeights, barlow_population, spectral_population, vicreg_hinges, vicreg_population};
+use ssl_losses::{
+    InfoNceViewPopulation, Result, VicRegWeights, barlow_population, sobol_normal_nodes, spectral_population,
+    vicreg_hinges, vicreg_population,
+};
 
 /// One case of a verdict: a mixture, the augmentation that makes its views, their exact
 /// moments, and the number of outputs `r`.
@@ -17,6 +22,22 @@ pub struct Scenario {
     pub views: ViewMoments,
     /// Number of outputs of the linear encoder.
     pub r: usize,
+    /// The population InfoNCE objectives built so far, by quadrature.
+    infonce: QuadratureCache,
+}
+
+/// The population InfoNCE of a scenario at `tau = 1`, one per quadrature `(nodes, seed)`, built
+/// at first use (the nodes and the means' basis are computed once, not at every evaluation).
+#[derive(Debug, Default)]
+struct QuadratureCache(Mutex<Vec<Built>>);
+
+/// One built objective and its quadrature `(nodes, seed)`.
+type Built = ((usize, u32), Arc<InfoNceViewPopulation>);
+
+impl Clone for QuadratureCache {
+    fn clone(&self) -> Self {
+        Self(Mutex::new(self.0.lock().map(|built| built.clone()).unwrap_or_default()))
+    }
 }
 
 impl Scenario {
@@ -29,7 +50,27 @@ impl Scenario {
             return Err(GmmError::out_of_range("outputs r", r as f64, format!("in 1..={}", gmm.dim())).into());
         }
         let views = augmentation.moments(&gmm)?;
-        Ok(Self { gmm, augmentation, views, r })
+        Ok(Self { gmm, augmentation, views, r, infonce: QuadratureCache::default() })
+    }
+
+    /// The population InfoNCE of the views at `tau = 1` ([`InfoNceViewPopulation`]) integrated by
+    /// `nodes` scrambled-Sobol nodes of scrambling seed `seed`, built once per quadrature.
+    ///
+    /// # Errors
+    /// A masked view (not a Gaussian mixture); `nodes` outside `1..=65536`.
+    pub fn infonce(&self, nodes: usize, seed: u32) -> Result<Arc<InfoNceViewPopulation>> {
+        let found =
+            |built: &[Built]| built.iter().find(|(key, _)| *key == (nodes, seed)).map(|(_, loss)| Arc::clone(loss));
+        if let Some(loss) = self.infonce.0.lock().ok().and_then(|built| found(&built)) {
+            return Ok(loss);
+        }
+        let q = InfoNceViewPopulation::quadrature_dim(&self.gmm)?;
+        let points = sobol_normal_nodes(nodes, q, seed)?;
+        let loss = Arc::new(InfoNceViewPopulation::new(&self.gmm, &self.augmentation, 1.0, points)?);
+        if let Ok(mut built) = self.infonce.0.lock() {
+            built.push(((nodes, seed), Arc::clone(&loss)));
+        }
+        Ok(loss)
     }
 }
 
@@ -54,6 +95,24 @@ pub trait PopulationLoss {
     /// Shapes.
     fn kinks(&self, _a: &DMatrix<f64>, _scenario: &Scenario) -> Result<Vec<Kink>> {
         Ok(Vec::new())
+    }
+
+    /// The generators `E` (`r x r`) of the continuous symmetries the loss has at `a`:
+    /// `L(exp(t E) A) = L(A)` for every `t` (rotations of the rows, `E` skew, for a loss of
+    /// `A^T A`; scalings of a row, `E = e_j e_j^T`, for one of standardised outputs). The harness
+    /// then bounds the distance from the fit to the minimiser by the curvature across the other
+    /// directions (`||g|| / lambda_min`, docs/theory.md 5.3) and classifies within that bound.
+    /// Default `None`: the symmetries are not known, and the classification uses a fixed
+    /// tolerance.
+    fn symmetries(&self, _a: &DMatrix<f64>) -> Option<Vec<DMatrix<f64>>> {
+        None
+    }
+
+    /// The same loss with an independent discretisation (InfoNCE: another quadrature seed), or
+    /// `None` for a loss computed exactly. The harness refits from the best map with it; the
+    /// distance between the two minimisers measures the discretisation's floor.
+    fn replicate(&self) -> Option<Box<dyn PopulationLoss>> {
+        None
     }
 
     /// Rows of `a` near a kink that sits at a fixed anchor-view variance `a_j^T Cov(x) a_j`:
@@ -96,6 +155,16 @@ pub enum ZooLoss {
         /// Standardisation eps.
         eps: f64,
     },
+    /// InfoNCE with infinitely many negatives at temperature `tau`
+    /// ([`ssl_losses::InfoNceViewPopulation`], Gaussian views only).
+    InfoNce {
+        /// The temperature.
+        tau: f64,
+        /// Quadrature nodes ([`ssl_losses::INFONCE_VIEW_NODES`] by default).
+        nodes: usize,
+        /// The quadrature's scrambling seed.
+        seed: u32,
+    },
     /// VICReg ([`ssl_losses::vicreg_population`]).
     VicReg {
         /// The three weights.
@@ -109,6 +178,7 @@ impl PopulationLoss for ZooLoss {
     fn name(&self) -> String {
         match self {
             Self::SpectralContrastive => "spectral-contrastive".into(),
+            Self::InfoNce { tau, .. } => format!("infonce(tau {tau})"),
             Self::BarlowTwins { lambda, .. } => format!("barlow-twins(lambda {lambda})"),
             Self::VicReg { weights: w, .. } => {
                 format!("vicreg({}, {}, {})", w.invariance, w.variance, w.covariance)
@@ -123,9 +193,46 @@ impl PopulationLoss for ZooLoss {
             Self::SpectralContrastive => spectral_population(a, &v.cross.transpose(), &v.second_left)?,
             Self::BarlowTwins { lambda, eps } => barlow_population(a, v, lambda, eps)?,
             Self::VicReg { weights, eps } => vicreg_population(a, v, &weights, eps)?,
+            // L_tau(A) = L_1(A / sqrt(tau)), so dL_tau/dA = dL_1/dA (A / sqrt(tau)) / sqrt(tau).
+            Self::InfoNce { tau, nodes, seed } => {
+                gmm_core::check_positive(tau, "temperature tau")?;
+                let (value, g) = scenario.infonce(nodes, seed)?.value_grad(&(a / tau.sqrt()))?;
+                (value, g / tau.sqrt())
+            }
         };
         grad.copy_from(&g);
         Ok(value)
+    }
+
+    /// Row rotations for the spectral contrastive loss and InfoNCE (functions of `A^T A`); row
+    /// scalings for Barlow Twins without eps (standardised outputs); none for VICReg (its
+    /// variance hinge fixes the scale; a minimiser on the hinge's kink gets no bound: the
+    /// Hessian is not defined there).
+    fn symmetries(&self, a: &DMatrix<f64>) -> Option<Vec<DMatrix<f64>>> {
+        let r = a.nrows();
+        let unit = |i: usize, j: usize| {
+            let mut e = DMatrix::zeros(r, r);
+            e[(i, j)] = 1.0;
+            e
+        };
+        match *self {
+            Self::SpectralContrastive | Self::InfoNce { .. } => Some(
+                (0..r).flat_map(|i| (i + 1..r).map(move |j| (i, j))).map(|(i, j)| unit(i, j) - unit(j, i)).collect(),
+            ),
+            Self::BarlowTwins { eps: 0.0, .. } => Some((0..r).map(|j| unit(j, j)).collect()),
+            Self::BarlowTwins { .. } => None,
+            Self::VicReg { .. } => Some(Vec::new()),
+        }
+    }
+
+    /// InfoNCE's quadrature with the next scrambling seed.
+    fn replicate(&self) -> Option<Box<dyn PopulationLoss>> {
+        match *self {
+            Self::InfoNce { tau, nodes, seed } => {
+                Some(Box::new(Self::InfoNce { tau, nodes, seed: seed.wrapping_add(1) }))
+            }
+            _ => None,
+        }
     }
 
     /// VICReg's hinges sit at `S_jj = 1 - eps`; held there for views with equal covariances

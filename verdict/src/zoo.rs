@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use gmm_core::rand::RngExt;
 use gmm_core::{Augmentation, Gmm, MixtureGenerator, NoiseShape, ViewTransform, seeded, stable_hash};
-use ssl_losses::{BARLOW_LAMBDA, Result, VICREG_EPS, VICREG_WEIGHTS, VicRegWeights};
+use rayon::prelude::*;
+use ssl_losses::{BARLOW_LAMBDA, INFONCE_VIEW_NODES, LossError, Result, VICREG_EPS, VICREG_WEIGHTS, VicRegWeights};
 
 use crate::classify::{ClassifySettings, Outcome};
 use crate::fit::FitSettings;
@@ -72,7 +73,7 @@ impl std::str::FromStr for View {
     }
 }
 
-/// The losses of the table, by name: `spectral`, `barlow` (official `lambda = 0.0051`),
+/// The losses of the table, by name: `spectral`, `infonce` (`tau = 1`), `barlow` (official `lambda = 0.0051`),
 /// `barlow-10`, `vicreg` (official `(25, 25, 1)`), `vicreg-100` (`(25, 25, 100)`).
 pub fn zoo_loss(name: &str) -> Result<ZooLoss> {
     let strong = VicRegWeights { covariance: 100.0, ..VICREG_WEIGHTS };
@@ -81,6 +82,7 @@ pub fn zoo_loss(name: &str) -> Result<ZooLoss> {
         name,
         &[
             ("spectral", ZooLoss::SpectralContrastive),
+            ("infonce", ZooLoss::InfoNce { tau: 1.0, nodes: INFONCE_VIEW_NODES, seed: 0 }),
             ("barlow", ZooLoss::BarlowTwins { lambda: BARLOW_LAMBDA, eps: 0.0 }),
             ("barlow-10", ZooLoss::BarlowTwins { lambda: 10.0, eps: 0.0 }),
             ("vicreg", ZooLoss::VicReg { weights: VICREG_WEIGHTS, eps: VICREG_EPS }),
@@ -90,7 +92,7 @@ pub fn zoo_loss(name: &str) -> Result<ZooLoss> {
 }
 
 /// The names [`zoo_loss`] knows, in table order.
-pub const ZOO_LOSSES: [&str; 5] = ["spectral", "barlow", "barlow-10", "vicreg", "vicreg-100"];
+pub const ZOO_LOSSES: [&str; 6] = ["spectral", "infonce", "barlow", "barlow-10", "vicreg", "vicreg-100"];
 
 /// One cell of the table: a loss on an augmentation over the family's mixtures.
 #[derive(Clone, Debug)]
@@ -102,17 +104,48 @@ pub struct Cell {
     pub view: &'static str,
     /// Mixtures fitted.
     pub cases: usize,
-    /// Fits with a verdict (certified, rank resolved).
+    /// Fits with a verdict (certified, rank resolved, tolerance small enough to name the outcome).
     pub resolved: usize,
-    /// How often each outcome was the verdict (resolved fits only), by its name.
+    /// How often each outcome was the verdict (resolved fits only), by its name; "none" carries
+    /// the nearest yardstick, e.g. `none (nearest PCA)`.
     pub outcomes: BTreeMap<String, usize>,
     /// The median `sin` to `F` of the resolved fits (the containment when the ranks differ);
     /// `None` when no fit resolved.
     pub median_sin_to_fisher: Option<f64>,
     /// The largest.
     pub max_sin_to_fisher: Option<f64>,
+    /// The median `sin` to the nearest yardstick of the resolved fits whose outcome is "none".
+    pub median_sin_to_nearest: Option<f64>,
+    /// The median tolerance of the resolved fits ([`crate::Verdict::tolerance`]: the distance
+    /// bound and the discretisation's floor).
+    pub median_tolerance: Option<f64>,
+    /// Why the loss does not apply to the augmentation (no fit was made), e.g. population
+    /// InfoNCE on masked views.
+    pub not_applicable: Option<String>,
     /// Wall time of the cell.
     pub seconds: f64,
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
+/// The table's name of a resolved verdict's outcome.
+fn outcome_key(v: &crate::Verdict) -> String {
+    match v.outcome {
+        Outcome::Collapsed { .. } => "collapsed in F".to_string(),
+        Outcome::Spectral { .. } => v.matching_yardsticks(),
+        Outcome::Other => match v.nearest_yardstick() {
+            Some((_, sin)) => {
+                let near: Vec<&str> =
+                    v.yardsticks.iter().filter(|(_, s)| *s <= sin + v.tolerance).map(|(y, _)| y.name()).collect();
+                format!("none (nearest {})", near.join(" = "))
+            }
+            None => "none".to_string(),
+        },
+        other => other.to_string(),
+    }
 }
 
 /// Mixture `i` of the table's family at master seed `seed`: `k` cycling 3..6, `d` in 8..20,
@@ -155,33 +188,56 @@ pub fn run_table(
         let loss = zoo_loss(name)?;
         for &view in views {
             let started = Instant::now();
-            let (mut resolved, mut outcomes, mut sins) = (0, BTreeMap::new(), Vec::new());
-            for (i, g) in mixtures.iter().enumerate() {
-                let scenario = Scenario::new(g.clone(), view.augmentation(g)?, g.k() - 1)?;
-                let mut l = loss;
-                let v = verdict(&mut l, &scenario, &fit_settings, &classify_settings, seed ^ i as u64)?;
-                if v.resolved(&classify_settings) {
-                    resolved += 1;
-                    let key = match v.outcome {
-                        Outcome::Collapsed { .. } => "collapsed in F".to_string(),
-                        Outcome::Spectral { .. } => v.matching_yardsticks(&classify_settings),
-                        other => other.to_string(),
-                    };
-                    *outcomes.entry(key).or_insert(0) += 1;
-                    sins.push(v.sin_to_fisher);
-                }
-            }
-            sins.sort_by(f64::total_cmp);
-            let cell = Cell {
+            // The mixtures in parallel, each fit on its own and collected in order: the same
+            // numbers on any thread count.
+            let results: Vec<Result<(crate::Verdict, bool)>> = mixtures
+                .par_iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    let scenario = Scenario::new(g.clone(), view.augmentation(g)?, g.k() - 1)?;
+                    let mut l = loss;
+                    let v = verdict(&mut l, &scenario, &fit_settings, &classify_settings, seed ^ i as u64)?;
+                    let resolved = v.resolved(&classify_settings);
+                    Ok((v, resolved))
+                })
+                .collect();
+            let mut cell = Cell {
                 loss: loss.name(),
                 view: view.name(),
                 cases,
-                resolved,
-                outcomes,
-                median_sin_to_fisher: sins.get(sins.len() / 2).copied(),
-                max_sin_to_fisher: sins.last().copied(),
-                seconds: started.elapsed().as_secs_f64(),
+                resolved: 0,
+                outcomes: BTreeMap::new(),
+                median_sin_to_fisher: None,
+                max_sin_to_fisher: None,
+                median_sin_to_nearest: None,
+                median_tolerance: None,
+                not_applicable: None,
+                seconds: 0.0,
             };
+            let (mut sins, mut nearest, mut tolerances) = (Vec::new(), Vec::new(), Vec::new());
+            for result in results {
+                let (v, resolved) = match result {
+                    Err(LossError::WrongModel(why)) => {
+                        cell.not_applicable = Some(why.to_string());
+                        break;
+                    }
+                    other => other?,
+                };
+                if resolved {
+                    cell.resolved += 1;
+                    *cell.outcomes.entry(outcome_key(&v)).or_insert(0) += 1;
+                    sins.push(v.sin_to_fisher);
+                    tolerances.push(v.tolerance);
+                    if let (Outcome::Other, Some((_, sin))) = (v.outcome, v.nearest_yardstick()) {
+                        nearest.push(sin);
+                    }
+                }
+            }
+            cell.max_sin_to_fisher = sins.iter().copied().max_by(f64::total_cmp);
+            cell.median_sin_to_fisher = median(sins);
+            cell.median_sin_to_nearest = median(nearest);
+            cell.median_tolerance = median(tolerances);
+            cell.seconds = started.elapsed().as_secs_f64();
             progress(&cell);
             cells.push(cell);
         }

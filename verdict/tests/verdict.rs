@@ -137,3 +137,29 @@ fn bad_classify_settings_are_errors() {
         assert!(classify(report.clone(), &scenario, &settings).is_err(), "{settings:?}");
     }
 }
+
+/// Population InfoNCE (zoo.md item 4): `F` on coupled pairs and with noise shaped like `Sigma`,
+/// not `F` with isotropic noise; each verdict carries its distance bound and quadrature floor,
+/// and masked views are refused with a typed error.
+#[test]
+fn infonce_recovers_fisher_where_the_augmentation_is_label_shaped() {
+    use gmm_core::NoiseShape;
+    let infonce = ZooLoss::InfoNce { tau: 1.0, nodes: 1024, seed: 0 };
+    let g = trap(3, 8, 2);
+    let settings = ClassifySettings::default();
+    for aug in
+        [Augmentation::coupled(1.0).unwrap(), Augmentation::additive_noise(NoiseShape::LikeCovariance(1.0)).unwrap()]
+    {
+        let scenario = Scenario::new(g.clone(), aug, 2).unwrap();
+        let v = run(&mut { infonce }, &scenario);
+        assert!(v.resolved(&settings) && v.bounded, "{v:?}");
+        assert_eq!(v.outcome, Outcome::Fisher, "{}", scenario.augmentation);
+        assert!(v.fit.replicate.is_some() && v.tolerance < 1e-4, "tolerance {}", v.tolerance);
+    }
+    let noisy = Scenario::new(g.clone(), Augmentation::additive_noise(NoiseShape::Isotropic(1.0)).unwrap(), 2).unwrap();
+    let v = run(&mut { infonce }, &noisy);
+    assert!(v.decides(v.sin_to_fisher, &settings) && v.sin_to_fisher > 100.0 * v.tolerance, "{v:?}");
+    let masked = Scenario::new(g, Augmentation::masking(0.5).unwrap(), 2).unwrap();
+    let err = verdict(&mut { infonce }, &masked, &FitSettings::default(), &settings, 3).unwrap_err();
+    assert!(matches!(err, ssl_losses::LossError::WrongModel(_)), "{err}");
+}

@@ -18,7 +18,8 @@ pub struct Args {
     /// Mixtures per cell (overrides --quick).
     #[arg(long)]
     cases: Option<usize>,
-    /// The losses, comma separated: spectral, barlow, barlow-10, vicreg, vicreg-100 (default all).
+    /// The losses, comma separated: spectral, infonce, barlow, barlow-10, vicreg, vicreg-100
+    /// (default all).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     losses: Option<Vec<String>>,
     /// The augmentations, comma separated: coupled, noise-iso, noise-sigma, noise-both, mask
@@ -40,29 +41,55 @@ pub struct Args {
 }
 
 /// A cell as it reads in the table: every outcome with its count (the most frequent first), the
-/// fits without a verdict, and the median `sin` to `F` of those with one.
+/// fits without a verdict, the median `sin` to `F` of those with one (and to the nearest
+/// yardstick of those with none), or "n/a" where the loss does not apply.
 fn entry(cell: &Cell) -> String {
+    if cell.not_applicable.is_some() {
+        return "n/a".into();
+    }
     let mut counts: Vec<(&String, &usize)> = cell.outcomes.iter().collect();
     counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let mut parts: Vec<String> = counts.iter().map(|(o, n)| format!("{o} {n}")).collect();
     if cell.resolved < cell.cases {
         parts.push(format!("unresolved {}", cell.cases - cell.resolved));
     }
-    let sin = cell.median_sin_to_fisher.map(|s| format!(" (median sin to F {})", Sig3(s))).unwrap_or_default();
-    format!("{}{sin}", parts.join(", "))
+    let mut stats: Vec<String> = Vec::new();
+    if let Some(s) = cell.median_sin_to_fisher {
+        stats.push(format!("median sin to F {}", Sig3(s)));
+    }
+    if let Some(s) = cell.median_sin_to_nearest {
+        stats.push(format!("to nearest {}", Sig3(s)));
+    }
+    if let Some(s) = cell.median_tolerance {
+        stats.push(format!("tolerance {}", Sig3(s)));
+    }
+    let stats = if stats.is_empty() { String::new() } else { format!(" ({})", stats.join("; ")) };
+    format!("{}{stats}", parts.join(", "))
 }
 
 fn table(cells: &[Cell], views: &[View], cases: usize, seed: u64) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Population minimisers of each loss on each augmentation over {cases} random mixtures (master seed {seed}; r = k - 1; a cell: how many of the mixtures gave each certified outcome, how many had no verdict, and the median sin theta_max to F of those with one).\n"
+        "Population minimisers of each loss on each augmentation over {cases} random mixtures (master seed {seed}; r = k - 1; a cell: how many of the mixtures gave each certified outcome, how many had no verdict, and over those with one the median sin theta_max to F and the median tolerance, the distance bound or the quadrature's floor, in the anchors' whitened coordinates).\n"
     );
     let _ = writeln!(s, "| loss | {} |", views.iter().map(|v| v.name()).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(views.len()));
     for row in cells.chunks(views.len()) {
         let entries: Vec<String> = row.iter().map(entry).collect();
         let _ = writeln!(s, "| {} | {} |", row[0].loss, entries.join(" | "));
+    }
+    let mut reasons: Vec<String> = Vec::new();
+    for c in cells {
+        if let Some(why) = &c.not_applicable {
+            let line = format!("n/a ({} on {}): {why}.", c.loss, c.view);
+            if !reasons.contains(&line) {
+                reasons.push(line);
+            }
+        }
+    }
+    if !reasons.is_empty() {
+        let _ = writeln!(s, "\n{}", reasons.join("\n"));
     }
     s
 }
@@ -78,11 +105,16 @@ fn csv(cells: &[Cell]) -> anyhow::Result<Vec<u8>> {
         "count",
         "median_sin_to_f",
         "max_sin_to_f",
+        "median_sin_to_nearest",
+        "median_tolerance",
+        "not_applicable",
         "seconds",
     ])?;
     for c in cells {
         let number = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-        let rows: Vec<(String, usize)> = if c.outcomes.is_empty() {
+        let rows: Vec<(String, usize)> = if c.not_applicable.is_some() {
+            vec![("n/a".into(), 0)]
+        } else if c.outcomes.is_empty() {
             vec![("unresolved".into(), 0)]
         } else {
             c.outcomes.clone().into_iter().collect()
@@ -97,6 +129,9 @@ fn csv(cells: &[Cell]) -> anyhow::Result<Vec<u8>> {
                 count.to_string(),
                 number(c.median_sin_to_fisher),
                 number(c.max_sin_to_fisher),
+                number(c.median_sin_to_nearest),
+                number(c.median_tolerance),
+                c.not_applicable.clone().unwrap_or_default(),
                 format!("{:.3}", c.seconds),
             ])?;
         }
