@@ -169,8 +169,31 @@ pub fn c20_control(ctx: &Ctx) -> Result<Case> {
     rows_in_fisher(ctx, loss, View::NoiseBoth, full)
 }
 
-/// The containment statistic of C19 and C20: how far the certified minimiser's row space lies from
-/// inside `F` (1 when its rank exceeds `dim F`), passing only with rank `dim F` when `full_rank`.
+/// C21: population InfoNCE (`tau = 1`, infinitely many negatives) on coupled pairs at
+/// `delta = 1`, integrated by the views' quadrature ([`ssl_losses::InfoNceViewPopulation`]:
+/// stratified over the components, scrambled-Sobol nodes over the means' span): the certified
+/// minimiser spans `F`, as C6 and C7 prove for the population loss. This checks the quadrature
+/// path the zoo's InfoNCE verdicts rest on; its tolerance is the larger of the distance bound and
+/// three times the distance to a second quadrature's minimiser.
+pub fn c21(ctx: &Ctx) -> Result<Case> {
+    rows_in_fisher(ctx, infonce(), View::Coupled, true)
+}
+
+/// C21 control: isotropic noise of the data's mean variance, `x+ = x + xi`, `xi ~ N(0, s2 I)`:
+/// for Gaussian data the minimiser is `GEV(Sigma_T, Sigma_T + s2 I)` = PCA (zoo.md item 4,
+/// PROVED), and the rows leave `F`.
+pub fn c21_control(ctx: &Ctx) -> Result<Case> {
+    rows_in_fisher(ctx, infonce(), View::IsotropicNoise, true)
+}
+
+fn infonce() -> ZooLoss {
+    ZooLoss::InfoNce { tau: 1.0, nodes: ssl_losses::INFONCE_VIEW_NODES, seed: 0 }
+}
+
+/// The containment statistic of C19 to C21: how far the certified minimiser's row space lies
+/// from inside `F` (1 when its rank exceeds `dim F`), in the anchors' whitened coordinates,
+/// against the verdict's tolerance (the distance bound, the quadrature's floor, or the fixed
+/// 1e-6 where neither applies), passing only with rank `dim F` when `full_rank`.
 fn rows_in_fisher(ctx: &Ctx, loss: ZooLoss, view: View, full_rank: bool) -> Result<Case> {
     let name = verdict::PopulationLoss::name(&loss);
     let (v, scenario) = zoo_verdict(ctx, loss, view)?;

@@ -27,7 +27,7 @@ fn an_exact_claim_runs_end_to_end() {
 fn registry_is_complete_ordered_and_sized() {
     let claims = registry();
     let ids: Vec<&str> = claims.iter().map(|c| c.id).collect();
-    let expected: Vec<String> = (1..=20).map(|i| format!("C{i}")).collect();
+    let expected: Vec<String> = (1..=21).map(|i| format!("C{i}")).collect();
     assert_eq!(ids, expected);
     for c in &claims {
         assert!(c.cases.0 >= 5 && c.cases.1 >= 20, "{}: cases {:?}", c.id, c.cases);
@@ -66,7 +66,7 @@ fn selection_rejects_unknown_and_empty() {
         let e = select(Some(&bad)).unwrap_err().to_string();
         assert!(e.contains("claim"), "{e}");
     }
-    assert_eq!(select(None).unwrap().len(), 20);
+    assert_eq!(select(None).unwrap().len(), 21);
 }
 
 #[test]

@@ -7,10 +7,11 @@
 //! whitened cross covariance `W sym(Cov(v1, v2)) W`, a critical point of every decorrelation loss
 //! (zoo.md items 2 and 3), which the random starts must beat when it is a saddle.
 
+use gmm_core::GmmError;
 use gmm_core::linalg::{spd_inv_sqrt, sym_eig_desc, symmetrize};
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{gaussian_matrix, seeded};
-use ssl_losses::{Cost, Lbfgs, Result, smallest_curvature};
+use ssl_losses::{Cost, Lbfgs, LossError, Result, smallest_curvature};
 
 use crate::loss::{Kink, PopulationLoss, Scenario};
 
@@ -118,6 +119,25 @@ impl Cost for Reparametrised<'_> {
     }
 }
 
+/// The cost as the solver sees it: `+inf` (a barrier the line search backs off from) at a point
+/// where the loss cannot be evaluated because a matrix it factors is singular (InfoNCE's
+/// projected covariance, for a map that does not see the whole span of the means), every other
+/// error passed on. The value never leaves the solver: every certificate, bound and start's
+/// scale evaluates the loss itself.
+struct Barrier<'c, C: Cost>(&'c mut C);
+
+impl<C: Cost> Cost for Barrier<'_, C> {
+    fn cost_grad(&mut self, params: &[DMatrix<f64>], grads: &mut [DMatrix<f64>]) -> Result<f64> {
+        match self.0.cost_grad(params, grads) {
+            Err(LossError::Core(GmmError::Singular { .. })) => {
+                grads.iter_mut().for_each(|g| g.fill(0.0));
+                Ok(f64::INFINITY)
+            }
+            other => other,
+        }
+    }
+}
+
 /// How many times the best start is polished by a fresh L-BFGS run.
 const POLISH_RESTARTS: usize = 3;
 
@@ -150,7 +170,7 @@ fn descend(
     let (mut value, mut b) = (f64::INFINITY, start);
     let mut relative = f64::INFINITY;
     for _ in 0..=POLISH_RESTARTS {
-        let out = settings.lbfgs.minimize(cost, vec![b.clone()], &mut ())?;
+        let out = settings.lbfgs.minimize(&mut Barrier(&mut *cost), vec![b.clone()], &mut ())?;
         let reached = out.run.loss();
         if reached.is_nan() || reached > value {
             break;
@@ -167,7 +187,7 @@ fn descend(
         if !rows.is_empty() {
             let mut on = OnKinks { inner: cost, rows };
             let start = on.project(&b);
-            let out = settings.lbfgs.minimize(&mut on, vec![start], &mut ())?;
+            let out = settings.lbfgs.minimize(&mut Barrier(&mut on), vec![start], &mut ())?;
             let reached = out.run.loss();
             if let Some(u) = out.params.first().filter(|_| reached <= value) {
                 let projected = on.project(u);
