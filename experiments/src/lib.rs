@@ -13,6 +13,7 @@ mod row;
 mod run;
 mod stats;
 mod sweeps;
+mod zoo;
 
 pub use catalogue::{E1, E2, E3, E4, E5, E6, E7, E8, PAPER};
 pub use error::{ErrorKind, ExperimentError, Result};
@@ -22,3 +23,4 @@ pub use row::{Method, Metric, Row, Solver};
 pub use run::{Shard, Suite, run_job};
 pub use stats::{Point, Stats};
 pub use sweeps::Sweeps;
+pub use zoo::zoo_plot;

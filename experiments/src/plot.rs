@@ -283,6 +283,107 @@ where
     Ok(())
 }
 
+/// One cell of a categorical grid: its row and column, the index of its category (its colour,
+/// see [`GRID_COLOURS`]) and its text.
+pub struct GridCell {
+    /// Row index.
+    pub row: usize,
+    /// Column index.
+    pub col: usize,
+    /// Category index (`None`: not applicable, drawn white).
+    pub category: Option<usize>,
+    /// Text written in the cell.
+    pub text: String,
+}
+
+/// A categorical grid (rows x columns of coloured, labelled cells) with its legend.
+pub struct GridSpec {
+    /// Caption.
+    pub title: String,
+    /// Row names (left).
+    pub rows: Vec<String>,
+    /// Column names (top).
+    pub cols: Vec<String>,
+    /// The categories' names, in the order of [`GRID_COLOURS`] (an empty name: not in the legend).
+    pub categories: Vec<String>,
+    /// The cells.
+    pub cells: Vec<GridCell>,
+    /// The legend's last line.
+    pub note: String,
+}
+
+/// The grid's category colours: Okabe-Ito's bluish green, sky blue, orange, vermillion, reddish
+/// purple, then greys (light enough for black text on each).
+pub const GRID_COLOURS: [RGBColor; 7] = [
+    RGBColor(0, 158, 115),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(213, 94, 0),
+    RGBColor(204, 121, 167),
+    RGBColor(170, 170, 170),
+    RGBColor(225, 225, 225),
+];
+
+/// Draws `spec` as `path` with extension `.svg` and `.png` (each written to a temporary file and
+/// renamed, so an interrupted run leaves no half plot).
+///
+/// # Errors
+/// The backend's errors; a file that cannot be moved into place.
+pub fn grid_plot(path: &Path, spec: &GridSpec) -> Result<()> {
+    register_font();
+    let (label_w, cell_w, cell_h, top) = (190i32, 150i32, 44i32, 70i32);
+    let legend_rows = spec.categories.len().div_ceil(4) as i32 + 1;
+    let width = (label_w + cell_w * spec.cols.len() as i32 + 16) as u32;
+    let height = (top + cell_h * spec.rows.len() as i32 + 16 + LEGEND_ROW * legend_rows + 8) as u32;
+    let svg = path.with_extension("svg");
+    let tmp = svg.with_extension("svg.tmp");
+    draw_grid(SVGBackend::new(&tmp, (width, height)).into_drawing_area(), spec, (label_w, cell_w, cell_h, top))?;
+    rename(&tmp, &svg)?;
+    let png = path.with_extension("png");
+    let tmp = png.with_extension("tmp.png");
+    draw_grid(BitMapBackend::new(&tmp, (width, height)).into_drawing_area(), spec, (label_w, cell_w, cell_h, top))?;
+    rename(&tmp, &png)
+}
+
+fn draw_grid<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    spec: &GridSpec,
+    (label_w, cell_w, cell_h, top): (i32, i32, i32, i32),
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    root.draw(&Text::new(spec.title.clone(), (12, 10), ("sans-serif", 16).into_font()))?;
+    let font = ("sans-serif", 12).into_font();
+    for (j, name) in spec.cols.iter().enumerate() {
+        root.draw(&Text::new(name.clone(), (label_w + cell_w * j as i32 + 8, top - 20), font.clone()))?;
+    }
+    for (i, name) in spec.rows.iter().enumerate() {
+        root.draw(&Text::new(name.clone(), (12, top + cell_h * i as i32 + cell_h / 2 - 7), font.clone()))?;
+    }
+    for c in &spec.cells {
+        let (x, y) = (label_w + cell_w * c.col as i32, top + cell_h * c.row as i32);
+        let fill = c.category.map_or(WHITE, |k| GRID_COLOURS[k % GRID_COLOURS.len()]);
+        root.draw(&Rectangle::new([(x, y), (x + cell_w - 2, y + cell_h - 2)], fill.filled()))?;
+        root.draw(&Rectangle::new([(x, y), (x + cell_w - 2, y + cell_h - 2)], BLACK.mix(0.3).stroke_width(1)))?;
+        for (line, text) in c.text.lines().enumerate() {
+            root.draw(&Text::new(text.to_string(), (x + 6, y + 6 + 15 * line as i32), font.clone()))?;
+        }
+    }
+    let y0 = top + cell_h * spec.rows.len() as i32 + 16;
+    let named = spec.categories.iter().enumerate().filter(|(_, name)| !name.is_empty());
+    for (slot, (k, name)) in named.enumerate() {
+        let (x, y) = (12 + 190 * (slot % 4) as i32, y0 + LEGEND_ROW * (slot / 4) as i32);
+        root.draw(&Rectangle::new([(x, y), (x + 14, y + 14)], GRID_COLOURS[k % GRID_COLOURS.len()].filled()))?;
+        root.draw(&Text::new(name.clone(), (x + 20, y), font.clone()))?;
+    }
+    let y = y0 + LEGEND_ROW * spec.categories.len().div_ceil(4) as i32;
+    root.draw(&Text::new(spec.note.clone(), (12, y), font.color(&REFERENCE)))?;
+    root.present()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

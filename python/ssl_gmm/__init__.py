@@ -139,8 +139,9 @@ def zoo(losses=None, augmentations=None, cases=12, seed=20241105):
     Parameters
     ----------
     losses : list of str or None
-        Among ``"spectral"``, ``"barlow"`` (official lambda 0.0051), ``"barlow-10"``,
-        ``"vicreg"`` (official (25, 25, 1)) and ``"vicreg-100"``; None takes all.
+        Among ``"spectral"``, ``"infonce"`` (tau 1, infinitely many negatives; not on masked
+        views), ``"barlow"`` (official lambda 0.0051), ``"barlow-10"``, ``"vicreg"`` (official
+        (25, 25, 1)) and ``"vicreg-100"``; None takes all.
     augmentations : list of str or None
         Among ``"coupled"``, ``"noise-iso"``, ``"noise-sigma"``, ``"noise-both"`` and ``"mask"``;
         None takes all.
@@ -154,7 +155,10 @@ def zoo(losses=None, augmentations=None, cases=12, seed=20241105):
     list of dict
         One per (loss, augmentation) cell: ``loss``, ``view``, ``cases``, ``resolved``,
         ``outcomes`` (each certified outcome's count), ``median_sin_to_fisher`` and
-        ``max_sin_to_fisher`` (None without a verdict), ``seconds``.
+        ``max_sin_to_fisher`` (None without a verdict), ``median_sin_to_nearest`` (the fits with
+        outcome "none"), ``median_tolerance`` (the distance bound or quadrature floor each verdict
+        was decided at), ``not_applicable`` (why the loss does not take the augmentation, else
+        None), ``seconds``.
     """
     if isinstance(losses, str):
         losses = [losses]

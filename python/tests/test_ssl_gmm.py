@@ -587,6 +587,11 @@ def test_zoo_names_what_each_loss_recovers():
     ]
     assert cells[0]["outcomes"] == {"F": 2} and cells[0]["median_sin_to_fisher"] < 1e-6
     assert cells[2]["outcomes"] == {"collapsed in F": 2}
+    assert cells[0]["median_tolerance"] < 1e-6 and cells[0]["not_applicable"] is None
+    # Population InfoNCE takes Gaussian views only: the masked cell says why, the coupled one is F.
+    infonce = ssl_gmm.zoo("infonce", ["coupled", "mask"], cases=1, seed=1)
+    assert infonce[0]["outcomes"] == {"F": 1}
+    assert "non-Gaussian" in infonce[1]["not_applicable"] and infonce[1]["resolved"] == 0
     with pytest.raises(ValueError, match="nope"):
         ssl_gmm.zoo(["nope"], cases=1)
     with pytest.raises(ValueError, match="blur"):

@@ -628,6 +628,13 @@ fn zoo_table_csv_and_json() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("zoo.json")).unwrap()).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 4);
+    let svg = std::fs::read_to_string(dir.join("zoo.svg")).unwrap();
+    assert!(svg.contains("collapsed in F") && svg.contains("noise-iso"), "the grid names its cells");
+    assert!(dir.join("zoo.png").exists());
+    // InfoNCE does not take masked views: the cell says so, the run goes on.
+    let (ok, out, err) = ssl_gmm(&["zoo", "--cases", "1", "--losses", "infonce", "--augmentations", "mask", "--quiet"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("| infonce(tau 1) | n/a |") && out.contains("non-Gaussian"), "{out}");
     let (ok, _, err) = ssl_gmm(&["zoo", "--losses", "nope", "--cases", "1"]);
     assert!(!ok && err.contains("nope"), "{err}");
     let (ok, _, err) = ssl_gmm(&["zoo", "--augmentations", "blur"]);

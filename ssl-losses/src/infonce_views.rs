@@ -186,7 +186,9 @@ impl InfoNceViewPopulation {
         if !value.is_finite() {
             return Err(GmmError::NonFinite { what: "population InfoNCE on views", row: 0, col: 0, value }.into());
         }
-        Ok((value, a * (&bbar + bbar.transpose()) / self.tau))
+        let grad = a * (&bbar + bbar.transpose()) / self.tau;
+        gmm_core::check_finite(&grad, "gradient of population InfoNCE on views")?;
+        Ok((value, grad))
     }
 
     /// `E lse_j(c_j^T u + log pi_j)` and its gradient in `B`.

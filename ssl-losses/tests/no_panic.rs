@@ -94,6 +94,26 @@ proptest! {
     }
 
     #[test]
+    fn infonce_on_views_answers_finite_or_errors(
+        a in spoiled_matrix(2, 4), nodes in spoiled_matrices(0..8, 0..4),
+        s2 in prop_oneof![0.0..3.0f64, hostile_f64()], tau in prop_oneof![0.1..2.0f64, hostile_f64()], seed in 0u64..50
+    ) {
+        use gmm_core::{Augmentation, MixtureGenerator, NoiseShape, seeded};
+        use ssl_losses::{InfoNceViewPopulation, sobol_normal_nodes};
+        let g = MixtureGenerator::isotropic(3, 4).generate(&mut seeded(seed)).unwrap();
+        let views = [Augmentation::coupled(1.0), Augmentation::additive_noise(NoiseShape::Isotropic(s2)), Augmentation::masking(0.5)];
+        for aug in views.into_iter().flatten() {
+            for n in [nodes.clone(), sobol_normal_nodes(16, 2, seed as u32).unwrap()] {
+                if let Ok(loss) = InfoNceViewPopulation::new(&g, &aug, tau, n)
+                    && let Ok((v, grad)) = loss.value_grad(&a)
+                {
+                    prop_assert!(v.is_finite() && finite(&grad));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn fixed_sample_fits_answer_finite_maps_or_errors(
         (x, y) in (0usize..30, 1usize..4).prop_flat_map(|(n, d)| (spoiled_matrix(n, d), spoiled_matrix(n, d))),
         r in 0usize..4

@@ -62,7 +62,7 @@ fn allowed_failures_follow_the_binomial_tail() {
 #[test]
 fn selection_rejects_unknown_and_empty() {
     assert!(select(Some(&["c4".to_string(), " C7 ".to_string()])).is_ok_and(|c| c.len() == 2));
-    for bad in [vec![], vec![String::new()], vec!["C21".to_string()], vec!["x".to_string()]] {
+    for bad in [vec![], vec![String::new()], vec!["C22".to_string()], vec!["x".to_string()]] {
         let e = select(Some(&bad)).unwrap_err().to_string();
         assert!(e.contains("claim"), "{e}");
     }

@@ -292,12 +292,15 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
     // and one replicate's distance may happen to be small).
     let sigma = s.get(rank.max(1) - 1).copied().unwrap_or(0.0);
     // A minimiser on a manifold (flat directions beyond the declared symmetries: coinciding rows
-    // of a collapsed map, a degenerate spectrum) has no positive curvature, or one so small that
-    // the bound exceeds 1; the fixed tolerance serves there, and `bounded` says so.
+    // of a collapsed map, a degenerate spectrum) has no positive curvature, or one too small to
+    // tell from a flat direction (a bound above `bound_max`: measured up to 1.35 on collapsed
+    // Barlow Twins fits); the fixed tolerance or the starts' scatter serves there, and
+    // `bounded` says so.
     let bound_sin = fit.bound.and_then(|b| match b.distance {
         Some(delta) if delta < sigma => Some((delta / (sigma - delta)).max(settings.bound_floor)),
         _ => None,
     });
+    let bound_sin = bound_sin.filter(|sin| *sin <= settings.bound_max);
     let floor = match &fit.replicate {
         Some(other) => 3.0 * rows.sin_theta_max(&row_space(&(other * &unwhiten))?)?,
         None => 0.0,
@@ -307,8 +310,10 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
         start_spread = start_spread.max(rows.sin_theta_max(&row_space(&(other * &unwhiten))?)?);
     }
     // Without a bound, the fixed tolerance, or three times the agreeing starts' spread where the
-    // optimiser's own scatter is larger (a measured floor).
-    let tol = bound_sin.unwrap_or_else(|| settings.subspace_tol.max(3.0 * start_spread)).max(floor);
+    // optimiser's own scatter is larger (a measured floor; a spread above `unique_tol` is a
+    // family of minimisers, not scatter).
+    let scatter = if start_spread <= settings.unique_tol { 3.0 * start_spread } else { 0.0 };
+    let tol = bound_sin.unwrap_or_else(|| settings.subspace_tol.max(scatter)).max(floor);
     let outcome = if start_spread > settings.unique_tol {
         Outcome::NotUnique
     } else if rank == 0 || sin_to_fisher > tol {

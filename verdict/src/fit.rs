@@ -72,8 +72,8 @@ pub struct FitReport {
     /// their row spaces tell a unique minimiser from a family of equally good ones.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub agreeing_maps: Vec<DMatrix<f64>>,
-    /// Certified: the relative gradient at most `gradient_rtol`, and at least two starts agree on
-    /// the best value.
+    /// Certified: the relative gradient at most `gradient_rtol`, at least two starts agree on
+    /// the best value, and a discretised loss's replicate could be refitted.
     pub certified: bool,
     /// The distance bound at the best map when the loss declares its symmetries
     /// ([`PopulationLoss::symmetries`]) and the map is at no kink.
@@ -347,22 +347,28 @@ pub fn fit(loss: &mut dyn PopulationLoss, scenario: &Scenario, settings: &FitSet
         Some(generators) if cost.loss.kinks(&(&b * &w), scenario)?.is_empty() => {
             let tangents: Vec<Vec<DMatrix<f64>>> = generators.iter().map(|e| vec![e * &b]).collect();
             let g = subgradient(&mut cost, &b, &w, scenario)?.norm();
-            let curvature = smallest_curvature(&mut cost, std::slice::from_ref(&b), &tangents)?.smallest;
-            let distance = (curvature > 0.0).then(|| g / curvature);
-            Some(FitBound { curvature, distance })
+            // A curvature that cannot be computed (the loss failing at a difference step) is no
+            // bound: the verdict then says it is unbounded.
+            smallest_curvature(&mut cost, std::slice::from_ref(&b), &tangents)
+                .ok()
+                .map(|c| FitBound { curvature: c.smallest, distance: (c.smallest > 0.0).then(|| g / c.smallest) })
         }
         _ => None,
     };
-    let replicate = match cost.loss.replicate() {
+    // A discretised loss's replicate refitted from the best map; when that refit fails, the
+    // discretisation's floor is unknown and the fit is not certified.
+    let (replicate, replicate_failed) = match cost.loss.replicate() {
         Some(mut twin) => {
             let mut twin_cost = Reparametrised { loss: twin.as_mut(), scenario, w: &w, grad_a: DMatrix::zeros(r, d) };
-            let (_, other, _) = descend(&mut twin_cost, b.clone(), settings, scale, &w, scenario)?;
-            Some(other * &w)
+            match descend(&mut twin_cost, b.clone(), settings, scale, &w, scenario) {
+                Ok((_, other, _)) => (Some(other * &w), false),
+                Err(_) => (None, true),
+            }
         }
-        None => None,
+        None => (None, false),
     };
     let agreeing_starts = agreeing(&start_values, value);
-    let certified = relative <= settings.gradient_rtol && agreeing_starts >= 2;
+    let certified = relative <= settings.gradient_rtol && agreeing_starts >= 2 && !replicate_failed;
     let tol = settings.agreement_rtol * value.abs().max(1e-300);
     let agreeing_maps =
         start_values.iter().zip(ends).filter(|(v, _)| (*v - value).abs() <= tol).map(|(_, e)| &e * &w).collect();

@@ -29,7 +29,8 @@ pub struct Args {
     /// Master seed of the mixtures.
     #[arg(long, default_value_t = 20_241_105)]
     seed: u64,
-    /// Write zoo.csv and zoo.json into this directory (created if missing; files replaced whole).
+    /// Write zoo.csv, zoo.json and the grid plot zoo.svg / zoo.png into this directory (created if
+    /// missing; files replaced whole).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Print the cells as JSON lines instead of the table.
@@ -162,6 +163,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         write_atomic(&dir.join("zoo.csv"), |w| Ok(std::io::Write::write_all(w, &bytes)?))?;
         let json = serde_json::to_vec_pretty(&cells)?;
         write_atomic(&dir.join("zoo.json"), |w| Ok(std::io::Write::write_all(w, &json)?))?;
+        let title = format!("Population minimisers over {cases} mixtures (master seed {})", args.seed);
+        experiments::zoo_plot(&dir.join("zoo"), &cells, views.len(), title)?;
     }
     Ok(())
 }
