@@ -135,18 +135,30 @@ const LEGEND_ROW: i32 = 20;
 /// # Errors
 /// A plot that cannot be drawn or written.
 pub fn line_plot(path: &Path, spec: &PlotSpec, series: &[Series]) -> Result<()> {
-    register_font();
     let rows = series.len().div_ceil(3) as u32 + 1;
     let size = (WIDTH, PLOT_HEIGHT + 16 + rows * LEGEND_ROW as u32);
-    let svg = path.with_extension("svg");
-    let tmp = svg.with_extension("svg.tmp");
-    draw(SVGBackend::new(&tmp, size).into_drawing_area(), spec, series)?;
-    rename(&tmp, &svg)?;
-    let png = path.with_extension("png");
+    save(path, size, |root| draw(root, spec, series), |root| draw(root, spec, series))
+}
+
+/// Draws a plot of `size` as `path` with extension `.svg` (by `svg`) and `.png` (by `png`, the
+/// same drawing on the bitmap backend), each into a temporary file renamed into place, so an
+/// interrupted run leaves no half plot.
+fn save(
+    path: &Path,
+    size: (u32, u32),
+    svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
+    png: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+) -> Result<()> {
+    register_font();
+    let svg_path = path.with_extension("svg");
+    let tmp = svg_path.with_extension("svg.tmp");
+    svg(SVGBackend::new(&tmp, size).into_drawing_area())?;
+    rename(&tmp, &svg_path)?;
+    let png_path = path.with_extension("png");
     // The encoder picks the format from the file name, so the temporary file ends in .png.
-    let tmp = png.with_extension("tmp.png");
-    draw(BitMapBackend::new(&tmp, size).into_drawing_area(), spec, series)?;
-    rename(&tmp, &png)
+    let tmp = png_path.with_extension("tmp.png");
+    png(BitMapBackend::new(&tmp, size).into_drawing_area())?;
+    rename(&tmp, &png_path)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {
@@ -314,35 +326,20 @@ pub struct GridSpec {
 
 /// The grid's category colours: Okabe-Ito's bluish green, sky blue, orange, vermillion, reddish
 /// purple, then greys (light enough for black text on each).
-pub const GRID_COLOURS: [RGBColor; 7] = [
-    RGBColor(0, 158, 115),
-    RGBColor(86, 180, 233),
-    RGBColor(230, 159, 0),
-    RGBColor(213, 94, 0),
-    RGBColor(204, 121, 167),
-    RGBColor(170, 170, 170),
-    RGBColor(225, 225, 225),
-];
+pub const GRID_COLOURS: [RGBColor; 7] =
+    [COLOURS[2], COLOURS[5], COLOURS[4], COLOURS[1], COLOURS[3], RGBColor(170, 170, 170), RGBColor(225, 225, 225)];
 
-/// Draws `spec` as `path` with extension `.svg` and `.png` (each written to a temporary file and
-/// renamed, so an interrupted run leaves no half plot).
+/// Draws `spec` as `path` with extension `.svg` and `.png` (as [`line_plot`]).
 ///
 /// # Errors
 /// The backend's errors; a file that cannot be moved into place.
 pub fn grid_plot(path: &Path, spec: &GridSpec) -> Result<()> {
-    register_font();
-    let (label_w, cell_w, cell_h, top) = (190i32, 150i32, 44i32, 70i32);
+    let layout = (190i32, 150i32, 44i32, 70i32);
+    let (label_w, cell_w, cell_h, top) = layout;
     let legend_rows = spec.categories.len().div_ceil(4) as i32 + 1;
     let width = (label_w + cell_w * spec.cols.len() as i32 + 16) as u32;
     let height = (top + cell_h * spec.rows.len() as i32 + 16 + LEGEND_ROW * legend_rows + 8) as u32;
-    let svg = path.with_extension("svg");
-    let tmp = svg.with_extension("svg.tmp");
-    draw_grid(SVGBackend::new(&tmp, (width, height)).into_drawing_area(), spec, (label_w, cell_w, cell_h, top))?;
-    rename(&tmp, &svg)?;
-    let png = path.with_extension("png");
-    let tmp = png.with_extension("tmp.png");
-    draw_grid(BitMapBackend::new(&tmp, (width, height)).into_drawing_area(), spec, (label_w, cell_w, cell_h, top))?;
-    rename(&tmp, &png)
+    save(path, (width, height), |root| draw_grid(root, spec, layout), |root| draw_grid(root, spec, layout))
 }
 
 fn draw_grid<DB: DrawingBackend>(
