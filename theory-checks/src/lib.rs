@@ -269,6 +269,17 @@ pub fn registry() -> Vec<Claim> {
             STATISTICAL,
             "the row space equal to F to sin theta_max <= the verdict's tolerance (distance bound, quadrature floor), rank k - 1",
         ),
+        claim(
+            "C22",
+            "two-view CCA on masked pairs (x, D x), D a Bernoulli(0.5) mask, estimates PCA of the correlation matrix (the top generalized eigenvectors of (Sigma_T, diag Sigma_T)) at rate n^{-1/2}",
+            "k 2..4, d 8..12, condition 100, every second case with a dominant noise direction; r = k - 1; mean error over 4 seeds at n = 2000..128000",
+            zoo::c22,
+            zoo::c22_control,
+            "isotropic additive noise instead of the mask: the canonical directions are PCA's, the error to correlation PCA levels off (no rate)",
+            (7, 20),
+            STATISTICAL,
+            "theory: slope -1/2; band [-0.75, -0.25] of the 4-point fit over 4 seeds (as C12)",
+        ),
     ]
 }
 

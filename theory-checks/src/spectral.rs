@@ -17,16 +17,20 @@ use crate::evidence::{Case, Ctx, Result};
 pub const SLOPE_BAND: (f64, f64) = (-0.75, -0.25);
 
 /// Mean `sin theta_max` to `F` of a sample estimator over `seeds` repetitions at each `n`.
-fn mean_errors(ns: &[usize], seeds: u64, mut estimate: impl FnMut(usize, u64) -> Result<f64>) -> Result<Vec<f64>> {
+pub(crate) fn mean_errors(
+    ns: &[usize],
+    seeds: u64,
+    mut estimate: impl FnMut(usize, u64) -> Result<f64>,
+) -> Result<Vec<f64>> {
     ns.iter().map(|&n| Ok((0..seeds).map(|s| estimate(n, s)).sum::<Result<f64>>()? / seeds as f64)).collect()
 }
 
 /// The slope of the errors against `n` (NaN, outside every band, when undefined: a zero error).
-fn slope_of(ns: &[usize], errors: &[f64]) -> f64 {
+pub(crate) fn slope_of(ns: &[usize], errors: &[f64]) -> f64 {
     baselines::stats::log_log_slope(&ns.iter().map(|&n| n as f64).collect::<Vec<_>>(), errors).unwrap_or(f64::NAN)
 }
 
-fn in_band(slope: f64) -> bool {
+pub(crate) fn in_band(slope: f64) -> bool {
     (SLOPE_BAND.0..=SLOPE_BAND.1).contains(&slope)
 }
 
