@@ -145,12 +145,21 @@ impl InfoNceViewPopulation {
     }
 
     /// An orthonormal basis of the centred means' span (singular values above `1e-10` of the
-    /// largest).
+    /// largest: the left singular vectors), each column's sign fixed so that its entry of largest
+    /// magnitude is positive. The quadrature's nodes live in this basis, so the discretised
+    /// objective depends on it; the fixed signs make it reproducible elsewhere (the JAX fixture).
     fn means_basis(gmm: &Gmm) -> Result<DMatrix<f64>> {
         let mean = gmm.mean();
         let means = gmm.means().transpose();
         let centred = DMatrix::from_fn(means.nrows(), means.ncols(), |i, j| means[(i, j)] - mean[i]);
-        Ok(orthonormal_column_basis(&centred, 1e-10)?)
+        let mut basis = orthonormal_column_basis(&centred, 1e-10)?;
+        for mut column in basis.column_iter_mut() {
+            let largest = column.iter().copied().fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
+            if largest < 0.0 {
+                column.neg_mut();
+            }
+        }
+        Ok(basis)
     }
 
     /// The dimension `q` of the quadrature (the centred means' span) for `gmm`.

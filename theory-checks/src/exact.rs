@@ -164,11 +164,12 @@ fn reparametrisation_gap(ctx: &Ctx, control: bool) -> Result<Case> {
 
 /// The JAX autodiff fixtures of C5 (float64; `tests/fixtures/make_fixtures.py`, committed output,
 /// embedded so that `ssl-gmm check` runs them with no Python): 4 cases of 17 loss variants
-/// (InfoNCE 6, SimSiam 4, CLIP 2, spectral contrastive 1, Barlow Twins 2, VICReg 2).
+/// (InfoNCE 6, SimSiam 4, CLIP 2, spectral contrastive 1, Barlow Twins 2, VICReg 2), and 4 of
+/// population InfoNCE on Gaussian views (coupled pairs, noise on `x+`, noise on both views).
 const JAX_FIXTURES: &str = include_str!("../tests/fixtures/losses.json");
 
-/// The loss variants the fixtures hold (4 cases x 17).
-pub const JAX_LOSSES: usize = 68;
+/// The loss variants the fixtures hold (4 cases x 17, and 4 population InfoNCE on views).
+pub const JAX_LOSSES: usize = 72;
 
 /// The tolerance against JAX: both sides compute the same float64 expressions in different
 /// orders, so they agree to a few hundred ulps of the largest term: 1e-11 relative.
@@ -184,7 +185,8 @@ where
 }
 
 /// The largest relative error of the values and gradients of InfoNCE, SimSiam, CLIP, the spectral
-/// contrastive loss, Barlow Twins and VICReg against the embedded JAX autodiff fixtures, and how many losses were compared; every `tau` is
+/// contrastive loss, Barlow Twins, VICReg and population InfoNCE on views against the embedded
+/// JAX autodiff fixtures, and how many losses were compared; every `tau` is
 /// multiplied by `tau_factor` (1 for the check; a test shows that a `tau` off by 1e-6 is caught).
 ///
 /// # Errors
@@ -254,6 +256,37 @@ pub fn jax_fixture_error(tau_factor: f64) -> Result<(f64, usize)> {
             }
             compared += 1;
         }
+    }
+    // Population InfoNCE on Gaussian views at the fixture's own quadrature nodes (tau scaled too).
+    for case in fixture["views"].as_array().ok_or_else(|| bad("no views"))? {
+        let weights: Vec<f64> = serde_json::from_value(case["weights"].clone()).map_err(|e| bad(&e.to_string()))?;
+        let g = gmm_core::Gmm::new(&weights, matrix(&case["means"])?, matrix(&case["sigma"])?)?;
+        let spec = &case["augmentation"];
+        let noise = |key: &str| -> Result<Option<gmm_core::ViewTransform>> {
+            Ok(match spec.get(key) {
+                Some(m) => Some(gmm_core::ViewTransform::Noise(gmm_core::NoiseShape::Given(matrix(m)?))),
+                None => None,
+            })
+        };
+        let mut augmentation = match spec["base"].as_str() {
+            Some("coupled") => gmm_core::Augmentation::coupled(spec["delta"].as_f64().ok_or_else(|| bad("no delta"))?)?,
+            Some("identical") => gmm_core::Augmentation::identical(),
+            _ => return Err(bad("augmentation base")),
+        };
+        if let Some(t) = noise("noise_left")? {
+            augmentation = augmentation.then_left(t)?;
+        }
+        if let Some(t) = noise("noise_right")? {
+            augmentation = augmentation.then_right(t)?;
+        }
+        let tau = case["tau"].as_f64().ok_or_else(|| bad("no tau"))? * tau_factor;
+        let loss = ssl_losses::InfoNceViewPopulation::new(&g, &augmentation, tau, matrix(&case["nodes"])?)?;
+        let (value, grad) = loss.value_grad(&matrix(&case["a"])?)?;
+        let expected = case["value"].as_f64().ok_or_else(|| bad("no value"))?;
+        worst = worst.max((value - expected).abs() / expected.abs().max(1.0));
+        let theirs = case["grads"].as_array().and_then(|g| g.first()).ok_or_else(|| bad("no gradient"))?;
+        worst = worst.max(relative(&grad, &matrix(theirs)?));
+        compared += 1;
     }
     Ok((worst, compared))
 }
