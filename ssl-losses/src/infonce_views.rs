@@ -121,20 +121,18 @@ impl InfoNceViewPopulation {
                 "population InfoNCE on views needs Gaussian-mixture views (coupled draws, additive noise); a mask makes a view non-Gaussian",
             ));
         };
-        let basis = Self::means_basis(gmm)?;
+        let centred = centred_means(gmm);
+        let basis = means_basis(&centred)?;
         check_shape(&nodes, nodes.nrows(), basis.ncols(), "quadrature nodes' width against the means' span")?;
         check_at_least(nodes.nrows(), 1, "quadrature nodes")?;
         gmm_core::check_finite(&nodes, "quadrature nodes")?;
         let moments = augmentation.moments(gmm)?;
-        let mean = gmm.mean();
-        let means = gmm.means().transpose();
-        let centred = DMatrix::from_fn(means.nrows(), means.ncols(), |i, j| means[(i, j)] - mean[i]);
         Ok(Self {
             tau,
             weights: gmm.weights().iter().copied().collect(),
             coords: centred.tr_mul(&basis),
-            means,
-            mean,
+            means: gmm.means().transpose(),
+            mean: gmm.mean(),
             cross: symmetrize(&moments.cross),
             second_left: moments.second_left,
             sigma_left,
@@ -144,30 +142,12 @@ impl InfoNceViewPopulation {
         })
     }
 
-    /// An orthonormal basis of the centred means' span (singular values above `1e-10` of the
-    /// largest: the left singular vectors), each column's sign fixed so that its entry of largest
-    /// magnitude is positive. The quadrature's nodes live in this basis, so the discretised
-    /// objective depends on it; the fixed signs make it reproducible elsewhere (the JAX fixture).
-    fn means_basis(gmm: &Gmm) -> Result<DMatrix<f64>> {
-        let mean = gmm.mean();
-        let means = gmm.means().transpose();
-        let centred = DMatrix::from_fn(means.nrows(), means.ncols(), |i, j| means[(i, j)] - mean[i]);
-        let mut basis = orthonormal_column_basis(&centred, 1e-10)?;
-        for mut column in basis.column_iter_mut() {
-            let largest = column.iter().copied().fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
-            if largest < 0.0 {
-                column.neg_mut();
-            }
-        }
-        Ok(basis)
-    }
-
     /// The dimension `q` of the quadrature (the centred means' span) for `gmm`.
     ///
     /// # Errors
     /// None for a valid mixture (a failed decomposition).
     pub fn quadrature_dim(gmm: &Gmm) -> Result<usize> {
-        Ok(Self::means_basis(gmm)?.ncols())
+        Ok(means_basis(&centred_means(gmm))?.ncols())
     }
 
     /// Loss and gradient at `a` (`r x d`).
@@ -210,19 +190,19 @@ impl InfoNceViewPopulation {
         let l = chol.l();
         let centres = &ub * &self.means; // q x k: a_c as columns
         let log_pi: Vec<f64> = self.weights.iter().map(|w| w.ln()).collect();
-        let zl = &self.nodes * l.transpose(); // n x q: rows (L z_s)^T
+        // c_j^T L z_s for every node and j (n x k), the same for every component.
+        let spread = &self.nodes * l.transpose() * self.coords.transpose();
         let mut value = 0.0;
         let mut abar = DMatrix::zeros(q, k);
         let mut lbar = DMatrix::zeros(q, q);
         let mut logits = DMatrix::zeros(n, k);
         for c in 0..k {
             let weight = self.weights[c] / n as f64;
-            let shift = self.coords.clone() * centres.column(c); // k: C a_c
-            // logits_sj = c_j^T (a_c + L z_s) + log pi_j.
-            logits.gemm(1.0, &zl, &self.coords.transpose(), 0.0);
+            let shift = &self.coords * centres.column(c); // k: C a_c
+            // logits_sj = c_j^T (a_c + L z_s) + log pi_j, then overwritten by the softmax P_cs.
             let mut sum = 0.0;
             for s in 0..n {
-                let mut row: Vec<f64> = (0..k).map(|j| logits[(s, j)] + shift[j] + log_pi[j]).collect();
+                let mut row: Vec<f64> = (0..k).map(|j| spread[(s, j)] + shift[j] + log_pi[j]).collect();
                 let lse = log_sum_exp(&row);
                 sum += lse;
                 for (j, v) in row.iter_mut().enumerate() {
@@ -251,4 +231,26 @@ impl InfoNceViewPopulation {
         let bbar = &self.basis * abar * self.means.transpose() + &ukut * &bsl + bsl.transpose() * &ukut;
         Ok((value, bbar))
     }
+}
+
+/// The centred component means as columns (`d x k`): `mu_j - m`.
+fn centred_means(gmm: &Gmm) -> DMatrix<f64> {
+    let mean = gmm.mean();
+    let means = gmm.means().transpose();
+    DMatrix::from_fn(means.nrows(), means.ncols(), |i, j| means[(i, j)] - mean[i])
+}
+
+/// An orthonormal basis of the span of the centred means `centred` (singular values above
+/// `1e-10` of the largest: the left singular vectors), each column's sign fixed so that its entry
+/// of largest magnitude is positive. The quadrature's nodes live in this basis, so the discretised
+/// objective depends on it; the fixed signs make it reproducible elsewhere (the JAX fixture).
+fn means_basis(centred: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+    let mut basis = orthonormal_column_basis(centred, 1e-10)?;
+    for mut column in basis.column_iter_mut() {
+        let largest = column.iter().copied().fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
+        if largest < 0.0 {
+            column.neg_mut();
+        }
+    }
+    Ok(basis)
 }
