@@ -263,11 +263,10 @@ fn rows_in_fisher(ctx: &Ctx, loss: ZooLoss, view: View, full_rank: bool) -> Resu
     let settings = ClassifySettings::default();
     let stat = if v.rank <= v.fisher_dim { v.sin_to_fisher } else { 1.0 };
     // The nearest wrong answer, population PCA's distance to F, in the same whitened coordinates
-    // as the statistic (a column basis V maps to Cov(x)^{1/2} V).
-    let unwhiten = gmm_core::linalg::spd_sqrt(&scenario.views.cov_left())?;
-    let whiten = |s: &gmm_core::Subspace| gmm_core::Subspace::from_columns(&(&unwhiten * s.basis()), 0.0);
-    let wrong =
-        whiten(&scenario.gmm.pca_subspace(v.fisher_dim)?)?.sin_theta_max(&whiten(&scenario.gmm.fisher_subspace()?)?)?;
+    // as the statistic.
+    let wrong = scenario
+        .whiten(&scenario.gmm.pca_subspace(v.fisher_dim)?)?
+        .sin_theta_max(&scenario.whiten(&scenario.gmm.fisher_subspace()?)?)?;
     Ok(Case::at_most(stat, v.tolerance, format!("{name}, {}", describe(&v, &scenario)))
         .and(!full_rank || v.rank == v.fisher_dim)
         .nearest_wrong(wrong)

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use gmm_core::linalg::{gen_sym_eig, singular_values, spd_sqrt};
+use gmm_core::linalg::{gen_sym_eig, singular_values};
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{LinearMap, Subspace};
 use ssl_losses::Result;
@@ -263,11 +263,10 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
     // (`B = A W^{-1}`; a row space `R` of raw maps is `R W^{-1}` there, a column basis `V` maps
     // to `W^{-1} V`): the distance bound holds there without the factor `cond(W)` that carrying
     // it to raw coordinates would cost. Equal subspaces are equal in both.
-    let unwhiten = spd_sqrt(&scenario.views.cov_left())?;
-    let whiten = |sub: &Subspace| Subspace::from_columns(&(&unwhiten * sub.basis()), 0.0);
+    let unwhiten = scenario.unwhitening()?;
     let fisher_raw = scenario.gmm.fisher_subspace()?;
     let fisher_dim = fisher_raw.dim();
-    let fisher = whiten(&fisher_raw)?;
+    let fisher = scenario.whiten(&fisher_raw)?;
     let row_space = |whitened_map: &DMatrix<f64>| LinearMap::new(whitened_map.clone()).top_subspace(rank.max(1));
     let rows = row_space(&fit.whitened)?;
     let sin_to_fisher = rows.sin_theta_max(&fisher)?;
@@ -283,7 +282,7 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
     let mut yardsticks = Vec::new();
     for y in Yardstick::ALL {
         if let Some(sub) = y.subspace(scenario, rank.max(1))? {
-            yardsticks.push((y, rows.sin_theta_max(&whiten(&sub)?)?));
+            yardsticks.push((y, rows.sin_theta_max(&scenario.whiten(&sub)?)?));
         }
     }
     // The distance bound carried to `sin theta_max` (Wedin: `delta / (sigma_rank(B) - delta)`),
@@ -302,12 +301,12 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
     });
     let bound_sin = bound_sin.filter(|sin| *sin <= settings.bound_max);
     let floor = match &fit.replicate {
-        Some(other) => 3.0 * rows.sin_theta_max(&row_space(&(other * &unwhiten))?)?,
+        Some(other) => 3.0 * rows.sin_theta_max(&row_space(&(other * unwhiten))?)?,
         None => 0.0,
     };
     let mut start_spread = 0.0f64;
     for other in &fit.agreeing_maps {
-        start_spread = start_spread.max(rows.sin_theta_max(&row_space(&(other * &unwhiten))?)?);
+        start_spread = start_spread.max(rows.sin_theta_max(&row_space(&(other * unwhiten))?)?);
     }
     // Without a bound, the fixed tolerance, or three times the agreeing starts' spread where the
     // optimiser's own scatter is larger (a measured floor; a spread above `unique_tol` is a

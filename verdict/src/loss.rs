@@ -1,7 +1,7 @@
 //! The objectives the harness fits: anything that gives a population loss and its gradient in a
 //! map `A` for a [`Scenario`] ([`PopulationLoss`]), and the built-in zoo ([`ZooLoss`]).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use gmm_core::nalgebra::DMatrix;
 use gmm_core::{Augmentation, Gmm, GmmError, ViewMoments, check_shape};
@@ -24,6 +24,8 @@ pub struct Scenario {
     pub r: usize,
     /// The population InfoNCE objectives built so far, by quadrature.
     infonce: QuadratureCache,
+    /// `Cov(v1)^{1/2}`, built at first use ([`Scenario::unwhitening`]).
+    unwhitening: OnceLock<DMatrix<f64>>,
 }
 
 /// The population InfoNCE of a scenario at `tau = 1`, one per quadrature `(nodes, seed)`, built
@@ -50,7 +52,28 @@ impl Scenario {
             return Err(GmmError::out_of_range("outputs r", r as f64, format!("in 1..={}", gmm.dim())).into());
         }
         let views = augmentation.moments(&gmm)?;
-        Ok(Self { gmm, augmentation, views, r, infonce: QuadratureCache::default() })
+        Ok(Self { gmm, augmentation, views, r, infonce: QuadratureCache::default(), unwhitening: OnceLock::new() })
+    }
+
+    /// `Cov(v1)^{1/2}`, the map from the anchors' whitened coordinates back to raw ones: a
+    /// whitened map is `B = A Cov(v1)^{1/2}`, a raw column basis `V` is `Cov(v1)^{1/2} V` there.
+    ///
+    /// # Errors
+    /// `Cov(v1)` not positive semi-definite.
+    pub fn unwhitening(&self) -> Result<&DMatrix<f64>> {
+        if let Some(root) = self.unwhitening.get() {
+            return Ok(root);
+        }
+        let root = gmm_core::linalg::spd_sqrt(&self.views.cov_left())?;
+        Ok(self.unwhitening.get_or_init(|| root))
+    }
+
+    /// A raw subspace in the anchors' whitened coordinates, where the harness fits and compares.
+    ///
+    /// # Errors
+    /// As [`Scenario::unwhitening`].
+    pub fn whiten(&self, subspace: &gmm_core::Subspace) -> Result<gmm_core::Subspace> {
+        Ok(gmm_core::Subspace::from_columns(&(self.unwhitening()? * subspace.basis()), 0.0)?)
     }
 
     /// The population InfoNCE of the views at `tau = 1` ([`InfoNceViewPopulation`]) integrated by
