@@ -46,12 +46,7 @@ pub fn zoo_plot(path: &Path, cells: &[Cell], views: usize, title: String) -> Res
             spec.cells.push(GridCell { row, col, category: None, text: "n/a".into() });
             continue;
         }
-        let mut counts: Vec<(String, usize)> = cell.outcomes.iter().map(|(o, n)| (o.clone(), *n)).collect();
-        if cell.resolved < cell.cases {
-            counts.push(("unresolved".into(), cell.cases - cell.resolved));
-        }
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let Some((top, n)) = counts.first().cloned() else { continue };
+        let Some((top, n)) = cell.ranked_outcomes(true).into_iter().next() else { continue };
         let mut name: String = top.chars().take(22).collect();
         if name.len() < top.len() {
             name.push_str("...");

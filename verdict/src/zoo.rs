@@ -126,6 +126,19 @@ pub struct Cell {
     pub seconds: f64,
 }
 
+impl Cell {
+    /// Each certified outcome with its count, the most frequent first (ties by name); with
+    /// `with_unresolved`, the fits without a verdict ranked among them as "unresolved".
+    pub fn ranked_outcomes(&self, with_unresolved: bool) -> Vec<(String, usize)> {
+        let mut counts: Vec<(String, usize)> = self.outcomes.iter().map(|(o, n)| (o.clone(), *n)).collect();
+        if with_unresolved && self.resolved < self.cases {
+            counts.push(("unresolved".into(), self.cases - self.resolved));
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        counts
+    }
+}
+
 fn median(mut values: Vec<f64>) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied()

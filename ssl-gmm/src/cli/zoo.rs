@@ -48,9 +48,7 @@ fn entry(cell: &Cell) -> String {
     if cell.not_applicable.is_some() {
         return "n/a".into();
     }
-    let mut counts: Vec<(&String, &usize)> = cell.outcomes.iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let mut parts: Vec<String> = counts.iter().map(|(o, n)| format!("{o} {n}")).collect();
+    let mut parts: Vec<String> = cell.ranked_outcomes(false).iter().map(|(o, n)| format!("{o} {n}")).collect();
     if cell.resolved < cell.cases {
         parts.push(format!("unresolved {}", cell.cases - cell.resolved));
     }
