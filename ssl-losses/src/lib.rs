@@ -9,6 +9,7 @@ mod decorrelation;
 mod error;
 mod executor;
 mod fit;
+mod flow;
 mod infonce_views;
 mod init;
 mod kernels;
@@ -39,6 +40,9 @@ pub use decorrelation::{
 pub use error::{LossError, Result};
 pub use executor::{Constraint, PARAM_DIVERGENCE_FACTOR, Plateau, TrainConfig, train, train_with};
 pub use fit::{Clip, ClipFit, InfoNce, InfoNceFit};
+pub use flow::{
+    BYOL_MOMENTUM, FixedPointSettings, FlowRule, FlowState, PredictorFlow, SteadyState, whitened_fixed_point,
+};
 pub use infonce_views::{INFONCE_VIEW_NODES, InfoNceViewPopulation, sobol_normal_nodes};
 pub use init::{INIT_SCALE, small_random_init};
 pub use lbfgs::Lbfgs;

@@ -270,6 +270,40 @@ fn population_infonce_on_views_gradient() {
     }
 }
 
+/// The SimSiam/BYOL flow's loss gradients in `W_p` and `W` with the target held fixed (the
+/// stop-gradient), on arbitrary moments (a non-symmetric cross moment: its symmetric part is the
+/// loss's). SimSiam's target is the encoder itself, so its differences hold the target at the
+/// encoder of the point of expansion (a BYOL state with that target).
+#[test]
+fn predictor_flow_gradients_with_the_target_held_fixed() {
+    use ssl_losses::{FlowRule, FlowState, PredictorFlow};
+    for seed in 0..4u64 {
+        let (d, r) = (5, 3);
+        let m = random_moments(d, seed);
+        let params = vec![random(r, r, seed + 10), random(r, d, seed + 20) * 0.5];
+        let held = PredictorFlow::new(FlowRule::Byol { momentum: 0.1 }, 0.7, 0.01, &m.second_left, &m.cross).unwrap();
+        for rule in [FlowRule::SimSiam, FlowRule::Byol { momentum: 0.1 }] {
+            let flow = PredictorFlow::new(rule, 0.7, 0.01, &m.second_left, &m.cross).unwrap();
+            let target = match rule {
+                FlowRule::SimSiam => params[1].clone(),
+                FlowRule::Byol { .. } => random(r, d, seed + 30),
+            };
+            let own = FlowState {
+                predictor: params[0].clone(),
+                encoder: params[1].clone(),
+                target: matches!(rule, FlowRule::Byol { .. }).then(|| target.clone()),
+            };
+            let (value, gp, gw) = flow.loss_grad(&own).unwrap();
+            let fd = finite_differences(&params, |p| {
+                let s = FlowState { predictor: p[0].clone(), encoder: p[1].clone(), target: Some(target.clone()) };
+                held.loss_grad(&s).unwrap().0
+            });
+            let err = relative_error(&[gp, gw], &fd, value);
+            assert!(err < REL_TOL, "flow {rule:?} seed {seed}: relative gradient error {err:.3e}");
+        }
+    }
+}
+
 /// C5: `L(A; x) = L(A G^{-1}; G x)` for invertible `G` (samples are rows: `X -> X G^T`).
 #[test]
 fn c5_reparametrisation_invariance() {

@@ -179,6 +179,24 @@ pub fn singular_values(m: &DMatrix<f64>) -> Result<Vec<f64>> {
     faer_view(m, Op::N).singular_values().map_err(|_| GmmError::NoConvergence { what: "singular value decomposition" })
 }
 
+/// Eigenvalues of a square, not necessarily symmetric `m` as `(real, imaginary)` pairs, by
+/// decreasing real part (faer's real Schur form; nalgebra 0.35's Schur iteration fails to converge
+/// on the Jacobians of the SimSiam/BYOL flow).
+pub fn eigenvalues(m: &DMatrix<f64>) -> Result<Vec<(f64, f64)>> {
+    check_finite(m, "matrix under eigendecomposition")?;
+    if m.nrows() != m.ncols() {
+        return Err(GmmError::Shape { what: "columns of a square matrix", expected: m.nrows(), got: m.ncols() });
+    }
+    if m.nrows() == 0 {
+        return Ok(Vec::new());
+    }
+    let values =
+        faer_view(m, Op::N).eigenvalues().map_err(|_| GmmError::NoConvergence { what: "eigendecomposition" })?;
+    let mut pairs: Vec<(f64, f64)> = values.iter().map(|z| (z.re, z.im)).collect();
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    Ok(pairs)
+}
+
 /// Orthonormal basis (as columns, `nrows x rank`) of the column space of `m`.
 ///
 /// The rank counts singular values `s_i > rtol * s_max`; a zero matrix has rank 0 and yields a

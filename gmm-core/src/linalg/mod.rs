@@ -18,8 +18,8 @@ mod spd;
 mod tests;
 
 pub use eigen::{
-    GeneralizedEigen, Svd, checked_symmetric, cholesky, gen_sym_eig, orthonormal_column_basis, singular_values, svd,
-    sym_eig_desc, symmetrize,
+    GeneralizedEigen, Svd, checked_symmetric, cholesky, eigenvalues, gen_sym_eig, orthonormal_column_basis,
+    singular_values, svd, sym_eig_desc, symmetrize,
 };
 pub(crate) use eigen::{solve_lower_in_place, solve_lower_transpose_in_place};
 pub use gram::{column_means, gram, gram_with, mean_and_centred_gram, stacked_gram_with, subtract_mean, subtract_row};
