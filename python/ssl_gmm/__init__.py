@@ -141,7 +141,10 @@ def zoo(losses=None, augmentations=None, cases=12, seed=20241105):
     losses : list of str or None
         Among ``"spectral"``, ``"infonce"`` (tau 1, infinitely many negatives; not on masked
         views), ``"barlow"`` (official lambda 0.0051), ``"barlow-10"``, ``"vicreg"`` (official
-        (25, 25, 1)) and ``"vicreg-100"``; None takes all.
+        (25, 25, 1)), ``"vicreg-100"``, and the SimSiam/BYOL flows without whitening
+        constraint ``"simsiam-flow"``, ``"byol-flow"`` (whitened inputs), ``"simsiam-flow-raw"``
+        and ``"byol-flow-raw"`` (raw inputs), weight decay tau_r^2 / 16, whose verdict is on
+        their stable fixed point; None takes all.
     augmentations : list of str or None
         Among ``"coupled"``, ``"noise-iso"``, ``"noise-sigma"``, ``"noise-both"`` and ``"mask"``;
         None takes all.

@@ -304,6 +304,49 @@ fn predictor_flow_gradients_with_the_target_held_fixed() {
     }
 }
 
+/// The flow's field derivative (its Jacobian, used for Newton's method and the stability
+/// certificate) against central differences of the field, both rules, in random directions.
+#[test]
+fn predictor_flow_field_derivative() {
+    use ssl_losses::{FlowRule, FlowState, PredictorFlow};
+    for seed in 0..4u64 {
+        let (d, r) = (5, 3);
+        let m = random_moments(d, seed);
+        for rule in [FlowRule::SimSiam, FlowRule::Byol { momentum: 0.3 }] {
+            let flow = PredictorFlow::new(rule, 0.7, 0.05, &m.second_left, &m.cross).unwrap();
+            let byol = matches!(rule, FlowRule::Byol { .. });
+            let at = |s: u64| FlowState {
+                predictor: random(r, r, s),
+                encoder: random(r, d, s + 1) * 0.5,
+                target: byol.then(|| random(r, d, s + 2)),
+            };
+            let (state, dir) = (at(seed + 40), at(seed + 50));
+            let exact = flow.field_derivative(&state, &dir).unwrap();
+            let moved = |t: f64| {
+                let s = FlowState {
+                    predictor: &state.predictor + &dir.predictor * t,
+                    encoder: &state.encoder + &dir.encoder * t,
+                    target: state.target.as_ref().zip(dir.target.as_ref()).map(|(a, b)| a + b * t),
+                };
+                flow.field(&s).unwrap()
+            };
+            // Fourth-order stencil: exact for the cubic field up to rounding.
+            let (up, down, up2, down2) = (moved(H), moved(-H), moved(2.0 * H), moved(-2.0 * H));
+            let fd = |pick: fn(&FlowState) -> &DMatrix<f64>| {
+                (8.0 * (pick(&up) - pick(&down)) - (pick(&up2) - pick(&down2))) / (12.0 * H)
+            };
+            let mut pairs =
+                vec![(exact.predictor.clone(), fd(|s| &s.predictor)), (exact.encoder.clone(), fd(|s| &s.encoder))];
+            if byol {
+                pairs.push((exact.target.clone().unwrap(), fd(|s| s.target.as_ref().unwrap())));
+            }
+            let (a, b): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
+            let err = relative_error(&a, &b, 1.0);
+            assert!(err < REL_TOL, "flow {rule:?} seed {seed}: field derivative error {err:.3e}");
+        }
+    }
+}
+
 /// C5: `L(A; x) = L(A G^{-1}; G x)` for invertible `G` (samples are rows: `X -> X G^T`).
 #[test]
 fn c5_reparametrisation_invariance() {

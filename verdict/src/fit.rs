@@ -93,7 +93,8 @@ pub struct FitReport {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FitBound {
     /// The smallest free curvature in `B` (a lower estimate, [`ssl_losses::smallest_curvature`];
-    /// not positive: a saddle or a flat direction, and no bound).
+    /// not positive: a saddle or a flat direction, and no bound). For a flow's fixed point
+    /// ([`crate::FlowLoss`]): the smallest singular value of its Jacobian across the orbit.
     pub curvature: f64,
     /// `||g||_F / curvature` in `B`.
     pub distance: Option<f64>,

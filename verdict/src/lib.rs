@@ -2,13 +2,15 @@
 
 mod classify;
 mod fit;
+mod flow;
 mod loss;
 mod zoo;
 
 pub use classify::{ClassifySettings, Outcome, Verdict, Yardstick, classify};
 pub use fit::{FitBound, FitReport, FitSettings, fit};
+pub use flow::{FlowLoss, Inputs};
 pub use loss::{KINK_RTOL, Kink, PopulationLoss, Scenario, ZooLoss};
-pub use zoo::{Cell, View, ZOO_LOSSES, family_mixture, run_table, zoo_loss};
+pub use zoo::{Cell, TableLoss, View, ZOO_LOSSES, family_mixture, run_table, zoo_loss};
 
 /// Fits `loss` on `scenario` ([`fit`]) and classifies the minimiser ([`classify`]).
 ///

@@ -7,10 +7,14 @@ use std::time::Instant;
 use gmm_core::rand::RngExt;
 use gmm_core::{Augmentation, Gmm, MixtureGenerator, NoiseShape, ViewTransform, seeded, stable_hash};
 use rayon::prelude::*;
-use ssl_losses::{BARLOW_LAMBDA, INFONCE_VIEW_NODES, LossError, Result, VICREG_EPS, VICREG_WEIGHTS, VicRegWeights};
+use ssl_losses::{
+    BARLOW_LAMBDA, BYOL_MOMENTUM, FlowRule, INFONCE_VIEW_NODES, LossError, Result, VICREG_EPS, VICREG_WEIGHTS,
+    VicRegWeights,
+};
 
-use crate::classify::{ClassifySettings, Outcome};
+use crate::classify::{ClassifySettings, Outcome, classify};
 use crate::fit::FitSettings;
+use crate::flow::{FlowLoss, Inputs};
 use crate::loss::{PopulationLoss, Scenario, ZooLoss};
 use crate::verdict;
 
@@ -73,26 +77,94 @@ impl std::str::FromStr for View {
     }
 }
 
+/// A row of the table: a population loss the harness minimises, or a flow whose stable fixed
+/// point it certifies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TableLoss {
+    /// A loss of the zoo ([`ZooLoss`]).
+    Population(ZooLoss),
+    /// SimSiam or BYOL without the whitening constraint ([`FlowLoss`]).
+    Flow(FlowLoss),
+}
+
+impl From<ZooLoss> for TableLoss {
+    fn from(loss: ZooLoss) -> Self {
+        Self::Population(loss)
+    }
+}
+
+impl From<FlowLoss> for TableLoss {
+    fn from(flow: FlowLoss) -> Self {
+        Self::Flow(flow)
+    }
+}
+
+impl TableLoss {
+    /// Its name with the hyper-parameters.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Population(loss) => loss.name(),
+            Self::Flow(flow) => flow.name(),
+        }
+    }
+
+    /// The verdict on `scenario` (`seed` seeds a population loss's random starts).
+    ///
+    /// # Errors
+    /// As [`crate::verdict`] and [`FlowLoss::fit`].
+    pub fn verdict(
+        &self,
+        scenario: &Scenario,
+        fit_settings: &FitSettings,
+        classify_settings: &ClassifySettings,
+        seed: u64,
+    ) -> Result<crate::Verdict> {
+        match self {
+            Self::Population(loss) => verdict(&mut { *loss }, scenario, fit_settings, classify_settings, seed),
+            Self::Flow(flow) => classify(flow.fit(scenario)?, scenario, classify_settings),
+        }
+    }
+}
+
 /// The losses of the table, by name: `spectral`, `infonce` (`tau = 1`), `barlow` (official `lambda = 0.0051`),
-/// `barlow-10`, `vicreg` (official `(25, 25, 1)`), `vicreg-100` (`(25, 25, 100)`).
-pub fn zoo_loss(name: &str) -> Result<ZooLoss> {
+/// `barlow-10`, `vicreg` (official `(25, 25, 1)`), `vicreg-100` (`(25, 25, 100)`), and the flows
+/// `simsiam-flow`, `byol-flow` (whitened inputs) and `simsiam-flow-raw`, `byol-flow-raw` (raw
+/// inputs), all at weight decay `tau_r^2 / 16` and BYOL's rate 0.1 (zoo.md item 6).
+pub fn zoo_loss(name: &str) -> Result<TableLoss> {
     let strong = VicRegWeights { covariance: 100.0, ..VICREG_WEIGHTS };
+    let flow = |rule, inputs| TableLoss::Flow(FlowLoss { rule, inputs, decay: 1.0 / 16.0 });
+    let byol = FlowRule::Byol { momentum: BYOL_MOMENTUM };
     Ok(gmm_core::parse_name(
         "loss",
         name,
         &[
-            ("spectral", ZooLoss::SpectralContrastive),
-            ("infonce", ZooLoss::InfoNce { tau: 1.0, nodes: INFONCE_VIEW_NODES, seed: 0 }),
-            ("barlow", ZooLoss::BarlowTwins { lambda: BARLOW_LAMBDA, eps: 0.0 }),
-            ("barlow-10", ZooLoss::BarlowTwins { lambda: 10.0, eps: 0.0 }),
-            ("vicreg", ZooLoss::VicReg { weights: VICREG_WEIGHTS, eps: VICREG_EPS }),
-            ("vicreg-100", ZooLoss::VicReg { weights: strong, eps: VICREG_EPS }),
+            ("spectral", TableLoss::Population(ZooLoss::SpectralContrastive)),
+            ("infonce", TableLoss::Population(ZooLoss::InfoNce { tau: 1.0, nodes: INFONCE_VIEW_NODES, seed: 0 })),
+            ("barlow", TableLoss::Population(ZooLoss::BarlowTwins { lambda: BARLOW_LAMBDA, eps: 0.0 })),
+            ("barlow-10", TableLoss::Population(ZooLoss::BarlowTwins { lambda: 10.0, eps: 0.0 })),
+            ("vicreg", TableLoss::Population(ZooLoss::VicReg { weights: VICREG_WEIGHTS, eps: VICREG_EPS })),
+            ("vicreg-100", TableLoss::Population(ZooLoss::VicReg { weights: strong, eps: VICREG_EPS })),
+            ("simsiam-flow", flow(FlowRule::SimSiam, Inputs::Whitened)),
+            ("byol-flow", flow(byol, Inputs::Whitened)),
+            ("simsiam-flow-raw", flow(FlowRule::SimSiam, Inputs::Raw)),
+            ("byol-flow-raw", flow(byol, Inputs::Raw)),
         ],
     )?)
 }
 
 /// The names [`zoo_loss`] knows, in table order.
-pub const ZOO_LOSSES: [&str; 6] = ["spectral", "infonce", "barlow", "barlow-10", "vicreg", "vicreg-100"];
+pub const ZOO_LOSSES: [&str; 10] = [
+    "spectral",
+    "infonce",
+    "barlow",
+    "barlow-10",
+    "vicreg",
+    "vicreg-100",
+    "simsiam-flow",
+    "byol-flow",
+    "simsiam-flow-raw",
+    "byol-flow-raw",
+];
 
 /// One cell of the table: a loss on an augmentation over the family's mixtures.
 #[derive(Clone, Debug)]
@@ -208,8 +280,7 @@ pub fn run_table(
                 .enumerate()
                 .map(|(i, g)| {
                     let scenario = Scenario::new(g.clone(), view.augmentation(g)?, g.k() - 1)?;
-                    let mut l = loss;
-                    let v = verdict(&mut l, &scenario, &fit_settings, &classify_settings, seed ^ i as u64)?;
+                    let v = loss.verdict(&scenario, &fit_settings, &classify_settings, seed ^ i as u64)?;
                     let resolved = v.resolved(&classify_settings);
                     Ok((v, resolved))
                 })

@@ -70,7 +70,7 @@ fn table(cells: &[Cell], views: &[View], cases: usize, seed: u64) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Population minimisers of each loss on each augmentation over {cases} random mixtures (master seed {seed}; r = k - 1; a cell: how many of the mixtures gave each certified outcome, how many had no verdict, and over those with one the median sin theta_max to F and the median tolerance, the distance bound or the quadrature's floor, in the anchors' whitened coordinates).\n"
+        "Population minimisers of each loss (for the SimSiam/BYOL flows, their full-rank stable fixed point) on each augmentation over {cases} random mixtures (master seed {seed}; r = k - 1; a cell: how many of the mixtures gave each certified outcome, how many had no verdict, and over those with one the median sin theta_max to F and the median tolerance, the distance bound or the quadrature's floor, in the anchors' whitened coordinates).\n"
     );
     let _ = writeln!(s, "| loss | {} |", views.iter().map(|v| v.name()).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(views.len()));
