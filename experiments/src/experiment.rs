@@ -1,6 +1,6 @@
 //! What an experiment is: one type behind the [`Experiment`] trait that says what it sweeps (its
 //! settings), what one job of it computes (its rows), how it is plotted and what the report
-//! says of it. The paper's experiments E1..E8 implement it in `catalogue`; a user's own
+//! says of it. The paper's experiments E1..E8 and the loss zoo E9 implement it in `catalogue`; a user's own
 //! experiment implements it outside the crate and runs through the same runner, CSV writer and
 //! report ([`crate::Suite::new`]).
 

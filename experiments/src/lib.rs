@@ -15,7 +15,7 @@ mod stats;
 mod sweeps;
 mod zoo;
 
-pub use catalogue::{E1, E2, E3, E4, E5, E6, E7, E8, PAPER};
+pub use catalogue::{E1, E2, E3, E4, E5, E6, E7, E8, E9, PAPER};
 pub use error::{ErrorKind, ExperimentError, Result};
 pub use experiment::{About, Experiment, Job};
 pub use manifest::{MANIFEST, Manifest, Merged, fingerprint, job_key, merge_shards, write_manifest};

@@ -31,11 +31,31 @@ pub enum Method {
     CcaA,
     /// Two-view CCA's map of the second modality.
     CcaB,
+    /// E9, the loss zoo: the spectral contrastive loss's population minimiser.
+    ZooSpectral,
+    /// Population InfoNCE on the views (`tau = 1`, infinitely many negatives).
+    ZooInfoNce,
+    /// Barlow Twins at the official `lambda = 0.0051`.
+    ZooBarlow,
+    /// Barlow Twins at `lambda = 10`.
+    ZooBarlow10,
+    /// VICReg at the official weights (25, 25, 1).
+    ZooVicReg,
+    /// VICReg at (25, 25, 100).
+    ZooVicReg100,
+    /// The SimSiam flow on whitened inputs (its stable fixed point).
+    SimSiamFlow,
+    /// The BYOL flow on whitened inputs.
+    ByolFlow,
+    /// The SimSiam flow on raw inputs.
+    SimSiamFlowRaw,
+    /// The BYOL flow on raw inputs.
+    ByolFlowRaw,
 }
 
 impl Method {
     /// Every method.
-    pub const ALL: [Method; 10] = [
+    pub const ALL: [Method; 20] = [
         Method::InfoNce,
         Method::InfoNceInCca,
         Method::SimSiamEpochs,
@@ -46,6 +66,30 @@ impl Method {
         Method::ClipB,
         Method::CcaA,
         Method::CcaB,
+        Method::ZooSpectral,
+        Method::ZooInfoNce,
+        Method::ZooBarlow,
+        Method::ZooBarlow10,
+        Method::ZooVicReg,
+        Method::ZooVicReg100,
+        Method::SimSiamFlow,
+        Method::ByolFlow,
+        Method::SimSiamFlowRaw,
+        Method::ByolFlowRaw,
+    ];
+
+    /// The zoo's losses (E9), in the zoo table's order.
+    pub const ZOO: [Method; 10] = [
+        Method::ZooSpectral,
+        Method::ZooInfoNce,
+        Method::ZooBarlow,
+        Method::ZooBarlow10,
+        Method::ZooVicReg,
+        Method::ZooVicReg100,
+        Method::SimSiamFlow,
+        Method::ByolFlow,
+        Method::SimSiamFlowRaw,
+        Method::ByolFlowRaw,
     ];
 
     /// The name in the CSVs, plots and report.
@@ -61,6 +105,17 @@ impl Method {
             Method::ClipB => "CLIP map B (y)",
             Method::CcaA => "CCA map A (x)",
             Method::CcaB => "CCA map B (y)",
+            // The zoo's own names (`verdict::zoo_loss`, `ssl-gmm zoo --losses`).
+            Method::ZooSpectral => "spectral",
+            Method::ZooInfoNce => "infonce",
+            Method::ZooBarlow => "barlow",
+            Method::ZooBarlow10 => "barlow-10",
+            Method::ZooVicReg => "vicreg",
+            Method::ZooVicReg100 => "vicreg-100",
+            Method::SimSiamFlow => "simsiam-flow",
+            Method::ByolFlow => "byol-flow",
+            Method::SimSiamFlowRaw => "simsiam-flow-raw",
+            Method::ByolFlowRaw => "byol-flow-raw",
         }
     }
 
@@ -118,6 +173,9 @@ pub enum Solver {
     Epochs,
     /// A closed form: exact.
     ClosedForm,
+    /// A population objective fitted, or a flow's fixed point found, by the verdict harness (E9):
+    /// certified by its gradient or residual, the agreement of its starts and its distance bound.
+    Population,
 }
 
 /// A statistic a row can carry (a column of the CSVs).

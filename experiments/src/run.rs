@@ -14,7 +14,7 @@ pub struct Suite<'e> {
 }
 
 impl Suite<'static> {
-    /// The reproduction of the paper: E1..E8.
+    /// The reproduction of the paper, E1..E8, and the loss zoo, E9.
     pub fn paper() -> Self {
         Self { experiments: PAPER.to_vec() }
     }
@@ -169,6 +169,7 @@ mod tests {
             e7_datasets: vec![crate::data::Dataset::Wine],
             e8_pairs_per_image: 1,
             e8_recipes: vec![crate::augment::Recipe::default()],
+            e9_views: vec![verdict::View::Coupled],
             ..Sweeps::default()
         }
     }
@@ -178,7 +179,7 @@ mod tests {
         let s = tiny();
         let suite = Suite::paper();
         let all = suite.jobs(&s);
-        assert_eq!(all.len(), 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1);
+        assert_eq!(all.len(), 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1);
         assert!(PAPER.iter().all(|e| all.iter().any(|j| j.id() == e.about().id)));
         let parts: Vec<Vec<Job>> = (0..3).map(|i| suite.shard_jobs(&s, Shard::new(i, 3).unwrap())).collect();
         assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), all.len());

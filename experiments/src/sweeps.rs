@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use verdict::View;
+
 use crate::augment::Recipe;
 use crate::data::Dataset;
 use crate::error::{ExperimentError, Result};
@@ -44,6 +46,10 @@ pub struct Sweeps {
     /// E8: the augmentation recipes, one setting each (from pixel noise alone to strong
     /// geometric changes).
     pub e8_recipes: Vec<Recipe>,
+    /// E9: the augmentations of the loss zoo (`coupled`, `noise-iso`, `noise-sigma`,
+    /// `noise-both`, `mask`), one setting each; every loss of the zoo is fitted on each, on the
+    /// zoo family's mixture of each seed.
+    pub e9_views: Vec<View>,
 }
 
 impl Default for Sweeps {
@@ -64,6 +70,7 @@ impl Default for Sweeps {
             e7_datasets: Dataset::ALL.to_vec(),
             e8_pairs_per_image: 4,
             e8_recipes: Recipe::SWEEP.to_vec(),
+            e9_views: View::ALL.to_vec(),
         }
     }
 }
@@ -182,6 +189,7 @@ impl Sweeps {
             ("e6_pairs", first_repeat(&self.e6_pairs)),
             ("e7_datasets", first_repeat(&self.e7_datasets)),
             ("e8_recipes", first_repeat(&self.e8_recipes)),
+            ("e9_views", first_repeat(&self.e9_views)),
         ];
         match lists.into_iter().find_map(|(name, repeat)| repeat.map(|v| (name, v))) {
             Some((name, v)) => {

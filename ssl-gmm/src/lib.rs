@@ -7,7 +7,7 @@
 //! * [`ssl_losses`]: InfoNCE, SimSiam and CLIP with analytic gradients, optimizers, the trainer.
 //! * [`baselines`]: PCA, LDA, CCA on pairs, k-means, clustering metrics.
 //! * [`theory_checks`]: the claims C1..C20 of docs/theory.md as checks over independent cases, with negative controls.
-//! * [`experiments`]: the experiments E1..E8 (sweeps, runner, CSVs, plots, report).
+//! * [`experiments`]: the experiments E1..E8 and the loss zoo E9 (sweeps, runner, CSVs, plots, report).
 //!
 //! Every method has one estimator shape (`gmm_core::{Validate, Fit, Transform, Predict}`), and
 //! gmm-core re-exports the `nalgebra` and `rand` its API speaks:

@@ -643,3 +643,39 @@ fn zoo_table_csv_and_json() {
     assert!(!ok && err.contains("mixtures"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// E9's rows (the zoo's fits and flows' fixed points, whose Jacobians of a few hundred rows faer
+/// decomposes) are the same bits with 1 and 2 rayon threads.
+#[test]
+fn e9_rows_do_not_depend_on_the_thread_count() {
+    let dir = std::env::temp_dir().join(format!("ssl-gmm-e9-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("only-e9.json");
+    std::fs::write(
+        &config,
+        r#"{"e1_conditions": [], "e2_deltas": [], "e3_dims": [], "e4_samples": [], "e5_ranks": [], "e6_pairs": [], "e7_datasets": [], "e8_pairs_per_image": 0, "e9_views": ["coupled", "noise-sigma"]}"#,
+    )
+    .unwrap();
+    let rows = |threads: &str| {
+        let out = dir.join(format!("threads-{threads}"));
+        let status = Command::new(env!("CARGO_BIN_EXE_ssl-gmm"))
+            .args([
+                "reproduce",
+                "--quick",
+                "--quiet",
+                "--config",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        std::fs::read_to_string(out.join("e9_loss_zoo.csv")).unwrap()
+    };
+    let (one, two) = (rows("1"), rows("2"));
+    assert!(one.lines().count() > 30, "{one}");
+    assert_eq!(one, two);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -21,14 +21,16 @@ use crate::verdict;
 /// The augmentations of the table, built per mixture (noise scales are relative to the data's
 /// mean variance `tr(Sigma_T) / d`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum View {
     /// Coupled pairs at `delta = 1` (the paper's model).
     Coupled,
     /// `x+ = x + xi`, `xi ~ N(0, s2 I)`, `s2 = tr(Sigma_T) / d`.
+    #[cfg_attr(feature = "serde", serde(rename = "noise-iso"))]
     IsotropicNoise,
     /// `x+ = x + xi`, `xi ~ N(0, Sigma)`.
+    #[cfg_attr(feature = "serde", serde(rename = "noise-sigma"))]
     SigmaNoise,
     /// Both views noisy: `x1 = x + xi1`, `x2 = x + xi2`, isotropic as above.
     NoiseBoth,

@@ -75,6 +75,7 @@ pub fn sym_eig_desc(s: &DMatrix<f64>) -> Result<(DVector<f64>, DMatrix<f64>)> {
     } else {
         1.0
     };
+    sequential_decompositions();
     let evd = faer_view(&(symmetrize(s) * scale), Op::N)
         .self_adjoint_eigen(faer::Side::Lower)
         .map_err(|_| GmmError::NoConvergence { what: "symmetric eigendecomposition" })?;
@@ -153,6 +154,16 @@ pub struct Svd {
     pub v: DMatrix<f64>,
 }
 
+/// faer's decompositions read a process-wide parallelism (the whole rayon pool by default), and
+/// with it gave the SimSiam/BYOL flows' certificates (Jacobians of a few hundred rows) different
+/// last bits with 1 and 2 threads (ssl-gmm's test `e9_rows_do_not_depend_on_the_thread_count`).
+/// Every decomposition here runs on the calling thread, so its bits never do (products choose
+/// their parallelism explicitly, [`super::gemm`]); set before each call, so a caller's own
+/// setting cannot leak in.
+fn sequential_decompositions() {
+    faer::set_global_parallelism(faer::Par::Seq);
+}
+
 /// Thin SVD of `m` (see [`Svd`]).
 pub fn svd(m: &DMatrix<f64>) -> Result<Svd> {
     check_finite(m, "matrix under SVD")?;
@@ -164,6 +175,7 @@ pub fn svd(m: &DMatrix<f64>) -> Result<Svd> {
             v: DMatrix::zeros(m.ncols(), 0),
         });
     }
+    sequential_decompositions();
     let f =
         faer_view(m, Op::N).thin_svd().map_err(|_| GmmError::NoConvergence { what: "singular value decomposition" })?;
     let s = f.S().column_vector();
@@ -176,6 +188,7 @@ pub fn singular_values(m: &DMatrix<f64>) -> Result<Vec<f64>> {
     if m.nrows().min(m.ncols()) == 0 {
         return Ok(Vec::new());
     }
+    sequential_decompositions();
     faer_view(m, Op::N).singular_values().map_err(|_| GmmError::NoConvergence { what: "singular value decomposition" })
 }
 
@@ -190,6 +203,7 @@ pub fn eigenvalues(m: &DMatrix<f64>) -> Result<Vec<(f64, f64)>> {
     if m.nrows() == 0 {
         return Ok(Vec::new());
     }
+    sequential_decompositions();
     let values =
         faer_view(m, Op::N).eigenvalues().map_err(|_| GmmError::NoConvergence { what: "eigendecomposition" })?;
     let mut pairs: Vec<(f64, f64)> = values.iter().map(|z| (z.re, z.im)).collect();

@@ -39,7 +39,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the paper's experiments E1..E8: CSVs, plots (SVG and PNG), report.md and summary.json.
+    /// Run the paper's experiments E1..E8 and the loss zoo E9: CSVs, plots (SVG and PNG), report.md and summary.json.
     Reproduce(reproduce::Args),
     /// Combine the outputs of sharded `reproduce --shard I/N` runs.
     Merge(reproduce::MergeArgs),
