@@ -185,7 +185,13 @@ impl PredictorFlow {
     /// Shapes; non-finite entries.
     pub fn loss_grad(&self, state: &FlowState) -> Result<(f64, DMatrix<f64>, DMatrix<f64>)> {
         self.check_state(state)?;
-        Ok(self.loss_grad_unchecked(state))
+        let (value, gp, gw) = self.loss_grad_unchecked(state);
+        if !value.is_finite() {
+            return Err(GmmError::NonFinite { what: "flow loss (overflow)", row: 0, col: 0, value }.into());
+        }
+        check_finite(&gp, "flow loss gradient in W_p (overflow)")?;
+        check_finite(&gw, "flow loss gradient in W (overflow)")?;
+        Ok((value, gp, gw))
     }
 
     fn loss_grad_unchecked(&self, state: &FlowState) -> (f64, DMatrix<f64>, DMatrix<f64>) {
@@ -209,7 +215,9 @@ impl PredictorFlow {
     /// Shapes; non-finite entries.
     pub fn field(&self, state: &FlowState) -> Result<FlowState> {
         self.check_state(state)?;
-        Ok(self.field_unchecked(state))
+        let field = self.field_unchecked(state);
+        Self::check_state_finite(&field, "flow field (overflow)")?;
+        Ok(field)
     }
 
     fn field_unchecked(&self, state: &FlowState) -> FlowState {
@@ -242,6 +250,13 @@ impl PredictorFlow {
             + (wp.transpose() * &wac).norm()
             + self.weight_decay * (wp.norm() + w.norm())
             + momentum
+    }
+
+    fn check_state_finite(state: &FlowState, what: &'static str) -> Result<()> {
+        check_finite(&state.predictor, what)?;
+        check_finite(&state.encoder, what)?;
+        state.target.as_ref().map_or(Ok(()), |t| check_finite(t, what))?;
+        Ok(())
     }
 
     fn flatten(state: &FlowState) -> DVector<f64> {
@@ -378,6 +393,7 @@ impl PredictorFlow {
         gmm_core::check_positive(settings.residual_rtol, "residual tolerance of the flow")?;
         let mut y = Self::flatten(guess);
         let mut f = self.field_vec(r, &y);
+        Self::check_state_finite(&self.unflatten(r, &f), "flow field at the guess (overflow)")?;
         let mut mu = 1e-3;
         let mut iterations = 0;
         while iterations < settings.max_iters
@@ -493,7 +509,7 @@ impl PredictorFlow {
 /// (`eta > tau_j^2 / 4` for one of them).
 ///
 /// # Errors
-/// `t` not symmetric or not finite; `r` outside `1..=d`.
+/// `t` not symmetric or not finite; `r` outside `1..=d`; a rate out of range.
 pub fn whitened_fixed_point(
     t: &DMatrix<f64>,
     r: usize,
@@ -506,6 +522,7 @@ pub fn whitened_fixed_point(
         return Err(GmmError::out_of_range("outputs r", r as f64, format!("in 1..={d}")).into());
     }
     gmm_core::check_positive(predictor_rate, "predictor rate alpha")?;
+    gmm_core::check_non_negative(weight_decay, "weight decay eta")?;
     let t = gmm_core::linalg::checked_symmetric(t, "whitened cross moment T")?;
     let (tau, u) = gmm_core::linalg::sym_eig_desc(&t)?;
     let mut p = Vec::with_capacity(r);
@@ -519,5 +536,7 @@ pub fn whitened_fixed_point(
     let s: Vec<f64> = p.iter().map(|pj| pj / predictor_rate.sqrt()).collect();
     let encoder = DMatrix::from_diagonal(&DVector::from_vec(s)) * u.columns(0, r).transpose();
     let target = matches!(rule, FlowRule::Byol { .. }).then(|| encoder.clone());
-    Ok(Some(FlowState { predictor: DMatrix::from_diagonal(&DVector::from_vec(p)), encoder, target }))
+    let point = FlowState { predictor: DMatrix::from_diagonal(&DVector::from_vec(p)), encoder, target };
+    PredictorFlow::check_state_finite(&point, "whitened fixed point (overflow)")?;
+    Ok(Some(point))
 }

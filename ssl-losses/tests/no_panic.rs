@@ -114,6 +114,35 @@ proptest! {
     }
 
     #[test]
+    fn predictor_flows_answer_finite_or_errors(
+        s in spoiled_matrices(0..4, 0..4), c in spoiled_matrices(0..4, 0..4), wp in spoiled_matrices(0..3, 0..3),
+        w in spoiled_matrices(0..3, 0..4), alpha in prop_oneof![0.1..2.0f64, hostile_f64()],
+        eta in prop_oneof![0.0..0.1f64, hostile_f64()], byol in any::<bool>(), r in 0usize..5
+    ) {
+        use ssl_losses::{FixedPointSettings, FlowRule, FlowState, PredictorFlow, whitened_fixed_point};
+        let rule = if byol { FlowRule::Byol { momentum: 0.1 } } else { FlowRule::SimSiam };
+        let s = &s * s.transpose();
+        if let Ok(flow) = PredictorFlow::new(rule, alpha, eta, &s, &c) {
+            let state = FlowState { predictor: wp.clone(), encoder: w.clone(), target: byol.then(|| w.clone()) };
+            if let Ok(f) = flow.field(&state) {
+                prop_assert!(finite(&f.predictor) && finite(&f.encoder));
+            }
+            if let Ok((v, gp, gw)) = flow.loss_grad(&state) {
+                prop_assert!(v.is_finite() && finite(&gp) && finite(&gw));
+            }
+            let settings = FixedPointSettings { max_iters: 5, ..FixedPointSettings::default() };
+            if let Ok(point) = flow.fixed_point(&state, &settings) {
+                prop_assert!(finite(&point.state.encoder) && !point.relative_residual.is_nan());
+            }
+        }
+        for t in [c.clone(), if c.is_square() { &c + c.transpose() } else { c.clone() }] {
+            if let Ok(Some(point)) = whitened_fixed_point(&t, r, alpha, eta, rule) {
+                prop_assert!(finite(&point.encoder) && finite(&point.predictor));
+            }
+        }
+    }
+
+    #[test]
     fn fixed_sample_fits_answer_finite_maps_or_errors(
         (x, y) in (0usize..30, 1usize..4).prop_flat_map(|(n, d)| (spoiled_matrix(n, d), spoiled_matrix(n, d))),
         r in 0usize..4
