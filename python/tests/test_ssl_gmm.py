@@ -592,6 +592,12 @@ def test_zoo_names_what_each_loss_recovers():
     infonce = ssl_gmm.zoo("infonce", ["coupled", "mask"], cases=1, seed=1)
     assert infonce[0]["outcomes"] == {"F": 1}
     assert "non-Gaussian" in infonce[1]["not_applicable"] and infonce[1]["resolved"] == 0
+    # The SimSiam flow: its stable fixed point spans F on whitened inputs (C23) and is
+    # ridge-biased off F on raw ones (weight decay is not reparametrisation-invariant).
+    flows = ssl_gmm.zoo(["simsiam-flow", "simsiam-flow-raw"], "coupled", cases=2, seed=1)
+    assert flows[0]["outcomes"] == {"F": 2} and flows[0]["median_sin_to_fisher"] < 1e-9
+    assert flows[1]["resolved"] == 2 and "F" not in flows[1]["outcomes"]
+    assert 1e-4 < flows[1]["median_sin_to_fisher"] < 0.2
     with pytest.raises(ValueError, match="nope"):
         ssl_gmm.zoo(["nope"], cases=1)
     with pytest.raises(ValueError, match="blur"):
