@@ -7,9 +7,9 @@ use gmm_core::linalg::{RANK_RTOL, cholesky, orthonormal_column_basis, sym_eig_de
 use gmm_core::{GmmError, Subspace, seeded};
 use nalgebra::{DMatrix, DVector};
 use ssl_losses::{
-    BarlowTwinsLoss, Batch, ClipLoss, Directions, Form, InfoNceLoss, Lbfgs, Objective, PopulationInfoNceLoss, Score,
-    SimSiamForm, SimSiamLoss, SpectralContrastiveLoss, SpectralPopulationCost, VicRegLoss, VicRegWeights,
-    spectral_optimum, spectral_population, whitened_eigenvalues,
+    BarlowTwinsLoss, Batch, ClipLoss, Directions, FlowRule, FlowState, Form, InfoNceLoss, Lbfgs, Objective,
+    PopulationInfoNceLoss, PredictorFlow, Score, SimSiamForm, SimSiamLoss, SpectralContrastiveLoss,
+    SpectralPopulationCost, VicRegLoss, VicRegWeights, spectral_optimum, spectral_population, whitened_eigenvalues,
 };
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -168,8 +168,9 @@ fn reparametrisation_gap(ctx: &Ctx, control: bool) -> Result<Case> {
 /// population InfoNCE on Gaussian views (coupled pairs, noise on `x+`, noise on both views).
 const JAX_FIXTURES: &str = include_str!("../tests/fixtures/losses.json");
 
-/// The loss variants the fixtures hold (4 cases x 17, and 4 population InfoNCE on views).
-pub const JAX_LOSSES: usize = 72;
+/// The loss variants the fixtures hold (4 cases x 17, 4 population InfoNCE on views, and 4
+/// SimSiam/BYOL flows: loss, gradients with the target held, field and its derivative).
+pub const JAX_LOSSES: usize = 76;
 
 /// The tolerance against JAX: both sides compute the same float64 expressions in different
 /// orders, so they agree to a few hundred ulps of the largest term: 1e-11 relative.
@@ -286,6 +287,44 @@ pub fn jax_fixture_error(tau_factor: f64) -> Result<(f64, usize)> {
         worst = worst.max((value - expected).abs() / expected.abs().max(1.0));
         let theirs = case["grads"].as_array().and_then(|g| g.first()).ok_or_else(|| bad("no gradient"))?;
         worst = worst.max(relative(&grad, &matrix(theirs)?));
+        compared += 1;
+    }
+    // The SimSiam/BYOL flows: the loss and its gradients with the target held, the field and its
+    // derivative along a direction, against JAX's autodiff (the gradients) and jvp (the
+    // derivative) of the per-direction definition with separate view moments.
+    for case in fixture["flows"].as_array().ok_or_else(|| bad("no flows"))? {
+        let number = |key: &str| case[key].as_f64().ok_or_else(|| bad(&format!("no {key}")));
+        let rule = match case["rule"].as_str() {
+            Some("simsiam") => FlowRule::SimSiam,
+            Some("byol") => FlowRule::Byol { momentum: number("momentum")? },
+            _ => return Err(bad("flow rule")),
+        };
+        let pooled = (matrix(&case["s1"])? + matrix(&case["s2"])?) * 0.5;
+        let flow = PredictorFlow::new(rule, number("alpha")?, number("eta")?, &pooled, &matrix(&case["c12"])?)?;
+        let state_of = |key: &str| -> Result<FlowState> {
+            let parts =
+                case[key].as_array().ok_or_else(|| bad(key))?.iter().map(&matrix).collect::<Result<Vec<_>>>()?;
+            match &parts[..] {
+                [p, w] => Ok(FlowState { predictor: p.clone(), encoder: w.clone(), target: None }),
+                [p, w, a] => Ok(FlowState { predictor: p.clone(), encoder: w.clone(), target: Some(a.clone()) }),
+                _ => Err(bad(key)),
+            }
+        };
+        let (state, direction) = (state_of("state")?, state_of("direction")?);
+        let parts =
+            |s: FlowState| [Some(s.predictor), Some(s.encoder), s.target].into_iter().flatten().collect::<Vec<_>>();
+        let (value, gp, gw) = flow.loss_grad(&state)?;
+        worst = worst.max((value - number("value")?).abs() / number("value")?.abs().max(1.0));
+        let compare = |ours: Vec<DMatrix<f64>>, key: &str| -> Result<f64> {
+            let theirs = case[key].as_array().ok_or_else(|| bad(key))?;
+            if theirs.len() != ours.len() {
+                return Err(bad(&format!("{key} count")));
+            }
+            ours.iter().zip(theirs).try_fold(0.0f64, |w, (o, t)| Ok(w.max(relative(o, &matrix(t)?))))
+        };
+        worst = worst.max(compare(vec![gp, gw], "grads")?);
+        worst = worst.max(compare(parts(flow.field(&state)?), "field")?);
+        worst = worst.max(compare(parts(flow.field_derivative(&state, &direction)?), "derivative")?);
         compared += 1;
     }
     Ok((worst, compared))
