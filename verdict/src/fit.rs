@@ -200,6 +200,19 @@ fn descend(
             }
         }
     }
+    if relative > settings.gradient_rtol {
+        // Held on their kinks, rows whose hinges are all active and still pull inwards (the
+        // smallest subgradient takes every hinge in full) have their minimum just inside the
+        // active side, where the loss is smooth: a fresh L-BFGS run from the held point reaches it.
+        let out = settings.lbfgs.minimize(&mut Barrier(&mut *cost), vec![b.clone()], &mut ())?;
+        let reached = out.run.loss();
+        if let Some(u) = out.params.first().filter(|_| reached <= value) {
+            let fresh = subgradient(cost, u, w, scenario)?.norm() * u.norm() / scale.max(f64::MIN_POSITIVE);
+            if fresh < relative {
+                (value, b, relative) = (reached, u.clone(), fresh);
+            }
+        }
+    }
     Ok((value, b, relative))
 }
 
