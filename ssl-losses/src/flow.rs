@@ -279,15 +279,10 @@ impl PredictorFlow {
     /// Shapes; non-finite entries.
     pub fn field_derivative(&self, state: &FlowState, dir: &FlowState) -> Result<FlowState> {
         let r = self.check_state(state)?;
-        check_shape(&dir.predictor, r, r, "direction of W_p")?;
-        check_shape(&dir.encoder, r, self.dim(), "direction of W")?;
-        if dir.target.is_some() != state.target.is_some() {
-            return Err(
-                GmmError::out_of_range("direction of W_a", 0.0, "present exactly when the state has a target").into()
-            );
-        }
-        if let Some(t) = &dir.target {
-            check_shape(t, r, self.dim(), "direction of W_a")?;
+        // The direction is a state of the same shapes (a target exactly when the rule has one).
+        let dir_r = self.check_state(dir)?;
+        if dir_r != r {
+            return Err(GmmError::Shape { what: "outputs of the direction", expected: r, got: dir_r }.into());
         }
         Ok(self.field_derivative_unchecked(state, dir))
     }

@@ -173,6 +173,9 @@ fn bad_flows_and_states_are_typed_errors() {
     state.target = Some(state.encoder.clone());
     assert!(flow.field(&state).is_err(), "SimSiam takes no separate target");
     state.target = None;
+    let mut direction = state.clone();
+    direction.encoder[(0, 1)] = f64::NAN;
+    assert!(flow.field_derivative(&state, &direction).is_err(), "a NaN direction is refused, not propagated");
     state.encoder[(0, 0)] = f64::INFINITY;
     assert!(flow.fixed_point(&state, &FixedPointSettings::default()).is_err());
     state.encoder[(0, 0)] = 0.0;
