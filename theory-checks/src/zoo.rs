@@ -221,7 +221,8 @@ fn flow_fixed_point(ctx: &Ctx, inputs: Inputs) -> Result<Case> {
     let settings = ClassifySettings::default();
     let solved = v.fit.relative_gradient <= FixedPointSettings::default().residual_rtol;
     let stable = v.fit.certified;
-    let case = Case::at_most(containment(&v), v.tolerance, format!("{}, {}", flow.name(), describe(&v, &scenario)))
+    let stat = v.containment();
+    let case = Case::at_most(stat, v.tolerance, format!("{}, {}", flow.name(), describe(&v, &scenario)))
         .and(v.rank == v.fisher_dim && stable)
         .nearest_wrong(pca_to_fisher(&scenario, v.fisher_dim)?)
         .certified(solved && v.rank_ratio >= settings.rank_gap);
@@ -229,7 +230,6 @@ fn flow_fixed_point(ctx: &Ctx, inputs: Inputs) -> Result<Case> {
     // theorem allows up to twice it, so a statistic between one and two tolerances is not
     // decided (measured once in 280 raw cases: a weakly determined fixed point, tolerance 2.7e-3
     // against 2.8e-3).
-    let stat = containment(&v);
     Ok(if inputs == Inputs::Raw && solved && !stable {
         case.unresolved("the raw flow's fixed point continued from the whitened one is unstable")
     } else if stat > v.tolerance && stat <= 2.0 * v.tolerance {
@@ -315,16 +315,11 @@ fn rows_in_fisher(ctx: &Ctx, loss: impl Into<TableLoss>, view: View, full_rank: 
     let name = loss.name();
     let (v, scenario) = zoo_verdict(ctx, loss, view)?;
     let settings = ClassifySettings::default();
-    let stat = containment(&v);
+    let stat = v.containment();
     Ok(Case::at_most(stat, v.tolerance, format!("{name}, {}", describe(&v, &scenario)))
         .and(!full_rank || v.rank == v.fisher_dim)
         .nearest_wrong(pca_to_fisher(&scenario, v.fisher_dim)?)
         .certified(v.decides(stat, &settings)))
-}
-
-/// How far the row space lies from inside `F` (1 when its rank exceeds `dim F`).
-fn containment(v: &Verdict) -> f64 {
-    if v.rank <= v.fisher_dim { v.sin_to_fisher } else { 1.0 }
 }
 
 /// The nearest wrong answer of the zoo claims: population PCA's distance to `F`, in the anchors'

@@ -229,6 +229,12 @@ impl Verdict {
             && (statistic > self.tolerance || self.tolerance <= settings.bound_max)
     }
 
+    /// How far the row space lies from inside `F`: `sin_to_fisher` up to rank `dim F`, 1 above it
+    /// (a row space larger than `F` is not inside it).
+    pub fn containment(&self) -> f64 {
+        if self.rank <= self.fisher_dim { self.sin_to_fisher } else { 1.0 }
+    }
+
     /// The nearest yardstick and its distance, if any is defined.
     pub fn nearest_yardstick(&self) -> Option<(Yardstick, f64)> {
         self.yardsticks.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1))

@@ -65,7 +65,7 @@ impl Experiment for E9 {
                 other => other?,
             };
             let mut row = job.row(method, Solver::Population);
-            row.sin_theta_max = Some(if v.rank <= v.fisher_dim { v.sin_to_fisher } else { 1.0 });
+            row.sin_theta_max = Some(v.containment());
             row.singular_values = v.singular_values.clone();
             row.converged = Some(v.resolved(&classify_settings));
             row.relative_grad = Some(v.fit.relative_gradient);
