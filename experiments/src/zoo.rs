@@ -11,14 +11,14 @@ use crate::plot::{GridCell, GridSpec, grid_plot};
 
 /// The plot's categories, in the order of the grid's colours (the sixth, a mid grey, unused).
 const CATEGORIES: [&str; 7] =
-    ["F", "collapsed in F / F + extra", "spectral (PCA, CCA, ...)", "none", "not unique", "", "unresolved"];
+    ["F", "collapsed in F / F + extra", "spectral (PCA, CCA, ...)", "none / not F", "not unique", "", "unresolved"];
 
 /// The category of an outcome's name in the table ([`verdict::Cell::outcomes`]).
 fn category(outcome: &str) -> usize {
     match outcome {
         "F" => 0,
         o if o.starts_with("collapsed") || o.starts_with("F +") => 1,
-        o if o.starts_with("none") => 3,
+        o if o.starts_with("none") || o.starts_with("not F") => 3,
         "not unique" => 4,
         "unresolved" => 6,
         _ => 2,

@@ -139,8 +139,9 @@ def zoo(losses=None, augmentations=None, cases=12, seed=20241105):
     Parameters
     ----------
     losses : list of str or None
-        Among ``"spectral"``, ``"infonce"`` (tau 1, infinitely many negatives; not on masked
-        views), ``"barlow"`` (official lambda 0.0051), ``"barlow-10"``, ``"vicreg"`` (official
+        Among ``"spectral"``, ``"infonce"`` (tau 1, infinitely many negatives; on masked
+        views, which have no population form, decided from samples: whether the best map
+        inside F loses on held-out pairs, docs/theory.md 5.8), ``"barlow"`` (official lambda 0.0051), ``"barlow-10"``, ``"vicreg"`` (official
         (25, 25, 1)), ``"vicreg-100"``, and the SimSiam/BYOL flows without whitening
         constraint ``"simsiam-flow"``, ``"byol-flow"`` (whitened inputs), ``"simsiam-flow-raw"``
         and ``"byol-flow-raw"`` (raw inputs), weight decay tau_r^2 / 16, whose verdict is on
@@ -160,8 +161,10 @@ def zoo(losses=None, augmentations=None, cases=12, seed=20241105):
         ``outcomes`` (each certified outcome's count), ``median_sin_to_fisher`` and
         ``max_sin_to_fisher`` (None without a verdict), ``median_sin_to_nearest`` (the fits with
         outcome "none"), ``median_tolerance`` (the distance bound or quadrature floor each verdict
-        was decided at), ``not_applicable`` (why the loss does not take the augmentation, else
-        None), ``seconds``.
+        was decided at), ``median_held_out_gap`` and ``min_held_out_t`` (verdicts from samples:
+        the held-out loss gap of the best map in F, in nats, and the smallest t; else None),
+        ``not_applicable`` (why the loss does not take the augmentation, else None),
+        ``seconds``.
     """
     if isinstance(losses, str):
         losses = [losses]

@@ -291,6 +291,17 @@ pub fn registry() -> Vec<Claim> {
             STATISTICAL,
             "the row space equal to F to sin theta_max <= the verdict's tolerance (Newton's step through Wedin's bound), rank k - 1",
         ),
+        claim(
+            "C24",
+            "InfoNCE on masked views (x, D x), D a Bernoulli(0.5) mask, does not recover F: the best map with rows in F loses to the unrestricted fit on held-out pairs",
+            "a sample claim (masked views are not Gaussian mixtures; no population form): k >= 3, r = k - 1, tau = 1, in-batch negatives (batches of 256), both maps certified on 4096 pairs, compared on 16384 held-out pairs in 64 batches",
+            zoo::c24,
+            zoo::c24_control,
+            "coupled pairs (delta = 1), where the minimiser is F: the restricted map loses nothing",
+            (7, 40),
+            STATISTICAL,
+            "one-sided paired t-test of the held-out gap at level 1e-3 (critical t 3.22 with 63 degrees of freedom)",
+        ),
     ]
 }
 
@@ -388,11 +399,18 @@ fn judge(claim: &Claim, role: Role, budget: Budget, master: u64, level: f64) -> 
     };
     // The worst case: for a check the one farthest above (or below) its threshold, for a
     // control the one closest to passing.
+    // Signed and relative to the threshold's size, so that statistics and thresholds of either
+    // sign order correctly (a negative t, a log-log slope against -0.25); the claim's direction
+    // is read off the case (an `at_most` case passes below its threshold).
     let severity = |c: &Case| {
-        let s = if c.statistic.is_finite() { (c.statistic / c.threshold).abs().ln() } else { f64::INFINITY };
+        let s = if c.statistic.is_finite() {
+            (c.statistic - c.threshold) / c.threshold.abs().max(f64::MIN_POSITIVE)
+        } else {
+            f64::INFINITY
+        };
         let above = c.statistic > c.threshold;
-        let bad_side = if c.passed { !above } else { above };
-        if bad_side { s } else { -s }
+        let at_most = if c.passed { !above } else { above };
+        if at_most { s } else { -s }
     };
     // Over the counted cases (an unresolved case is neither a failure nor a pass), or every case
     // when none counts.

@@ -27,7 +27,7 @@ fn an_exact_claim_runs_end_to_end() {
 fn registry_is_complete_ordered_and_sized() {
     let claims = registry();
     let ids: Vec<&str> = claims.iter().map(|c| c.id).collect();
-    let expected: Vec<String> = (1..=23).map(|i| format!("C{i}")).collect();
+    let expected: Vec<String> = (1..=24).map(|i| format!("C{i}")).collect();
     assert_eq!(ids, expected);
     for c in &claims {
         assert!(c.cases.0 >= 5 && c.cases.1 >= 20, "{}: cases {:?}", c.id, c.cases);
@@ -62,11 +62,11 @@ fn allowed_failures_follow_the_binomial_tail() {
 #[test]
 fn selection_rejects_unknown_and_empty() {
     assert!(select(Some(&["c4".to_string(), " C7 ".to_string()])).is_ok_and(|c| c.len() == 2));
-    for bad in [vec![], vec![String::new()], vec!["C24".to_string()], vec!["x".to_string()]] {
+    for bad in [vec![], vec![String::new()], vec!["C25".to_string()], vec!["x".to_string()]] {
         let e = select(Some(&bad)).unwrap_err().to_string();
         assert!(e.contains("claim"), "{e}");
     }
-    assert_eq!(select(None).unwrap().len(), 23);
+    assert_eq!(select(None).unwrap().len(), 24);
 }
 
 #[test]

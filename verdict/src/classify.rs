@@ -99,6 +99,10 @@ pub enum Outcome {
         /// Which one.
         yardstick: Yardstick,
     },
+    /// The row space is not `F`, decided from samples where the loss has no population form
+    /// ([`crate::held_out_verdict`]: the best map inside `F` loses on held-out pairs); what it
+    /// is instead is not resolved.
+    NotFisher,
     /// None of these.
     Other,
 }
@@ -111,6 +115,7 @@ impl fmt::Display for Outcome {
             Self::Collapsed { rank } => write!(f, "collapsed (rank {rank}) in F"),
             Self::Spectral { yardstick } => write!(f, "{}", yardstick.name()),
             Self::NotUnique => write!(f, "not unique"),
+            Self::NotFisher => write!(f, "not F"),
             Self::Other => write!(f, "none"),
         }
     }
@@ -200,16 +205,21 @@ pub struct Verdict {
     /// known, or the minimiser has flat directions beyond them, and the fixed tolerance or the
     /// starts' spread serves).
     pub bounded: bool,
+    /// For a verdict from samples ([`crate::held_out_verdict`]), the held-out test that decided
+    /// it; `None` for population fits.
+    pub held_out: Option<crate::FisherGap>,
 }
 
 impl Verdict {
     /// True when the fit is certified, the rank resolved, and the tolerance at most `bound_max`
     /// (except for the outcomes "none", where every candidate is farther than the tolerance
     /// however large, and "not unique", decided by the starts' spread): only then is the
-    /// outcome a verdict.
+    /// outcome a verdict. A verdict from samples is resolved only when its test rejects `F`.
     pub fn resolved(&self, settings: &ClassifySettings) -> bool {
-        let named = self.tolerance <= settings.bound_max || matches!(self.outcome, Outcome::Other | Outcome::NotUnique);
-        self.fit.certified && self.rank_ratio >= settings.rank_gap && named
+        let named = self.tolerance <= settings.bound_max
+            || matches!(self.outcome, Outcome::Other | Outcome::NotUnique | Outcome::NotFisher);
+        let tested = self.held_out.as_ref().is_none_or(crate::FisherGap::rejects_fisher);
+        self.fit.certified && self.rank_ratio >= settings.rank_gap && named && tested
     }
 
     /// The yardsticks the row space equals (within [`Verdict::tolerance`]; several coincide for
@@ -348,5 +358,6 @@ pub fn classify(fit: FitReport, scenario: &Scenario, settings: &ClassifySettings
         start_spread,
         tolerance: tol,
         bounded: bound_sin.is_some(),
+        held_out: None,
     })
 }

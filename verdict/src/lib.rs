@@ -4,12 +4,14 @@ mod classify;
 mod fit;
 mod flow;
 mod loss;
+mod sampled;
 mod zoo;
 
 pub use classify::{ClassifySettings, Outcome, Verdict, Yardstick, classify};
 pub use fit::{FitBound, FitReport, FitSettings, fit};
 pub use flow::{FlowLoss, Inputs};
 pub use loss::{KINK_RTOL, Kink, PopulationLoss, Scenario, ZooLoss};
+pub use sampled::{FisherGap, HeldOutSettings, fisher_gap, held_out_verdict};
 pub use zoo::{Cell, TableLoss, View, ZOO_LOSSES, family_mixture, run_table, zoo_loss};
 
 /// Fits `loss` on `scenario` ([`fit`]) and classifies the minimiser ([`classify`]).

@@ -16,6 +16,7 @@ use crate::classify::{ClassifySettings, Outcome, classify};
 use crate::fit::FitSettings;
 use crate::flow::{FlowLoss, Inputs};
 use crate::loss::{PopulationLoss, Scenario, ZooLoss};
+use crate::sampled::{HeldOutSettings, held_out_verdict};
 use crate::verdict;
 
 /// The augmentations of the table, built per mixture (noise scales are relative to the data's
@@ -110,10 +111,12 @@ impl TableLoss {
         }
     }
 
-    /// The verdict on `scenario` (`seed` seeds a population loss's random starts).
+    /// The verdict on `scenario` (`seed` seeds a population loss's random starts, or the pairs
+    /// of a verdict from samples). InfoNCE on views that are not Gaussian mixtures (a mask) has
+    /// no population form; its verdict is [`crate::held_out_verdict`]'s, from samples.
     ///
     /// # Errors
-    /// As [`crate::verdict`] and [`FlowLoss::fit`].
+    /// As [`crate::verdict`], [`FlowLoss::fit`] and [`crate::held_out_verdict`].
     pub fn verdict(
         &self,
         scenario: &Scenario,
@@ -122,6 +125,11 @@ impl TableLoss {
         seed: u64,
     ) -> Result<crate::Verdict> {
         match self {
+            Self::Population(ZooLoss::InfoNce { tau, .. })
+                if scenario.augmentation.gaussian_view_covariances(&scenario.gmm)?.is_none() =>
+            {
+                held_out_verdict(scenario, *tau, &HeldOutSettings::default(), classify_settings, seed)
+            }
             Self::Population(loss) => verdict(&mut { *loss }, scenario, fit_settings, classify_settings, seed),
             Self::Flow(flow) => classify(flow.fit(scenario)?, scenario, classify_settings),
         }
@@ -190,9 +198,14 @@ pub struct Cell {
     pub max_sin_to_fisher: Option<f64>,
     /// The median `sin` to the nearest yardstick of the resolved fits whose outcome is "none".
     pub median_sin_to_nearest: Option<f64>,
-    /// The median tolerance of the resolved fits ([`crate::Verdict::tolerance`]: the distance
-    /// bound and the discretisation's floor).
+    /// The median tolerance of the resolved population fits ([`crate::Verdict::tolerance`]: the
+    /// distance bound and the discretisation's floor).
     pub median_tolerance: Option<f64>,
+    /// For verdicts from samples ([`crate::held_out_verdict`]): the median held-out loss gap
+    /// (nats) between the best map inside `F` and the unrestricted fit, over the resolved fits.
+    pub median_held_out_gap: Option<f64>,
+    /// The smallest of their t statistics.
+    pub min_held_out_t: Option<f64>,
     /// Why the loss does not apply to the augmentation (no fit was made), e.g. population
     /// InfoNCE on masked views.
     pub not_applicable: Option<String>,
@@ -222,6 +235,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 fn outcome_key(v: &crate::Verdict) -> String {
     match v.outcome {
         Outcome::Collapsed { .. } => "collapsed in F".to_string(),
+        Outcome::NotFisher => "not F (held-out loss)".to_string(),
         Outcome::Spectral { .. } => v.matching_yardsticks(),
         Outcome::Other => match v.nearest_yardstick() {
             Some((_, sin)) => {
@@ -297,10 +311,12 @@ pub fn run_table(
                 max_sin_to_fisher: None,
                 median_sin_to_nearest: None,
                 median_tolerance: None,
+                median_held_out_gap: None,
+                min_held_out_t: None,
                 not_applicable: None,
                 seconds: 0.0,
             };
-            let (mut sins, mut nearest, mut tolerances) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut sins, mut nearest, mut tolerances, mut gaps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for result in results {
                 let (v, resolved) = match result {
                     Err(LossError::WrongModel(why)) => {
@@ -313,7 +329,10 @@ pub fn run_table(
                     cell.resolved += 1;
                     *cell.outcomes.entry(outcome_key(&v)).or_insert(0) += 1;
                     sins.push(v.sin_to_fisher);
-                    tolerances.push(v.tolerance);
+                    match &v.held_out {
+                        Some(test) => gaps.push((test.gap, test.t)),
+                        None => tolerances.push(v.tolerance),
+                    }
                     if let (Outcome::Other, Some((_, sin))) = (v.outcome, v.nearest_yardstick()) {
                         nearest.push(sin);
                     }
@@ -323,6 +342,8 @@ pub fn run_table(
             cell.median_sin_to_fisher = median(sins);
             cell.median_sin_to_nearest = median(nearest);
             cell.median_tolerance = median(tolerances);
+            cell.min_held_out_t = gaps.iter().map(|g| g.1).min_by(f64::total_cmp);
+            cell.median_held_out_gap = median(gaps.into_iter().map(|g| g.0).collect());
             cell.seconds = started.elapsed().as_secs_f64();
             progress(&cell);
             cells.push(cell);

@@ -163,3 +163,42 @@ fn infonce_recovers_fisher_where_the_augmentation_is_label_shaped() {
     let err = verdict(&mut { infonce }, &masked, &FitSettings::default(), &settings, 3).unwrap_err();
     assert!(matches!(err, ssl_losses::LossError::WrongModel(_)), "{err}");
 }
+
+/// InfoNCE on masked views through the table's loss: decided from samples. The held-out test
+/// rejects `F` on masked views (zoo.md item 5: the best map in `F` loses 0.29-0.85 nats there)
+/// and does not on coupled pairs, where the minimiser is `F`; a verdict whose test does not
+/// reject is not resolved. Bad designs are typed errors.
+#[test]
+fn infonce_on_masked_views_is_decided_by_the_held_out_test() {
+    use verdict::{HeldOutSettings, TableLoss, fisher_gap};
+    let loss = TableLoss::Population(ZooLoss::InfoNce { tau: 1.0, nodes: 1024, seed: 0 });
+    let g = trap(3, 8, 2);
+    let settings = ClassifySettings::default();
+    let masked = Scenario::new(g.clone(), Augmentation::masking(0.5).unwrap(), 2).unwrap();
+    let v = loss.verdict(&masked, &FitSettings::default(), &settings, 3).unwrap();
+    let test = v.held_out.clone().unwrap();
+    assert_eq!(v.outcome, Outcome::NotFisher, "{test:?}");
+    assert!(v.resolved(&settings) && test.rejects_fisher() && test.t > 2.0 * test.critical_t, "{test:?}");
+    assert!(test.gap > 0.0 && test.training_gap > 0.0 && test.batches == 64, "{test:?}");
+    let coupled = Scenario::new(g.clone(), Augmentation::coupled(1.0).unwrap(), 2).unwrap();
+    let null = fisher_gap(&coupled, 1.0, &HeldOutSettings::default(), 3).unwrap();
+    assert!(null.certified && !null.rejects_fisher() && null.t < 1.0, "{null:?}");
+    // The same outcome as the table's verdict would give, were the test not to reject: unresolved.
+    let mut weak = v.clone();
+    weak.held_out = Some(verdict::FisherGap { p_value: 0.5, ..test });
+    assert!(!weak.resolved(&settings));
+    let bad = |s: HeldOutSettings| fisher_gap(&masked, 1.0, &s, 3).unwrap_err();
+    let d = HeldOutSettings::default();
+    for s in [
+        HeldOutSettings { batch: 1, ..d },
+        HeldOutSettings { held_out: 256, ..d },
+        HeldOutSettings { pairs: 100, ..d },
+        HeldOutSettings { level: 0.0, ..d },
+        HeldOutSettings { level: f64::NAN, ..d },
+    ] {
+        let _ = bad(s);
+    }
+    assert!(fisher_gap(&masked, 0.0, &d, 3).is_err());
+    let wide = Scenario::new(g, Augmentation::masking(0.5).unwrap(), 3).unwrap();
+    assert!(matches!(fisher_gap(&wide, 1.0, &d, 3).unwrap_err(), ssl_losses::LossError::WrongModel(_)));
+}

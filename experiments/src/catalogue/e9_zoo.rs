@@ -48,8 +48,10 @@ impl Experiment for E9 {
     /// Each loss's verdict on the zoo family's mixture of this seed under the setting's
     /// augmentation, `r = k - 1`: the row's `sin_theta_max` is the row space's distance to `F` in
     /// the anchors' whitened coordinates (containment when the ranks differ), `converged` whether
-    /// the verdict is resolved, `distance_bound` its tolerance. A loss that does not take the
-    /// augmentation (population InfoNCE on masked views) has no row.
+    /// the verdict is resolved, `distance_bound` its tolerance. InfoNCE on masked views, which
+    /// has no population form, is decided from samples ([`verdict::held_out_verdict`]): its row
+    /// has solver `lbfgs`, the sample fit's `sin` and no distance bound. A loss that does not
+    /// take the augmentation (a flow without a fixed point of rank `r`) has no row.
     fn rows(&self, job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>> {
         let view = s.e9_views.get(job.setting as usize).copied().ok_or_else(|| {
             ExperimentError::Config(format!("E9 setting {} names no augmentation of e9_views", job.setting))
@@ -64,13 +66,17 @@ impl Experiment for E9 {
                 Err(LossError::WrongModel(_)) => continue,
                 other => other?,
             };
-            let mut row = job.row(method, Solver::Population);
+            let solver = if v.held_out.is_some() { Solver::Lbfgs } else { Solver::Population };
+            let mut row = job.row(method, solver);
             row.sin_theta_max = Some(v.containment());
             row.singular_values = v.singular_values.clone();
             row.converged = Some(v.resolved(&classify_settings));
             row.relative_grad = Some(v.fit.relative_gradient);
             row.curvature = v.fit.bound.map(|b| b.curvature);
-            row.distance_bound = Some(v.tolerance);
+            row.distance_bound = v.held_out.is_none().then_some(v.tolerance);
+            if let Some(test) = &v.held_out {
+                (row.grad_norm, row.n) = (Some(test.grad_norm), test.settings.pairs);
+            }
             row.loss = Some(v.fit.value);
             rows.push(row);
         }
@@ -92,7 +98,7 @@ impl Experiment for E9 {
             parts.push(format!("{}: {list}", view.name()));
         }
         format!(
-            "Losses whose every resolved population fit (flows: stable fixed point) lies in F within its tolerance, by augmentation ({}). Off F the plot shows how far: the flows on raw inputs are ridge-biased by about 1e-2, the rest sit at spectral subspaces (sin near 1); `ssl-gmm zoo` names each outcome.",
+            "Losses whose every resolved population fit (flows: stable fixed point) lies in F within its tolerance, by augmentation ({}). Off F the plot shows how far: the flows on raw inputs are ridge-biased by about 1e-2, the rest sit at spectral subspaces (sin near 1); InfoNCE on masked views is decided from samples (solver lbfgs: the best map in F loses on held-out pairs, so not F); `ssl-gmm zoo` names each outcome.",
             parts.join("; ")
         )
     }
