@@ -16,6 +16,7 @@ use gmm_core::nalgebra::DMatrix;
 use gmm_core::{Fit, check_at_least, check_positive, seeded, stable_hash};
 use ssl_losses::{Batch, Form, InfoNce, InfoNceLoss, LossError, Objective, Result, Score};
 use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::statistics::Statistics;
 
 use crate::classify::{ClassifySettings, Outcome, Verdict, classify};
 use crate::fit::FitReport;
@@ -112,7 +113,8 @@ pub fn fisher_gap(scenario: &Scenario, tau: f64, settings: &HeldOutSettings, see
     if r > fisher.dim() {
         return Err(LossError::WrongModel("no map of rank r has its rows in F: r exceeds dim F"));
     }
-    let basis = fisher.basis().transpose();
+    // Rows in `F`: the inputs projected on an orthonormal basis of it (`d x dim F`).
+    let basis = fisher.basis();
     let draw = |n: usize, stream: &str| {
         let mut rng = seeded(stable_hash(format!("held-out/{seed}/{stream}").as_bytes()));
         scenario.augmentation.sample(gmm, n, &mut rng)
@@ -120,24 +122,17 @@ pub fn fisher_gap(scenario: &Scenario, tau: f64, settings: &HeldOutSettings, see
     let (train, test) = (draw(settings.pairs, "train")?, draw(settings.held_out, "test")?);
     let infonce = InfoNce::new(r).tau(tau).batch(settings.batch).seed(seed);
     let full = infonce.fit((&train.x, &train.x_plus))?;
-    let restricted = infonce.fit((&(&train.x * basis.transpose()), &(&train.x_plus * basis.transpose())))?;
+    let restricted = infonce.fit((&(&train.x * basis), &(&train.x_plus * basis)))?;
     // Each map's outputs on the held-out pairs (its own centring), scored by InfoNCE on them.
-    let outputs = |fit: &ssl_losses::InfoNceFit, project: bool| -> Result<(DMatrix<f64>, DMatrix<f64>)> {
-        let (x, x_plus) = if project {
-            (&test.x * basis.transpose(), &test.x_plus * basis.transpose())
-        } else {
-            (test.x.clone(), test.x_plus.clone())
-        };
-        Ok((fit.map.transform(&x)?, fit.map.transform(&x_plus)?))
+    let scored = |fit: &ssl_losses::InfoNceFit, x: &DMatrix<f64>, x_plus: &DMatrix<f64>| {
+        batch_losses(tau, (fit.map.transform(x)?, fit.map.transform(x_plus)?), settings.batch)
     };
-    let full_losses = batch_losses(tau, outputs(&full, false)?, settings.batch)?;
-    let restricted_losses = batch_losses(tau, outputs(&restricted, true)?, settings.batch)?;
+    let full_losses = scored(&full, &test.x, &test.x_plus)?;
+    let restricted_losses = scored(&restricted, &(&test.x * basis), &(&test.x_plus * basis))?;
     let differences: Vec<f64> = restricted_losses.iter().zip(&full_losses).map(|(a, b)| a - b).collect();
     let b = differences.len() as f64;
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let gap = mean(&differences);
-    let sd = (differences.iter().map(|v| (v - gap).powi(2)).sum::<f64>() / (b - 1.0)).sqrt();
-    let standard_error = sd / b.sqrt();
+    let gap = differences.iter().mean();
+    let standard_error = differences.iter().std_dev() / b.sqrt();
     let t = gap / standard_error.max(f64::MIN_POSITIVE);
     let dist = StudentsT::new(0.0, 1.0, b - 1.0)
         .map_err(|_| LossError::WrongModel("the held-out batches leave no degrees of freedom"))?;
@@ -153,8 +148,8 @@ pub fn fisher_gap(scenario: &Scenario, tau: f64, settings: &HeldOutSettings, see
             .fold(0.0, f64::max),
         grad_norm: full.run.certificate.map_or(f64::INFINITY, |c| c.grad_norm),
         map: full.map.components().clone(),
-        loss: mean(&full_losses),
-        restricted_loss: mean(&restricted_losses),
+        loss: full_losses.iter().mean(),
+        restricted_loss: restricted_losses.iter().mean(),
         training_gap: restricted.run.loss() - full.run.loss(),
         gap,
         standard_error,
