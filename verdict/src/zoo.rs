@@ -206,8 +206,8 @@ pub struct Cell {
     pub median_held_out_gap: Option<f64>,
     /// The smallest of their t statistics.
     pub min_held_out_t: Option<f64>,
-    /// Why the loss does not apply to the augmentation (no fit was made), e.g. population
-    /// InfoNCE on masked views.
+    /// Why the loss does not apply to the augmentation (no fit was made), e.g. a flow whose
+    /// views have no fixed point of rank `r`.
     pub not_applicable: Option<String>,
     /// Wall time of the cell.
     pub seconds: f64,
