@@ -206,9 +206,17 @@ def test_train_clip_on_the_clip_preset():
     assert ssl_gmm.ClipGmm.from_json(ssl_gmm.ClipGmm.preset("clip").to_json()).to_json() == c.to_json()
     with pytest.raises(ValueError, match="one-modality"):
         ssl_gmm.ClipGmm.preset("pca-trap")
-    fit = ssl_gmm.train(c, method="clip")
-    assert fit.converged and fit.components_y is not None
-    assert ssl_gmm.sin_theta_max(fit.components, c.fisher_subspace("x")) < 0.2
+    # Fixed seeds: with fresh entropy this test failed once in CI (0.213). Over seeds 0-39 the
+    # certified fit on 8192 pairs is 0.034-0.182 from F (a sample error ~ n^{-1/2} times this
+    # preset's weakest Fisher direction's conditioning); PCA of x, the nearest wrong answer, is
+    # at 0.995. C10 checks the claim itself against a noise floor; this checks the binding.
+    f = c.fisher_subspace("x")
+    for seed in (1, 2, 3):
+        fit = ssl_gmm.train(c, method="clip", seed=seed)
+        assert fit.converged and fit.components_y is not None
+        assert ssl_gmm.sin_theta_max(fit.components, f) < 0.2
+    pca = ssl_gmm.PCA(n_components=2).fit(c.sample_pairs(8192, seed=1)["x"])
+    assert ssl_gmm.sin_theta_max(pca.components_, f) > 0.9
 
 
 def test_same_seed_same_arrays():
