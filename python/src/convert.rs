@@ -191,7 +191,7 @@ pub(crate) fn labels(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<usize>>
 }
 
 /// `type(obj)` and, for arrays, the dtype and shape: for error messages.
-fn describe(obj: &Bound<'_, PyAny>) -> String {
+pub(crate) fn describe(obj: &Bound<'_, PyAny>) -> String {
     let kind = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     match (obj.getattr("dtype"), obj.getattr("shape")) {
         (Ok(dtype), Ok(shape)) => format!("{kind} of dtype {dtype} and shape {shape}"),

@@ -16,6 +16,7 @@ mod estimators;
 mod losses;
 mod models;
 mod training;
+mod verdicts;
 
 use pyo3::prelude::*;
 
@@ -43,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(estimators::sin_theta_max, m)?,
         wrap_pyfunction!(checks::check_json, m)?,
         wrap_pyfunction!(checks::zoo_json, m)?,
+        wrap_pyfunction!(verdicts::verdict_json, m)?,
         wrap_pyfunction!(errors::set_max_memory, m)?,
         wrap_pyfunction!(errors::max_memory, m)?,
     ] {

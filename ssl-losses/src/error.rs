@@ -5,7 +5,8 @@ use thiserror::Error;
 
 /// Everything that can go wrong in `ssl-losses`. Bad input (shapes, non-finite values,
 /// parameters out of range, too few pairs) is a [`GmmError`] of the shared error core, wrapped
-/// in [`LossError::Core`]; this crate adds only divergence and a loss given a model it does not take.
+/// in [`LossError::Core`]; this crate adds divergence, a loss given a model it does not take, and the failures of an
+/// objective supplied from outside (its own errors, a gradient that fails its check).
 #[derive(Debug, Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum LossError {
@@ -26,6 +27,23 @@ pub enum LossError {
     /// on a two-modality model).
     #[error("{0}")]
     WrongModel(&'static str),
+    /// An objective supplied from outside the library (a user's loss, a Python callable) failed
+    /// or returned something unusable; the message names the call.
+    #[error("{0}")]
+    Objective(String),
+    /// A gradient that disagrees with central finite differences of its own loss: a verdict on
+    /// the loss is refused.
+    #[error(
+        "the gradient disagrees with central finite differences by {error:.1e} (relative) at {at}; a verdict needs at most {tolerance:.0e}"
+    )]
+    GradientMismatch {
+        /// The largest relative disagreement measured.
+        error: f64,
+        /// Where it was measured, e.g. "the first random start (iteration 0)".
+        at: &'static str,
+        /// The tolerance.
+        tolerance: f64,
+    },
     /// Bad input or a failed decomposition (the shared error core).
     #[error(transparent)]
     Core(#[from] GmmError),

@@ -132,9 +132,10 @@ pub trait PopulationLoss {
     }
 
     /// The same loss with an independent discretisation (InfoNCE: another quadrature seed), or
-    /// `None` for a loss computed exactly. The harness refits from the best map with it; the
-    /// distance between the two minimisers measures the discretisation's floor.
-    fn replicate(&self) -> Option<Box<dyn PopulationLoss>> {
+    /// `None` for a loss computed exactly; a loss on a sample: the same loss on an independent
+    /// sample. The harness refits from the best map with it; the distance between the two
+    /// minimisers measures the discretisation's (or the sample's) floor.
+    fn replicate(&self) -> Option<Box<dyn PopulationLoss + '_>> {
         None
     }
 
@@ -249,7 +250,7 @@ impl PopulationLoss for ZooLoss {
     }
 
     /// InfoNCE's quadrature with the next scrambling seed.
-    fn replicate(&self) -> Option<Box<dyn PopulationLoss>> {
+    fn replicate(&self) -> Option<Box<dyn PopulationLoss + '_>> {
         match *self {
             Self::InfoNce { tau, nodes, seed } => {
                 Some(Box::new(Self::InfoNce { tau, nodes, seed: seed.wrapping_add(1) }))

@@ -232,7 +232,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 }
 
 /// The table's name of a resolved verdict's outcome.
-fn outcome_key(v: &crate::Verdict) -> String {
+pub(crate) fn outcome_key(v: &crate::Verdict) -> String {
     match v.outcome {
         Outcome::Collapsed { .. } => "collapsed in F".to_string(),
         Outcome::NotFisher => "not F (held-out loss)".to_string(),
