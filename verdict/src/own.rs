@@ -206,11 +206,11 @@ const CHECK_STEP: f64 = 1e-5;
 /// The largest relative disagreement between `<dL/dB, U>` and its central difference over the
 /// directions `U` (the gradient's own, then `directions` random ones, unit norm) at the
 /// whitened map `b`, with the step `h = CHECK_STEP max(||B||, 1)`. Relative to
-/// `max(|analytic|, |difference|, ||dL/dB||, |L| / max(||B||, 1))`: the last is the derivative's
-/// natural unit where the gradient vanishes (at a fitted map), and keeps the rounding of the
-/// difference (`~ eps |L| / h`, relative `~ eps / CHECK_STEP = 2e-11`) out of the measure. A
-/// correct float64 gradient then measures about 1e-9 or less; one scaled by `1 + e` measures
-/// `e / (1 + e)` along its own direction.
+/// `max(|analytic|, |difference|, ||dL/dB||, 1e-3 |L| / max(||B||, 1))`: `|L| / ||B||` is the
+/// derivative's natural unit where the gradient vanishes (at a fitted map), and the last term
+/// keeps the rounding of the difference (`~ eps |L| / h`, relative `~ eps / (1e-3 CHECK_STEP) =
+/// 2e-8`) out of the measure. A correct float64 gradient then measures about 1e-8 or less; one
+/// scaled by `1 + e` measures `e / (1 + e)` along its own direction.
 fn disagreement(
     loss: &OnSample<'_, '_>,
     b: &DMatrix<f64>,
@@ -222,7 +222,7 @@ fn disagreement(
     let value = loss.evaluate(&(b * w), &mut grad, phase)?;
     let grad_b = &grad * w.transpose();
     let (norm, size) = (grad_b.norm(), b.norm().max(1.0));
-    let (h, unit) = (CHECK_STEP * size, norm.max(value.abs() / size).max(f64::MIN_POSITIVE));
+    let (h, unit) = (CHECK_STEP * size, norm.max(1e-3 * value.abs() / size).max(f64::MIN_POSITIVE));
     let mut rng = seeded(seed);
     let mut units = Vec::with_capacity(directions + 1);
     if norm > 0.0 {
