@@ -8,7 +8,7 @@ use numpy::PyUntypedArrayMethods;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use ssl_losses::{Batch, Form, InfoNceLoss, LossError, Objective, Score, SpectralContrastiveLoss};
-use verdict::{SampleSettings, SampleVerdict, Scenario, View, family_mixture, sample_verdict};
+use verdict::{SampleSettings, SampleVerdict, Scenario, View, sample_family_mixture, sample_verdict};
 
 use crate::convert::{array2, describe, matrix};
 use crate::errors::OrRaise;
@@ -24,7 +24,12 @@ struct Callable {
 
 impl Callable {
     /// The call's loss and gradient, or why they cannot be used.
-    fn call<'py>(&mut self, py: Python<'py>, params: &[DMatrix<f64>], batch: Batch<'_>) -> Result<(f64, DMatrix<f64>), String> {
+    fn call<'py>(
+        &mut self,
+        py: Python<'py>,
+        params: &[DMatrix<f64>],
+        batch: Batch<'_>,
+    ) -> Result<(f64, DMatrix<f64>), String> {
         let a = &params[0];
         let args = (array2(py, a), array2(py, batch.left()), array2(py, batch.right()));
         let out = match self.function.bind(py).call1(args) {
@@ -59,10 +64,8 @@ impl Callable {
             Ok(v) if scalar => v,
             _ => return Err(format!("returned a loss {}: expected a float64 scalar", describe(&loss))),
         };
-        let shape_ok = grad_array
-            .cast::<numpy::PyUntypedArray>()
-            .map(|g| g.shape() == [a.nrows(), a.ncols()])
-            .unwrap_or(false);
+        let shape_ok =
+            grad_array.cast::<numpy::PyUntypedArray>().map(|g| g.shape() == [a.nrows(), a.ncols()]).unwrap_or(false);
         if !shape_ok {
             return Err(format!(
                 "returned a gradient {}: expected shape ({}, {}), the map's",
@@ -85,7 +88,12 @@ impl Objective for Callable {
         vec![(r, d_left)]
     }
 
-    fn value_grad(&mut self, params: &[DMatrix<f64>], batch: Batch<'_>, grads: &mut [DMatrix<f64>]) -> ssl_losses::Result<f64> {
+    fn value_grad(
+        &mut self,
+        params: &[DMatrix<f64>],
+        batch: Batch<'_>,
+        grads: &mut [DMatrix<f64>],
+    ) -> ssl_losses::Result<f64> {
         let (value, g) = Python::attach(|py| self.call(py, params, batch)).map_err(LossError::Objective)?;
         grads[0] = g;
         Ok(value)
@@ -138,13 +146,13 @@ fn loss_of(loss: &Bound<'_, PyAny>, tau: f64) -> PyResult<Loss> {
     Ok(Loss::Callable(Callable { function: loss.clone().unbind(), raised: None }))
 }
 
-/// The mixtures: a count (the zoo's family at `seed`) or a sequence of `Gmm`.
+/// The mixtures: a count (the family of verdicts from samples at `seed`) or a sequence of `Gmm`.
 fn mixtures_of(mixtures: &Bound<'_, PyAny>, seed: u64) -> PyResult<Vec<Gmm>> {
     if let Ok(n) = mixtures.extract::<usize>() {
         if n == 0 {
             return Err(PyValueError::new_err("verdict: mixtures must be at least 1"));
         }
-        return (0..n).map(|i| family_mixture(seed, i).or_raise()).collect();
+        return (0..n).map(|i| sample_family_mixture(seed, i).or_raise()).collect();
     }
     if let Ok(g) = mixtures.cast::<PyGmm>() {
         return Ok(vec![g.get().inner.clone()]);

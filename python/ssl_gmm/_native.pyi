@@ -1,6 +1,6 @@
 """Type stubs of the native module (re-exported by ``ssl_gmm``)."""
 
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -210,6 +210,7 @@ def sin_theta_max(a: Matrix, b: Matrix) -> float:
     dimensions differ)."""
 def check_json(claims: Optional[Sequence[str]] = None, quick: bool = True, seed: int = 20241105) -> list: ...
 def zoo_json(losses: Optional[Sequence[str]] = None, augmentations: Optional[Sequence[str]] = None, cases: int = 12, seed: int = 20241105) -> list: ...
+def verdict_json(loss: Any, augmentation: str = "coupled", mixtures: Any = None, r: Optional[int] = None, pairs: int = 8192, batch: int = 256, tau: float = 1.0, check_rtol: float = 1e-4, bound_max: float = 0.5, seed: int = 20241105, progress: Any = None) -> list: ...
 def set_max_memory(bytes: Optional[int] = None) -> None:
     """Sets the memory budget (bytes; ``None``: half of the available memory) that every
     allocation-driving size is checked against before anything is allocated: a size above it

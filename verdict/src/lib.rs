@@ -12,7 +12,7 @@ pub use classify::{ClassifySettings, Outcome, Verdict, Yardstick, classify};
 pub use fit::{FitBound, FitReport, FitSettings, fit};
 pub use flow::{FlowLoss, Inputs};
 pub use loss::{KINK_RTOL, Kink, PopulationLoss, Scenario, ZooLoss};
-pub use own::{GradientCheck, SampleSettings, SampleVerdict, sample_verdict};
+pub use own::{GradientCheck, SampleSettings, SampleVerdict, sample_family_mixture, sample_verdict};
 pub use sampled::{FisherGap, HeldOutSettings, fisher_gap, held_out_verdict};
 pub use zoo::{Cell, TableLoss, View, ZOO_LOSSES, family_mixture, run_table, zoo_loss};
 
