@@ -642,6 +642,17 @@ fn zoo_table_csv_and_json() {
     let row = csv.lines().nth(1).unwrap();
     assert!(row.starts_with("infonce(tau 1),mask,1,1,not F (held-out loss),1,"), "{csv}");
     assert!(csv.lines().next().unwrap().contains("median_held_out_gap,min_held_out_t"), "{csv}");
+    // A built-in loss with hyper-parameters of the user's choice (colon-separated key=value).
+    let (ok, out, err) =
+        ssl_gmm(&["zoo", "--cases", "1", "--losses", "barlow:lambda=10", "--augmentations", "coupled", "--quiet"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("| barlow-twins(lambda 10) |"), "{out}");
+    for (bad, says) in
+        [("barlow:lambda=-1", "lambda"), ("barlow:tau=1", "tau"), ("infonce:tau=x", "tau=x"), ("spectral:tau=1", "tau")]
+    {
+        let (ok, _, err) = ssl_gmm(&["zoo", "--losses", bad, "--cases", "1", "--augmentations", "coupled"]);
+        assert!(!ok && err.contains(says), "{bad}: {err}");
+    }
     let (ok, _, err) = ssl_gmm(&["zoo", "--losses", "nope", "--cases", "1"]);
     assert!(!ok && err.contains("nope"), "{err}");
     let (ok, _, err) = ssl_gmm(&["zoo", "--augmentations", "blur"]);

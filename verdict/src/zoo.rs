@@ -140,13 +140,23 @@ impl TableLoss {
 /// `barlow-10`, `vicreg` (official `(25, 25, 1)`), `vicreg-100` (`(25, 25, 100)`), and the flows
 /// `simsiam-flow`, `byol-flow` (whitened inputs) and `simsiam-flow-raw`, `byol-flow-raw` (raw
 /// inputs), all at weight decay `tau_r^2 / 16` and BYOL's rate 0.1 (zoo.md item 6).
+///
+/// A name may set hyper-parameters after a colon, `key=value` pairs separated by colons:
+/// `infonce:tau=0.5`, `barlow:lambda=0.1`, `vicreg:inv=25:var=25:cov=10`,
+/// `byol-flow:decay=0.1:momentum=0.05` (keys: `tau` for InfoNCE; `lambda` for Barlow Twins;
+/// `inv`, `var`, `cov` for VICReg; `decay` for the flows and `momentum` for BYOL's).
+///
+/// # Errors
+/// An unknown name or key; a value that is not a finite number in the key's range (positive
+/// `tau`, non-negative weights and decay, `momentum` in `(0, 1]`).
 pub fn zoo_loss(name: &str) -> Result<TableLoss> {
+    let (base, settings) = name.split_once(':').unwrap_or((name, ""));
     let strong = VicRegWeights { covariance: 100.0, ..VICREG_WEIGHTS };
     let flow = |rule, inputs| TableLoss::Flow(FlowLoss { rule, inputs, decay: 1.0 / 16.0 });
     let byol = FlowRule::Byol { momentum: BYOL_MOMENTUM };
-    Ok(gmm_core::parse_name(
+    let mut loss = gmm_core::parse_name(
         "loss",
-        name,
+        base,
         &[
             ("spectral", TableLoss::Population(ZooLoss::SpectralContrastive)),
             ("infonce", TableLoss::Population(ZooLoss::InfoNce { tau: 1.0, nodes: INFONCE_VIEW_NODES, seed: 0 })),
@@ -159,7 +169,63 @@ pub fn zoo_loss(name: &str) -> Result<TableLoss> {
             ("simsiam-flow-raw", flow(FlowRule::SimSiam, Inputs::Raw)),
             ("byol-flow-raw", flow(byol, Inputs::Raw)),
         ],
-    )?)
+    )?;
+    for setting in settings.split(':').filter(|s| !s.is_empty()) {
+        set_hyperparameter(&mut loss, setting)?;
+    }
+    Ok(loss)
+}
+
+/// Sets one `key=value` of a zoo loss ([`zoo_loss`]).
+fn set_hyperparameter(loss: &mut TableLoss, setting: &str) -> Result<()> {
+    let (key, text) = setting.split_once('=').unwrap_or((setting, ""));
+    let value: f64 = text.trim().parse().map_err(|_| {
+        gmm_core::GmmError::unknown_name("hyper-parameter value (key=number)", setting, &["key=number"])
+    })?;
+    let at_least_zero = |name: &'static str| -> Result<f64> {
+        if value.is_finite() && value >= 0.0 {
+            Ok(value)
+        } else {
+            Err(gmm_core::GmmError::out_of_range(name, value, "finite and >= 0").into())
+        }
+    };
+    match (loss, key) {
+        (TableLoss::Population(ZooLoss::InfoNce { tau, .. }), "tau") => {
+            gmm_core::check_positive(value, "InfoNCE temperature tau")?;
+            *tau = value;
+        }
+        (TableLoss::Population(ZooLoss::BarlowTwins { lambda, .. }), "lambda") => {
+            *lambda = at_least_zero("Barlow Twins lambda")?;
+        }
+        (TableLoss::Population(ZooLoss::VicReg { weights, .. }), "inv") => {
+            weights.invariance = at_least_zero("VICReg invariance weight")?;
+        }
+        (TableLoss::Population(ZooLoss::VicReg { weights, .. }), "var") => {
+            weights.variance = at_least_zero("VICReg variance weight")?;
+        }
+        (TableLoss::Population(ZooLoss::VicReg { weights, .. }), "cov") => {
+            weights.covariance = at_least_zero("VICReg covariance weight")?;
+        }
+        (TableLoss::Flow(flow), "decay") => flow.decay = at_least_zero("weight decay of a flow")?,
+        (TableLoss::Flow(FlowLoss { rule: FlowRule::Byol { momentum }, .. }), "momentum") => {
+            if !(value > 0.0 && value <= 1.0) {
+                return Err(gmm_core::GmmError::out_of_range("BYOL's momentum rate", value, "in (0, 1]").into());
+            }
+            *momentum = value;
+        }
+        (loss, key) => {
+            let known: &[&str] = match loss {
+                TableLoss::Population(ZooLoss::InfoNce { .. }) => &["tau"],
+                TableLoss::Population(ZooLoss::BarlowTwins { .. }) => &["lambda"],
+                TableLoss::Population(ZooLoss::VicReg { .. }) => &["inv", "var", "cov"],
+                TableLoss::Population(ZooLoss::SpectralContrastive) => &[],
+                TableLoss::Flow(FlowLoss { rule: FlowRule::Byol { .. }, .. }) => &["decay", "momentum"],
+                TableLoss::Flow(_) => &["decay"],
+            };
+            return Err(gmm_core::GmmError::unknown_name("hyper-parameter of this loss", key, known).into());
+        }
+    }
+    Ok(())
 }
 
 /// The names [`zoo_loss`] knows, in table order.

@@ -18,8 +18,10 @@ pub struct Args {
     /// Mixtures per cell (overrides --quick).
     #[arg(long)]
     cases: Option<usize>,
-    /// The losses, comma separated: spectral, infonce, barlow, barlow-10, vicreg, vicreg-100
-    /// (default all).
+    /// The losses, comma separated: spectral, infonce, barlow, barlow-10, vicreg, vicreg-100,
+    /// simsiam-flow, byol-flow, simsiam-flow-raw, byol-flow-raw (default all). Hyper-parameters
+    /// of your choice follow a colon as key=value pairs separated by colons: infonce:tau=0.5,
+    /// barlow:lambda=0.1, vicreg:inv=25:var=25:cov=10, byol-flow:decay=0.1:momentum=0.05.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     losses: Option<Vec<String>>,
     /// The augmentations, comma separated: coupled, noise-iso, noise-sigma, noise-both, mask
