@@ -125,3 +125,31 @@ def test_inputs_are_checked_and_own_mixtures_taken():
         ssl_gmm.verdict("spectral", mixtures=0)
     with pytest.raises(TypeError, match="progress"):
         ssl_gmm.verdict("spectral", mixtures=1, progress="yes")
+
+
+def test_readme_example_prints_what_readme_shows():
+    """README's bring-your-own-loss example (a Barlow Twins variant someone wrote in JAX) runs and
+    prints the report README shows: F, as the population analysis predicts for lambda = 10."""
+    import contextlib
+    import io
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code, shown = re.search(r"<!-- verdict-example -->\n```python\n(.*?)```.*?```text\n(.*?)```", readme, re.S).groups()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {})
+    # Word for word, except numbers: the sin values (printed to 3 decimals) within a unit of the
+    # last digit, and the gradient check, which measures rounding (JAX's kernels differ between
+    # CPUs in their last bits), below 1e-5 in both.
+    got, want = printed.getvalue().splitlines(), shown.splitlines()
+    assert len(got) == len(want)
+    number = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
+    for g, w in zip(got, want):
+        assert number.sub("#", g) == number.sub("#", w), (g, w)
+        for a, b in zip(number.findall(g), number.findall(w)):
+            if "e" in b:
+                assert float(a) < 1e-5 and float(b) < 1e-5, (g, w)
+            else:
+                assert abs(float(a) - float(b)) <= 1.5e-3, (g, w)
