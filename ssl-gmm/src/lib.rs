@@ -6,7 +6,9 @@
 //! * [`gmm_core`]: mixtures, samplers, population quantities (the Fisher subspace), principal angles.
 //! * [`ssl_losses`]: InfoNCE, SimSiam and CLIP with analytic gradients, optimizers, the trainer.
 //! * [`baselines`]: PCA, LDA, CCA on pairs, k-means, clustering metrics.
-//! * [`theory_checks`]: the claims C1..C20 of docs/theory.md as checks over independent cases, with negative controls.
+//! * [`theory_checks`]: the claims C1..C24 of docs/theory.md as checks over independent cases, with negative controls.
+//! * [`verdict`]: the verdict harness: what a loss's minimiser recovers (the zoo's population
+//!   verdicts, and `sample_verdict` for a batch objective of your own).
 //! * [`experiments`]: the experiments E1..E8 and the loss zoo E9 (sweeps, runner, CSVs, plots, report).
 //!
 //! Every method has one estimator shape (`gmm_core::{Validate, Fit, Transform, Predict}`), and
@@ -46,3 +48,4 @@ pub use experiments;
 pub use gmm_core;
 pub use ssl_losses;
 pub use theory_checks;
+pub use verdict;
