@@ -8,6 +8,7 @@
 //! iteration and `check_json` between claims, raising `KeyboardInterrupt`. The
 //! Python-facing API, with docstrings and types, is `ssl_gmm/__init__.py` and `ssl_gmm/_native.pyi`.
 
+mod augmentation;
 mod bench;
 mod checks;
 mod convert;
@@ -26,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<models::PyGmm>()?;
     m.add_class::<models::PyClipGmm>()?;
     m.add_class::<training::TrainResult>()?;
+    m.add_class::<augmentation::PyAugmentation>()?;
     for f in [
         wrap_pyfunction!(losses::infonce, m)?,
         wrap_pyfunction!(losses::simsiam, m)?,

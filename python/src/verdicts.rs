@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use ssl_losses::{Batch, Form, InfoNceLoss, LossError, Objective, Score, SpectralContrastiveLoss};
 use verdict::{SampleSettings, SampleVerdict, Scenario, View, sample_family_mixture, sample_verdict};
 
+use crate::augmentation::PyAugmentation;
 use crate::convert::{array2, describe, matrix};
 use crate::errors::OrRaise;
 use crate::models::PyGmm;
@@ -177,6 +178,14 @@ fn mixtures_of(mixtures: &Bound<'_, PyAny>, seed: u64) -> PyResult<Vec<Gmm>> {
     Ok(out)
 }
 
+/// The augmentation of a verdict.
+enum Augment {
+    /// The zoo's, by name (noise scaled to each mixture).
+    Named(View),
+    /// The user's.
+    Given(gmm_core::Augmentation),
+}
+
 /// One case's record (JSON object) for the Python result.
 fn record(case: usize, g: &Gmm, v: &SampleVerdict, settings: &SampleSettings, seconds: f64) -> serde_json::Value {
     let verdict = &v.verdict;
@@ -215,13 +224,13 @@ fn record(case: usize, g: &Gmm, v: &SampleVerdict, settings: &SampleSettings, se
 
 /// Runs the verdict on each mixture (one after another) and returns each case as JSON text.
 #[pyfunction]
-#[pyo3(signature = (loss, augmentation = "coupled", mixtures = None, r = None, pairs = 8192, batch = 256,
+#[pyo3(signature = (loss, augmentation = None, mixtures = None, r = None, pairs = 8192, batch = 256,
     tau = 1.0, check_rtol = 1e-4, bound_max = 0.5, seed = 20_241_105, progress = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn verdict_json(
     py: Python<'_>,
     loss: &Bound<'_, PyAny>,
-    augmentation: &str,
+    augmentation: Option<&Bound<'_, PyAny>>,
     mixtures: Option<&Bound<'_, PyAny>>,
     r: Option<usize>,
     pairs: usize,
@@ -232,7 +241,26 @@ pub(crate) fn verdict_json(
     seed: u64,
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Vec<String>> {
-    let view: View = augmentation.parse().or_raise()?;
+    let views = match augmentation.filter(|a| !a.is_none()) {
+        None => Augment::Named(View::Coupled),
+        Some(a) => match (a.cast::<PyAugmentation>(), a.extract::<String>()) {
+            (Ok(given), _) => Augment::Given(given.get().inner.clone()),
+            (_, Ok(name)) => Augment::Named(name.parse::<View>().or_raise()?),
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "verdict: augmentation must be a name (coupled, noise-iso, noise-sigma, noise-both, mask) or an Augmentation, got {}",
+                    describe(a)
+                )));
+            }
+        },
+    };
+    // A name: the zoo's augmentation, its noise scaled to each mixture; or an `Augmentation`.
+    let augment = |g: &Gmm| -> ssl_losses::Result<gmm_core::Augmentation> {
+        match &views {
+            Augment::Named(view) => view.augmentation(g),
+            Augment::Given(a) => Ok(a.clone()),
+        }
+    };
     let gmms = match mixtures {
         Some(m) if !m.is_none() => mixtures_of(m, seed)?,
         _ => mixtures_of(&4usize.into_pyobject(py)?.into_any(), seed)?,
@@ -247,7 +275,7 @@ pub(crate) fn verdict_json(
         let rank = r.unwrap_or(g.k().saturating_sub(1).max(1));
         let started = std::time::Instant::now();
         let result = py.detach(|| {
-            let scenario = Scenario::new(g.clone(), view.augmentation(g)?, rank)?;
+            let scenario = Scenario::new(g.clone(), augment(g)?, rank)?;
             sample_verdict(objective.objective(), &scenario, &settings, seed ^ case as u64)
         });
         let v = match result {

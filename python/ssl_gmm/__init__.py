@@ -54,6 +54,7 @@ import sys
 import numpy as np
 
 from ._native import (
+    Augmentation,
     ClipGmm,
     Gmm,
     TrainResult,
@@ -100,6 +101,7 @@ __all__ = [
     "check",
     "zoo",
     "verdict",
+    "Augmentation",
     "VerdictResult",
     "set_max_memory",
     "max_memory",
@@ -262,9 +264,11 @@ def verdict(loss, augmentation="coupled", mixtures=4, r=None, pairs=8192, batch=
         ``jax.jit(jax.value_and_grad(f))`` works (with ``jax_enable_x64``: float32 cannot pass
         the gradient check). Or a built-in's name: ``"infonce"`` (one-way, dot score,
         temperature ``tau``) or ``"spectral"`` (spectral contrastive), through the same path.
-    augmentation : str
-        How the views are made, as in ``zoo``: ``"coupled"``, ``"noise-iso"``,
-        ``"noise-sigma"``, ``"noise-both"`` or ``"mask"``.
+    augmentation : str or Augmentation
+        How the views are made: a name as in ``zoo`` (``"coupled"``, ``"noise-iso"``,
+        ``"noise-sigma"``, ``"noise-both"`` or ``"mask"``; isotropic noise at the mixture's mean
+        variance ``tr(Sigma_T) / d``), or an ``Augmentation`` (e.g.
+        ``Augmentation.identical().noise(like_sigma=0.5)``).
     mixtures : int, Gmm or sequence of Gmm
         A count: that many mixtures of the family of verdicts from samples at ``seed`` (k
         cycling 3..5, d in 6..12, separation 2, condition 10^0.5..10^1.5, every third a PCA
@@ -312,10 +316,11 @@ def verdict(loss, augmentation="coupled", mixtures=4, r=None, pairs=8192, batch=
         report = None
     else:
         raise TypeError(f"verdict: progress must be a bool or a callable, got {type(progress).__name__}")
-    texts = _native.verdict_json(loss, str(augmentation), mixtures, r, _as_count(pairs, "pairs"),
+    texts = _native.verdict_json(loss, augmentation, mixtures, r, _as_count(pairs, "pairs"),
                                  _as_count(batch, "batch"), float(tau), float(check_rtol),
                                  float(bound_max), int(seed), report)
-    return VerdictResult([json.loads(t) for t in texts], str(augmentation), int(seed))
+    name = augmentation if isinstance(augmentation, str) else repr(augmentation)
+    return VerdictResult([json.loads(t) for t in texts], name, int(seed))
 
 
 class VerdictResult:

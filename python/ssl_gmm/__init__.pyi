@@ -4,6 +4,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._native import (
+    Augmentation as Augmentation,
     ClipGmm as ClipGmm,
     Gmm as Gmm,
     TrainResult as TrainResult,
@@ -26,7 +27,7 @@ Matrix = npt.NDArray[np.float64]
 
 def check(claims: Optional[Sequence[str]] = None, quick: bool = True, seed: int = 20241105) -> list[dict[str, Any]]: ...
 def zoo(losses: Optional[Sequence[str]] = None, augmentations: Optional[Sequence[str]] = None, cases: int = 12, seed: int = 20241105) -> list[dict[str, Any]]: ...
-def verdict(loss: Union[Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, np.ndarray]], str], augmentation: str = "coupled", mixtures: Union[int, Gmm, Sequence[Gmm]] = 4, r: Optional[int] = None, pairs: int = 8192, batch: int = 256, tau: float = 1.0, check_rtol: float = 1e-4, bound_max: float = 0.5, seed: int = 20241105, progress: Union[bool, Callable[[dict[str, Any]], None]] = False) -> VerdictResult: ...
+def verdict(loss: Union[Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, np.ndarray]], str], augmentation: Union[str, Augmentation] = "coupled", mixtures: Union[int, Gmm, Sequence[Gmm]] = 4, r: Optional[int] = None, pairs: int = 8192, batch: int = 256, tau: float = 1.0, check_rtol: float = 1e-4, bound_max: float = 0.5, seed: int = 20241105, progress: Union[bool, Callable[[dict[str, Any]], None]] = False) -> VerdictResult: ...
 
 class VerdictResult:
     cases: list[dict[str, Any]]

@@ -153,3 +153,35 @@ def test_readme_example_prints_what_readme_shows():
                 assert float(a) < 1e-5 and float(b) < 1e-5, (g, w)
             else:
                 assert abs(float(a) - float(b)) <= 1.5e-3, (g, w)
+
+
+def test_augmentation_objects_make_the_views():
+    g = ssl_gmm.Gmm.generate(3, 6, separation=3.0, condition=10.0, seed=1)
+    coupled = ssl_gmm.Augmentation.coupled(1.0)
+    p = coupled.sample(g, 500, seed=2)
+    assert p["x"].shape == p["x_plus"].shape == (500, 6) and np.array_equal(p["z"], p["z_plus"])
+    masked = ssl_gmm.Augmentation.identical().mask(0.5).sample(g, 500, seed=2)
+    kept = masked["x_plus"] != 0
+    assert np.array_equal(masked["x_plus"][kept], masked["x"][kept]) and 0.4 < kept.mean() < 0.6
+    noisy = ssl_gmm.Augmentation.identical().noise(variance=4.0, side="both").sample(g, 4000, seed=3)
+    # Independent noise of variance 4 on each view: the difference has variance 8 per coordinate
+    # (standard error of a sample variance over 4000 draws: 8 sqrt(2 / 4000) = 0.18).
+    assert abs(np.var(noisy["x"] - noisy["x_plus"], axis=0).mean() - 8.0) < 0.5
+    assert ssl_gmm.Augmentation.coupled(1.0) == coupled and "coupled" in repr(coupled)
+    # Sigma-shaped noise on the positive view keeps InfoNCE on F (docs/theory.md 5.8).
+    res = ssl_gmm.verdict("infonce", augmentation=ssl_gmm.Augmentation.identical().noise(like_sigma=1.0),
+                          mixtures=[g], seed=3)
+    assert res.outcome == "F" and res.resolved == 1, str(res)
+    for bad, message in [
+        (lambda: ssl_gmm.Augmentation.coupled(1.5), "delta"),
+        (lambda: ssl_gmm.Augmentation.identical().mask(0.0), "keep"),
+        (lambda: ssl_gmm.Augmentation.identical().noise(), "exactly one"),
+        (lambda: ssl_gmm.Augmentation.identical().noise(variance=1.0, like_sigma=1.0), "exactly one"),
+        (lambda: ssl_gmm.Augmentation.identical().noise(variance=-1.0), "variance|scale|noise"),
+        (lambda: ssl_gmm.Augmentation.identical().mask(0.5, side="up"), "side"),
+        (lambda: ssl_gmm.Augmentation.identical().noise(covariance=np.eye(3)).sample(g, 10, seed=1), "3|6"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            bad()
+    with pytest.raises(TypeError, match="augmentation"):
+        ssl_gmm.verdict("spectral", augmentation=3, mixtures=1)
