@@ -6,7 +6,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{array2, label_array, matrix, seed_of, to_json};
+use crate::convert::{matrix, pairs_dict, seed_of, to_json};
 use crate::errors::{OrRaise, budget};
 use crate::models::PyGmm;
 
@@ -142,12 +142,7 @@ impl PyAugmentation {
         budget(&format!("Augmentation.sample({n})"), &[n, 2 * gmm.inner.dim() + 2, 2])?;
         let g = gmm.inner.clone();
         let p = py.detach(|| self.inner.sample(&g, n, &mut seeded(seed))).or_raise()?;
-        let d = PyDict::new(py);
-        d.set_item("x", array2(py, &p.x))?;
-        d.set_item("x_plus", array2(py, &p.x_plus))?;
-        d.set_item("z", label_array(py, &p.z))?;
-        d.set_item("z_plus", label_array(py, &p.z_plus))?;
-        Ok(d)
+        pairs_dict(py, &p)
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {

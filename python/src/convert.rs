@@ -190,6 +190,17 @@ pub(crate) fn labels(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<usize>>
     })
 }
 
+/// View pairs as the dict Python gets: `x`, `x_plus` (`n x d` arrays) and the base pair's
+/// components `z`, `z_plus`.
+pub(crate) fn pairs_dict<'py>(py: Python<'py>, p: &gmm_core::Pairs) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let d = pyo3::types::PyDict::new(py);
+    d.set_item("x", array2(py, &p.x))?;
+    d.set_item("x_plus", array2(py, &p.x_plus))?;
+    d.set_item("z", label_array(py, &p.z))?;
+    d.set_item("z_plus", label_array(py, &p.z_plus))?;
+    Ok(d)
+}
+
 /// `type(obj)` and, for arrays, the dtype and shape: for error messages.
 pub(crate) fn describe(obj: &Bound<'_, PyAny>) -> String {
     let kind = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());

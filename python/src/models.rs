@@ -6,7 +6,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{array1, array2, from_json, label_array, matrix, rows_of, seed_of, to_json, vector};
+use crate::convert::{array1, array2, from_json, label_array, matrix, pairs_dict, rows_of, seed_of, to_json, vector};
 use crate::errors::{OrRaise, budget};
 
 /// A shared-covariance Gaussian mixture: ``x = mu_z + Sigma^{1/2} g``, ``z ~ weights``.
@@ -252,12 +252,7 @@ impl PyGmm {
         let seed = seed_of(py, seed, "seed")?;
         budget(&format!("sample_pairs({n})"), &[n, 2 * self.inner.dim() + 2, 2])?;
         let p = py.detach(|| self.inner.sample_pairs(n, delta, &mut seeded(seed))).or_raise()?;
-        let d = PyDict::new(py);
-        d.set_item("x", array2(py, &p.x))?;
-        d.set_item("x_plus", array2(py, &p.x_plus))?;
-        d.set_item("z", label_array(py, &p.z))?;
-        d.set_item("z_plus", label_array(py, &p.z_plus))?;
-        Ok(d)
+        pairs_dict(py, &p)
     }
 
     /// Pickles as its JSON (`from_json(to_json())`, exact: floats round-trip).

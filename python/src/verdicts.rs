@@ -20,6 +20,8 @@ use crate::models::PyGmm;
 /// `KeyboardInterrupt` stays one).
 struct Callable {
     function: Py<PyAny>,
+    /// NumPy, imported once (every call converts the returns with `numpy.asarray`).
+    numpy: Py<PyModule>,
     raised: Option<PyErr>,
 }
 
@@ -44,7 +46,7 @@ impl Callable {
         let Ok((loss, grad)) = out.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>() else {
             return Err(format!("returned {}: expected a pair (loss, grad)", describe(&out)));
         };
-        let numpy = py.import("numpy").map_err(|e| e.to_string())?;
+        let numpy = self.numpy.bind(py);
         let as_array = |v: &Bound<'py, PyAny>| numpy.call_method1("asarray", (v,)).map_err(|e| e.to_string());
         let (loss_array, grad_array) = (as_array(&loss)?, as_array(&grad)?);
         for (what, v) in [("loss", &loss_array), ("gradient", &grad_array)] {
@@ -144,7 +146,8 @@ fn loss_of(loss: &Bound<'_, PyAny>, tau: f64) -> PyResult<Loss> {
             describe(loss)
         )));
     }
-    Ok(Loss::Callable(Callable { function: loss.clone().unbind(), raised: None }))
+    let numpy = loss.py().import("numpy")?.unbind();
+    Ok(Loss::Callable(Callable { function: loss.clone().unbind(), numpy, raised: None }))
 }
 
 /// The mixtures: a count (the family of verdicts from samples at `seed`) or a sequence of `Gmm`.
