@@ -126,9 +126,12 @@ def check(claims=None, quick=True, seed=20241105):
     Returns
     -------
     list of dict
-        One per claim: ``verdict`` (``"holds"``, ``"fails"``, ``"not-certified"`` or
-        ``"unresolved"``) and its ``evidence`` and ``control`` (cases, passed cases, worst
-        statistic, threshold, nearest wrong answer, per case).
+        One per claim: ``verdict`` (``"holds"``, ``"fails"``, ``"not-certified"``,
+        ``"unresolved"`` or ``"uncalibrated"``), its ``evidence`` and ``control`` (cases, passed
+        cases, the per-case rate the pass-count rule used, allowed wrong-way cases, worst
+        statistic, threshold, nearest wrong answer, per case), ``calibration`` (where the rates
+        come from: ``exact``, ``measured``, ``stale`` or ``assumed``) and ``error_bound`` (the
+        chance that this verdict rejects the claim when it holds).
     """
     if isinstance(claims, str):
         claims = [claims]

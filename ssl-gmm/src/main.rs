@@ -3,7 +3,8 @@
 //! own, an unknown claim, an empty selection); 3 bad input data or parameters (the library's
 //! typed errors and the commands' own checks, e.g. the memory budget); 4 an I/O error (a file
 //! that cannot be read or written); 5 `check` has a trained map without a convergence
-//! certificate, or a claim with too few resolved cases (no verdict).
+//! certificate, a claim with too few resolved cases, or a claim whose calibration was measured
+//! for another case design (no verdict).
 
 mod cli;
 
@@ -78,7 +79,9 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     if let Some(c) = e.downcast_ref::<cli::CheckFailure>() {
         return match c {
             cli::CheckFailure::Failed(_) => 1,
-            cli::CheckFailure::NotCertified(_) | cli::CheckFailure::Unresolved(_) => 5,
+            cli::CheckFailure::NotCertified(_)
+            | cli::CheckFailure::Unresolved(_)
+            | cli::CheckFailure::Uncalibrated(_) => 5,
         };
     }
     for cause in e.chain() {

@@ -697,3 +697,59 @@ fn e9_rows_do_not_depend_on_the_thread_count() {
     assert_eq!(one, two);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `check --calibrate` adds runs to a file and resumes it; `check --calibration` judges with it;
+/// an entry of another case design is refused (no verdict, exit 5; no runs added without
+/// --discard-stale); shards merge, never into one of their own files.
+#[test]
+fn check_calibrates_resumes_and_refuses_stale_entries() {
+    let (file, other) = (temp_path("calibration.json"), temp_path("calibration-odd.json"));
+    let (f, o) = (file.to_str().unwrap(), other.to_str().unwrap());
+    let _ = (std::fs::remove_file(&file), std::fs::remove_file(&other));
+    let calibrate = |path: &str, extra: &[&str]| {
+        let mut args = vec!["check", "--calibrate", "--claims", "C1,C13", "--cases", "30", "--calibration", path];
+        args.extend_from_slice(extra);
+        ssl_gmm(&args)
+    };
+    let (ok, stdout, stderr) = calibrate(f, &["--shard", "0/2"]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("4 calibration runs to do"), "{stderr}");
+    assert!(stdout.contains("| C13 | statistical | 2 | 20 | 0 |"), "{stdout}");
+    // Resumed: nothing left for shard 0; shard 1 into its own file, then merged.
+    let (ok, _, stderr) = calibrate(f, &["--shard", "0/2"]);
+    assert!(ok && stderr.contains("0 calibration runs to do"), "{stderr}");
+    assert!(calibrate(o, &["--shard", "1/2"]).0);
+    let merged = temp_path("calibration-merged.json");
+    let m = merged.to_str().unwrap();
+    let (ok, stdout, stderr) = ssl_gmm(&["check", "--merge-calibration", f, o, "--calibration", m]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("| C13 | statistical | 3 | 30 | 0 | 0.0950 |"), "{stdout}");
+    let (ok, _, stderr) = ssl_gmm(&["check", "--merge-calibration", f, o, "--calibration", f]);
+    assert!(!ok && stderr.contains("one of the files being merged"), "{stderr}");
+    // Judged with the measured rate.
+    let (ok, stdout, stderr) = ssl_gmm(&["check", "--claims", "C13", "--json", "--calibration", m]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["calibration"]["kind"], "measured", "{v}");
+    assert!(stderr.contains("family-wise bound of this run"), "{stderr}");
+    // Another case design: the fingerprint in the file no longer matches.
+    let text = std::fs::read_to_string(&merged).unwrap();
+    let fp = serde_json::from_str::<serde_json::Value>(&text).unwrap()["claims"]["C13"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(&merged, text.replace(&fp, "0123456789abcdef")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ssl-gmm"))
+        .args(["check", "--claims", "C13", "--calibration", m])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("another case design") && stderr.contains("C13"), "{stderr}");
+    let (ok, _, stderr) = calibrate(m, &[]);
+    assert!(!ok && stderr.contains("--discard-stale"), "{stderr}");
+    let (ok, stdout, _) = ssl_gmm(&["check", "--print-calibration", "--claims", "C13", "--calibration", m]);
+    assert!(ok && stdout.contains("| stale |"), "{stdout}");
+    let (ok, stdout, stderr) = calibrate(m, &["--discard-stale"]);
+    assert!(ok && stdout.contains("| C13 | statistical | 3 | 30 | 0 |"), "{stderr}");
+}

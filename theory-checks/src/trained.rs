@@ -195,15 +195,16 @@ pub const C9_INJECTED: f64 = 0.1;
 /// (1 / delta^2 keeps the floor's scale: the signal's correlation is `delta`) is within
 /// [`FLOOR_FACTOR`] of CCA's error on the same pairs, `delta` cycling through [`C9_DELTAS`].
 /// Downstream: held-out k-means ARI after label-free whitening of each representation,
-/// InfoNCE's minus LDA's (LDA on the anchors with their labels): the paired per-case gaps go to
-/// the TOST of [`tost`].
+/// InfoNCE's minus LDA's (LDA on the anchors with their labels), within the equivalence margin
+/// [`C9_MARGIN`] in every case (the gaps spread by about 0.002 around -0.001, a tenth of the
+/// margin).
 pub fn c9(ctx: &Ctx) -> Result<Case> {
     ari_case(ctx, C9_DELTAS[ctx.index % C9_DELTAS.len()], false)
 }
 
 /// C9 control: the same cases with an ARI loss injected into InfoNCE's clustering
-/// ([`C9_INJECTED`] of its labels randomised): each gap falls below `-C9_MARGIN` and the TOST
-/// must not find the gaps equivalent to 0, showing the equivalence test can reject.
+/// ([`C9_INJECTED`] of its labels randomised): each gap falls below `-C9_MARGIN` (to about -0.15),
+/// showing the margin can reject.
 pub fn c9_control(ctx: &Ctx) -> Result<Case> {
     ari_case(ctx, C9_DELTAS[ctx.index % C9_DELTAS.len()], true)
 }
@@ -252,16 +253,22 @@ fn ari_case(ctx: &Ctx, delta: f64, inject: bool) -> Result<Case> {
     let ari_lda = adjusted_rand_index(&test.z, &clusters(lda.map.components())?)?;
     let (ratio, gap) = (sin / floor, ari_ssl - ari_lda);
     let note = format!(
-        "delta {delta}, n {}: sin {} / floor {} = {ratio:.2} ({}); ARI {ari_ssl:.3} vs LDA {ari_lda:.3}{}",
+        "delta {delta}, n {}: sin {} / floor {} = {ratio:.2} ({}); ARI {ari_ssl:.3} vs LDA {ari_lda:.3} (gap {gap:+.4}, margin {C9_MARGIN}){}",
         pairs.x.nrows(),
         Sig3(sin),
         Sig3(floor),
         fit.note,
         if inject { format!(" ({C9_INJECTED} of InfoNCE's labels randomised)") } else { String::new() }
     );
-    // The control's per-case condition is the equivalence's: the gap within the margin.
-    let case = if inject { Case::at_least(gap, -C9_MARGIN, note) } else { Case::at_most(ratio, FLOOR_FACTOR, note) };
-    Ok(anchor.apply(case.certified(converged).paired(gap).nearest_wrong(wrong / floor)))
+    // The check needs F and the gap within the margin; the control, whose fit is F, needs the
+    // gap within the margin and must fail it.
+    let within = gap.abs() <= C9_MARGIN;
+    let case = if inject {
+        Case::at_least(gap, -C9_MARGIN, note).and(within)
+    } else {
+        Case::at_most(ratio, FLOOR_FACTOR, note).and(within)
+    };
+    Ok(anchor.apply(case.certified(converged).nearest_wrong(wrong / floor)))
 }
 
 /// C9's pairs at coupling `delta`: `5e3 / delta^2` first (at most [`MAX_PAIRS`]), anchored
@@ -280,54 +287,6 @@ fn ari_pairs(g: &gmm_core::Gmm, delta: f64, seed: u64) -> Result<(gmm_core::Pair
 
 /// The equivalence margin of C9's ARI comparison.
 pub const C9_MARGIN: f64 = 0.02;
-
-/// The power C9's case count is chosen for: the chance that the TOST finds a true gap of 0
-/// equivalent at the measured spread.
-pub const C9_POWER: f64 = 0.99;
-
-/// The TOST's power against a true gap of 0 with `cases` cases whose gaps spread with standard
-/// deviation `sd`, at `level` (the sample mean taken as normal with the t quantile's width:
-/// `2 Phi(margin / se - t_{1 - level, cases - 1}) - 1`, clamped at 0).
-pub fn tost_power(cases: usize, sd: f64, level: f64) -> f64 {
-    use statrs::distribution::Normal;
-    if cases < 2 {
-        return 0.0;
-    }
-    let Ok(t) = StudentsT::new(0.0, 1.0, cases as f64 - 1.0) else { return 0.0 };
-    let se = (sd / (cases as f64).sqrt()).max(f64::MIN_POSITIVE);
-    let z = C9_MARGIN / se - t.inverse_cdf(1.0 - level);
-    (2.0 * Normal::standard().cdf(z) - 1.0).max(0.0)
-}
-
-/// Two one-sided t-tests that the mean paired gap lies within `+-C9_MARGIN`, at `level`:
-/// `(both reject, the larger p-value, a note)`. The note gives the power at the measured
-/// spread ([`tost_power`]) and the cases that [`C9_POWER`] would need.
-pub fn tost(gaps: &[f64], level: f64) -> (bool, f64, String) {
-    let n = gaps.len() as f64;
-    if gaps.len() < 2 {
-        return (false, 1.0, "TOST needs at least 2 cases".into());
-    }
-    let mean = gaps.iter().sum::<f64>() / n;
-    let sd = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    let se = (sd / n.sqrt()).max(f64::MIN_POSITIVE);
-    let Ok(t) = StudentsT::new(0.0, 1.0, n - 1.0) else {
-        return (false, 1.0, "TOST: invalid degrees of freedom".into());
-    };
-    let p = (1.0 - t.cdf((mean + C9_MARGIN) / se)).max(1.0 - t.cdf((C9_MARGIN - mean) / se));
-    let power = tost_power(gaps.len(), sd, level);
-    let needed = (2..=10_000).find(|&c| tost_power(c, sd, level) >= C9_POWER);
-    (
-        p <= level,
-        p,
-        format!(
-            "ARI gap (InfoNCE - LDA) mean {mean:+.4}, sd {sd:.4} over {} cases; TOST margin {C9_MARGIN}: p {p} (level {level}); power at gap 0 and this sd {power:.3} ({} cases give {C9_POWER})",
-            gaps.len(),
-            needed.map_or("no count".to_string(), |c| c.to_string()),
-            p = Sig3(p),
-            level = Sig3(level)
-        ),
-    )
-}
 
 /// C10: CLIP-GMM with private means Sigma-orthogonal to the shared ones: each modality's
 /// certified CLIP map (2e4 pairs) is within [`FLOOR_FACTOR`] of the noise floor of its shared

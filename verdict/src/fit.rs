@@ -22,7 +22,9 @@ pub struct FitSettings {
     /// Random starts after the eigen configuration (default 5).
     pub random_starts: usize,
     /// Further random starts, drawn one by one while fewer than two starts agree on the best
-    /// value (default 10).
+    /// value (default 40: VICReg at its official weights has landscapes where 2 of 17 or of 27
+    /// starts reach the lowest value; the claims' calibration met 4 such cases in 2000 with 10,
+    /// and 1 with 40). Only fits that have not agreed yet draw them.
     pub extra_starts: usize,
     /// The solver; its `grad_rtol` is relative to each start's gradient (default 1e-10, 5000
     /// iterations).
@@ -40,7 +42,7 @@ impl Default for FitSettings {
     fn default() -> Self {
         Self {
             random_starts: 5,
-            extra_starts: 10,
+            extra_starts: 40,
             lbfgs: Lbfgs { grad_rtol: 1e-10, max_iters: 5000, memory: 20, ..Lbfgs::default() },
             agreement_rtol: 1e-8,
             gradient_rtol: 1e-6,

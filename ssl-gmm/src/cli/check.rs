@@ -3,8 +3,11 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use anyhow::{Context, bail};
+use experiments::Shard;
 use gmm_core::Sig3;
-use theory_checks::{Budget, FAMILY_WISE_ERROR, Outcome, Verdict, registry, run, select};
+use theory_checks::calibration::{self, Calibration};
+use theory_checks::{Budget, FAMILY_WISE_ERROR, Outcome, RateSource, Verdict, run_with, select, test_level};
 
 use super::io::write_atomic;
 
@@ -30,6 +33,33 @@ pub struct Args {
     /// Also write the table as a markdown report.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// A calibration file: the per-case rates the verdicts use (instead of the one built in);
+    /// with --calibrate, the file the runs are added to (created if absent, resumed if not);
+    /// with --merge-calibration, the merged output.
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
+    /// Measure the claims' per-case error rates: run the quick design at fresh master seeds
+    /// (calibration runs 0, 1, ...) until each selected claim has --cases cases per role, adding
+    /// each run to --calibration as it ends (an interrupted campaign resumes where it stopped).
+    #[arg(long, requires = "calibration", conflicts_with_all = ["full", "json", "out", "seed"])]
+    calibrate: bool,
+    /// Cases per role each claim's calibration reaches (with --calibrate).
+    #[arg(long, default_value_t = 300, requires = "calibrate")]
+    cases: u64,
+    /// Run only part I of N (`I/N`, 0-based) of the calibration runs (runs j with j % N == I);
+    /// combine the shards' files with --merge-calibration.
+    #[arg(long, value_parser = super::reproduce::parse_shard, value_name = "I/N", requires = "calibrate")]
+    shard: Option<Shard>,
+    /// With --calibrate: drop the entries of --calibration measured for another case design of a
+    /// selected claim (otherwise refused).
+    #[arg(long, requires = "calibrate")]
+    discard_stale: bool,
+    /// Merge calibration files (shards of one campaign) into --calibration.
+    #[arg(long, num_args = 1.., value_name = "FILE", requires = "calibration", conflicts_with_all = ["calibrate", "full", "json", "out", "seed", "claims"])]
+    merge_calibration: Option<Vec<PathBuf>>,
+    /// Print the calibration's table (the built-in one, or --calibration's) and exit.
+    #[arg(long, conflicts_with_all = ["calibrate", "merge_calibration", "full", "json", "out", "seed"])]
+    print_calibration: bool,
 }
 
 /// A master seed: an integer in `0..=u64::MAX`.
@@ -50,23 +80,44 @@ pub enum CheckFailure {
     /// (exit status 5).
     #[error("no verdict (fewer than {min} cases could tell the claim from its nearest wrong answer): {0}", min = theory_checks::MIN_RESOLVED)]
     Unresolved(String),
+    /// Some claim's calibration was measured for another case design: no verdict (exit status
+    /// 5).
+    #[error("no verdict (the calibration was measured for another case design; run `ssl-gmm check --calibrate`): {0}")]
+    Uncalibrated(String),
+}
+
+/// The family-wise bound of a run: the chance that some claim of `outcomes` is rejected when
+/// true, given the calibration's rate bounds (the claims' error bounds added up).
+fn family_wise(outcomes: &[Outcome]) -> f64 {
+    outcomes.iter().map(|o| o.error_bound).sum()
+}
+
+/// A role's rate as the table shows it.
+fn rate(o: &Outcome, e: &theory_checks::Evidence) -> String {
+    match &o.calibration {
+        RateSource::Exact => "exact".into(),
+        RateSource::Measured { .. } => Sig3(e.rate).to_string(),
+        RateSource::Stale { .. } => "stale".into(),
+        RateSource::Assumed => format!("{} (assumed)", Sig3(e.rate)),
+    }
 }
 
 fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
     let mut s = String::new();
-    let claims = registry().len();
     let _ = writeln!(
         s,
-        "Claims of docs/theory.md, budget {}, master seed {seed}. Each claim is judged by its pass count at level {} (family-wise {} over {claims} claims, docs/theory.md 5.1).\n",
+        "Claims of docs/theory.md, budget {}, master seed {seed}. Each check and control is judged by its pass count at level {} (family-wise {} over {} checks and controls of statistical claims) with its per-case rate measured by calibration (Clopper-Pearson 95% bound, docs/theory.md 5.9). Family-wise bound of this run: {}.\n",
         budget.name(),
-        Sig3(FAMILY_WISE_ERROR / claims as f64),
-        Sig3(FAMILY_WISE_ERROR)
+        Sig3(test_level()),
+        Sig3(FAMILY_WISE_ERROR),
+        theory_checks::statistical_tests(),
+        Sig3(family_wise(outcomes))
     );
     let _ = writeln!(
         s,
-        "| claim | statement | check passed / counted | allowed failures | worst statistic | threshold | nearest wrong | control passed / counted | verdict | time (s) |"
+        "| claim | statement | check passed / counted | rate | allowed failures | worst statistic | threshold | nearest wrong | control passed / counted | rate | allowed passes | error bound | verdict | time (s) |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for o in outcomes {
         let (e, c) = (&o.evidence, &o.control);
         let counted = |e: &theory_checks::Evidence| {
@@ -82,15 +133,19 @@ fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
             o.id,
             o.statement,
             counted(e),
+            rate(o, e),
             e.allowed,
             Sig3(e.worst),
             Sig3(e.threshold),
             e.nearest_wrong.map(|v| Sig3(v).to_string()).unwrap_or_else(|| "-".into()),
             counted(c),
+            rate(o, c),
+            c.allowed,
+            Sig3(o.error_bound),
             o.verdict,
             o.seconds
         );
@@ -106,20 +161,141 @@ fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
     s
 }
 
+/// Reads a calibration file.
+fn read_calibration(path: &std::path::Path) -> anyhow::Result<Calibration> {
+    let text = super::io::read_text(path, "calibration")?;
+    Calibration::from_json(&text).with_context(|| format!("invalid calibration file {}", path.display()))
+}
+
+/// Writes a calibration file (atomically: an interruption leaves the previous one).
+fn write_calibration(path: &std::path::Path, c: &Calibration) -> anyhow::Result<()> {
+    write_atomic(path, |w| Ok(std::io::Write::write_all(w, c.to_json().as_bytes())?))
+}
+
+/// `check --calibrate`: adds calibration runs to the file until each selected claim has the
+/// cases asked for (this shard's runs only).
+fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
+    let claims = select(args.claims.as_deref())?;
+    let mut c = if path.exists() { read_calibration(path)? } else { Calibration::default() };
+    let stale: Vec<&str> = claims
+        .iter()
+        .filter(|claim| matches!(c.status(claim), theory_checks::Status::Stale { .. }))
+        .map(|claim| claim.id)
+        .collect();
+    if !stale.is_empty() {
+        if !args.discard_stale {
+            bail!(
+                "{} has entries measured for another case design of {}: use another file, or --discard-stale to drop them",
+                path.display(),
+                stale.join(", ")
+            );
+        }
+        for id in &stale {
+            c.claims.remove(*id);
+        }
+        eprintln!("dropped the stale entries of {}", stale.join(", "));
+    }
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let todo: Vec<(usize, u64)> = claims
+        .iter()
+        .enumerate()
+        .flat_map(|(i, claim)| (0..calibration::runs_for(claim, args.cases)).map(move |j| (i, j)))
+        .filter(|&(i, j)| {
+            j % shard.count as u64 == shard.index as u64 && !c.claims.get(claims[i].id).is_some_and(|e| e.has_run(j))
+        })
+        .collect();
+    eprintln!(
+        "{} calibration runs to do ({} claims, {} cases per role, shard {}/{})",
+        todo.len(),
+        claims.len(),
+        args.cases,
+        shard.index,
+        shard.count
+    );
+    let start = std::time::Instant::now();
+    for (done, &(i, j)) in todo.iter().enumerate() {
+        let claim = &claims[i];
+        let r = calibration::calibrate_run(claim, j)?;
+        c.record(claim, &r)?;
+        write_calibration(path, &c)?;
+        let left = start.elapsed().as_secs_f64() / (done + 1) as f64 * (todo.len() - done - 1) as f64;
+        eprintln!(
+            "{} run {j}: check {} of {} failed, control {} of {} passed ({} unresolved, {} not converged) in {:.1} s; {}/{} done, about {:.0} min left",
+            claim.id,
+            r.check.wrong,
+            r.check.counted(),
+            r.control.wrong,
+            r.control.counted(),
+            r.check.unresolved + r.control.unresolved,
+            r.check.not_converged + r.control.not_converged,
+            r.seconds,
+            done + 1,
+            todo.len(),
+            left / 60.0
+        );
+    }
+    outln!("{}", calibration::table(&c, &claims).trim_end());
+    Ok(())
+}
+
+/// `check --merge-calibration`: adds the shards' files up into --calibration (which must not
+/// be one of them).
+fn merge_calibration(inputs: &[PathBuf], out: &std::path::Path) -> anyhow::Result<()> {
+    if let Ok(o) = out.canonicalize()
+        && let Some(i) = inputs.iter().find(|i| i.canonicalize().is_ok_and(|i| i == o))
+    {
+        bail!(
+            "--calibration {} is one of the files being merged ({}); choose another output",
+            out.display(),
+            i.display()
+        );
+    }
+    let mut merged = Calibration::default();
+    for path in inputs {
+        merged.merge(&read_calibration(path)?).with_context(|| format!("cannot merge {}", path.display()))?;
+    }
+    write_calibration(out, &merged)?;
+    outln!("{}", calibration::table(&merged, &theory_checks::registry()).trim_end());
+    Ok(())
+}
+
 /// Runs `check`.
 pub fn run_check(args: &Args) -> anyhow::Result<()> {
+    if let Some(inputs) = &args.merge_calibration {
+        return merge_calibration(inputs, args.calibration.as_deref().context("--calibration names the output")?);
+    }
+    if args.calibrate {
+        return calibrate(args, args.calibration.as_deref().context("--calibration names the file")?);
+    }
+    let owned;
+    let calibration = match &args.calibration {
+        Some(path) => {
+            owned = read_calibration(path)?;
+            &owned
+        }
+        None => Calibration::embedded()?,
+    };
+    if args.print_calibration {
+        outln!("{}", calibration::table(calibration, &select(args.claims.as_deref())?).trim_end());
+        return Ok(());
+    }
     let budget = if args.full { Budget::Full } else { Budget::Quick };
     let claims = select(args.claims.as_deref())?;
     let mut outcomes = Vec::new();
     for claim in &claims {
         eprintln!("checking {} ...", claim.id);
-        let outcome = run(claim, budget, args.seed)?;
+        let outcome = run_with(claim, budget, args.seed, calibration)?;
         if args.json {
             outln!("{}", serde_json::to_string(&outcome)?);
         }
         outcomes.push(outcome);
     }
     let report = table(&outcomes, budget, args.seed);
+    eprintln!(
+        "family-wise bound of this run: {} (target {} over the registry; the calibration's rate bounds taken as the rates)",
+        Sig3(family_wise(&outcomes)),
+        Sig3(FAMILY_WISE_ERROR)
+    );
     if !args.json {
         outln!("{}", report.trim_end());
     }
@@ -127,8 +303,8 @@ pub fn run_check(args: &Args) -> anyhow::Result<()> {
         write_atomic(path, |w| Ok(std::io::Write::write_all(w, report.as_bytes())?))?;
     }
     let with = |v: Verdict| -> Vec<&str> { outcomes.iter().filter(|o| o.verdict == v).map(|o| o.id).collect() };
-    let (failed, uncertified, unresolved) =
-        (with(Verdict::Fails), with(Verdict::NotCertified), with(Verdict::Unresolved));
+    let (failed, uncertified, unresolved, uncalibrated) =
+        (with(Verdict::Fails), with(Verdict::NotCertified), with(Verdict::Unresolved), with(Verdict::Uncalibrated));
     if !failed.is_empty() {
         return Err(CheckFailure::Failed(failed.join(", ")).into());
     }
@@ -137,6 +313,9 @@ pub fn run_check(args: &Args) -> anyhow::Result<()> {
     }
     if !unresolved.is_empty() {
         return Err(CheckFailure::Unresolved(unresolved.join(", ")).into());
+    }
+    if !uncalibrated.is_empty() {
+        return Err(CheckFailure::Uncalibrated(uncalibrated.join(", ")).into());
     }
     Ok(())
 }

@@ -47,7 +47,7 @@ pub struct MergeArgs {
 }
 
 /// Parses `--shard I/N` (a usage error, exit 2, when malformed).
-fn parse_shard(spec: &str) -> Result<Shard, String> {
+pub(super) fn parse_shard(spec: &str) -> Result<Shard, String> {
     let (i, n) = spec.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
     let i: usize = i.trim().parse().map_err(|_| format!("I in I/N is not a number: {i:?}"))?;
     let n: usize = n.trim().parse().map_err(|_| format!("N in I/N is not a number: {n:?}"))?;

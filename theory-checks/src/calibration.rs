@@ -1,0 +1,486 @@
+//! Measured per-case error rates of the claims (docs/theory.md 5.1).
+//!
+//! A statistical claim's verdict allows a few of its cases to go the wrong way (a check's case
+//! to fail, a control's to pass); how many depends on how often that happens to a true claim.
+//! That rate is measured, not assumed: [`calibrate_run`] runs the quick suite's case design (the
+//! same case functions, case indices `0..quick cases`, the same statistics) at a fresh master seed
+//! ([`calibration_master`]`(j)` for run `j`, never a seed the suite is run at otherwise), and a
+//! [`Calibration`] adds the runs up per claim and role. Its Clopper-Pearson upper bound
+//! ([`clopper_pearson_upper`], one-sided, 95%) is the rate the verdict uses.
+//!
+//! Each entry carries the [`fingerprint`] of the case design it measured: the claim's
+//! parameters (statement, assumptions, tolerance, quick cases, control) and the code of its
+//! module and of `common.rs`, comments and blank lines left out. A changed claim no longer
+//! matches its entry, and its verdict is refused (`Verdict::Uncalibrated`) until it is measured
+//! again. The library the claims call (samplers, losses, optimisers) is guarded apart: the entry
+//! records case 0 of run 0 of its check and control ([`Probe`]), and a test recomputes it.
+//!
+//! Exact claims (rounding tolerances: C1, C2, C5, C14, C17) need no rate: their checks compare a
+//! deterministic quantity with a tolerance set by floating-point rounding, and their controls
+//! fail by an analytic margin that vanishes only on a set of parameters of measure zero.
+//! Calibration runs them too (at no cost) and records what it saw.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{Beta, ContinuousCDF};
+
+use crate::{Budget, Case, CheckError, Claim, Ctx, Result, Role, case_seed};
+
+/// The calibration committed with the crate (`theory-checks/calibration.json`).
+const EMBEDDED: &str = include_str!("../calibration.json");
+
+/// The confidence of the rate bounds: one-sided Clopper-Pearson at 95%.
+pub const CONFIDENCE: f64 = 0.95;
+
+/// The version of the calibration file's layout.
+pub const FORMAT: u32 = 1;
+
+/// The one-sided Clopper-Pearson upper bound at `confidence` of a rate seen `k` times in `n`
+/// trials: the `confidence` quantile of `Beta(k + 1, n - k)` (`1` when `k = n`; `1 - (1 -
+/// confidence)^(1/n)`, about `3 / n` at 95%, when `k = 0`).
+pub fn clopper_pearson_upper(k: u64, n: u64, confidence: f64) -> f64 {
+    if n == 0 || k >= n {
+        return 1.0;
+    }
+    if k == 0 {
+        return 1.0 - (1.0 - confidence).powf(1.0 / n as f64);
+    }
+    Beta::new(k as f64 + 1.0, (n - k) as f64).map_or(1.0, |b| b.inverse_cdf(confidence))
+}
+
+/// The master seed of calibration run `j` (a hash of `j` under a root of its own, so that
+/// calibration never reuses the default seed, CI's seeds or any small integer).
+pub fn calibration_master(j: u64) -> u64 {
+    case_seed(0xca1b_0000_0000_0000 ^ j, "calibration", 0)
+}
+
+/// One role's cases over the calibration runs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Cases run.
+    pub cases: u64,
+    /// Counted cases (certified and resolved) that went the wrong way: failed (check) or
+    /// passed (control).
+    pub wrong: u64,
+    /// Certified cases that could not tell the claim from its nearest wrong answer.
+    pub unresolved: u64,
+    /// Cases with a trained map without a certificate.
+    pub not_converged: u64,
+}
+
+impl Tally {
+    /// The cases a verdict counts: certified and resolved.
+    pub fn counted(&self) -> u64 {
+        self.cases - self.unresolved - self.not_converged
+    }
+
+    /// The Clopper-Pearson upper bound ([`CONFIDENCE`]) of the per-case wrong-way rate.
+    pub fn bound(&self) -> f64 {
+        clopper_pearson_upper(self.wrong, self.counted(), CONFIDENCE)
+    }
+
+    /// The tally of one run's cases.
+    fn of(cases: &[Case], role: Role) -> Self {
+        let counted = cases.iter().filter(|c| c.converged && c.resolved);
+        let wrong = counted.filter(|c| c.passed == (role == Role::Control)).count();
+        Self {
+            cases: cases.len() as u64,
+            wrong: wrong as u64,
+            unresolved: cases.iter().filter(|c| c.converged && !c.resolved).count() as u64,
+            not_converged: cases.iter().filter(|c| !c.converged).count() as u64,
+        }
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.cases += other.cases;
+        self.wrong += other.wrong;
+        self.unresolved += other.unresolved;
+        self.not_converged += other.not_converged;
+    }
+}
+
+/// Case 0 of calibration run 0 of a claim's check and control: what the library computed for
+/// them when the entry was measured (a test recomputes it, so that a change below the claims
+/// that moves their statistics is seen).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// The check's statistic and whether it passed.
+    pub check: (f64, bool),
+    /// The control's statistic and whether it passed.
+    pub control: (f64, bool),
+}
+
+/// What calibration measured for one claim.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The [`fingerprint`] of the case design measured.
+    pub fingerprint: String,
+    /// Whether the claim is exact (its rate is not used).
+    pub exact: bool,
+    /// The calibration runs done, as sorted, disjoint half-open ranges `[start, end)`.
+    pub runs: Vec<(u64, u64)>,
+    /// The check's cases.
+    pub check: Tally,
+    /// The control's cases.
+    pub control: Tally,
+    /// Wall-clock seconds of all runs (check and control, on the machine that ran them).
+    pub seconds: f64,
+    /// Case 0 of run 0, when run 0 is among the runs.
+    pub probe: Option<Probe>,
+    /// The cases that went the wrong way, were unresolved or were not certified (the first
+    /// [`MAX_EXCEPTIONS`]), to be looked at.
+    #[serde(default)]
+    pub exceptions: Vec<Exception>,
+}
+
+/// The most exceptions an entry keeps.
+pub const MAX_EXCEPTIONS: usize = 100;
+
+/// A case of a calibration run that went the wrong way, was unresolved or was not certified.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exception {
+    /// `check` or `control`.
+    pub role: String,
+    /// The calibration run.
+    pub run: u64,
+    /// The case index.
+    pub case: usize,
+    /// `wrong`, `unresolved` or `not-converged`.
+    pub kind: String,
+    /// The case's note.
+    pub note: String,
+}
+
+impl Exception {
+    /// The exceptions among one run's cases of `role`.
+    fn of(cases: &[Case], role: Role, run: u64) -> Vec<Self> {
+        cases
+            .iter()
+            .enumerate()
+            .filter_map(|(case, c)| {
+                let kind = if !c.converged {
+                    "not-converged"
+                } else if !c.resolved {
+                    "unresolved"
+                } else if c.passed == (role == Role::Control) {
+                    "wrong"
+                } else {
+                    return None;
+                };
+                let role = if role == Role::Check { "check" } else { "control" };
+                Some(Self { role: role.into(), run, case, kind: kind.into(), note: c.note.clone() })
+            })
+            .collect()
+    }
+}
+
+impl Entry {
+    /// Calibration runs done.
+    pub fn run_count(&self) -> u64 {
+        self.runs.iter().map(|(a, b)| b - a).sum()
+    }
+
+    /// Whether run `j` is done.
+    pub fn has_run(&self, j: u64) -> bool {
+        self.runs.iter().any(|&(a, b)| (a..b).contains(&j))
+    }
+
+    /// Seconds per case (check and control cases together).
+    pub fn seconds_per_case(&self) -> f64 {
+        self.seconds / (self.check.cases + self.control.cases).max(1) as f64
+    }
+
+    /// Adds run ranges, keeping them sorted and merged; `false` if one was already there.
+    fn add_runs(&mut self, ranges: &[(u64, u64)]) -> bool {
+        let mut all: Vec<(u64, u64)> = self.runs.iter().chain(ranges).copied().filter(|(a, b)| a < b).collect();
+        all.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(all.len());
+        for (a, b) in all {
+            match merged.last_mut() {
+                Some(last) if a < last.1 => return false,
+                Some(last) if a == last.1 => last.1 = b,
+                _ => merged.push((a, b)),
+            }
+        }
+        self.runs = merged;
+        true
+    }
+}
+
+/// The state of a claim's calibration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// An exact claim: no rate is needed.
+    Exact,
+    /// Measured for this case design.
+    Measured(Entry),
+    /// Measured for another case design (the fingerprint differs): refused.
+    Stale {
+        /// The fingerprint the entry was measured for.
+        recorded: String,
+        /// The claim's fingerprint now.
+        current: String,
+    },
+    /// Never measured.
+    Missing,
+}
+
+/// Measured rates of the claims, per claim id (`theory-checks/calibration.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The case design measured: always `quick` (the budget CI runs).
+    pub design: String,
+    /// Per claim id.
+    pub claims: BTreeMap<String, Entry>,
+}
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Self { format: FORMAT, design: Budget::Quick.name().to_string(), claims: BTreeMap::new() }
+    }
+}
+
+impl Calibration {
+    /// The calibration committed with the crate.
+    ///
+    /// # Errors
+    /// A file that does not parse (a defect of the build, never of the input).
+    pub fn embedded() -> Result<&'static Calibration> {
+        static CELL: OnceLock<std::result::Result<Calibration, String>> = OnceLock::new();
+        CELL.get_or_init(|| Calibration::from_json(EMBEDDED).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| CheckError::Fixture(format!("the embedded calibration.json: {e}")))
+    }
+
+    /// Parses a calibration file.
+    ///
+    /// # Errors
+    /// Malformed JSON, another format or design, or runs that overlap or do not match the cases.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let c: Calibration =
+            serde_json::from_str(text).map_err(|e| CheckError::Calibration(format!("not a calibration file: {e}")))?;
+        if c.format != FORMAT || c.design != Budget::Quick.name() {
+            return Err(CheckError::Calibration(format!(
+                "calibration format {} of the '{}' design; this build reads format {FORMAT} of the 'quick' design",
+                c.format, c.design
+            )));
+        }
+        for (id, e) in &c.claims {
+            let mut check = Entry { runs: Vec::new(), ..e.clone() };
+            if !check.add_runs(&e.runs) || check.runs != e.runs {
+                return Err(CheckError::Calibration(format!("{id}: runs not sorted, merged and disjoint")));
+            }
+            if e.check.counted() > e.check.cases || e.check.wrong > e.check.counted() {
+                return Err(CheckError::Calibration(format!("{id}: inconsistent check tally")));
+            }
+            if e.control.counted() > e.control.cases || e.control.wrong > e.control.counted() {
+                return Err(CheckError::Calibration(format!("{id}: inconsistent control tally")));
+            }
+        }
+        Ok(c)
+    }
+
+    /// The file's text (pretty JSON, one field per line, ending in a newline).
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// The calibration state of `claim` (its entry only if the fingerprints match).
+    pub fn status(&self, claim: &Claim) -> Status {
+        if claim.exact {
+            return Status::Exact;
+        }
+        match self.claims.get(claim.id) {
+            None => Status::Missing,
+            Some(e) => {
+                let current = fingerprint(claim);
+                if e.fingerprint == current {
+                    Status::Measured(e.clone())
+                } else {
+                    Status::Stale { recorded: e.fingerprint.clone(), current }
+                }
+            }
+        }
+    }
+
+    /// Adds one run of `claim` to its entry (a new entry when there is none).
+    ///
+    /// # Errors
+    /// The entry was measured for another case design, or has this run already.
+    pub fn record(&mut self, claim: &Claim, run: &Run) -> Result<()> {
+        let one = Entry {
+            fingerprint: fingerprint(claim),
+            exact: claim.exact,
+            runs: vec![(run.index, run.index + 1)],
+            check: run.check.clone(),
+            control: run.control.clone(),
+            seconds: run.seconds,
+            probe: run.probe.clone(),
+            exceptions: run.exceptions.clone(),
+        };
+        self.add(claim.id, &one)
+    }
+
+    /// Adds another calibration's entries (shards of one campaign) to this one.
+    ///
+    /// # Errors
+    /// A claim measured for different case designs, or a run in both.
+    pub fn merge(&mut self, other: &Calibration) -> Result<()> {
+        for (id, e) in &other.claims {
+            self.add(id, e)?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, id: &str, new: &Entry) -> Result<()> {
+        let Some(e) = self.claims.get_mut(id) else {
+            self.claims.insert(id.to_string(), new.clone());
+            return Ok(());
+        };
+        if e.fingerprint != new.fingerprint {
+            return Err(CheckError::Calibration(format!(
+                "{id}: runs of two case designs (fingerprints {} and {}) cannot be added up",
+                e.fingerprint, new.fingerprint
+            )));
+        }
+        if !e.add_runs(&new.runs) {
+            return Err(CheckError::Calibration(format!(
+                "{id}: a run is recorded twice ({:?} and {:?})",
+                e.runs, new.runs
+            )));
+        }
+        e.check.add(&new.check);
+        e.control.add(&new.control);
+        e.seconds += new.seconds;
+        if e.probe.is_none() {
+            e.probe.clone_from(&new.probe);
+        }
+        let room = MAX_EXCEPTIONS.saturating_sub(e.exceptions.len());
+        e.exceptions.extend(new.exceptions.iter().take(room).cloned());
+        Ok(())
+    }
+}
+
+/// The fingerprint of a claim's case design: a hash (FNV-1a, 64 bits, in hex) of its parameters
+/// and of the code of its module and of `common.rs`, whole-line comments and blank lines left
+/// out and every line trimmed (so a comment or a re-indentation does not invalidate it, a
+/// changed line of code does).
+pub fn fingerprint(claim: &Claim) -> String {
+    let code = |text: &str| -> String {
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).collect::<Vec<_>>().join("\n")
+    };
+    let text = [
+        claim.id.to_string(),
+        claim.statement.to_string(),
+        claim.assumptions.to_string(),
+        claim.control_statement.to_string(),
+        claim.tolerance.to_string(),
+        claim.cases.0.to_string(),
+        claim.exact.to_string(),
+        code(claim.source),
+        code(crate::COMMON_SOURCE),
+    ]
+    .join("\u{1f}");
+    format!("{:016x}", gmm_core::stable_hash(text.as_bytes()))
+}
+
+/// One calibration run of a claim: its quick cases at [`calibration_master`]`(index)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    /// The run's index `j`.
+    pub index: u64,
+    /// The check's cases.
+    pub check: Tally,
+    /// The control's cases.
+    pub control: Tally,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Case 0 of both roles, for run 0.
+    pub probe: Option<Probe>,
+    /// Its exceptional cases.
+    pub exceptions: Vec<Exception>,
+}
+
+/// The quick cases of one role of `claim` at master seed `master`, in parallel (the cases
+/// `ssl-gmm check --quick --seed master` runs).
+pub(crate) fn quick_cases(claim: &Claim, role: Role, budget: Budget, master: u64) -> Result<Vec<Case>> {
+    let n = budget.pick(claim.cases.0, claim.cases.1);
+    let (f, tag) = match role {
+        Role::Check => (claim.check, claim.id.to_string()),
+        Role::Control => (claim.control, format!("{}/control", claim.id)),
+    };
+    let ctxs: Vec<Ctx> = (0..n).map(|index| Ctx { budget, seed: case_seed(master, &tag, index), index }).collect();
+    gmm_core::parallel::map(&ctxs, |ctx| f(ctx).map(|c| Case { seed: ctx.seed, ..c })).into_iter().collect()
+}
+
+/// Runs calibration run `index` of `claim`: the quick design of its check and control at
+/// [`calibration_master`]`(index)`.
+///
+/// # Errors
+/// A library error in a case.
+pub fn calibrate_run(claim: &Claim, index: u64) -> Result<Run> {
+    let t = std::time::Instant::now();
+    let master = calibration_master(index);
+    let check = quick_cases(claim, Role::Check, Budget::Quick, master)?;
+    let control = quick_cases(claim, Role::Control, Budget::Quick, master)?;
+    let probe = match (index, check.first(), control.first()) {
+        (0, Some(a), Some(b)) => Some(Probe { check: (a.statistic, a.passed), control: (b.statistic, b.passed) }),
+        _ => None,
+    };
+    Ok(Run {
+        index,
+        check: Tally::of(&check, Role::Check),
+        control: Tally::of(&control, Role::Control),
+        seconds: t.elapsed().as_secs_f64(),
+        probe,
+        exceptions: [Exception::of(&check, Role::Check, index), Exception::of(&control, Role::Control, index)].concat(),
+    })
+}
+
+/// The calibration runs `claim` needs for at least `cases` cases per role (its quick cases per
+/// run, rounded up).
+pub fn runs_for(claim: &Claim, cases: u64) -> u64 {
+    cases.div_ceil(claim.cases.0.max(1) as u64)
+}
+
+/// The calibration of `claims` as a markdown table: per claim its kind, runs, each role's
+/// counted cases, wrong-way cases, unresolved and uncertified cases and rate bound, the seconds
+/// per case, and whether the entry matches the claim's case design now.
+pub fn table(calibration: &Calibration, claims: &[Claim]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from(
+        "| claim | kind | runs | check counted | failures | bound | control counted | passes | bound | unresolved (check / control) | not converged | s per case | entry |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for claim in claims {
+        let kind = if claim.exact { "exact" } else { "statistical" };
+        let Some(e) = calibration.claims.get(claim.id) else {
+            let _ = writeln!(s, "| {} | {kind} | 0 | - | - | - | - | - | - | - | - | - | missing |", claim.id);
+            continue;
+        };
+        let state = if e.fingerprint == fingerprint(claim) { "current" } else { "stale" };
+        let bound = |t: &Tally| if claim.exact { "-".to_string() } else { gmm_core::Sig3(t.bound()).to_string() };
+        let _ = writeln!(
+            s,
+            "| {} | {kind} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {:.2} | {state} |",
+            claim.id,
+            e.run_count(),
+            e.check.counted(),
+            e.check.wrong,
+            bound(&e.check),
+            e.control.counted(),
+            e.control.wrong,
+            bound(&e.control),
+            e.check.unresolved,
+            e.control.unresolved,
+            e.check.not_converged + e.control.not_converged,
+            e.seconds_per_case(),
+        );
+    }
+    s
+}

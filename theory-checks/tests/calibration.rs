@@ -1,0 +1,146 @@
+//! The calibration of the claims' error rates (docs/theory.md 5.1): the rate bound, the file's
+//! bookkeeping (runs added, shards merged, overlaps and other case designs refused), a verdict
+//! that refuses a stale entry, and the committed file matching the claims as they are now.
+
+use theory_checks::calibration::{
+    Calibration, calibrate_run, calibration_master, clopper_pearson_upper, fingerprint, runs_for,
+};
+use theory_checks::{Budget, RateSource, Status, Verdict, registry, run_with};
+
+fn claim(id: &str) -> theory_checks::Claim {
+    registry().into_iter().find(|c| c.id == id).expect("registered")
+}
+
+/// Reference values of the one-sided 95% Clopper-Pearson bound (scipy.stats.beta.ppf(0.95, k + 1,
+/// n - k)).
+#[test]
+fn clopper_pearson_matches_reference_values() {
+    for (k, n, expected) in
+        [(0, 300, 0.009_936_082), (0, 1000, 0.002_991_250), (1, 10, 0.394_163_30), (3, 300, 0.025_641_393), (5, 5, 1.0)]
+    {
+        let got = clopper_pearson_upper(k, n, 0.95);
+        assert!((got - expected).abs() < 1e-6 * expected.max(1e-3), "k {k} n {n}: {got} vs {expected}");
+    }
+    assert_eq!(clopper_pearson_upper(0, 0, 0.95), 1.0);
+}
+
+#[test]
+fn calibration_masters_are_fresh_and_distinct() {
+    let masters: std::collections::HashSet<u64> = (0..10_000).map(calibration_master).collect();
+    assert_eq!(masters.len(), 10_000);
+    for used in [0, 1, 2, 3, 7, 11, 20_241_105] {
+        assert!(!masters.contains(&used), "calibration reuses master seed {used}");
+    }
+    assert_eq!(runs_for(&claim("C13"), 1000), 100);
+    assert_eq!(runs_for(&claim("C4"), 1000), 143);
+}
+
+/// Runs add up per claim; a run recorded twice or runs of another case design are refused;
+/// shards merge into the same file as one campaign.
+#[test]
+fn runs_add_up_and_shards_merge() {
+    let c13 = claim("C13");
+    let runs: Vec<_> = (0..4).map(|j| calibrate_run(&c13, j).unwrap()).collect();
+    let mut whole = Calibration::default();
+    for r in &runs {
+        whole.record(&c13, r).unwrap();
+    }
+    let e = &whole.claims["C13"];
+    assert_eq!(e.runs, vec![(0, 4)]);
+    assert_eq!((e.check.cases, e.control.cases), (40, 40));
+    assert!(e.probe.is_some());
+    assert!(whole.record(&c13, &runs[2]).unwrap_err().to_string().contains("recorded twice"));
+    // Two shards (even and odd runs) merge into the whole.
+    let (mut even, mut odd) = (Calibration::default(), Calibration::default());
+    for r in &runs {
+        if r.index % 2 == 0 { even.record(&c13, r) } else { odd.record(&c13, r) }.unwrap();
+    }
+    let mut merged = Calibration::default();
+    merged.merge(&even).unwrap();
+    merged.merge(&odd).unwrap();
+    assert_eq!(merged.claims["C13"].check, whole.claims["C13"].check);
+    assert_eq!(merged.claims["C13"].runs, vec![(0, 4)]);
+    assert!(merged.merge(&odd).is_err(), "a shard merged twice");
+    // Another case design's runs do not add up.
+    let changed = theory_checks::Claim { tolerance: "a changed tolerance", ..c13 };
+    assert_ne!(fingerprint(&changed), fingerprint(&c13));
+    let mut other = Calibration::default();
+    other.record(&changed, &calibrate_run(&changed, 9).unwrap()).unwrap();
+    assert!(merged.merge(&other).unwrap_err().to_string().contains("two case designs"));
+    // The file round-trips; malformed or inconsistent files are refused.
+    assert_eq!(Calibration::from_json(&merged.to_json()).unwrap(), merged);
+    for bad in [
+        "{}",
+        r#"{"format": 2, "design": "quick", "claims": {}}"#,
+        r#"{"format": 1, "design": "full", "claims": {}}"#,
+        &merged.to_json().replace("\"wrong\": 0", "\"wrong\": 99"),
+    ] {
+        assert!(Calibration::from_json(bad).is_err(), "{bad}");
+    }
+}
+
+/// A changed claim no longer matches its entry: its verdict is refused (`uncalibrated`), while
+/// the unchanged claim is judged with the measured rate.
+#[test]
+fn a_stale_entry_is_refused() {
+    let c13 = claim("C13");
+    let mut c = Calibration::default();
+    for j in 0..3 {
+        c.record(&c13, &calibrate_run(&c13, j).unwrap()).unwrap();
+    }
+    let fresh = run_with(&c13, Budget::Quick, 5, &c).unwrap();
+    assert!(matches!(fresh.calibration, RateSource::Measured { check: (30, 0), .. }), "{:?}", fresh.calibration);
+    assert_eq!(fresh.verdict, Verdict::Holds);
+    // 0 of 30: the rate bound is 1 - 0.05^(1/30) = 0.0950.
+    assert!((fresh.evidence.rate - 0.0950).abs() < 1e-4, "{}", fresh.evidence.rate);
+    let changed = theory_checks::Claim { cases: (11, 40), ..c13 };
+    assert!(matches!(c.status(&changed), Status::Stale { .. }));
+    let stale = run_with(&changed, Budget::Quick, 5, &c).unwrap();
+    assert_eq!(stale.verdict, Verdict::Uncalibrated);
+    assert!(matches!(stale.calibration, RateSource::Stale { .. }));
+    // Cases still ran and are reported.
+    assert_eq!(stale.evidence.cases, 11);
+}
+
+/// The committed calibration parses, and each entry was measured for its claim as it is now (a
+/// claim changed since is caught here, before any verdict uses a stale rate).
+#[test]
+fn the_committed_calibration_is_current() {
+    let c = Calibration::embedded().unwrap();
+    for claim in registry() {
+        if let Some(e) = c.claims.get(claim.id) {
+            assert_eq!(e.fingerprint, fingerprint(&claim), "{}: stale calibration entry", claim.id);
+            assert_eq!(e.exact, claim.exact, "{}", claim.id);
+        }
+    }
+    assert!(c.claims.keys().all(|id| registry().iter().any(|c| c.id == id)));
+}
+
+/// The library below the claims has not moved their statistics since they were measured: case 0
+/// of calibration run 0 of each measured claim's check and control is recomputed (to 1e-6
+/// relative: optimisers may round differently on another machine, a changed sampler, loss or
+/// parameter moves the statistic far more).
+#[test]
+fn the_measured_probes_still_hold() {
+    let c = Calibration::embedded().unwrap();
+    for claim in registry() {
+        let Some(probe) = c.claims.get(claim.id).and_then(|e| e.probe.clone()) else { continue };
+        let now = calibrate_probe(&claim);
+        for (role, (was, is)) in [("check", (probe.check, now.0)), ("control", (probe.control, now.1))] {
+            let close = (was.0 - is.0).abs() <= 1e-6 * was.0.abs().max(1e-12) || (was.0.is_nan() && is.0.is_nan());
+            assert!(close && was.1 == is.1, "{} {role}: recorded {was:?}, now {is:?}", claim.id);
+        }
+    }
+}
+
+/// Case 0 of calibration run 0 of a claim's check and control: (statistic, passed).
+fn calibrate_probe(claim: &theory_checks::Claim) -> ((f64, bool), (f64, bool)) {
+    let ctx = |tag: &str| theory_checks::Ctx {
+        budget: Budget::Quick,
+        seed: theory_checks::case_seed(calibration_master(0), tag, 0),
+        index: 0,
+    };
+    let check = (claim.check)(&ctx(claim.id)).unwrap();
+    let control = (claim.control)(&ctx(&format!("{}/control", claim.id))).unwrap();
+    ((check.statistic, check.passed), (control.statistic, control.passed))
+}
