@@ -233,6 +233,9 @@ def test_check_returns_the_evidence_of_each_claim():
         assert o["verdict"] == "holds"
         assert o["evidence"]["passed_cases"] >= o["evidence"]["cases"] - o["evidence"]["allowed"]
         assert o["control"]["as_required"]  # the control failed, as it must
+        # Exact identities: no rate, nothing may go the wrong way, no chance of a false verdict.
+        assert o["calibration"]["kind"] == "exact" and o["error_bound"] == 0.0
+        assert o["evidence"]["rate"] == 0.0 and o["evidence"]["allowed"] == 0
 
 
 def test_json_round_trip():
