@@ -37,6 +37,10 @@ pub const CONFIDENCE: f64 = 0.95;
 /// The version of the calibration file's layout.
 pub const FORMAT: u32 = 1;
 
+/// The fewest counted cases per role an entry needs before verdicts use its rates (fewer give a
+/// bound above 1%, too loose to judge by: such an entry is still being measured).
+pub const MIN_CASES: u64 = 300;
+
 /// The one-sided Clopper-Pearson upper bound at `confidence` of a rate seen `k` times in `n`
 /// trials: the `confidence` quantile of `Beta(k + 1, n - k)` (`1` when `k = n`; `1 - (1 -
 /// confidence)^(1/n)`, about `3 / n` at 95%, when `k = 0`).
@@ -216,6 +220,9 @@ pub enum Status {
     Exact,
     /// Measured for this case design.
     Measured(Entry),
+    /// Measured for this case design on fewer than [`MIN_CASES`] counted cases in a role: still
+    /// being measured, not used yet.
+    Incomplete(Entry),
     /// Measured for another case design (the fingerprint differs): refused.
     Stale {
         /// The fingerprint the entry was measured for.
@@ -300,10 +307,12 @@ impl Calibration {
             None => Status::Missing,
             Some(e) => {
                 let current = fingerprint(claim);
-                if e.fingerprint == current {
-                    Status::Measured(e.clone())
-                } else {
+                if e.fingerprint != current {
                     Status::Stale { recorded: e.fingerprint.clone(), current }
+                } else if e.check.counted() < MIN_CASES || e.control.counted() < MIN_CASES {
+                    Status::Incomplete(e.clone())
+                } else {
+                    Status::Measured(e.clone())
                 }
             }
         }
@@ -463,7 +472,13 @@ pub fn table(calibration: &Calibration, claims: &[Claim]) -> String {
             let _ = writeln!(s, "| {} | {kind} | 0 | - | - | - | - | - | - | - | - | - | missing |", claim.id);
             continue;
         };
-        let state = if e.fingerprint == fingerprint(claim) { "current" } else { "stale" };
+        let state = if e.fingerprint != fingerprint(claim) {
+            "stale"
+        } else if !claim.exact && e.check.counted().min(e.control.counted()) < MIN_CASES {
+            "incomplete"
+        } else {
+            "current"
+        };
         let bound = |t: &Tally| if claim.exact { "-".to_string() } else { gmm_core::Sig3(t.bound()).to_string() };
         let _ = writeln!(
             s,

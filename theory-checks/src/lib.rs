@@ -372,8 +372,8 @@ pub enum RateSource {
         /// The claim's.
         current: String,
     },
-    /// Not calibrated yet: the rate [`ASSUMED_RATE`] is assumed, not measured (said in the
-    /// table).
+    /// Not calibrated yet, or on fewer than [`calibration::MIN_CASES`] cases: the rate
+    /// [`ASSUMED_RATE`] is assumed, not measured (said in the table).
     Assumed,
 }
 
@@ -520,7 +520,8 @@ pub fn run(claim: &Claim, budget: Budget, master: u64) -> Result<Outcome> {
 
 /// Runs one claim and its control at master seed `master`, each role at [`test_level`] with its
 /// per-case rate from `calibration`: the bound measured for this case design, 0 for an exact
-/// claim, [`ASSUMED_RATE`] for a claim not calibrated yet. A stale entry (another case design)
+/// claim, [`ASSUMED_RATE`] for a claim not calibrated yet (or on fewer than
+/// [`calibration::MIN_CASES`] cases). A stale entry (another case design)
 /// is refused: the cases run and are reported, the verdict is [`Verdict::Uncalibrated`].
 ///
 /// # Errors
@@ -539,7 +540,7 @@ pub fn run_with(claim: &Claim, budget: Budget, master: u64, calibration: &Calibr
             (e.check.bound(), e.control.bound()),
         ),
         Status::Stale { recorded, current } => (RateSource::Stale { recorded, current }, (ASSUMED_RATE, ASSUMED_RATE)),
-        Status::Missing => (RateSource::Assumed, (ASSUMED_RATE, ASSUMED_RATE)),
+        Status::Missing | Status::Incomplete(_) => (RateSource::Assumed, (ASSUMED_RATE, ASSUMED_RATE)),
     };
     let evidence = judge(claim, Role::Check, budget, master, rates.0, level)?;
     let control = judge(claim, Role::Control, budget, master, rates.1, level)?;
