@@ -707,14 +707,14 @@ fn check_calibrates_resumes_and_refuses_stale_entries() {
     let (f, o) = (file.to_str().unwrap(), other.to_str().unwrap());
     let _ = (std::fs::remove_file(&file), std::fs::remove_file(&other));
     let calibrate = |path: &str, extra: &[&str]| {
-        let mut args = vec!["check", "--calibrate", "--claims", "C1,C13", "--cases", "30", "--calibration", path];
+        let mut args = vec!["check", "--calibrate", "--claims", "C1,C13", "--cases", "300", "--calibration", path];
         args.extend_from_slice(extra);
         ssl_gmm(&args)
     };
     let (ok, stdout, stderr) = calibrate(f, &["--shard", "0/2"]);
     assert!(ok, "{stderr}");
-    assert!(stderr.contains("4 calibration runs to do"), "{stderr}");
-    assert!(stdout.contains("| C13 | statistical | 2 | 20 | 0 |"), "{stdout}");
+    assert!(stderr.contains("30 calibration runs to do"), "{stderr}");
+    assert!(stdout.contains("| C13 | statistical | 15 | 150 | 0 |") && stdout.contains("| incomplete |"), "{stdout}");
     // Resumed: nothing left for shard 0; shard 1 into its own file, then merged.
     let (ok, _, stderr) = calibrate(f, &["--shard", "0/2"]);
     assert!(ok && stderr.contains("0 calibration runs to do"), "{stderr}");
@@ -723,10 +723,10 @@ fn check_calibrates_resumes_and_refuses_stale_entries() {
     let m = merged.to_str().unwrap();
     let (ok, stdout, stderr) = ssl_gmm(&["check", "--merge-calibration", f, o, "--calibration", m]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("| C13 | statistical | 3 | 30 | 0 | 0.0950 |"), "{stdout}");
+    assert!(stdout.contains("| C13 | statistical | 30 | 300 | 0 | 0.00994 |"), "{stdout}");
     let (ok, _, stderr) = ssl_gmm(&["check", "--merge-calibration", f, o, "--calibration", f]);
     assert!(!ok && stderr.contains("one of the files being merged"), "{stderr}");
-    // Judged with the measured rate.
+    // Judged with the measured rate (300 counted cases per role: complete).
     let (ok, stdout, stderr) = ssl_gmm(&["check", "--claims", "C13", "--json", "--calibration", m]);
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
@@ -734,11 +734,10 @@ fn check_calibrates_resumes_and_refuses_stale_entries() {
     assert!(stderr.contains("family-wise bound of this run"), "{stderr}");
     // Another case design: the fingerprint in the file no longer matches.
     let text = std::fs::read_to_string(&merged).unwrap();
-    let fp = serde_json::from_str::<serde_json::Value>(&text).unwrap()["claims"]["C13"]["fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    std::fs::write(&merged, text.replace(&fp, "0123456789abcdef")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let fingerprint = |id: &str| v["claims"][id]["fingerprint"].as_str().unwrap().to_string();
+    let (c1, c13) = (fingerprint("C1"), fingerprint("C13"));
+    std::fs::write(&merged, text.replace(&c13, "0123456789abcdef").replace(&c1, "fedcba9876543210")).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ssl-gmm"))
         .args(["check", "--claims", "C13", "--calibration", m])
         .output()
@@ -746,10 +745,12 @@ fn check_calibrates_resumes_and_refuses_stale_entries() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("another case design") && stderr.contains("C13"), "{stderr}");
+    // Refused for the exact claim too (its entry is not used by verdicts, but two designs never
+    // add up).
     let (ok, _, stderr) = calibrate(m, &[]);
-    assert!(!ok && stderr.contains("--discard-stale"), "{stderr}");
+    assert!(!ok && stderr.contains("--discard-stale") && stderr.contains("C1, C13"), "{stderr}");
     let (ok, stdout, _) = ssl_gmm(&["check", "--print-calibration", "--claims", "C13", "--calibration", m]);
     assert!(ok && stdout.contains("| stale |"), "{stdout}");
     let (ok, stdout, stderr) = calibrate(m, &["--discard-stale"]);
-    assert!(ok && stdout.contains("| C13 | statistical | 3 | 30 | 0 |"), "{stderr}");
+    assert!(ok && stdout.contains("| C13 | statistical | 30 | 300 | 0 |"), "{stderr}");
 }
