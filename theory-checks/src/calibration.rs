@@ -85,15 +85,14 @@ impl Tally {
         clopper_pearson_upper(self.wrong, self.counted(), CONFIDENCE)
     }
 
-    /// The tally of one run's cases.
-    fn of(cases: &[Case], role: Role) -> Self {
-        let counted = cases.iter().filter(|c| c.converged && c.resolved);
-        let wrong = counted.filter(|c| c.passed == (role == Role::Control)).count();
+    /// The tally of one role's cases (of a calibration run, or of a `check` run).
+    pub(crate) fn of(cases: &[Case], role: Role) -> Self {
+        let count = |k: &str| cases.iter().filter(|c| exception_kind(c, role) == Some(k)).count() as u64;
         Self {
             cases: cases.len() as u64,
-            wrong: wrong as u64,
-            unresolved: cases.iter().filter(|c| c.converged && !c.resolved).count() as u64,
-            not_converged: cases.iter().filter(|c| !c.converged).count() as u64,
+            wrong: count(WRONG),
+            unresolved: count(UNRESOLVED),
+            not_converged: count(NOT_CONVERGED),
         }
     }
 
@@ -157,30 +156,54 @@ pub struct Exception {
     pub note: String,
 }
 
+const WRONG: &str = "wrong";
+const UNRESOLVED: &str = "unresolved";
+const NOT_CONVERGED: &str = "not-converged";
+
+/// How a case of `role` is exceptional: not certified, unresolved (certified), or counted and
+/// gone the wrong way (failed, for a check; passed, for a control); `None` for a counted case
+/// that went the right way.
+fn exception_kind(c: &Case, role: Role) -> Option<&'static str> {
+    if !c.converged {
+        Some(NOT_CONVERGED)
+    } else if !c.resolved {
+        Some(UNRESOLVED)
+    } else if c.passed == (role == Role::Control) {
+        Some(WRONG)
+    } else {
+        None
+    }
+}
+
 impl Exception {
     /// The exceptions among one run's cases of `role`.
     fn of(cases: &[Case], role: Role, run: u64) -> Vec<Self> {
+        let name = if role == Role::Check { "check" } else { "control" };
         cases
             .iter()
             .enumerate()
             .filter_map(|(case, c)| {
-                let kind = if !c.converged {
-                    "not-converged"
-                } else if !c.resolved {
-                    "unresolved"
-                } else if c.passed == (role == Role::Control) {
-                    "wrong"
-                } else {
-                    return None;
-                };
-                let role = if role == Role::Check { "check" } else { "control" };
-                Some(Self { role: role.into(), run, case, kind: kind.into(), note: c.note.clone() })
+                let kind = exception_kind(c, role)?;
+                Some(Self { role: name.into(), run, case, kind: kind.into(), note: c.note.clone() })
             })
             .collect()
     }
 }
 
 impl Entry {
+    /// This entry's state for `claim` as it is now, exact or not: `Stale` when the fingerprints
+    /// differ, `Incomplete` below [`MIN_CASES`] counted cases in a role, `Measured` otherwise.
+    pub fn status(&self, claim: &Claim) -> Status {
+        let current = fingerprint(claim);
+        if self.fingerprint != current {
+            Status::Stale { recorded: self.fingerprint.clone(), current }
+        } else if self.check.counted().min(self.control.counted()) < MIN_CASES {
+            Status::Incomplete(self.clone())
+        } else {
+            Status::Measured(self.clone())
+        }
+    }
+
     /// Calibration runs done.
     pub fn run_count(&self) -> u64 {
         self.runs.iter().map(|(a, b)| b - a).sum()
@@ -277,8 +300,8 @@ impl Calibration {
             )));
         }
         for (id, e) in &c.claims {
-            let mut check = Entry { runs: Vec::new(), ..e.clone() };
-            if !check.add_runs(&e.runs) || check.runs != e.runs {
+            // Sorted, merged (a gap between neighbours) and none empty.
+            if !e.runs.iter().all(|(a, b)| a < b) || !e.runs.windows(2).all(|w| w[0].1 < w[1].0) {
                 return Err(CheckError::Calibration(format!("{id}: runs not sorted, merged and disjoint")));
             }
             if e.check.counted() > e.check.cases || e.check.wrong > e.check.counted() {
@@ -300,21 +323,10 @@ impl Calibration {
 
     /// The calibration state of `claim` (its entry only if the fingerprints match).
     pub fn status(&self, claim: &Claim) -> Status {
-        if claim.exact {
-            return Status::Exact;
-        }
         match self.claims.get(claim.id) {
+            _ if claim.exact => Status::Exact,
             None => Status::Missing,
-            Some(e) => {
-                let current = fingerprint(claim);
-                if e.fingerprint != current {
-                    Status::Stale { recorded: e.fingerprint.clone(), current }
-                } else if e.check.counted() < MIN_CASES || e.control.counted() < MIN_CASES {
-                    Status::Incomplete(e.clone())
-                } else {
-                    Status::Measured(e.clone())
-                }
-            }
+            Some(e) => e.status(claim),
         }
     }
 
@@ -420,12 +432,38 @@ pub struct Run {
 /// `ssl-gmm check --quick --seed master` runs).
 pub(crate) fn quick_cases(claim: &Claim, role: Role, budget: Budget, master: u64) -> Result<Vec<Case>> {
     let n = budget.pick(claim.cases.0, claim.cases.1);
-    let (f, tag) = match role {
-        Role::Check => (claim.check, claim.id.to_string()),
-        Role::Control => (claim.control, format!("{}/control", claim.id)),
+    let ctxs: Vec<Ctx> = (0..n).map(|index| case_ctx(claim, role, budget, master, index)).collect();
+    gmm_core::parallel::map(&ctxs, |ctx| case_of(claim, role, ctx)).into_iter().collect()
+}
+
+/// The context of case `index` of one role of `claim` at master seed `master`: seeded by
+/// [`case_seed`] over `id` or `id/control`.
+fn case_ctx(claim: &Claim, role: Role, budget: Budget, master: u64, index: usize) -> Ctx {
+    let seed = match role {
+        Role::Check => case_seed(master, claim.id, index),
+        Role::Control => case_seed(master, &format!("{}/control", claim.id), index),
     };
-    let ctxs: Vec<Ctx> = (0..n).map(|index| Ctx { budget, seed: case_seed(master, &tag, index), index }).collect();
-    gmm_core::parallel::map(&ctxs, |ctx| f(ctx).map(|c| Case { seed: ctx.seed, ..c })).into_iter().collect()
+    Ctx { budget, seed, index }
+}
+
+/// One case of one role of `claim`, its seed recorded.
+fn case_of(claim: &Claim, role: Role, ctx: &Ctx) -> Result<Case> {
+    let f = match role {
+        Role::Check => claim.check,
+        Role::Control => claim.control,
+    };
+    f(ctx).map(|c| Case { seed: ctx.seed, ..c })
+}
+
+/// Case 0 of calibration run 0 of `claim`'s check and control, computed now (what an entry's
+/// [`Probe`] recorded when it was measured).
+///
+/// # Errors
+/// A library error in a case.
+pub fn probe(claim: &Claim) -> Result<Probe> {
+    let case = |role| case_of(claim, role, &case_ctx(claim, role, Budget::Quick, calibration_master(0), 0));
+    let (check, control) = (case(Role::Check)?, case(Role::Control)?);
+    Ok(Probe { check: (check.statistic, check.passed), control: (control.statistic, control.passed) })
 }
 
 /// Runs calibration run `index` of `claim`: the quick design of its check and control at
@@ -472,12 +510,10 @@ pub fn table(calibration: &Calibration, claims: &[Claim]) -> String {
             let _ = writeln!(s, "| {} | {kind} | 0 | - | - | - | - | - | - | - | - | - | missing |", claim.id);
             continue;
         };
-        let state = if e.fingerprint != fingerprint(claim) {
-            "stale"
-        } else if !claim.exact && e.check.counted().min(e.control.counted()) < MIN_CASES {
-            "incomplete"
-        } else {
-            "current"
+        let state = match e.status(claim) {
+            Status::Stale { .. } => "stale",
+            Status::Incomplete(_) if !claim.exact => "incomplete",
+            _ => "current",
         };
         let bound = |t: &Tally| if claim.exact { "-".to_string() } else { gmm_core::Sig3(t.bound()).to_string() };
         let _ = writeln!(

@@ -453,16 +453,14 @@ pub fn test_level() -> f64 {
 /// Judges the cases of one role by the pass-count rule at per-case rate `rate` and `level`.
 fn judge(claim: &Claim, role: Role, budget: Budget, master: u64, rate: f64, level: f64) -> Result<Evidence> {
     let per_case = calibration::quick_cases(claim, role, budget, master)?;
-    let n = per_case.len();
-    let certified = per_case.iter().filter(|c| c.converged).count();
+    let tally = calibration::Tally::of(&per_case, role);
     let counted: Vec<&Case> = per_case.iter().filter(|c| c.converged && c.resolved).collect();
-    let passed_cases = counted.iter().filter(|c| c.passed).count();
-    let (not_converged, unresolved) = (n - certified, certified - counted.len());
-    let allowed = allowed_failures(counted.len(), rate, level);
-    let wrong_way = match role {
-        Role::Check => counted.len() - passed_cases,
-        Role::Control => passed_cases,
+    let wrong_way = tally.wrong as usize;
+    let passed_cases = match role {
+        Role::Check => counted.len() - wrong_way,
+        Role::Control => wrong_way,
     };
+    let allowed = allowed_failures(counted.len(), rate, level);
     // The worst case: for a check the one farthest above (or below) its threshold, for a
     // control the one closest to passing.
     // Signed and relative to the threshold's size, so that statistics and thresholds of either
@@ -492,10 +490,10 @@ fn judge(claim: &Claim, role: Role, budget: Budget, master: u64, rate: f64, leve
         .then(|| if wrong_way == 0 { 1.0 } else { evidence::false_rejection(counted.len(), rate, wrong_way - 1) });
     Ok(Evidence {
         role,
-        cases: n,
+        cases: per_case.len(),
         passed_cases,
-        not_converged,
-        unresolved,
+        not_converged: tally.not_converged as usize,
+        unresolved: tally.unresolved as usize,
         rate,
         allowed,
         error_bound: evidence::false_rejection(counted.len(), rate, allowed),

@@ -181,7 +181,9 @@ fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
     // designs never add up.
     let stale: Vec<&str> = claims
         .iter()
-        .filter(|claim| c.claims.get(claim.id).is_some_and(|e| e.fingerprint != calibration::fingerprint(claim)))
+        .filter(|claim| {
+            c.claims.get(claim.id).is_some_and(|e| matches!(e.status(claim), theory_checks::Status::Stale { .. }))
+        })
         .map(|claim| claim.id)
         .collect();
     if !stale.is_empty() {
