@@ -303,7 +303,7 @@ pub fn registry() -> Vec<Claim> {
             "coupled pairs, delta = 1, centred, k >= 3, r = k - 1, predictor rate 1, BYOL rate 0.1 (alternating with SimSiam); the fixed point certified by its residual (<= 1e-12 of the field's terms) and every rate of the Jacobian across the rotation orbit negative",
             zoo::c23,
             zoo::c23_control,
-            "raw inputs (the same weight decay in the weakest input direction's units): weight decay breaks the reparametrisation invariance, the stable fixed point is ridge-biased and leaves F",
+            "raw inputs (the same weight decay in the weakest input direction's units): weight decay breaks the reparametrisation invariance, the stable fixed point is ridge-biased and leaves F (decided where the bias predicted to first order exceeds 30 tolerances)",
             (7, 40),
             STATISTICAL,
             "the row space equal to F to sin theta_max <= the verdict's tolerance (Newton's step through Wedin's bound), rank k - 1",
