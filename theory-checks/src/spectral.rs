@@ -151,7 +151,7 @@ pub(crate) fn floor_ratio(family: Family, ctx: &Ctx, offset: f64, delta: f64) ->
     // C7 is about the population minimiser: computed numerically at outer Monte Carlo sizes N, its
     // distance to F must fall like N^{-1/2} (docs/theory.md 5.3).
     let population = if family == Family::General && offset == 0.0 && delta > 0.0 {
-        Some(population_rate(&g, ctx.seed)?)
+        Some(population_rate(&g, ctx.seed, 1, |map| sin_to(map, &f))?)
     } else {
         None
     };
@@ -208,22 +208,30 @@ pub fn population_samples(r: usize) -> u64 {
     }
 }
 
-/// The population InfoNCE minimiser of `g` (delta = 1, tau = 1, r = k - 1) at the outer sizes
-/// [`POPULATION_SIZES`], [`population_samples`] independent outer samples each: the log-log
-/// slope of the mean `sin theta_max` to `F`, the means, and whether every solve was certified.
-fn population_rate(g: &Gmm, seed: u64) -> Result<(f64, [f64; 4], bool)> {
-    let f = g.fisher_subspace()?;
-    let reps = population_samples(f.dim());
-    let (mut sins, mut certified) = ([0.0; 4], true);
-    for (i, &n) in POPULATION_SIZES.iter().enumerate() {
+/// The population InfoNCE minimiser of `g` (delta = 1, tau = 1, r = dim F, raw means: centred
+/// only when `g` is) at the outer sizes [`POPULATION_SIZES`] times `scale`,
+/// [`population_samples`] independent outer samples each: the log-log slope of the mean
+/// `distance` of its map to the answer (C7: its `sin theta_max` to `F`; C15: its containment in
+/// `span{Sigma^{-1} mu_i}`), the means, and whether every solve was certified.
+pub(crate) fn population_rate(
+    g: &Gmm,
+    seed: u64,
+    scale: usize,
+    distance: impl Fn(&gmm_core::nalgebra::DMatrix<f64>) -> Result<f64>,
+) -> Result<(f64, [f64; 4], bool)> {
+    let r = g.fisher_subspace()?.dim();
+    let reps = population_samples(r);
+    let sizes = POPULATION_SIZES.map(|n| n * scale);
+    let (mut means, mut certified) = ([0.0; 4], true);
+    for (i, &n) in sizes.iter().enumerate() {
         for s in 0..reps {
             let outer = seed ^ (n as u64 * 64 + s);
-            let out = PopulationInfoNce::new(f.dim()).n_outer(n).seed(outer).fit(g)?;
+            let out = PopulationInfoNce::new(r).n_outer(n).seed(outer).fit(g)?;
             certified &= out.run.converged();
-            sins[i] += sin_to(out.map.components(), &f)? / reps as f64;
+            means[i] += distance(out.map.components())? / reps as f64;
         }
     }
-    Ok((slope_of(&POPULATION_SIZES, &sins), sins, certified))
+    Ok((slope_of(&sizes, &means), means, certified))
 }
 
 /// C4: the PCA-trap family: PCA misses `F` (population sin > 0.9) while the certified InfoNCE
