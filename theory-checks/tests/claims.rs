@@ -87,3 +87,27 @@ fn vicreg_minimum_inside_the_active_hinges_is_certified() {
     let case = theory_checks::zoo::c20(&ctx).unwrap();
     assert!(case.converged && case.passed, "{}", case.note);
 }
+
+/// Controls decide only where they can show the effect they stand for (docs/theory.md 5.5): the
+/// two C23 control cases the calibration counted as rows in `F` (weakly determined raw fixed
+/// points, tolerances 6.6e-3 and 1.9e-3 against biases 3.4e-3 and 4.1e-4) are unresolved, and
+/// the C4 control case it counted as in `F` (floor 0.093, map 0.276 off `F`: ratio 2.95) draws
+/// pairs until its floor is a sixth of the effect and then lands far off `F`.
+#[test]
+fn controls_that_cannot_show_their_effect_are_not_decided() {
+    use theory_checks::{Ctx, calibration::calibration_master};
+    let ctx = |run: u64, id: &str, index: usize| Ctx {
+        budget: Budget::Quick,
+        seed: case_seed(calibration_master(run), &format!("{id}/control"), index),
+        index,
+    };
+    for run in [60, 126] {
+        let case = theory_checks::zoo::c23_control(&ctx(run, "C23", 4)).unwrap();
+        assert!(!case.resolved && !case.passed, "C23 run {run}: {}", case.note);
+        assert!(case.note.contains("this fixed point cannot show it"), "{}", case.note);
+    }
+    let case = theory_checks::spectral::c4_control(&ctx(8, "C4", 4)).unwrap();
+    assert!(case.resolved && !case.passed, "{}", case.note);
+    assert!(case.statistic > 2.0 * 3.0, "the ratio {} is not half-way from F", case.statistic);
+    assert!(!case.note.contains("n 20000:"), "the anchor drew no more pairs: {}", case.note);
+}
