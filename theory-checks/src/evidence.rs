@@ -283,6 +283,11 @@ pub struct Claim {
     /// The code of the module holding the check and the control (part of the claim's
     /// [`crate::calibration::fingerprint`]).
     pub source: &'static str,
+    /// The share of the family-wise error its check and its control each get, in units
+    /// ([`crate::test_level`]): 1, or more for a claim whose cases are too costly to calibrate
+    /// to a rate as small as the others' (C10). Fixed before the claim's calibration; not part
+    /// of the case design.
+    pub weight: u32,
 }
 
 impl std::fmt::Debug for Claim {
@@ -296,6 +301,7 @@ impl std::fmt::Debug for Claim {
             .field("cases", &self.cases)
             .field("exact", &self.exact)
             .field("tolerance", &self.tolerance)
+            .field("weight", &self.weight)
             .finish_non_exhaustive()
     }
 }

@@ -52,13 +52,24 @@ fn case_seeds_differ_across_claims_cases_and_masters() {
 
 #[test]
 fn allowed_failures_follow_the_binomial_tail() {
-    let level = theory_checks::test_level();
-    // 19 statistical claims, a check and a control each: 1e-2 / 38.
+    let claims = registry();
+    let by_id = |id: &str| claims.iter().find(|c| c.id == id).unwrap();
+    // 19 statistical claims, a check and a control each; C10's at weight 8: 36 + 16 = 52 units.
     assert_eq!(theory_checks::statistical_tests(), 38);
-    assert!((level - 1e-2 / 38.0).abs() < 1e-15);
+    assert_eq!(theory_checks::level_units(), 52);
+    let level = theory_checks::test_level(by_id("C4"));
+    assert!((level - 1e-2 / 52.0).abs() < 1e-15);
+    let costly = theory_checks::test_level(by_id("C10"));
+    assert!((costly - 8e-2 / 52.0).abs() < 1e-15);
+    // The levels add up to the family-wise error.
+    let total: f64 = claims.iter().filter(|c| !c.exact).map(|c| 2.0 * theory_checks::test_level(c)).sum();
+    assert!((total - 1e-2).abs() < 1e-15, "{total}");
+    // C10: rate 8.5e-3 (no failure in 350 cases): P(> 1 of 7) = 1.48e-3 <= 1.54e-3.
+    assert_eq!(allowed_failures(7, 8.5e-3, costly), 1);
+    assert_eq!(allowed_failures(7, 8.5e-3, level), 2);
     // Exact identities: nothing may fail.
     assert_eq!(allowed_failures(10, 0.0, level), 0);
-    // Rate 3e-3 (no failure in 1000 cases): P(> 0 of 7) = 2.1e-2, P(> 1 of 7) = 1.9e-4 <= level.
+    // Rate 3e-3 (no failure in 1000 cases): P(> 0 of 7) = 2.1e-2, P(> 1 of 7) = 1.87e-4 <= 1.92e-4.
     assert_eq!(allowed_failures(7, 3e-3, level), 1);
     // Rate 1e-2 (no failure in 300 cases): P(> 1 of 7) = 2.0e-3 > level, P(> 2 of 7) = 3.4e-5.
     assert_eq!(allowed_failures(7, 1e-2, level), 2);

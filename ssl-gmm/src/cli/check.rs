@@ -92,6 +92,17 @@ fn family_wise(outcomes: &[Outcome]) -> f64 {
     outcomes.iter().map(|o| o.error_bound).sum()
 }
 
+/// The registry's levels: the common one and the weighted claims', e.g. `1.92e-4 each, C10
+/// 1.54e-3`.
+fn levels() -> String {
+    let claims: Vec<_> = theory_checks::registry().into_iter().filter(|c| !c.exact).collect();
+    let weighted: Vec<String> =
+        claims.iter().filter(|c| c.weight != 1).map(|c| format!("{} {}", c.id, Sig3(test_level(c)))).collect();
+    let common =
+        claims.iter().find(|c| c.weight == 1).map_or(String::new(), |c| format!("{} each", Sig3(test_level(c))));
+    [common].into_iter().chain(weighted).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
+}
+
 /// A role's rate as the table shows it.
 fn rate(o: &Outcome, e: &theory_checks::Evidence) -> String {
     match &o.calibration {
@@ -106,11 +117,11 @@ fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Claims of docs/theory.md, budget {}, master seed {seed}. Each check and control is judged by its pass count at level {} (family-wise {} over {} checks and controls of statistical claims) with its per-case rate measured by calibration (Clopper-Pearson 95% bound, docs/theory.md 5.9). Family-wise bound of this run: {}.\n",
+        "Claims of docs/theory.md, budget {}, master seed {seed}. Each check and control is judged by its pass count at its level (family-wise {} split over the {} checks and controls of statistical claims by weight: {}) with its per-case rate measured by calibration (Clopper-Pearson 95% bound, docs/theory.md 5.9). Family-wise bound of this run: {}.\n",
         budget.name(),
-        Sig3(test_level()),
         Sig3(FAMILY_WISE_ERROR),
         theory_checks::statistical_tests(),
+        levels(),
         Sig3(family_wise(outcomes))
     );
     let _ = writeln!(
