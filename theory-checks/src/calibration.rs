@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF};
 
-use crate::{Budget, Case, CheckError, Claim, Ctx, Result, Role, case_seed};
+use crate::{Budget, Case, CheckError, Claim, Ctx, MIN_RESOLVED, Result, Role, case_seed, false_rejection};
 
 /// The calibration committed with the crate (`theory-checks/calibration.json`).
 const EMBEDDED: &str = include_str!("../calibration.json");
@@ -94,6 +94,16 @@ impl Tally {
             unresolved: count(UNRESOLVED),
             not_converged: count(NOT_CONVERGED),
         }
+    }
+
+    /// The chance that `cases` cases of this role leave a `check` run without a verdict, at the
+    /// observed (not bounded) rates: some case without a certificate, or fewer than
+    /// [`MIN_RESOLVED`] resolved (the two added up). An estimate, 0 when no such case was seen.
+    pub fn no_verdict_chance(&self, cases: usize) -> f64 {
+        let rate = |k: u64| k as f64 / self.cases.max(1) as f64;
+        let uncertified = 1.0 - (1.0 - rate(self.not_converged)).powi(i32::try_from(cases).unwrap_or(i32::MAX));
+        let unresolved = false_rejection(cases, rate(self.unresolved), cases - MIN_RESOLVED.min(cases));
+        (uncertified + unresolved).min(1.0)
     }
 
     fn add(&mut self, other: &Self) {
@@ -212,6 +222,13 @@ impl Entry {
     /// Whether run `j` is done.
     pub fn has_run(&self, j: u64) -> bool {
         self.runs.iter().any(|&(a, b)| (a..b).contains(&j))
+    }
+
+    /// The chance that a `check` run of `cases` cases per role has no verdict on the claim at
+    /// the observed rates ([`Tally::no_verdict_chance`] of either role).
+    pub fn no_verdict_chance(&self, cases: usize) -> f64 {
+        let (a, b) = (self.check.no_verdict_chance(cases), self.control.no_verdict_chance(cases));
+        1.0 - (1.0 - a) * (1.0 - b)
     }
 
     /// Seconds per case (check and control cases together).

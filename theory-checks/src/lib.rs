@@ -358,6 +358,10 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// The level of its check and of its control ([`test_level`]).
     pub level: f64,
+    /// The chance that a run like this one has no verdict on the claim (a case without a
+    /// certificate, or too few resolved), at the rates its calibration observed
+    /// ([`calibration::Entry::no_verdict_chance`]); `None` without a current entry.
+    pub no_verdict_chance: Option<f64>,
     /// The chance that this claim's verdict rejects it when true: the check's and the control's
     /// [`Evidence::error_bound`] added up.
     pub error_bound: f64,
@@ -571,6 +575,11 @@ pub fn run_with(claim: &Claim, budget: Budget, master: u64, calibration: &Calibr
         Status::Stale { recorded, current } => (RateSource::Stale { recorded, current }, (ASSUMED_RATE, ASSUMED_RATE)),
         Status::Missing | Status::Incomplete(_) => (RateSource::Assumed, (ASSUMED_RATE, ASSUMED_RATE)),
     };
+    let no_verdict_chance = calibration
+        .claims
+        .get(claim.id)
+        .filter(|e| !matches!(e.status(claim), Status::Stale { .. }))
+        .map(|e| e.no_verdict_chance(budget.pick(claim.cases.0, claim.cases.1)));
     let evidence = judge(claim, Role::Check, budget, master, rates.0, level)?;
     let control = judge(claim, Role::Control, budget, master, rates.1, level)?;
     Ok(Outcome {
@@ -579,6 +588,7 @@ pub fn run_with(claim: &Claim, budget: Budget, master: u64, calibration: &Calibr
         tolerance: claim.tolerance,
         verdict: Verdict::of(&evidence, &control, &source),
         level,
+        no_verdict_chance,
         error_bound: evidence.error_bound + control.error_bound,
         calibration: source,
         evidence,

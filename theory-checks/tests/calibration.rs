@@ -3,7 +3,7 @@
 //! that refuses a stale entry, and the committed file matching the claims as they are now.
 
 use theory_checks::calibration::{
-    Calibration, calibrate_run, calibration_master, clopper_pearson_upper, fingerprint, runs_for,
+    Calibration, Tally, calibrate_run, calibration_master, clopper_pearson_upper, fingerprint, runs_for,
 };
 use theory_checks::{Budget, RateSource, Status, Verdict, registry, run_with};
 
@@ -148,4 +148,20 @@ fn an_incomplete_entry_is_not_used_yet() {
     assert_eq!(outcome.calibration, RateSource::Assumed);
     assert_eq!(outcome.evidence.rate, theory_checks::ASSUMED_RATE);
     assert!(theory_checks::calibration::table(&c, &[c13]).contains("| incomplete |"));
+}
+
+/// The chance of a run without a verdict, at the observed rates: some uncertified case
+/// (`1 - (1 - q)^n`), or fewer than 5 resolved (`P(Binomial(n, u) > n - 5)`), added up.
+#[test]
+fn the_no_verdict_chance_follows_the_observed_rates() {
+    let tally = |cases, unresolved, not_converged| Tally { cases, wrong: 3, unresolved, not_converged };
+    assert_eq!(tally(1000, 0, 0).no_verdict_chance(7), 0.0);
+    let uncertified = tally(1000, 0, 2).no_verdict_chance(7);
+    assert!((uncertified - (1.0 - 0.998f64.powi(7))).abs() < 1e-12, "{uncertified}");
+    // Half the cases unresolved: more than 2 of 7 unresolved with chance 1 - (1 + 7 + 21) / 128.
+    let unresolved = tally(100, 50, 0).no_verdict_chance(7);
+    assert!((unresolved - (1.0 - 29.0 / 128.0)).abs() < 1e-12, "{unresolved}");
+    // Fewer cases than the least resolved count: every case must resolve.
+    let few = tally(100, 10, 0).no_verdict_chance(3);
+    assert!((few - (1.0 - 0.9f64.powi(3))).abs() < 1e-12, "{few}");
 }

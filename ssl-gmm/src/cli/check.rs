@@ -92,6 +92,17 @@ fn family_wise(outcomes: &[Outcome]) -> f64 {
     outcomes.iter().map(|o| o.error_bound).sum()
 }
 
+/// The chance that a run like this one has no verdict on some claim, at the rates the
+/// calibration observed (the claims' chances added up), and how many claims it does not cover
+/// (no current entry), as one phrase.
+fn no_verdict(outcomes: &[Outcome]) -> String {
+    let chance: f64 = outcomes.iter().filter_map(|o| o.no_verdict_chance).sum();
+    let unknown = outcomes.iter().filter(|o| o.no_verdict_chance.is_none()).count();
+    let unknown =
+        if unknown > 0 { format!(", {unknown} claims without a current entry not included") } else { String::new() };
+    format!("chance of a run without a verdict {} at the calibration's observed rates{unknown}", Sig3(chance.min(1.0)))
+}
+
 /// The registry's levels: the common one and the weighted claims', e.g. `1.92e-4 each, C10
 /// 1.54e-3`.
 fn levels() -> String {
@@ -117,12 +128,13 @@ fn table(outcomes: &[Outcome], budget: Budget, seed: u64) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Claims of docs/theory.md, budget {}, master seed {seed}. Each check and control is judged by its pass count at its level (family-wise {} split over the {} checks and controls of statistical claims by weight: {}) with its per-case rate measured by calibration (Clopper-Pearson 95% bound, docs/theory.md 5.9). Family-wise bound of this run: {}.\n",
+        "Claims of docs/theory.md, budget {}, master seed {seed}. Each check and control is judged by its pass count at its level (family-wise {} split over the {} checks and controls of statistical claims by weight: {}) with its per-case rate measured by calibration (Clopper-Pearson 95% bound, docs/theory.md 5.9). Family-wise bound of this run: {}; {}.\n",
         budget.name(),
         Sig3(FAMILY_WISE_ERROR),
         theory_checks::statistical_tests(),
         levels(),
-        Sig3(family_wise(outcomes))
+        Sig3(family_wise(outcomes)),
+        no_verdict(outcomes)
     );
     let _ = writeln!(
         s,
@@ -307,9 +319,10 @@ pub fn run_check(args: &Args) -> anyhow::Result<()> {
     }
     let report = table(&outcomes, budget, args.seed);
     eprintln!(
-        "family-wise bound of this run: {} (target {} over the registry; the calibration's rate bounds taken as the rates)",
+        "family-wise bound of this run: {} (target {} over the registry; the calibration's rate bounds taken as the rates); {}",
         Sig3(family_wise(&outcomes)),
-        Sig3(FAMILY_WISE_ERROR)
+        Sig3(FAMILY_WISE_ERROR),
+        no_verdict(&outcomes)
     );
     if !args.json {
         outln!("{}", report.trim_end());
