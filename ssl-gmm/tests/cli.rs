@@ -751,6 +751,12 @@ fn check_calibrates_resumes_and_refuses_stale_entries() {
     assert!(!ok && stderr.contains("--discard-stale") && stderr.contains("C1, C13"), "{stderr}");
     let (ok, stdout, _) = ssl_gmm(&["check", "--print-calibration", "--claims", "C13", "--calibration", m]);
     assert!(ok && stdout.contains("| stale |"), "{stdout}");
+    // Dropped without a run: the entry is gone from the file (it was kept, stale, before).
+    let (ok, _, stderr) =
+        ssl_gmm(&["check", "--calibrate", "--claims", "C13", "--cases", "0", "--calibration", m, "--discard-stale"]);
+    assert!(ok && stderr.contains("dropped the stale entries of C13"), "{stderr}");
+    let (ok, stdout, _) = ssl_gmm(&["check", "--print-calibration", "--claims", "C13", "--calibration", m]);
+    assert!(ok && stdout.contains("| missing |"), "{stdout}");
     let (ok, stdout, stderr) = calibrate(m, &["--discard-stale"]);
     assert!(ok && stdout.contains("| C13 | statistical | 30 | 300 | 0 |"), "{stderr}");
 }

@@ -220,7 +220,9 @@ fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
         for id in &stale {
             c.claims.remove(*id);
         }
-        eprintln!("dropped the stale entries of {}", stale.join(", "));
+        // Written now, so that the drop holds even when no run follows (`--cases 0`).
+        write_calibration(path, &c)?;
+        eprintln!("dropped the stale entries of {} from {}", stale.join(", "), path.display());
     }
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let todo: Vec<(usize, u64)> = claims
