@@ -307,7 +307,7 @@ impl Cost for Ridged<'_> {
 /// `w` (`original = block w`): the curvature across the free directions, `||g|| / lambda_min`,
 /// and the largest of the blocks' `sin theta_max` bounds (Wedin, the distance carried by each
 /// block's `||w||_2`).
-fn distance_bound(
+pub(crate) fn distance_bound(
     cost: &mut dyn Cost,
     params: &[DMatrix<f64>],
     symmetries: &[Vec<DMatrix<f64>>],

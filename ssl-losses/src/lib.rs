@@ -50,7 +50,9 @@ pub use objective::{Batch, CONTRASTIVE_DIVERGENCE_FACTOR, Objective};
 pub use observe::{Observer, Progress};
 pub use optim::{FirstOrder, Optimizer, OptimizerKind, Schedule};
 pub use outcome::{Ending, Run, Trained};
-pub use population::{PopulationCost, PopulationInfoNce, PopulationInfoNceFit, PopulationInfoNceLoss};
+pub use population::{
+    POPULATION_STARTS, PopulationCost, PopulationInfoNce, PopulationInfoNceFit, PopulationInfoNceLoss,
+};
 pub use precondition::{Centering, PreconditionedSource, Preconditioner, Sides, WHITENING_RIDGE, Whitening};
 pub use scalar::{EXP_F32_FLUSH, Real, exp, exp_f32, from_f64, to_f64};
 pub use simsiam::{Directions, SimSiamForm, SimSiamLoss};

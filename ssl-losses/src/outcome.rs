@@ -37,11 +37,15 @@ pub enum Ending {
     /// map grows without bound: there is no minimiser to certify
     /// ([`Certificate::escaped_to_infimum`]).
     NoMinimiser,
+    /// L-BFGS met its gradient tolerance at a point where the cost still curves down across
+    /// the directions its symmetries leave free (a saddle: the smallest free curvature, a lower
+    /// estimate, is not positive), from every start tried ([`crate::PopulationInfoNce`]).
+    Saddle,
 }
 
 impl Ending {
     /// Its name, as serialised: `grad-tol`, `budget-spent`, `plateau`, `no-decrease`,
-    /// `stationary-start`, `interrupted`, `no-minimiser`.
+    /// `stationary-start`, `interrupted`, `no-minimiser`, `saddle`.
     pub fn name(self) -> &'static str {
         match self {
             Ending::GradTol => "grad-tol",
@@ -51,6 +55,7 @@ impl Ending {
             Ending::StationaryStart => "stationary-start",
             Ending::Interrupted => "interrupted",
             Ending::NoMinimiser => "no-minimiser",
+            Ending::Saddle => "saddle",
         }
     }
 
@@ -71,6 +76,7 @@ impl Ending {
             Ending::NoMinimiser => {
                 "the sample's pairs can be separated by scaling the map up: use more pairs, or a ridge (weight decay)"
             }
+            Ending::Saddle => "every start stopped at a saddle: use other seeds, or more outer draws",
         }
     }
 }
