@@ -247,7 +247,14 @@ fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
         let r = calibration::calibrate_run(claim, j)?;
         c.record(claim, &r)?;
         write_calibration(path, &c)?;
-        let left = start.elapsed().as_secs_f64() / (done + 1) as f64 * (todo.len() - done - 1) as f64;
+        // Each claim's runs so far (its entry, this run included) time its runs left; a claim
+        // not started yet is timed at this invocation's mean (claims differ a hundredfold).
+        let mean = start.elapsed().as_secs_f64() / (done + 1) as f64;
+        let per_run = |id: &str| {
+            c.claims.get(id).filter(|e| e.run_count() > 0).map_or(mean, |e| e.seconds / e.run_count() as f64)
+        };
+        // (A fold from +0: an empty f64 sum is -0, printed "-0".)
+        let left = todo[done + 1..].iter().fold(0.0, |left, &(i, _)| left + per_run(claims[i].id));
         eprintln!(
             "{} run {j}: check {} of {} failed, control {} of {} passed ({} unresolved, {} not converged) in {:.1} s; {}/{} done, about {:.0} min left",
             claim.id,
