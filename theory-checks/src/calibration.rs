@@ -406,14 +406,15 @@ impl Calibration {
 }
 
 /// The fingerprint of a claim's case design: a hash (FNV-1a, 64 bits, in hex) of its parameters
-/// and of the code of its module and of `common.rs`, whole-line comments and blank lines left
+/// and of the code of its module, of `common.rs` and of the modules it reads ([`Claim::reads`]),
+/// whole-line comments and blank lines left
 /// out and every line trimmed (so a comment or a re-indentation does not invalidate it, a
 /// changed line of code does).
 pub fn fingerprint(claim: &Claim) -> String {
     let code = |text: &str| -> String {
         text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).collect::<Vec<_>>().join("\n")
     };
-    let text = [
+    let mut text = vec![
         claim.id.to_string(),
         claim.statement.to_string(),
         claim.assumptions.to_string(),
@@ -423,8 +424,10 @@ pub fn fingerprint(claim: &Claim) -> String {
         claim.exact.to_string(),
         code(claim.source),
         code(crate::COMMON_SOURCE),
-    ]
-    .join("\u{1f}");
+    ];
+    // Appended only where present, so that a claim reading no other module keeps its fingerprint.
+    text.extend(claim.reads.iter().map(|source| code(source)));
+    let text = text.join("\u{1f}");
     format!("{:016x}", gmm_core::stable_hash(text.as_bytes()))
 }
 

@@ -283,6 +283,9 @@ pub struct Claim {
     /// The code of the module holding the check and the control (part of the claim's
     /// [`crate::calibration::fingerprint`]).
     pub source: &'static str,
+    /// The code of the other claim modules whose items its check or control calls (part of its
+    /// fingerprint too): a change there moves its statistics as much as one in `source`.
+    pub reads: &'static [&'static str],
     /// The share of the family-wise error its check and its control each get, in units
     /// ([`crate::test_level`]): 1, or more for a claim whose cases are too costly to calibrate
     /// to a rate as small as the others' (C10). Fixed before the claim's calibration; not part
@@ -291,7 +294,7 @@ pub struct Claim {
 }
 
 impl std::fmt::Debug for Claim {
-    /// Every field but the module's code (`source`: hundreds of lines).
+    /// Every field but the modules' code (`source` and `reads`: hundreds of lines).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Claim")
             .field("id", &self.id)

@@ -119,6 +119,28 @@ fn the_committed_calibration_is_current() {
     assert!(c.claims.keys().all(|id| registry().iter().any(|c| c.id == id)));
 }
 
+/// A claim whose check calls into another claim module (C15 into `spectral.rs`, for its
+/// population rate) carries that module's code in its fingerprint: a change there stales it.
+/// Every claim module that imports from another has at least one claim that declares it.
+#[test]
+fn a_change_in_a_module_a_claim_reads_stales_it() {
+    let c15 = claim("C15");
+    let spectral = include_str!("../src/spectral.rs");
+    assert_eq!(c15.reads, [spectral]);
+    assert_ne!(fingerprint(&c15), fingerprint(&theory_checks::Claim { reads: &[], ..c15 }));
+    let edited = spectral.replacen("fn population_rate(", "fn population_rate_edited(", 1);
+    assert_ne!(edited, spectral, "the edit took");
+    // `Claim` holds `'static` code; leaking one test string is the simplest way to make one.
+    let reads: &'static [&'static str] = Box::leak(Box::new([&*Box::leak(edited.into_boxed_str())]));
+    assert_ne!(fingerprint(&c15), fingerprint(&theory_checks::Claim { reads, ..c15 }));
+    for claim in registry() {
+        if claim.source != spectral && claim.source.contains("crate::spectral::") {
+            let declared = registry().iter().any(|c| c.source == claim.source && c.reads.contains(&spectral));
+            assert!(declared, "{}'s module imports from spectral.rs and no claim of it reads it", claim.id);
+        }
+    }
+}
+
 /// The library below the claims has not moved their statistics since they were measured: case 0
 /// of calibration run 0 of each measured claim's check and control is recomputed (to 1e-6
 /// relative: optimisers may round differently on another machine, a changed sampler, loss or
