@@ -407,9 +407,8 @@ impl Calibration {
 
 /// The fingerprint of a claim's case design: a hash (FNV-1a, 64 bits, in hex) of its parameters
 /// and of the code of its module, of `common.rs` and of the modules it reads ([`Claim::reads`]),
-/// whole-line comments and blank lines left
-/// out and every line trimmed (so a comment or a re-indentation does not invalidate it, a
-/// changed line of code does).
+/// whole-line comments and blank lines left out and every line trimmed (so a comment or a
+/// re-indentation does not invalidate it, a changed line of code does).
 pub fn fingerprint(claim: &Claim) -> String {
     let code = |text: &str| -> String {
         text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).collect::<Vec<_>>().join("\n")
