@@ -187,6 +187,13 @@ impl Cost for PopulationCost {
 /// again from the next seed, up to [`POPULATION_STARTS`] starts; if every start ends at a
 /// saddle, the run ends [`Ending::Saddle`], not converged, at the lowest cost found.
 ///
+/// By default the first start certified to second order is kept, so a local minimum of the
+/// outer sample's objective that is not its global one passes for the minimiser (measured in
+/// C15's failing calibration case, k = 3, N = 1500: one draw in 8 stopped at a loss 6.5e-6 above
+/// three other starts' and 0.43 off their row space; none in 654 fits of nine other C15 cases,
+/// docs/theory.md 5.9). [`PopulationInfoNce::starts`] keeps the lowest cost of several
+/// certified starts instead, at that many times the cost.
+///
 /// ```
 /// use gmm_core::{Fit, MixtureGenerator, seeded};
 /// use ssl_losses::PopulationInfoNce;
@@ -206,12 +213,13 @@ pub struct PopulationInfoNce {
     n_outer: usize,
     solver: Lbfgs,
     seed: u64,
+    starts: u64,
 }
 
 impl PopulationInfoNce {
     /// `r` directions with the defaults above.
     pub fn new(n_components: usize) -> Self {
-        Self { n_components, delta: 1.0, tau: 1.0, n_outer: 1000, solver: Lbfgs::default(), seed: 0 }
+        Self { n_components, delta: 1.0, tau: 1.0, n_outer: 1000, solver: Lbfgs::default(), seed: 0, starts: 1 }
     }
 
     /// Coupling `delta` in `[0, 1]` of the augmentation pairs.
@@ -243,6 +251,14 @@ impl PopulationInfoNce {
         self.seed = seed;
         self
     }
+
+    /// Starts certified to second order to compare (default 1): the one of lowest cost is
+    /// kept. A saddle does not count and is started again, up to [`POPULATION_STARTS`] - 1
+    /// saddles in all; a start not certified to first order ends the fit, not converged.
+    pub fn starts(mut self, starts: u64) -> Self {
+        self.starts = starts;
+        self
+    }
 }
 
 impl Validate for PopulationInfoNce {
@@ -250,6 +266,7 @@ impl Validate for PopulationInfoNce {
 
     fn validate(&self) -> Result<()> {
         check_at_least(self.n_outer, 1, "outer Monte Carlo samples")?;
+        check_at_least(usize::try_from(self.starts).unwrap_or(usize::MAX), 1, "certified starts")?;
         check_at_least(self.n_components, 1, "output dimension r")?;
         gmm_core::check_positive(self.tau, "temperature tau")?;
         if !(0.0..=1.0).contains(&self.delta) {
@@ -283,8 +300,16 @@ impl Fit<&Gmm> for PopulationInfoNce {
         )?;
         let x = gmm.sample(self.n_outer, &mut gmm_core::seeded(self.seed)).x * &g;
         let mut cost = PopulationCost::new(&whitened, self.delta, self.tau, x)?;
+        // The lowest-cost start certified to second order, and the lowest-cost saddle.
+        let mut best: Option<(DMatrix<f64>, Run)> = None;
         let mut lowest: Option<(DMatrix<f64>, Run)> = None;
-        for start in 0..POPULATION_STARTS {
+        let keep_lower = |slot: &mut Option<(DMatrix<f64>, Run)>, map: DMatrix<f64>, run: Run| {
+            if slot.as_ref().is_none_or(|(_, kept)| run.loss() < kept.loss()) {
+                *slot = Some((map, run));
+            }
+        };
+        let mut certified = 0;
+        for start in 0..self.starts.saturating_add(POPULATION_STARTS - 1) {
             let init = small_random_init(r, gmm.dim(), INIT_SCALE, self.seed.wrapping_add(1 + start));
             let Trained { mut params, mut run } = self.solver.minimize(&mut cost, vec![init], &mut ())?;
             let b = params.swap_remove(0);
@@ -298,15 +323,18 @@ impl Fit<&Gmm> for PopulationInfoNce {
                 distance_bound(&mut cost, std::slice::from_ref(&b), &symmetries, certificate.grad_norm, &[(&map, &g)])?;
             certificate.bound = Some(bound);
             if bound.curvature > 0.0 {
-                return Ok(PopulationInfoNceFit { map: LinearMap::new(map), run });
+                keep_lower(&mut best, map, run);
+                certified += 1;
+                if certified == self.starts {
+                    break;
+                }
+                continue;
             }
             certificate.converged = false;
             run.ending = Ending::Saddle;
-            if lowest.as_ref().is_none_or(|(_, best)| run.loss() < best.loss()) {
-                lowest = Some((map, run));
-            }
+            keep_lower(&mut lowest, map, run);
         }
-        let (map, run) = lowest.ok_or(GmmError::TooFew { what: "population starts", min: 1, got: 0 })?;
+        let (map, run) = best.or(lowest).ok_or(GmmError::TooFew { what: "population starts", min: 1, got: 0 })?;
         Ok(PopulationInfoNceFit { map: LinearMap::new(map), run })
     }
 }
