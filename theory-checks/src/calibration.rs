@@ -515,6 +515,58 @@ pub fn runs_for(claim: &Claim, cases: u64) -> u64 {
     cases.div_ceil(claim.cases.0.max(1) as u64)
 }
 
+/// Part `index` of `count` of a campaign: the calibration runs `j` with `j % count == index`,
+/// which aim at `cases / count` (rounded up) of the campaign's counted cases per role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// This part, `0..count`.
+    pub index: u64,
+    /// The number of parts, `>= 1`.
+    pub count: u64,
+}
+
+impl Part {
+    /// The whole campaign.
+    pub const WHOLE: Part = Part { index: 0, count: 1 };
+
+    /// This part's share of `cases`.
+    pub fn share(self, cases: u64) -> u64 {
+        cases.div_ceil(self.count.max(1))
+    }
+}
+
+/// The next calibration run of `claim` in `part` that `entry` (this part's file) has not done,
+/// until each role of `entry` counts this part's share of `cases` (unresolved and uncertified
+/// cases do not count); `None` then, and also after twice the runs that the share needs when
+/// every case counts, so that a claim whose cases mostly do not count ends (its table shows it
+/// short).
+pub fn next_run(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Part) -> Option<u64> {
+    let share = part.share(cases);
+    let counted = entry.map_or(0, |e| e.check.counted().min(e.control.counted()));
+    let done = entry.map_or(0, Entry::run_count);
+    if counted >= share || done >= 2 * runs_for(claim, share) {
+        return None;
+    }
+    let count = part.count.max(1);
+    (0..).map(|i| part.index + i * count).find(|&j| entry.is_none_or(|e| !e.has_run(j)))
+}
+
+/// About how many more runs [`next_run`] gives `claim` in `part`: the counted cases left of the
+/// share over the counted cases per run so far (every case, before the first run).
+pub fn runs_left(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Part) -> u64 {
+    let share = part.share(cases);
+    let (counted, done) = entry.map_or((0, 0), |e| (e.check.counted().min(e.control.counted()), e.run_count()));
+    let per_run = if done > 0 { counted as f64 / done as f64 } else { claim.cases.0 as f64 };
+    let cap = (2 * runs_for(claim, share)).saturating_sub(done);
+    if counted >= share {
+        0
+    } else if per_run <= 0.0 {
+        cap
+    } else {
+        (((share - counted) as f64 / per_run).ceil() as u64).min(cap)
+    }
+}
+
 /// The calibration of `claims` as a markdown table: per claim its kind, runs, each role's
 /// counted cases, wrong-way cases, unresolved and uncertified cases and rate bound, the seconds
 /// per case, and whether the entry matches the claim's case design now.

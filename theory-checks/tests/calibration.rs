@@ -3,7 +3,8 @@
 //! that refuses a stale entry, and the committed file matching the claims as they are now.
 
 use theory_checks::calibration::{
-    Calibration, Tally, calibrate_run, calibration_master, clopper_pearson_upper, fingerprint, runs_for,
+    Calibration, Part, Tally, calibrate_run, calibration_master, clopper_pearson_upper, fingerprint, next_run,
+    runs_for, runs_left,
 };
 use theory_checks::{Budget, RateSource, Status, Verdict, registry, run_with};
 
@@ -33,6 +34,35 @@ fn calibration_masters_are_fresh_and_distinct() {
     }
     assert_eq!(runs_for(&claim("C13"), 1000), 100);
     assert_eq!(runs_for(&claim("C4"), 1000), 143);
+}
+
+/// A campaign aims at counted cases: its next run is the first one of its part not done yet,
+/// none once each role counts the part's share, and a claim whose cases do not count stops
+/// after twice the runs its share needs.
+#[test]
+fn a_campaign_runs_until_its_cases_count() {
+    let c13 = claim("C13");
+    assert_eq!((next_run(&c13, None, 20, Part::WHOLE), runs_left(&c13, None, 20, Part::WHOLE)), (Some(0), 2));
+    let mut c = Calibration::default();
+    for j in [0, 2] {
+        c.record(&c13, &calibrate_run(&c13, j).unwrap()).unwrap();
+    }
+    let e = c.claims.get("C13");
+    assert_eq!(e.unwrap().check.counted(), 20, "C13's 10 quick cases per run all count");
+    assert_eq!(next_run(&c13, e, 30, Part::WHOLE), Some(1), "the first run not done");
+    assert_eq!(next_run(&c13, e, 20, Part::WHOLE), None);
+    let first = Part { index: 0, count: 2 };
+    assert_eq!(next_run(&c13, e, 40, first), None, "the share of part 0 is 20");
+    assert_eq!((next_run(&c13, e, 60, first), runs_left(&c13, e, 60, first)), (Some(4), 1));
+    // None of its cases counts: two runs are twice what a share of 10 needs.
+    let mut none = e.unwrap().clone();
+    none.check.unresolved = none.check.cases;
+    assert_eq!(none.check.counted(), 0);
+    assert_eq!(
+        (next_run(&c13, Some(&none), 10, Part::WHOLE), runs_left(&c13, Some(&none), 10, Part::WHOLE)),
+        (None, 0)
+    );
+    assert_eq!(next_run(&c13, Some(&none), 20, Part::WHOLE), Some(1));
 }
 
 /// Runs add up per claim; a run recorded twice or runs of another case design are refused;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use experiments::Shard;
 use gmm_core::Sig3;
-use theory_checks::calibration::{self, Calibration};
+use theory_checks::calibration::{self, Calibration, Part};
 use theory_checks::{Budget, FAMILY_WISE_ERROR, Outcome, RateSource, Verdict, run_with, select, test_level};
 
 use super::io::write_atomic;
@@ -39,11 +39,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     calibration: Option<PathBuf>,
     /// Measure the claims' per-case error rates: run the quick design at fresh master seeds
-    /// (calibration runs 0, 1, ...) until each selected claim has --cases cases per role, adding
+    /// (calibration runs 0, 1, ...) until each selected claim counts --cases cases per role, adding
     /// each run to --calibration as it ends (an interrupted campaign resumes where it stopped).
     #[arg(long, requires = "calibration", conflicts_with_all = ["full", "json", "out", "seed"])]
     calibrate: bool,
-    /// Cases per role each claim's calibration reaches (with --calibrate).
+    /// Counted cases (resolved and certified) per role each claim's calibration reaches (with
+    /// --calibrate; a shard reaches its share, this over the shards, rounded up).
     #[arg(long, default_value_t = 300, requires = "calibrate")]
     cases: u64,
     /// Run only part I of N (`I/N`, 0-based) of the calibration runs (runs j with j % N == I);
@@ -225,50 +226,59 @@ fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
         eprintln!("dropped the stale entries of {} from {}", stale.join(", "), path.display());
     }
     let shard = args.shard.unwrap_or(Shard::WHOLE);
-    let todo: Vec<(usize, u64)> = claims
-        .iter()
-        .enumerate()
-        .flat_map(|(i, claim)| (0..calibration::runs_for(claim, args.cases)).map(move |j| (i, j)))
-        .filter(|&(i, j)| {
-            j % shard.count as u64 == shard.index as u64 && !c.claims.get(claims[i].id).is_some_and(|e| e.has_run(j))
-        })
-        .collect();
+    let part = Part { index: shard.index as u64, count: shard.count as u64 };
+    let runs_left = |c: &Calibration, claims: &[theory_checks::Claim]| -> Vec<u64> {
+        claims.iter().map(|claim| calibration::runs_left(claim, c.claims.get(claim.id), args.cases, part)).collect()
+    };
     eprintln!(
-        "{} calibration runs to do ({} claims, {} cases per role, shard {}/{})",
-        todo.len(),
+        "about {} calibration runs to do ({} claims, {} counted cases per role, shard {}/{}: its share {})",
+        runs_left(&c, &claims).iter().sum::<u64>(),
         claims.len(),
         args.cases,
         shard.index,
-        shard.count
+        shard.count,
+        part.share(args.cases)
     );
     let start = std::time::Instant::now();
-    for (done, &(i, j)) in todo.iter().enumerate() {
-        let claim = &claims[i];
-        let r = calibration::calibrate_run(claim, j)?;
-        c.record(claim, &r)?;
-        write_calibration(path, &c)?;
-        // Each claim's runs so far (its entry, this run included) time its runs left; a claim
-        // not started yet is timed at this invocation's mean (claims differ a hundredfold).
-        let mean = start.elapsed().as_secs_f64() / (done + 1) as f64;
-        let per_run = |id: &str| {
-            c.claims.get(id).filter(|e| e.run_count() > 0).map_or(mean, |e| e.seconds / e.run_count() as f64)
-        };
-        // (A fold from +0: an empty f64 sum is -0, printed "-0".)
-        let left = todo[done + 1..].iter().fold(0.0, |left, &(i, _)| left + per_run(claims[i].id));
-        eprintln!(
-            "{} run {j}: check {} of {} failed, control {} of {} passed ({} unresolved, {} not converged) in {:.1} s; {}/{} done, about {:.0} min left",
-            claim.id,
-            r.check.wrong,
-            r.check.counted(),
-            r.control.wrong,
-            r.control.counted(),
-            r.check.unresolved + r.control.unresolved,
-            r.check.not_converged + r.control.not_converged,
-            r.seconds,
-            done + 1,
-            todo.len(),
-            left / 60.0
-        );
+    let mut done = 0u64;
+    for (i, claim) in claims.iter().enumerate() {
+        while let Some(j) = calibration::next_run(claim, c.claims.get(claim.id), args.cases, part) {
+            let r = calibration::calibrate_run(claim, j)?;
+            c.record(claim, &r)?;
+            write_calibration(path, &c)?;
+            done += 1;
+            // Each claim's runs so far (its entry, this run included) time its runs left; a
+            // claim not started yet is timed at this invocation's mean (claims differ a
+            // hundredfold).
+            let mean = start.elapsed().as_secs_f64() / done as f64;
+            let per_run = |id: &str| {
+                c.claims.get(id).filter(|e| e.run_count() > 0).map_or(mean, |e| e.seconds / e.run_count() as f64)
+            };
+            let left: Vec<u64> = runs_left(&c, &claims[i..]);
+            // (A fold from +0: an empty f64 sum is -0, printed "-0".)
+            let minutes =
+                claims[i..].iter().zip(&left).fold(0.0, |sum, (claim, &n)| sum + n as f64 * per_run(claim.id)) / 60.0;
+            eprintln!(
+                "{} run {j}: check {} of {} failed, control {} of {} passed ({} unresolved, {} not converged) in {:.1} s; {done} done, about {} more (about {minutes:.0} min)",
+                claim.id,
+                r.check.wrong,
+                r.check.counted(),
+                r.control.wrong,
+                r.control.counted(),
+                r.check.unresolved + r.control.unresolved,
+                r.check.not_converged + r.control.not_converged,
+                r.seconds,
+                left.iter().sum::<u64>(),
+            );
+        }
+        let counted = c.claims.get(claim.id).map_or(0, |e| e.check.counted().min(e.control.counted()));
+        if counted < part.share(args.cases) {
+            eprintln!(
+                "{}: {counted} counted cases per role, short of {} after twice the runs they need (its cases mostly do not count: see the table)",
+                claim.id,
+                part.share(args.cases)
+            );
+        }
     }
     outln!("{}", calibration::table(&c, &claims).trim_end());
     Ok(())
