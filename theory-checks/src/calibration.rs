@@ -544,7 +544,7 @@ pub fn next_run(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Part) ->
     let share = part.share(cases);
     let counted = entry.map_or(0, |e| e.check.counted().min(e.control.counted()));
     let done = entry.map_or(0, Entry::run_count);
-    if counted >= share || done >= 2 * runs_for(claim, share) {
+    if counted >= share || done >= runs_for(claim, share).saturating_mul(2) {
         return None;
     }
     let count = part.count.max(1);
@@ -557,7 +557,7 @@ pub fn runs_left(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Part) -
     let share = part.share(cases);
     let (counted, done) = entry.map_or((0, 0), |e| (e.check.counted().min(e.control.counted()), e.run_count()));
     let per_run = if done > 0 { counted as f64 / done as f64 } else { claim.cases.0 as f64 };
-    let cap = (2 * runs_for(claim, share)).saturating_sub(done);
+    let cap = runs_for(claim, share).saturating_mul(2).saturating_sub(done);
     if counted >= share {
         0
     } else if per_run <= 0.0 {
