@@ -207,11 +207,16 @@ impl Entry {
         let current = fingerprint(claim);
         if self.fingerprint != current {
             Status::Stale { recorded: self.fingerprint.clone(), current }
-        } else if self.check.counted().min(self.control.counted()) < MIN_CASES {
+        } else if self.counted() < MIN_CASES {
             Status::Incomplete(self.clone())
         } else {
             Status::Measured(self.clone())
         }
+    }
+
+    /// The counted cases of the role that has fewer.
+    pub fn counted(&self) -> u64 {
+        self.check.counted().min(self.control.counted())
     }
 
     /// Calibration runs done.
@@ -542,7 +547,7 @@ impl Part {
 /// short).
 pub fn next_run(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Part) -> Option<u64> {
     let share = part.share(cases);
-    let counted = entry.map_or(0, |e| e.check.counted().min(e.control.counted()));
+    let counted = entry.map_or(0, Entry::counted);
     let done = entry.map_or(0, Entry::run_count);
     if counted >= share || done >= runs_for(claim, share).saturating_mul(2) {
         return None;
@@ -555,7 +560,7 @@ pub fn next_run(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Part) ->
 /// share over the counted cases per run so far (every case, before the first run).
 pub fn runs_left(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Part) -> u64 {
     let share = part.share(cases);
-    let (counted, done) = entry.map_or((0, 0), |e| (e.check.counted().min(e.control.counted()), e.run_count()));
+    let (counted, done) = entry.map_or((0, 0), |e| (e.counted(), e.run_count()));
     let per_run = if done > 0 { counted as f64 / done as f64 } else { claim.cases.0 as f64 };
     let cap = runs_for(claim, share).saturating_mul(2).saturating_sub(done);
     if counted >= share {

@@ -271,7 +271,7 @@ fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
                 left.iter().sum::<u64>(),
             );
         }
-        let counted = c.claims.get(claim.id).map_or(0, |e| e.check.counted().min(e.control.counted()));
+        let counted = c.claims.get(claim.id).map_or(0, calibration::Entry::counted);
         if counted < part.share(args.cases) {
             eprintln!(
                 "{}: {counted} counted cases per role, short of {} after twice the runs they need (its cases mostly do not count: see the table)",
