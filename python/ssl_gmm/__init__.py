@@ -130,7 +130,8 @@ def check(claims=None, quick=True, seed=20241105):
         ``"unresolved"`` or ``"uncalibrated"``), its ``evidence`` and ``control`` (cases, passed
         cases, the per-case rate the pass-count rule used, allowed wrong-way cases, worst
         statistic, threshold, nearest wrong answer, per case), ``calibration`` (where the rates
-        come from: ``exact``, ``measured``, ``stale`` or ``assumed``) and ``error_bound`` (the
+        come from: ``exact``, ``measured``, ``stale`` or ``unmeasured``; the last two have no
+        verdict) and ``error_bound`` (the
         chance that this verdict rejects the claim when it holds).
     """
     if isinstance(claims, str):

@@ -744,7 +744,7 @@ fn check_calibrates_resumes_and_refuses_stale_entries() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
-    assert!(stderr.contains("another case design") && stderr.contains("C13"), "{stderr}");
+    assert!(stderr.contains("no calibration of this case design") && stderr.contains("C13"), "{stderr}");
     // Refused for the exact claim too (its entry is not used by verdicts, but two designs never
     // add up).
     let (ok, _, stderr) = calibrate(m, &[]);

@@ -12,7 +12,8 @@
 //! parameters (statement, assumptions, tolerance, quick cases, control) and the code of its
 //! module and of `common.rs`, comments and blank lines left out. A changed claim no longer
 //! matches its entry, and its verdict is refused (`Verdict::Uncalibrated`) until it is measured
-//! again. The library the claims call (samplers, losses, optimisers) is guarded apart: the entry
+//! again; so is the verdict of a claim without an entry or with fewer than [`MIN_CASES`] counted
+//! cases in a role (no rate is assumed in place of a measured one). The library the claims call (samplers, losses, optimisers) is guarded apart: the entry
 //! records case 0 of run 0 of its check and control ([`Probe`]), and a test recomputes it.
 //!
 //! Exact claims (rounding tolerances: C1, C2, C5, C14, C17) need no rate: their checks compare a
@@ -38,7 +39,8 @@ pub const CONFIDENCE: f64 = 0.95;
 pub const FORMAT: u32 = 1;
 
 /// The fewest counted cases per role an entry needs before verdicts use its rates (fewer give a
-/// bound above 1%, too loose to judge by: such an entry is still being measured).
+/// bound above 1%, too loose to judge by: such an entry is still being measured, and the claim's
+/// verdict is refused).
 pub const MIN_CASES: u64 = 300;
 
 /// The one-sided Clopper-Pearson upper bound at `confidence` of a rate seen `k` times in `n`

@@ -402,14 +402,14 @@ pub enum RateSource {
         /// The claim's.
         current: String,
     },
-    /// Not calibrated yet, or on fewer than [`calibration::MIN_CASES`] cases: the rate
-    /// [`ASSUMED_RATE`] is assumed, not measured (said in the table).
-    Assumed,
+    /// No entry for the claim, or one on fewer than [`calibration::MIN_CASES`] counted cases in
+    /// a role (its bound would be above 1%): no rate is assumed in its place, the verdict is
+    /// [`Verdict::Uncalibrated`].
+    Unmeasured {
+        /// The entry's counted cases, the fewer of its two roles (0 without an entry).
+        counted: u64,
+    },
 }
-
-/// The per-case rate assumed for a statistical claim the calibration does not cover yet (a
-/// transition while the calibration campaign runs; a claim without an entry says so).
-pub const ASSUMED_RATE: f64 = 1e-3;
 
 /// The verdict on a claim: one vocabulary for the CLI's table and JSON, Python and the docs
 /// (`holds`, `fails`, `not-certified`, `unresolved`, `uncalibrated`).
@@ -427,8 +427,9 @@ pub enum Verdict {
     /// The check or its control has fewer than [`MIN_RESOLVED`] cases that can tell the claim
     /// from its nearest wrong answer: no verdict.
     Unresolved,
-    /// The claim's calibration was measured for another case design (its fingerprint changed):
-    /// no verdict until it is measured again (`ssl-gmm check --calibrate`).
+    /// The claim has no current calibration: its entry was measured for another case design
+    /// (its fingerprint changed), or is missing or on too few cases. No verdict until it is
+    /// measured (`ssl-gmm check --calibrate`).
     Uncalibrated,
 }
 
@@ -448,7 +449,7 @@ impl Verdict {
     /// The verdict on a check and its control.
     fn of(evidence: &Evidence, control: &Evidence, source: &RateSource) -> Self {
         let resolved = |e: &Evidence| e.cases - e.not_converged - e.unresolved >= MIN_RESOLVED.min(e.cases);
-        if matches!(source, RateSource::Stale { .. }) {
+        if matches!(source, RateSource::Stale { .. } | RateSource::Unmeasured { .. }) {
             Verdict::Uncalibrated
         } else if evidence.not_converged > 0 || control.not_converged > 0 {
             Verdict::NotCertified
@@ -563,9 +564,10 @@ pub fn run(claim: &Claim, budget: Budget, master: u64) -> Result<Outcome> {
 
 /// Runs one claim and its control at master seed `master`, each role at its [`test_level`] with its
 /// per-case rate from `calibration`: the bound measured for this case design, 0 for an exact
-/// claim, [`ASSUMED_RATE`] for a claim not calibrated yet (or on fewer than
-/// [`calibration::MIN_CASES`] cases). A stale entry (another case design)
-/// is refused: the cases run and are reported, the verdict is [`Verdict::Uncalibrated`].
+/// claim. A claim without a current entry (stale: another case design; missing; or on fewer than
+/// [`calibration::MIN_CASES`] counted cases) is refused: its cases run and are reported, judged
+/// as if no case could err (rate 0, no failure allowed, error bound 0: a refused claim cannot be
+/// rejected), and the verdict is [`Verdict::Uncalibrated`].
 ///
 /// # Errors
 /// A library error in a case.
@@ -582,8 +584,9 @@ pub fn run_with(claim: &Claim, budget: Budget, master: u64, calibration: &Calibr
             },
             (e.check.bound(), e.control.bound()),
         ),
-        Status::Stale { recorded, current } => (RateSource::Stale { recorded, current }, (ASSUMED_RATE, ASSUMED_RATE)),
-        Status::Missing | Status::Incomplete(_) => (RateSource::Assumed, (ASSUMED_RATE, ASSUMED_RATE)),
+        Status::Stale { recorded, current } => (RateSource::Stale { recorded, current }, (0.0, 0.0)),
+        Status::Missing => (RateSource::Unmeasured { counted: 0 }, (0.0, 0.0)),
+        Status::Incomplete(e) => (RateSource::Unmeasured { counted: e.counted() }, (0.0, 0.0)),
     };
     let no_verdict_chance = calibration
         .claims

@@ -189,17 +189,26 @@ fn the_measured_probes_still_hold() {
     }
 }
 
-/// An entry on fewer than `MIN_CASES` counted cases in a role is still being measured: its
-/// rates are not used (the transitional assumed rate is), and the table says so.
+/// An entry on fewer than `MIN_CASES` counted cases in a role is still being measured, and a
+/// claim without an entry is not measured at all: no rate is assumed in place of a measured one,
+/// the cases run and are reported and the verdict is refused; the table says which.
 #[test]
-fn an_incomplete_entry_is_not_used_yet() {
+fn an_unmeasured_claim_has_no_verdict() {
     let c13 = claim("C13");
     let mut c = Calibration::default();
+    let missing = run_with(&c13, Budget::Quick, 5, &c).unwrap();
+    assert_eq!(missing.calibration, RateSource::Unmeasured { counted: 0 });
+    assert_eq!(missing.verdict, Verdict::Uncalibrated);
+    assert!(theory_checks::calibration::table(&c, std::slice::from_ref(&c13)).contains("| missing |"));
     c.record(&c13, &calibrate_run(&c13, 0).unwrap()).unwrap();
     assert!(matches!(c.status(&c13), Status::Incomplete(_)));
-    let outcome = run_with(&c13, Budget::Quick, 5, &c).unwrap();
-    assert_eq!(outcome.calibration, RateSource::Assumed);
-    assert_eq!(outcome.evidence.rate, theory_checks::ASSUMED_RATE);
+    let incomplete = run_with(&c13, Budget::Quick, 5, &c).unwrap();
+    // One run: C13's 10 quick cases per role, all resolved and certified.
+    assert_eq!(incomplete.calibration, RateSource::Unmeasured { counted: 10 });
+    assert_eq!(incomplete.verdict, Verdict::Uncalibrated);
+    // The same cases as a measured verdict would judge, with nothing allowed and nothing bounded.
+    assert_eq!(incomplete.evidence.cases, 10);
+    assert_eq!((incomplete.evidence.allowed, incomplete.error_bound), (0, 0.0));
     assert!(theory_checks::calibration::table(&c, &[c13]).contains("| incomplete |"));
 }
 

@@ -81,9 +81,9 @@ pub enum CheckFailure {
     /// (exit status 5).
     #[error("no verdict (fewer than {min} cases could tell the claim from its nearest wrong answer): {0}", min = theory_checks::MIN_RESOLVED)]
     Unresolved(String),
-    /// Some claim's calibration was measured for another case design: no verdict (exit status
-    /// 5).
-    #[error("no verdict (the calibration was measured for another case design; run `ssl-gmm check --calibrate`): {0}")]
+    /// Some claim has no current calibration (measured for another case design, missing, or on
+    /// too few cases): no verdict (exit status 5).
+    #[error("no verdict (no calibration of this case design on {min} counted cases per role; run `ssl-gmm check --calibrate`): {0}", min = theory_checks::calibration::MIN_CASES)]
     Uncalibrated(String),
 }
 
@@ -121,7 +121,7 @@ fn rate(o: &Outcome, e: &theory_checks::Evidence) -> String {
         RateSource::Exact => "exact".into(),
         RateSource::Measured { .. } => Sig3(e.rate).to_string(),
         RateSource::Stale { .. } => "stale".into(),
-        RateSource::Assumed => format!("{} (assumed)", Sig3(e.rate)),
+        RateSource::Unmeasured { counted } => format!("unmeasured ({counted} cases)"),
     }
 }
 

@@ -56,7 +56,7 @@ enum Command {
     /// Fit a baseline (LDA, PCA, CCA on pairs) to data from a file; optionally evaluate by k-means.
     #[command(allow_negative_numbers = true)]
     Fit(fit::Args),
-    /// Check the claims C1..C24 of docs/theory.md over independent cases, each with a negative control, judged with measured error rates (exit 1: a claim failed; 5: no verdict: a fit without a certificate, too few resolved cases or a stale calibration).
+    /// Check the claims C1..C24 of docs/theory.md over independent cases, each with a negative control, judged with measured error rates (exit 1: a claim failed; 5: no verdict: a fit without a certificate, too few resolved cases or no current calibration).
     Check(check::Args),
     /// Fit the zoo's losses (spectral contrastive, Barlow Twins, VICReg) on augmentations (coupled
     /// pairs, additive noise, masking) over random mixtures and say what each minimiser recovers.
