@@ -12,8 +12,9 @@ use crate::error::{ExperimentError, Result};
 use crate::experiment::Job;
 use crate::io::write_atomic;
 use crate::row::{Method, Row, Solver, sort_rows};
-use crate::run::{Shard, Suite};
+use crate::run::Suite;
 use crate::sweeps::Sweeps;
+use gmm_core::parallel::Shard;
 
 /// The file name of a manifest.
 pub const MANIFEST: &str = "manifest.json";
@@ -57,8 +58,8 @@ pub fn write_manifest(suite: &Suite<'_>, out: &Path, sweeps: &Sweeps, shard: Sha
     let manifest = Manifest {
         config_hash: fingerprint(sweeps)?,
         sweeps: sweeps.clone(),
-        shard_index: shard.index,
-        shard_count: shard.count,
+        shard_index: shard.index(),
+        shard_count: shard.count(),
         jobs: suite.shard_jobs(sweeps, shard).iter().map(key_of_job).collect(),
     };
     let text =

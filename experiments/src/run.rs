@@ -6,6 +6,7 @@ use crate::error::{ExperimentError, Result};
 use crate::experiment::{Experiment, Job};
 use crate::row::Row;
 use crate::sweeps::Sweeps;
+use gmm_core::parallel::Shard;
 
 /// The experiments of a run, in the order of their jobs, CSVs and report sections.
 #[derive(Clone)]
@@ -67,7 +68,7 @@ impl<'e> Suite<'e> {
 
     /// The jobs of `shard`, in the order of [`Suite::jobs`].
     pub fn shard_jobs(&self, s: &Sweeps, shard: Shard) -> Vec<Job<'e>> {
-        self.jobs(s).into_iter().enumerate().filter(|(i, _)| i % shard.count == shard.index).map(|(_, j)| j).collect()
+        self.jobs(s).into_iter().enumerate().filter(|(i, _)| shard.takes(*i as u64)).map(|(_, j)| j).collect()
     }
 
     /// The number of jobs (settings x seeds), overflow-safe (`None` above 64 bits).
@@ -120,32 +121,6 @@ impl<'e> Suite<'e> {
 /// [`ExperimentError::Job`] naming the job, around the error of the method that failed.
 pub fn run_job(job: &Job<'_>, s: &Sweeps) -> Result<Vec<Row>> {
     job.experiment.rows(job, s).map_err(|e| ExperimentError::Job { job: job.to_string(), source: Box::new(e) })
-}
-
-/// Which part of the jobs a run takes: part `index` of `count` (jobs `i` with `i % count ==
-/// index`), for spreading a sweep over machines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    /// This part, `0..count`.
-    pub index: usize,
-    /// The number of parts, `>= 1`.
-    pub count: usize,
-}
-
-impl Shard {
-    /// The whole run.
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-
-    /// Part `index` of `count`.
-    ///
-    /// # Errors
-    /// `count = 0` or `index >= count`.
-    pub fn new(index: usize, count: usize) -> Result<Self> {
-        if count == 0 || index >= count {
-            return Err(ExperimentError::Config(format!("a shard I/N needs 0 <= I < N, got {index}/{count}")));
-        }
-        Ok(Self { index, count })
-    }
 }
 
 #[cfg(test)]

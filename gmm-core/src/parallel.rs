@@ -51,3 +51,68 @@ pub fn for_each_mut<T: Send>(items: &mut [T], f: impl Fn(&mut T) + Sync + Send) 
         items.iter_mut().for_each(f);
     }
 }
+
+/// Part `index` of `count` of a list of independent jobs: the jobs `j` with `j % count == index`,
+/// for spreading a long run over processes or machines (an experiment sweep, a calibration
+/// campaign). The parts are disjoint and cover every job; a job's result does not depend on the
+/// part that ran it.
+///
+/// ```
+/// use gmm_core::parallel::Shard;
+/// let second = Shard::new(1, 3).unwrap();
+/// assert_eq!((0..7).filter(|&j| second.takes(j)).collect::<Vec<_>>(), vec![1, 4]);
+/// assert_eq!(second.share(10), 4);
+/// assert!(Shard::new(3, 3).is_err() && Shard::new(0, 0).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl Shard {
+    /// The whole run.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Part `index` of `count`.
+    ///
+    /// # Errors
+    /// [`crate::GmmError::OutOfRange`] for `count = 0` or `index >= count`.
+    pub fn new(index: usize, count: usize) -> crate::Result<Self> {
+        if count == 0 {
+            return Err(crate::GmmError::OutOfRange {
+                name: "shard count N",
+                value: 0.0,
+                expected: "at least 1".into(),
+            });
+        }
+        if index >= count {
+            return Err(crate::GmmError::OutOfRange {
+                name: "shard index I",
+                value: index as f64,
+                expected: format!("in 0..{count} (a shard I/N needs 0 <= I < N)").into(),
+            });
+        }
+        Ok(Self { index, count })
+    }
+
+    /// This part, `0..count`.
+    pub fn index(self) -> usize {
+        self.index
+    }
+
+    /// The number of parts, at least 1.
+    pub fn count(self) -> usize {
+        self.count
+    }
+
+    /// Whether job `j` is this part's.
+    pub fn takes(self, j: u64) -> bool {
+        j % self.count as u64 == self.index as u64
+    }
+
+    /// This part's share of `n` (a total to reach over the parts), rounded up.
+    pub fn share(self, n: u64) -> u64 {
+        n.div_ceil(self.count as u64)
+    }
+}

@@ -13,8 +13,9 @@
 //! module and of `common.rs`, comments and blank lines left out. A changed claim no longer
 //! matches its entry, and its verdict is refused (`Verdict::Uncalibrated`) until it is measured
 //! again; so is the verdict of a claim without an entry or with fewer than [`MIN_CASES`] counted
-//! cases in a role (no rate is assumed in place of a measured one). The library the claims call (samplers, losses, optimisers) is guarded apart: the entry
-//! records case 0 of run 0 of its check and control ([`Probe`]), and a test recomputes it.
+//! cases in a role (no rate is assumed in place of a measured one). The library the claims call
+//! (samplers, losses, optimisers) is guarded apart: the entry records case 0 of run 0 of its
+//! check and control ([`Probe`]), and a test recomputes it.
 //!
 //! Exact claims (rounding tolerances: C1, C2, C5, C14, C17) need no rate: their checks compare a
 //! deterministic quantity with a tolerance set by floating-point rounding, and their controls
@@ -24,6 +25,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use gmm_core::parallel::Shard;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF};
 
@@ -522,45 +524,24 @@ pub fn runs_for(claim: &Claim, cases: u64) -> u64 {
     cases.div_ceil(claim.cases.0.max(1) as u64)
 }
 
-/// Part `index` of `count` of a campaign: the calibration runs `j` with `j % count == index`,
-/// which aim at `cases / count` (rounded up) of the campaign's counted cases per role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Part {
-    /// This part, `0..count`.
-    pub index: u64,
-    /// The number of parts, `>= 1`.
-    pub count: u64,
-}
-
-impl Part {
-    /// The whole campaign.
-    pub const WHOLE: Part = Part { index: 0, count: 1 };
-
-    /// This part's share of `cases`.
-    pub fn share(self, cases: u64) -> u64 {
-        cases.div_ceil(self.count.max(1))
-    }
-}
-
 /// The next calibration run of `claim` in `part` that `entry` (this part's file) has not done,
 /// until each role of `entry` counts this part's share of `cases` (unresolved and uncertified
 /// cases do not count); `None` then, and also after twice the runs that the share needs when
 /// every case counts, so that a claim whose cases mostly do not count ends (its table shows it
 /// short).
-pub fn next_run(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Part) -> Option<u64> {
+pub fn next_run(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Shard) -> Option<u64> {
     let share = part.share(cases);
     let counted = entry.map_or(0, Entry::counted);
     let done = entry.map_or(0, Entry::run_count);
     if counted >= share || done >= runs_for(claim, share).saturating_mul(2) {
         return None;
     }
-    let count = part.count.max(1);
-    (0..).map(|i| part.index + i * count).find(|&j| entry.is_none_or(|e| !e.has_run(j)))
+    (0..).filter(|&j| part.takes(j)).find(|&j| entry.is_none_or(|e| !e.has_run(j)))
 }
 
 /// About how many more runs [`next_run`] gives `claim` in `part`: the counted cases left of the
 /// share over the counted cases per run so far (every case, before the first run).
-pub fn runs_left(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Part) -> u64 {
+pub fn runs_left(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Shard) -> u64 {
     let share = part.share(cases);
     let (counted, done) = entry.map_or((0, 0), |e| (e.counted(), e.run_count()));
     let per_run = if done > 0 { counted as f64 / done as f64 } else { claim.cases.0 as f64 };

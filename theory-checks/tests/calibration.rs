@@ -2,9 +2,10 @@
 //! bookkeeping (runs added, shards merged, overlaps and other case designs refused), a verdict
 //! that refuses a stale entry, and the committed file matching the claims as they are now.
 
+use gmm_core::parallel::Shard;
 use theory_checks::calibration::{
-    Calibration, Part, Tally, calibrate_run, calibration_master, clopper_pearson_upper, fingerprint, next_run,
-    runs_for, runs_left,
+    Calibration, Tally, calibrate_run, calibration_master, clopper_pearson_upper, fingerprint, next_run, runs_for,
+    runs_left,
 };
 use theory_checks::{Budget, RateSource, Status, Verdict, registry, run_with};
 
@@ -42,16 +43,16 @@ fn calibration_masters_are_fresh_and_distinct() {
 #[test]
 fn a_campaign_runs_until_its_cases_count() {
     let c13 = claim("C13");
-    assert_eq!((next_run(&c13, None, 20, Part::WHOLE), runs_left(&c13, None, 20, Part::WHOLE)), (Some(0), 2));
+    assert_eq!((next_run(&c13, None, 20, Shard::WHOLE), runs_left(&c13, None, 20, Shard::WHOLE)), (Some(0), 2));
     let mut c = Calibration::default();
     for j in [0, 2] {
         c.record(&c13, &calibrate_run(&c13, j).unwrap()).unwrap();
     }
     let e = c.claims.get("C13");
     assert_eq!(e.unwrap().check.counted(), 20, "C13's 10 quick cases per run all count");
-    assert_eq!(next_run(&c13, e, 30, Part::WHOLE), Some(1), "the first run not done");
-    assert_eq!(next_run(&c13, e, 20, Part::WHOLE), None);
-    let first = Part { index: 0, count: 2 };
+    assert_eq!(next_run(&c13, e, 30, Shard::WHOLE), Some(1), "the first run not done");
+    assert_eq!(next_run(&c13, e, 20, Shard::WHOLE), None);
+    let first = Shard::new(0, 2).unwrap();
     assert_eq!(next_run(&c13, e, 40, first), None, "the share of part 0 is 20");
     assert_eq!((next_run(&c13, e, 60, first), runs_left(&c13, e, 60, first)), (Some(4), 1));
     // None of its cases counts: two runs are twice what a share of 10 needs.
@@ -59,10 +60,10 @@ fn a_campaign_runs_until_its_cases_count() {
     none.check.unresolved = none.check.cases;
     assert_eq!(none.check.counted(), 0);
     assert_eq!(
-        (next_run(&c13, Some(&none), 10, Part::WHOLE), runs_left(&c13, Some(&none), 10, Part::WHOLE)),
+        (next_run(&c13, Some(&none), 10, Shard::WHOLE), runs_left(&c13, Some(&none), 10, Shard::WHOLE)),
         (None, 0)
     );
-    assert_eq!(next_run(&c13, Some(&none), 20, Part::WHOLE), Some(1));
+    assert_eq!(next_run(&c13, Some(&none), 20, Shard::WHOLE), Some(1));
 }
 
 /// Runs add up per claim; a run recorded twice or runs of another case design are refused;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use experiments::Shard;
 use gmm_core::Sig3;
-use theory_checks::calibration::{self, Calibration, Part};
+use theory_checks::calibration::{self, Calibration};
 use theory_checks::{Budget, FAMILY_WISE_ERROR, Outcome, RateSource, Verdict, run_with, select, test_level};
 
 use super::io::write_atomic;
@@ -226,23 +226,22 @@ fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
         eprintln!("dropped the stale entries of {} from {}", stale.join(", "), path.display());
     }
     let shard = args.shard.unwrap_or(Shard::WHOLE);
-    let part = Part { index: shard.index as u64, count: shard.count as u64 };
     let runs_left = |c: &Calibration, claims: &[theory_checks::Claim]| -> Vec<u64> {
-        claims.iter().map(|claim| calibration::runs_left(claim, c.claims.get(claim.id), args.cases, part)).collect()
+        claims.iter().map(|claim| calibration::runs_left(claim, c.claims.get(claim.id), args.cases, shard)).collect()
     };
     eprintln!(
         "about {} calibration runs to do ({} claims, {} counted cases per role, shard {}/{}: its share {})",
         runs_left(&c, &claims).iter().sum::<u64>(),
         claims.len(),
         args.cases,
-        shard.index,
-        shard.count,
-        part.share(args.cases)
+        shard.index(),
+        shard.count(),
+        shard.share(args.cases)
     );
     let start = std::time::Instant::now();
     let mut done = 0u64;
     for (i, claim) in claims.iter().enumerate() {
-        while let Some(j) = calibration::next_run(claim, c.claims.get(claim.id), args.cases, part) {
+        while let Some(j) = calibration::next_run(claim, c.claims.get(claim.id), args.cases, shard) {
             let r = calibration::calibrate_run(claim, j)?;
             c.record(claim, &r)?;
             write_calibration(path, &c)?;
@@ -272,11 +271,11 @@ fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
             );
         }
         let counted = c.claims.get(claim.id).map_or(0, calibration::Entry::counted);
-        if counted < part.share(args.cases) {
+        if counted < shard.share(args.cases) {
             eprintln!(
                 "{}: {counted} counted cases per role, short of {} after twice the runs they need (its cases mostly do not count: see the table)",
                 claim.id,
-                part.share(args.cases)
+                shard.share(args.cases)
             );
         }
     }

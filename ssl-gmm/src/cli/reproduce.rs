@@ -109,8 +109,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     } else {
         eprintln!(
             "shard {}/{}: wrote {} rows to {}; combine the shards with `ssl-gmm merge`",
-            shard.index,
-            shard.count,
+            shard.index(),
+            shard.count(),
             rows.len(),
             args.out.display()
         );
