@@ -213,7 +213,7 @@ pub struct PopulationInfoNce {
     n_outer: usize,
     solver: Lbfgs,
     seed: u64,
-    starts: u64,
+    starts: usize,
 }
 
 impl PopulationInfoNce {
@@ -255,7 +255,7 @@ impl PopulationInfoNce {
     /// Starts certified to second order to compare (default 1): the one of lowest cost is
     /// kept. A saddle does not count and is started again, up to [`POPULATION_STARTS`] - 1
     /// saddles in all; a start not certified to first order ends the fit, not converged.
-    pub fn starts(mut self, starts: u64) -> Self {
+    pub fn starts(mut self, starts: usize) -> Self {
         self.starts = starts;
         self
     }
@@ -266,7 +266,7 @@ impl Validate for PopulationInfoNce {
 
     fn validate(&self) -> Result<()> {
         check_at_least(self.n_outer, 1, "outer Monte Carlo samples")?;
-        check_at_least(usize::try_from(self.starts).unwrap_or(usize::MAX), 1, "certified starts")?;
+        check_at_least(self.starts, 1, "certified starts")?;
         check_at_least(self.n_components, 1, "output dimension r")?;
         gmm_core::check_positive(self.tau, "temperature tau")?;
         if !(0.0..=1.0).contains(&self.delta) {
@@ -310,7 +310,7 @@ impl Fit<&Gmm> for PopulationInfoNce {
         };
         let mut certified = 0;
         for start in 0..self.starts.saturating_add(POPULATION_STARTS - 1) {
-            let init = small_random_init(r, gmm.dim(), INIT_SCALE, self.seed.wrapping_add(1 + start));
+            let init = small_random_init(r, gmm.dim(), INIT_SCALE, self.seed.wrapping_add(1 + start as u64));
             let Trained { mut params, mut run } = self.solver.minimize(&mut cost, vec![init], &mut ())?;
             let b = params.swap_remove(0);
             let Some(certificate) = run.certificate.as_mut().filter(|c| c.converged) else {
@@ -343,7 +343,7 @@ impl Fit<&Gmm> for PopulationInfoNce {
 /// a saddle: measured over C7's quick cases (40 calibration runs, `N` of 500 to 8000), 5 of 11,040
 /// first starts certified to first order were saddles, so four starts all ending at one are not
 /// expected.
-pub const POPULATION_STARTS: u64 = 4;
+pub const POPULATION_STARTS: usize = 4;
 
 /// The numerical population InfoNCE minimiser fitted by [`PopulationInfoNce`].
 #[derive(Clone, Debug, PartialEq)]
