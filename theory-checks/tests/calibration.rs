@@ -124,9 +124,12 @@ fn a_stale_entry_is_refused() {
     assert!(matches!(fresh.calibration, RateSource::Measured { check: (300, 0), .. }), "{:?}", fresh.calibration);
     assert_eq!(fresh.verdict, Verdict::Holds);
     // 0 of 300: the rate bound is 1 - 0.05^(1/300) = 0.00994; of 10 cases two may fail (P(> 1) =
-    // 4.2e-3 is above the level 2.6e-4, P(> 2) = 1.1e-4 is not): why the campaign aims at 1000.
+    // 4.2e-3 is above the level 1.92e-4, P(> 2) = 1.1e-4 is not): why the campaign aims at 1000.
     assert!((fresh.evidence.rate - 0.009_936).abs() < 1e-6, "{}", fresh.evidence.rate);
     assert_eq!(fresh.evidence.allowed, 2);
+    // The table shows the same allowance.
+    let row = theory_checks::calibration::table(&c, std::slice::from_ref(&c13));
+    assert!(row.contains("| 2 / 2 of 10 | current |"), "{row}");
     let changed = theory_checks::Claim { cases: (11, 40), ..c13 };
     assert!(matches!(c.status(&changed), Status::Stale { .. }));
     let stale = run_with(&changed, Budget::Quick, 5, &c).unwrap();
