@@ -99,8 +99,11 @@ fn family_wise(outcomes: &[Outcome]) -> f64 {
 fn no_verdict(outcomes: &[Outcome]) -> String {
     let chance: f64 = outcomes.iter().filter_map(|o| o.no_verdict_chance).sum();
     let unknown = outcomes.iter().filter(|o| o.no_verdict_chance.is_none()).count();
-    let unknown =
-        if unknown > 0 { format!(", {unknown} claims without a current entry not included") } else { String::new() };
+    let unknown = match unknown {
+        0 => String::new(),
+        1 => ", 1 claim without a current entry not included".to_string(),
+        n => format!(", {n} claims without a current entry not included"),
+    };
     format!("chance of a run without a verdict {} at the calibration's observed rates{unknown}", Sig3(chance.min(1.0)))
 }
 
