@@ -175,7 +175,7 @@ pub fn registry() -> Vec<Claim> {
             trained::c11,
             trained::c11_control,
             "the same MSE loss unconstrained, true gradient: collapses to A = 0",
-            (5, 20),
+            (7, 20),
             STATISTICAL,
             "closed form: rounding 1e-8; trained by epochs over 2e4 pairs: sin to F <= 3 x CCA's floor on the same pairs (certificate: sin to the sample's own optimum <= the floor)",
             TRAINED_SOURCE,
