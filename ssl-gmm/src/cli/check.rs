@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use experiments::Shard;
 use gmm_core::Sig3;
+use gmm_core::parallel::Shard;
 use theory_checks::calibration::{self, Calibration};
 use theory_checks::{Budget, FAMILY_WISE_ERROR, Outcome, RateSource, Verdict, run_with, select, test_level};
 
