@@ -574,7 +574,8 @@ pub fn table(calibration: &Calibration, claims: &[Claim]) -> String {
             let _ = writeln!(s, "| {} | {kind} | 0 | - | - | - | - | - | - | - | - | - | - | missing |", claim.id);
             continue;
         };
-        let state = match e.status(claim) {
+        let status = e.status(claim);
+        let state = match status {
             Status::Stale { .. } => "stale",
             Status::Incomplete(_) if !claim.exact => "incomplete",
             _ => "current",
@@ -583,7 +584,7 @@ pub fn table(calibration: &Calibration, claims: &[Claim]) -> String {
         // What a quick run's pass-count rule allows when all its cases count: none for an exact
         // claim, the measured rates' allowance for a current entry, nothing yet for the others.
         let quick = claim.cases.0;
-        let allowed = match e.status(claim) {
+        let allowed = match status {
             _ if claim.exact => format!("0 / 0 of {quick}"),
             Status::Measured(_) => {
                 let of = |t: &Tally| allowed_failures(quick, t.bound(), test_level(claim));
