@@ -6,6 +6,7 @@ mod evidence;
 pub mod exact;
 pub mod spectral;
 pub mod trained;
+pub mod uncentred;
 pub mod zoo;
 
 pub use calibration::{Calibration, Status};
@@ -25,6 +26,7 @@ pub(crate) const COMMON_SOURCE: &str = include_str!("common.rs");
 const EXACT_SOURCE: &str = include_str!("exact.rs");
 const SPECTRAL_SOURCE: &str = include_str!("spectral.rs");
 const TRAINED_SOURCE: &str = include_str!("trained.rs");
+const UNCENTRED_SOURCE: &str = include_str!("uncentred.rs");
 const ZOO_SOURCE: &str = include_str!("zoo.rs");
 
 /// Every claim of docs/theory.md section 4, in order, with its check and negative control.
@@ -222,13 +224,13 @@ pub fn registry() -> Vec<Claim> {
                 "C15",
                 "non-centred inputs: the InfoNCE minimiser lies in span{Sigma^-1 mu_i}, off F; centring restores F",
                 "||Sigma^-1/2 mu_bar|| = 3, d >= k + 1",
-                trained::c15,
-                trained::c15_control,
+                uncentred::c15,
+                uncentred::c15_control,
                 "a centred mixture: the raw minimiser is in F, so 'off F' fails",
                 (7, 20),
                 STATISTICAL,
                 "centred error <= 3 x CCA's floor; raw fit off F: ratio > 3; the raw population minimiser's containment in span{Sigma^-1 mu_i} falls with slope in [-0.75, -0.25] over N = (500..32000) x m, at least 64 draws per parameter (theory -1/2, as C7)",
-                TRAINED_SOURCE,
+                UNCENTRED_SOURCE,
             )
         },
         claim(
