@@ -229,7 +229,7 @@ pub fn registry() -> Vec<Claim> {
                 "a centred mixture: the raw minimiser is in F, so 'off F' fails",
                 (7, 20),
                 STATISTICAL,
-                "centred error <= 3 x CCA's floor; raw fit off F: ratio > 3; the raw population minimiser's containment in span{Sigma^-1 mu_i} falls with slope in [-0.75, -0.25] over N = (500..32000) x m, at least 64 draws per parameter (theory -1/2, as C7)",
+                "centred error <= 3 x CCA's floor; raw fit off F: ratio > 3; the raw population minimiser's containment in span{Sigma^-1 mu_i} falls: log-log slope <= -0.25 over N = (500..32000) x m, at least 64 draws per parameter (theory -1/2; off the span it levels off at 0)",
                 UNCENTRED_SOURCE,
             )
         },

@@ -10,13 +10,13 @@ use ssl_losses::{Centering, InfoNce};
 
 use crate::common::{FLOOR_FACTOR, PAIRS, anchored, cca_floor, certified_infonce, containment, offset_mixture, sin_to};
 use crate::evidence::{Case, Ctx, Result};
-use crate::spectral::{C15_OFFSET, POPULATION_SIZES, in_band, population_rate};
+use crate::spectral::{C15_OFFSET, POPULATION_SIZES, SLOPE_BAND, population_rate};
 
 /// C15: non-centred inputs (`||Sigma^{-1/2} mu_bar|| = 3`, `d >= k + 1`): the InfoNCE minimiser
 /// on raw inputs lies in `span{Sigma^{-1} mu_i}`: the numerical population minimiser's
-/// containment in it falls like `N^{-1/2}` in the outer Monte Carlo size `N` (at least
-/// [`DRAWS_PER_PARAMETER`] draws per parameter of the map at the smallest; log-log slope in
-/// [`crate::spectral::SLOPE_BAND`], as C7's distance to `F`); the certified minimiser on raw pairs is off `F` (its
+/// containment in it falls to zero in the outer Monte Carlo size `N` (at least
+/// [`DRAWS_PER_PARAMETER`] draws per parameter of the map at the smallest; log-log slope at
+/// most -1/4, see [`decays`]); the certified minimiser on raw pairs is off `F` (its
 /// ratio to the CCA floor above [`FLOOR_FACTOR`]: the C4/C7 statistic fails), while the
 /// minimiser on centred inputs is within [`FLOOR_FACTOR`] of the floor.
 pub fn c15(ctx: &Ctx) -> Result<Case> {
@@ -27,6 +27,17 @@ pub fn c15(ctx: &Ctx) -> Result<Case> {
 /// so "off `F`" fails.
 pub fn c15_control(ctx: &Ctx) -> Result<Case> {
     uncentred(ctx, 0.0, 1.0)
+}
+
+/// Whether a log-log slope shows a distance falling to zero, at least like `N^{-1/4}`: at most the
+/// upper edge of [`SLOPE_BAND`] (NaN: no). C15 claims membership ("the minimiser lies in
+/// `span{Sigma^{-1} mu_i}`"), not a rate: theory gives -1/2, and only a distance that levels off
+/// (slope near 0, a minimiser off the span: the nearest wrong answer) contradicts it. A fall
+/// steeper than `N^{-1/2}` over the first sizes is the pre-asymptotic regime, which failed the
+/// two-sided band once in 301 calibration cases (slope -0.84, docs/theory.md 5.9). The rate
+/// claims (C3, C7, C12, C16, C22) keep the two-sided band.
+pub fn decays(slope: f64) -> bool {
+    slope <= SLOPE_BAND.1
 }
 
 /// The fewest outer draws per parameter of the map (`d (k - 1)`) at C15's smallest population
@@ -80,8 +91,39 @@ pub(crate) fn uncentred(ctx: &Ctx, offset: f64, delta: f64) -> Result<Case> {
             })
         ),
     )
-    .and(off > FLOOR_FACTOR && population.is_none_or(|p| in_band(p.0)))
+    .and(off > FLOOR_FACTOR && population.is_none_or(|p| decays(p.0)))
     .certified(raw_ok && centred_ok && population.is_none_or(|p| p.2))
     .nearest_wrong(off);
     Ok(anchor.apply(case))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// C15's population statistic can fail for the stated reason: on C15's non-centred mixtures
+    /// the raw population minimiser's distance to `F`, where it does not lie (0.4-0.74 off,
+    /// docs/theory.md 6), levels off: slope above -1/4; its containment in
+    /// `span{Sigma^{-1} mu_i}` falls (master seed 15, cases 0-2: one mixture of each shape).
+    #[test]
+    fn the_population_statistic_fails_off_the_span() {
+        for index in 0..3 {
+            let seed = crate::case_seed(15, "C15", index);
+            let k = 2 + index % 3;
+            let g = offset_mixture(k, 6 + 2 * (index % 3), 10.0, false, C15_OFFSET, seed).unwrap();
+            let f = g.fisher_subspace().unwrap();
+            let span = Subspace::from_columns(&g.solve_covariance(&g.means().transpose()).unwrap(), RANK_RTOL).unwrap();
+            let scale = (DRAWS_PER_PARAMETER * g.dim() * (k - 1)).div_ceil(POPULATION_SIZES[0]);
+            let (to_f, means_f, _) = population_rate(&g, seed, scale, |map| sin_to(map, &f)).unwrap();
+            let (to_span, means_span, _) = population_rate(&g, seed, scale, |map| containment(map, &span)).unwrap();
+            assert!(!decays(to_f), "k {k}: distance to F {means_f:?}, slope {to_f}");
+            assert!(decays(to_span), "k {k}: containment {means_span:?}, slope {to_span}");
+        }
+    }
+
+    #[test]
+    fn decays_is_one_sided_and_refuses_nan() {
+        assert!(decays(-0.84) && decays(-0.5) && decays(SLOPE_BAND.1));
+        assert!(!decays(-0.2) && !decays(0.0) && !decays(f64::NAN));
+    }
 }
