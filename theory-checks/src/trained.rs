@@ -1,6 +1,6 @@
-//! Trained minimisers: C6 (noise only hurts), C8, C9, C10, C11 (C15: `uncentred.rs`). Every trained map is
-//! certified (docs/theory.md 5.3); thresholds are multiples of the noise floor of a closed-form
-//! estimator on the same sample.
+//! Trained minimisers: C6 (noise only hurts), C8, C9, C10, C11 (C15: `uncentred.rs`). Every
+//! trained map is certified (docs/theory.md 5.3); thresholds are multiples of the noise floor of a
+//! closed-form estimator on the same sample.
 
 use baselines::{Cca, Fit, KMeans, Lda, adjusted_rand_index};
 use gmm_core::Sig3;

@@ -64,7 +64,7 @@ pub(crate) fn uncentred(ctx: &Ctx, offset: f64, delta: f64) -> Result<Case> {
     let restored = sin_to(centred, &f)? / floor;
     // "Lies in the span" is a statement about the minimiser: the raw fit's containment over the
     // CCA floor mixes in the two estimators' different noise (ratios to 4.2 measured at k = 2,
-    // where both are one angle), so the population minimiser's rate decides it (the control's
+    // where both are one angle), so the population minimiser's decay decides it (the control's
     // span is F itself: its premise is the centred one, and it is not computed there).
     // The rate shows once the outer sample has at least DRAWS_PER_PARAMETER draws per parameter
     // of the map (measured: at k 4, d 10, N 500, 17 per parameter, the minimiser's containment
