@@ -5,7 +5,7 @@
 
 use gmm_core::Sig3;
 use gmm_core::linalg::RANK_RTOL;
-use gmm_core::{Subspace, seeded};
+use gmm_core::{Gmm, Subspace, seeded};
 use ssl_losses::{Centering, InfoNce};
 
 use crate::common::{FLOOR_FACTOR, PAIRS, anchored, cca_floor, certified_infonce, containment, offset_mixture, sin_to};
@@ -44,9 +44,28 @@ pub fn decays(slope: f64) -> bool {
 /// size: its sizes are [`POPULATION_SIZES`] times the least integer that gives them.
 pub const DRAWS_PER_PARAMETER: usize = 64;
 
+/// C15's mixture of case `index` (seeded by `seed`), with `span{Sigma^{-1} mu_i}` and the factor
+/// that scales [`POPULATION_SIZES`] to its outer Monte Carlo sizes.
+struct Design {
+    k: usize,
+    g: Gmm,
+    span: Subspace,
+    scale: usize,
+}
+
+fn design(index: usize, seed: u64, offset: f64) -> Result<Design> {
+    let k = 2 + index % 3;
+    let g = offset_mixture(k, 6 + 2 * (index % 3), 10.0, false, offset, seed)?;
+    let span = Subspace::from_columns(&g.solve_covariance(&g.means().transpose())?, RANK_RTOL)?;
+    // The rate shows once the outer sample has at least DRAWS_PER_PARAMETER draws per parameter
+    // of the map (measured: at k 4, d 10, N 500, 17 per parameter, the minimiser's containment
+    // was 0.1-0.6 in 4 samples against 0.04-0.09 at N 2000, slopes down to -0.83).
+    let scale = (DRAWS_PER_PARAMETER * g.dim() * (k - 1)).div_ceil(POPULATION_SIZES[0]);
+    Ok(Design { k, g, span, scale })
+}
+
 pub(crate) fn uncentred(ctx: &Ctx, offset: f64, delta: f64) -> Result<Case> {
-    let k = 2 + ctx.index % 3;
-    let g = offset_mixture(k, 6 + 2 * (ctx.index % 3), 10.0, false, offset, ctx.seed)?;
+    let Design { k, g, span, scale } = design(ctx.index, ctx.seed, offset)?;
     let f = g.fisher_subspace()?;
     let (pairs, anchor) = anchored(
         PAIRS,
@@ -55,7 +74,6 @@ pub(crate) fn uncentred(ctx: &Ctx, offset: f64, delta: f64) -> Result<Case> {
         None,
     )?;
     let floor = anchor.floor;
-    let span = Subspace::from_columns(&g.solve_covariance(&g.means().transpose())?, RANK_RTOL)?;
     let raw_fit = certified_infonce(&pairs, &InfoNce::new(k - 1).centering(Centering::None), ctx.seed, Some(floor))?;
     let centred_fit = certified_infonce(&pairs, &InfoNce::new(k - 1), ctx.seed, Some(floor))?;
     let (raw, raw_ok, centred, centred_ok) = (&raw_fit.fit, raw_fit.certified, &centred_fit.fit, centred_fit.certified);
@@ -66,10 +84,6 @@ pub(crate) fn uncentred(ctx: &Ctx, offset: f64, delta: f64) -> Result<Case> {
     // CCA floor mixes in the two estimators' different noise (ratios to 4.2 measured at k = 2,
     // where both are one angle), so the population minimiser's decay decides it (the control's
     // span is F itself: its premise is the centred one, and it is not computed there).
-    // The rate shows once the outer sample has at least DRAWS_PER_PARAMETER draws per parameter
-    // of the map (measured: at k 4, d 10, N 500, 17 per parameter, the minimiser's containment
-    // was 0.1-0.6 in 4 samples against 0.04-0.09 at N 2000, slopes down to -0.83).
-    let scale = (DRAWS_PER_PARAMETER * g.dim() * (k - 1)).div_ceil(POPULATION_SIZES[0]);
     let population =
         if offset > 0.0 { Some(population_rate(&g, ctx.seed, scale, |map| containment(map, &span))?) } else { None };
     let case = Case::at_most(
@@ -109,11 +123,8 @@ mod tests {
     fn the_population_statistic_fails_off_the_span() {
         for index in 0..3 {
             let seed = crate::case_seed(15, "C15", index);
-            let k = 2 + index % 3;
-            let g = offset_mixture(k, 6 + 2 * (index % 3), 10.0, false, C15_OFFSET, seed).unwrap();
+            let Design { k, g, span, scale } = design(index, seed, C15_OFFSET).unwrap();
             let f = g.fisher_subspace().unwrap();
-            let span = Subspace::from_columns(&g.solve_covariance(&g.means().transpose()).unwrap(), RANK_RTOL).unwrap();
-            let scale = (DRAWS_PER_PARAMETER * g.dim() * (k - 1)).div_ceil(POPULATION_SIZES[0]);
             let (to_f, means_f, _) = population_rate(&g, seed, scale, |map| sin_to(map, &f)).unwrap();
             let (to_span, means_span, _) = population_rate(&g, seed, scale, |map| containment(map, &span)).unwrap();
             assert!(!decays(to_f), "k {k}: distance to F {means_f:?}, slope {to_f}");
