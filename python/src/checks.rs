@@ -7,10 +7,16 @@ use crate::errors::OrRaise;
 
 /// Runs claims of docs/theory.md and returns each outcome as JSON text (one per claim).
 #[pyfunction]
-#[pyo3(signature = (claims = None, quick = true, seed = 20_241_105))]
-pub(crate) fn check_json(py: Python<'_>, claims: Option<Vec<String>>, quick: bool, seed: u64) -> PyResult<Vec<String>> {
+#[pyo3(signature = (claims = None, quick = true, seed = 20_241_105, skip = None))]
+pub(crate) fn check_json(
+    py: Python<'_>,
+    claims: Option<Vec<String>>,
+    quick: bool,
+    seed: u64,
+    skip: Option<Vec<String>>,
+) -> PyResult<Vec<String>> {
     let budget = if quick { theory_checks::Budget::Quick } else { theory_checks::Budget::Full };
-    let selected = theory_checks::select(claims.as_deref()).or_raise()?;
+    let selected = theory_checks::select(claims.as_deref(), skip.as_deref()).or_raise()?;
     let mut out = Vec::with_capacity(selected.len());
     for claim in &selected {
         let outcome = py.detach(|| theory_checks::run(claim, budget, seed)).or_raise()?;

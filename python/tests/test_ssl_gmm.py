@@ -227,7 +227,7 @@ def test_same_seed_same_arrays():
 
 
 def test_check_returns_the_evidence_of_each_claim():
-    out = ssl_gmm.check(["C1", "C2"], quick=True, seed=7)
+    out = ssl_gmm.check(["C1", "C2", "C5"], quick=True, seed=7, skip="c5")
     assert [o["id"] for o in out] == ["C1", "C2"]
     for o in out:
         assert o["verdict"] == "holds"
@@ -285,6 +285,10 @@ def test_bad_input_raises_value_or_type_errors():
         ssl_gmm.PCA(3).transform(np.zeros((2, 2)))  # not fitted
     with pytest.raises(ValueError):
         ssl_gmm.check(["C99"])
+    with pytest.raises(ValueError, match="skipped but not selected"):
+        ssl_gmm.check(["C1"], skip=["C2"])
+    with pytest.raises(ValueError, match="nothing to run"):
+        ssl_gmm.check("C1", skip="C1")
     with pytest.raises(ValueError):
         ssl_gmm.train(ssl_gmm.Gmm.preset("anisotropic"), method="clip")
     # Fortran order and strided views are read as they are.

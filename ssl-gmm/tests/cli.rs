@@ -210,7 +210,7 @@ fn fit_reports_bad_files_by_line_and_column() {
 
 #[test]
 fn check_prints_evidence_and_rejects_unknown_claims() {
-    let (ok, stdout, stderr) = ssl_gmm(&["check", "--quick", "--claims", "C1,c5", "--json"]);
+    let (ok, stdout, stderr) = ssl_gmm(&["check", "--quick", "--claims", "C1,c2,c5", "--skip", "C2", "--json"]);
     assert!(ok, "{stderr}");
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
@@ -227,6 +227,8 @@ fn check_prints_evidence_and_rejects_unknown_claims() {
     for (args, expected) in [
         (vec!["check", "--claims", "C99"], "unknown claim 'C99'"),
         (vec!["check", "--claims", ""], "no claims selected"),
+        (vec!["check", "--skip", "C0"], "unknown claim 'C0'"),
+        (vec!["check", "--claims", "C1", "--skip", "C2"], "C2 is skipped but not selected"),
         (vec!["check", "--seed", "-1"], "--seed"),
         (vec!["check", "--seed", "18446744073709551616"], "--seed"),
     ] {

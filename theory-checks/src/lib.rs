@@ -612,22 +612,37 @@ pub fn run_with(claim: &Claim, budget: Budget, master: u64, calibration: &Calibr
     })
 }
 
-/// The claims named by `ids` (case-insensitive, e.g. `c4`), in registry order; all of them when
-/// `ids` is `None`.
+/// The claims named by `only` (all of them when `None`) less those named by `skip`, in registry
+/// order; ids are case-insensitive (e.g. `c4`).
 ///
 /// # Errors
-/// An unknown id, or an empty list.
-pub fn select(ids: Option<&[String]>) -> Result<Vec<Claim>> {
+/// An unknown id, an empty list, a skipped claim that `only` leaves out (a likely typo: skipping
+/// it would change nothing), or nothing left to run.
+pub fn select(only: Option<&[String]>, skip: Option<&[String]>) -> Result<Vec<Claim>> {
     let all = registry();
-    let Some(ids) = ids else { return Ok(all) };
-    if ids.is_empty() || ids.iter().all(|s| s.trim().is_empty()) {
-        return Err(CheckError::Selection("no claims selected: name at least one, e.g. --claims C4,C7".into()));
-    }
-    let wanted: Vec<String> = ids.iter().map(|c| c.trim().to_uppercase()).collect();
-    for w in &wanted {
-        if !all.iter().any(|c| c.id == w) {
-            return Err(CheckError::Selection(format!("unknown claim '{w}'; known: C1..C{}", all.len())));
+    let ids = |list: &[String], what: &str| -> Result<Vec<String>> {
+        if list.iter().all(|s| s.trim().is_empty()) {
+            return Err(CheckError::Selection(format!("no claims {what}: name at least one, e.g. C4,C7")));
         }
+        let wanted: Vec<String> = list.iter().map(|c| c.trim().to_uppercase()).collect();
+        match wanted.iter().find(|w| !all.iter().any(|c| c.id == w.as_str())) {
+            Some(w) => Err(CheckError::Selection(format!("unknown claim '{w}'; known: C1..C{}", all.len()))),
+            None => Ok(wanted),
+        }
+    };
+    let only = only.map(|l| ids(l, "selected")).transpose()?;
+    let skip = skip.map(|l| ids(l, "to skip")).transpose()?.unwrap_or_default();
+    if let Some(only) = &only
+        && let Some(s) = skip.iter().find(|s| !only.contains(s))
+    {
+        return Err(CheckError::Selection(format!("{s} is skipped but not selected ({})", only.join(","))));
     }
-    Ok(all.into_iter().filter(|c| wanted.iter().any(|w| w == c.id)).collect())
+    let kept: Vec<Claim> = all
+        .into_iter()
+        .filter(|c| only.as_ref().is_none_or(|o| o.iter().any(|w| w == c.id)) && !skip.iter().any(|s| s == c.id))
+        .collect();
+    if kept.is_empty() {
+        return Err(CheckError::Selection("every selected claim is skipped: nothing to run".into()));
+    }
+    Ok(kept)
 }

@@ -80,12 +80,30 @@ fn allowed_failures_follow_the_binomial_tail() {
 
 #[test]
 fn selection_rejects_unknown_and_empty() {
-    assert!(select(Some(&["c4".to_string(), " C7 ".to_string()])).is_ok_and(|c| c.len() == 2));
-    for bad in [vec![], vec![String::new()], vec!["C25".to_string()], vec!["x".to_string()]] {
-        let e = select(Some(&bad)).unwrap_err().to_string();
+    let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(select(Some(&ids(&["c4", " C7 "])), None).is_ok_and(|c| c.len() == 2));
+    for bad in [vec![], vec![""], vec!["C25"], vec!["x"]] {
+        let e = select(Some(&ids(&bad)), None).unwrap_err().to_string();
+        assert!(e.contains("claim"), "{e}");
+        let e = select(None, Some(&ids(&bad))).unwrap_err().to_string();
         assert!(e.contains("claim"), "{e}");
     }
-    assert_eq!(select(None).unwrap().len(), 24);
+    let all = select(None, None).unwrap();
+    assert_eq!(all.len(), 24);
+    // Skipping keeps registry order and leaves out exactly the skipped claims, from all claims or
+    // from a selection.
+    let kept: Vec<&str> = select(None, Some(&ids(&["c10", "C7"]))).unwrap().iter().map(|c| c.id).collect();
+    let expected: Vec<&str> = all.iter().map(|c| c.id).filter(|id| !["C7", "C10"].contains(id)).collect();
+    assert_eq!(kept, expected);
+    let kept: Vec<&str> =
+        select(Some(&ids(&["C9", "C2", "C4"])), Some(&ids(&["C4"]))).unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(kept, ["C2", "C9"]);
+    // Skipping a claim the selection leaves out changes nothing: a likely typo, refused; so is
+    // skipping everything.
+    let e = select(Some(&ids(&["C1"])), Some(&ids(&["C2"]))).unwrap_err().to_string();
+    assert!(e.contains("C2 is skipped but not selected"), "{e}");
+    let e = select(Some(&ids(&["C1"])), Some(&ids(&["c1"]))).unwrap_err().to_string();
+    assert!(e.contains("nothing to run"), "{e}");
 }
 
 /// A VICReg minimiser whose row sits just inside its variance hinges' active side (both views'

@@ -27,6 +27,9 @@ pub struct Args {
     /// Only these claims, comma separated (e.g. C4,C7).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     claims: Option<Vec<String>>,
+    /// All claims (or those of --claims) but these, comma separated (e.g. C10).
+    #[arg(long, value_delimiter = ',', num_args = 1.., value_name = "CLAIMS")]
+    skip: Option<Vec<String>>,
     /// Print one JSON object per claim (with every case) instead of the table.
     #[arg(long)]
     json: bool,
@@ -56,7 +59,7 @@ pub struct Args {
     #[arg(long, requires = "calibrate")]
     discard_stale: bool,
     /// Merge calibration files (shards of one campaign) into --calibration.
-    #[arg(long, num_args = 1.., value_name = "FILE", requires = "calibration", conflicts_with_all = ["calibrate", "full", "json", "out", "seed", "claims"])]
+    #[arg(long, num_args = 1.., value_name = "FILE", requires = "calibration", conflicts_with_all = ["calibrate", "full", "json", "out", "seed", "claims", "skip"])]
     merge_calibration: Option<Vec<PathBuf>>,
     /// Print the calibration's table (the built-in one, or --calibration's) and exit.
     #[arg(long, conflicts_with_all = ["calibrate", "merge_calibration", "full", "json", "out", "seed"])]
@@ -202,7 +205,7 @@ fn write_calibration(path: &std::path::Path, c: &Calibration) -> anyhow::Result<
 /// `check --calibrate`: adds calibration runs to the file until each selected claim has the
 /// cases asked for (this shard's runs only).
 fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
-    let claims = select(args.claims.as_deref())?;
+    let claims = select(args.claims.as_deref(), args.skip.as_deref())?;
     let mut c = if path.exists() { read_calibration(path)? } else { Calibration::default() };
     // Exact claims included: their entries are not used by verdicts, but runs of two case
     // designs never add up.
@@ -324,11 +327,14 @@ pub fn run_check(args: &Args) -> anyhow::Result<()> {
         None => Calibration::embedded()?,
     };
     if args.print_calibration {
-        outln!("{}", calibration::table(calibration, &select(args.claims.as_deref())?).trim_end());
+        outln!(
+            "{}",
+            calibration::table(calibration, &select(args.claims.as_deref(), args.skip.as_deref())?).trim_end()
+        );
         return Ok(());
     }
     let budget = if args.full { Budget::Full } else { Budget::Quick };
-    let claims = select(args.claims.as_deref())?;
+    let claims = select(args.claims.as_deref(), args.skip.as_deref())?;
     let mut outcomes = Vec::new();
     for claim in &claims {
         eprintln!("checking {} ...", claim.id);
