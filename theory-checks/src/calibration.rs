@@ -419,11 +419,17 @@ impl Calibration {
 
 /// The fingerprint of a claim's case design: a hash (FNV-1a, 64 bits, in hex) of its parameters
 /// and of the code of its module, of `common.rs` and of the modules it reads ([`Claim::reads`]),
-/// whole-line comments and blank lines left out and every line trimmed (so a comment or a
-/// re-indentation does not invalidate it, a changed line of code does).
+/// whole-line comments, blank lines and a trailing unit-test module ([`claim_code`]) left out and
+/// every line trimmed (so a comment, a re-indentation or a unit test does not invalidate it, a
+/// changed line of code does).
 pub fn fingerprint(claim: &Claim) -> String {
     let code = |text: &str| -> String {
-        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).collect::<Vec<_>>().join("\n")
+        claim_code(text)
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let mut text = vec![
         claim.id.to_string(),
@@ -440,6 +446,28 @@ pub fn fingerprint(claim: &Claim) -> String {
     text.extend(claim.reads.iter().map(|source| code(source)));
     let text = text.join("\u{1f}");
     format!("{:016x}", gmm_core::stable_hash(text.as_bytes()))
+}
+
+/// The lines of a module's source that its claims run: all of them, less a unit-test module that
+/// ends the file (a line `#[cfg(test)]`, then `mod tests {` on the next, its braces balanced
+/// exactly at the last line). Anything else (tests in the middle, code after them, braces that do
+/// not balance) keeps every line: a cut that is not certain is not made, so claim code is never
+/// left out of a fingerprint.
+pub fn claim_code(text: &str) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines.windows(2).position(|w| w[0].trim() == "#[cfg(test)]" && w[1].trim() == "mod tests {")
+    else {
+        return lines;
+    };
+    let last = lines.iter().rposition(|l| !l.trim().is_empty()).unwrap_or(0);
+    let mut depth = 0_i64;
+    for (i, line) in lines.iter().enumerate().skip(start + 1) {
+        depth += line.matches('{').count() as i64 - line.matches('}').count() as i64;
+        if depth <= 0 {
+            return if depth == 0 && i == last { lines[..start].to_vec() } else { lines };
+        }
+    }
+    lines
 }
 
 /// One calibration run of a claim: its quick cases at [`calibration_master`]`(index)`.

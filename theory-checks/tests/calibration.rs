@@ -4,8 +4,8 @@
 
 use gmm_core::parallel::Shard;
 use theory_checks::calibration::{
-    Calibration, Tally, calibrate_run, calibration_master, clopper_pearson_upper, fingerprint, next_run, runs_for,
-    runs_left,
+    Calibration, Tally, calibrate_run, calibration_master, claim_code, clopper_pearson_upper, fingerprint, next_run,
+    runs_for, runs_left,
 };
 use theory_checks::{Budget, RateSource, Status, Verdict, registry, run_with};
 
@@ -170,12 +170,55 @@ fn a_change_in_a_module_a_claim_reads_stales_it() {
     assert_ne!(fingerprint(&c15), fingerprint(&theory_checks::Claim { reads, ..c15 }));
     let claims = registry();
     for claim in &claims {
-        let claim_code = claim.source.split("#[cfg(test)]").next().unwrap_or_default();
-        if claim.source != spectral && claim_code.contains("crate::spectral::") {
+        if claim.source != spectral && claim_code(claim.source).iter().any(|l| l.contains("crate::spectral::")) {
             let declared = claims.iter().any(|c| c.source == claim.source && c.reads.contains(&spectral));
             assert!(declared, "{}'s module imports from spectral.rs and no claim of it reads it", claim.id);
         }
     }
+}
+
+/// A module's trailing unit tests are cut from its claim code, and only when the cut is certain:
+/// an edited unit test keeps its claims' fingerprints, an edited line of claim code (above the
+/// tests) changes them, and tests followed by code, or braces that do not balance, keep every line.
+#[test]
+fn unit_tests_are_cut_from_the_fingerprint_only_when_they_end_the_module() {
+    let module = "fn a() -> u8 {\n    1\n}\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn t() {\n        assert_eq!(super::a(), 1);\n    }\n}\n\n";
+    assert_eq!(claim_code(module), ["fn a() -> u8 {", "    1", "}"]);
+    let all = |text: &str| claim_code(text) == text.lines().collect::<Vec<_>>();
+    assert!(all(&format!("{module}fn b() {{}}\n")), "code after the tests counts");
+    assert!(all(&module.replacen("mod tests {", "mod tests { {", 1)), "unbalanced braces: no cut");
+    assert!(all(&module.replacen("mod tests {", "mod other {", 1)), "not the tests module");
+    // The claim modules: each one with unit tests has them cut, and only they change nothing.
+    let claims = registry();
+    let mut cut = 0;
+    for claim in &claims {
+        let lines = claim.source.lines().count();
+        let kept = claim_code(claim.source).len();
+        let Some(tests) = claim.source.find("#[cfg(test)]") else {
+            assert_eq!(kept, lines, "{}", claim.id);
+            continue;
+        };
+        assert_eq!(claim_code(claim.source).join("\n").trim_end(), claim.source[..tests].trim_end(), "{}", claim.id);
+        cut += 1;
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let test_edited =
+            leak(format!("{}{}", &claim.source[..tests], claim.source[tests..].replacen("assert!(", "assert!( ", 1)));
+        assert_ne!(test_edited, claim.source, "{}: the edit took", claim.id);
+        assert_eq!(
+            fingerprint(&theory_checks::Claim { source: test_edited, ..*claim }),
+            fingerprint(claim),
+            "{}",
+            claim.id
+        );
+        let code_edited = leak(format!("const EDITED: u8 = 0;\n{}", claim.source));
+        assert_ne!(
+            fingerprint(&theory_checks::Claim { source: code_edited, ..*claim }),
+            fingerprint(claim),
+            "{}",
+            claim.id
+        );
+    }
+    assert!(cut >= 3, "exact.rs, trained.rs and uncentred.rs end with unit tests ({cut} claims cut)");
 }
 
 /// The library below the claims has not moved their statistics since they were measured: case 0
