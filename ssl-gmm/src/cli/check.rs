@@ -66,6 +66,13 @@ pub struct Args {
     print_calibration: bool,
 }
 
+impl Args {
+    /// The claims of `--claims` (all when absent) less those of `--skip`.
+    fn selected(&self) -> theory_checks::Result<Vec<theory_checks::Claim>> {
+        select(self.claims.as_deref(), self.skip.as_deref())
+    }
+}
+
 /// A master seed: an integer in `0..=u64::MAX`.
 fn parse_seed(s: &str) -> Result<u64, String> {
     s.trim().parse().map_err(|_| format!("the master seed must be an integer in 0..={}, got '{s}'", u64::MAX))
@@ -205,7 +212,7 @@ fn write_calibration(path: &std::path::Path, c: &Calibration) -> anyhow::Result<
 /// `check --calibrate`: adds calibration runs to the file until each selected claim has the
 /// cases asked for (this shard's runs only).
 fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
-    let claims = select(args.claims.as_deref(), args.skip.as_deref())?;
+    let claims = args.selected()?;
     let mut c = if path.exists() { read_calibration(path)? } else { Calibration::default() };
     // Exact claims included: their entries are not used by verdicts, but runs of two case
     // designs never add up.
@@ -327,14 +334,11 @@ pub fn run_check(args: &Args) -> anyhow::Result<()> {
         None => Calibration::embedded()?,
     };
     if args.print_calibration {
-        outln!(
-            "{}",
-            calibration::table(calibration, &select(args.claims.as_deref(), args.skip.as_deref())?).trim_end()
-        );
+        outln!("{}", calibration::table(calibration, &args.selected()?).trim_end());
         return Ok(());
     }
     let budget = if args.full { Budget::Full } else { Budget::Quick };
-    let claims = select(args.claims.as_deref(), args.skip.as_deref())?;
+    let claims = args.selected()?;
     let mut outcomes = Vec::new();
     for claim in &claims {
         eprintln!("checking {} ...", claim.id);
