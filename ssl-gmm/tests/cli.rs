@@ -762,3 +762,21 @@ fn check_calibrates_resumes_and_refuses_stale_entries() {
     let (ok, stdout, stderr) = calibrate(m, &["--discard-stale"]);
     assert!(ok && stdout.contains("| C13 | statistical | 30 | 300 | 0 |"), "{stderr}");
 }
+
+/// `--first-run J` measures from run J on (a redesigned claim, on master seeds its design has
+/// not seen); the entry is still probed at run 0, apart and not counted.
+#[test]
+fn check_calibrates_from_a_first_run() {
+    let file = temp_path("calibration-first.json");
+    let f = file.to_str().unwrap();
+    let _ = std::fs::remove_file(&file);
+    let (ok, stdout, stderr) =
+        ssl_gmm(&["check", "--calibrate", "--claims", "C13", "--cases", "20", "--first-run", "7", "--calibration", f]);
+    assert!(ok && stdout.contains("| C13 | statistical | 2 | 20 | 0 |"), "{stdout}{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["claims"]["C13"]["runs"], serde_json::json!([[7, 9]]));
+    assert!(v["claims"]["C13"]["probe"]["check"].is_array(), "{v}");
+    let (ok, _, stderr) = ssl_gmm(&["check", "--first-run", "7"]);
+    assert!(!ok && stderr.contains("--calibrate"), "{stderr}");
+    std::fs::remove_file(&file).ok();
+}

@@ -147,7 +147,8 @@ pub struct Entry {
     pub control: Tally,
     /// Wall-clock seconds of all runs (check and control, on the machine that ran them).
     pub seconds: f64,
-    /// Case 0 of run 0, when run 0 is among the runs.
+    /// Case 0 of run 0: recorded with run 0, or computed apart, not counted, for an entry that
+    /// began later ([`Calibration::add_probe`]).
     pub probe: Option<Probe>,
     /// The cases that went the wrong way, were unresolved or were not certified (the first
     /// [`MAX_EXCEPTIONS`]), to be looked at.
@@ -377,6 +378,22 @@ impl Calibration {
         self.add(claim.id, &one)
     }
 
+    /// Gives `claim`'s entry its [`probe`] when it has none (a campaign that began after run 0:
+    /// [`next_run`]'s `first`), so that every measured entry is guarded: case 0 of run 0 of the
+    /// check and the control, computed apart and not counted. Returns whether it was added.
+    ///
+    /// # Errors
+    /// A library error in a case.
+    pub fn add_probe(&mut self, claim: &Claim) -> Result<bool> {
+        match self.claims.get_mut(claim.id) {
+            Some(e) if e.probe.is_none() => {
+                e.probe = Some(probe(claim)?);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Adds another calibration's entries (shards of one campaign) to this one.
     ///
     /// # Errors
@@ -555,19 +572,20 @@ pub fn runs_for(claim: &Claim, cases: u64) -> u64 {
     cases.div_ceil(claim.cases.0.max(1) as u64)
 }
 
-/// The next calibration run of `claim` in `part` that `entry` (this part's file) has not done,
-/// until each role of `entry` counts this part's share of `cases` (unresolved and uncertified
-/// cases do not count); `None` then, and also after twice the runs that the share needs when
-/// every case counts, so that a claim whose cases mostly do not count ends (its table shows it
-/// short).
-pub fn next_run(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Shard) -> Option<u64> {
+/// The next calibration run of `claim` in `part`, from run `first` on, that `entry` (this part's
+/// file) has not done, until each role of `entry` counts this part's share of `cases`
+/// (unresolved and uncertified cases do not count); `None` then, and also after twice the runs
+/// that the share needs when every case counts, so that a claim whose cases mostly do not count
+/// ends (its table shows it short). A claim redesigned after its cases at runs `0..first` were
+/// looked at starts at `first`, on master seeds its design has not seen.
+pub fn next_run(claim: &Claim, entry: Option<&Entry>, cases: u64, part: Shard, first: u64) -> Option<u64> {
     let share = part.share(cases);
     let counted = entry.map_or(0, Entry::counted);
     let done = entry.map_or(0, Entry::run_count);
     if counted >= share || done >= runs_for(claim, share).saturating_mul(2) {
         return None;
     }
-    (0..).filter(|&j| part.takes(j)).find(|&j| entry.is_none_or(|e| !e.has_run(j)))
+    (first..).filter(|&j| part.takes(j)).find(|&j| entry.is_none_or(|e| !e.has_run(j)))
 }
 
 /// About how many more runs [`next_run`] gives `claim` in `part`: the counted cases left of the

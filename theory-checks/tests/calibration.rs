@@ -43,27 +43,33 @@ fn calibration_masters_are_fresh_and_distinct() {
 #[test]
 fn a_campaign_runs_until_its_cases_count() {
     let c13 = claim("C13");
-    assert_eq!((next_run(&c13, None, 20, Shard::WHOLE), runs_left(&c13, None, 20, Shard::WHOLE)), (Some(0), 2));
+    assert_eq!((next_run(&c13, None, 20, Shard::WHOLE, 0), runs_left(&c13, None, 20, Shard::WHOLE)), (Some(0), 2));
     let mut c = Calibration::default();
     for j in [0, 2] {
         c.record(&c13, &calibrate_run(&c13, j).unwrap()).unwrap();
     }
     let e = c.claims.get("C13");
     assert_eq!(e.unwrap().check.counted(), 20, "C13's 10 quick cases per run all count");
-    assert_eq!(next_run(&c13, e, 30, Shard::WHOLE), Some(1), "the first run not done");
-    assert_eq!(next_run(&c13, e, 20, Shard::WHOLE), None);
+    assert_eq!(next_run(&c13, e, 30, Shard::WHOLE, 0), Some(1), "the first run not done");
+    assert_eq!(next_run(&c13, e, 20, Shard::WHOLE, 0), None);
     let first = Shard::new(0, 2).unwrap();
-    assert_eq!(next_run(&c13, e, 40, first), None, "the share of part 0 is 20");
-    assert_eq!((next_run(&c13, e, 60, first), runs_left(&c13, e, 60, first)), (Some(4), 1));
+    assert_eq!(next_run(&c13, e, 40, first, 0), None, "the share of part 0 is 20");
+    assert_eq!((next_run(&c13, e, 60, first, 0), runs_left(&c13, e, 60, first)), (Some(4), 1));
     // None of its cases counts: two runs are twice what a share of 10 needs.
     let mut none = e.unwrap().clone();
     none.check.unresolved = none.check.cases;
     assert_eq!(none.check.counted(), 0);
     assert_eq!(
-        (next_run(&c13, Some(&none), 10, Shard::WHOLE), runs_left(&c13, Some(&none), 10, Shard::WHOLE)),
+        (next_run(&c13, Some(&none), 10, Shard::WHOLE, 0), runs_left(&c13, Some(&none), 10, Shard::WHOLE)),
         (None, 0)
     );
-    assert_eq!(next_run(&c13, Some(&none), 20, Shard::WHOLE), Some(1));
+    assert_eq!(next_run(&c13, Some(&none), 20, Shard::WHOLE, 0), Some(1));
+    // A redesigned claim measured from run 5 on: no run before 5 is taken, whatever the entry
+    // holds.
+    assert_eq!(next_run(&c13, None, 20, Shard::WHOLE, 5), Some(5));
+    assert_eq!(next_run(&c13, e, 30, Shard::WHOLE, 1), Some(1));
+    assert_eq!(next_run(&c13, e, 30, Shard::WHOLE, 2), Some(3), "run 2 is done");
+    assert_eq!(next_run(&c13, e, 60, first, 1), Some(4), "part 0 of 2 from run 1: the even runs 4, 6, ..");
 }
 
 /// Runs add up per claim; a run recorded twice or runs of another case design are refused;
@@ -219,6 +225,24 @@ fn unit_tests_are_cut_from_the_fingerprint_only_when_they_end_the_module() {
         );
     }
     assert!(cut >= 3, "exact.rs, trained.rs and uncentred.rs end with unit tests ({cut} claims cut)");
+}
+
+/// An entry that began after run 0 gets its probe apart (case 0 of run 0, not counted), the same
+/// as run 0 would have recorded; an entry with a probe keeps it.
+#[test]
+fn an_entry_begun_later_is_probed_apart() {
+    let c13 = claim("C13");
+    let mut c = Calibration::default();
+    assert!(!c.add_probe(&c13).unwrap(), "no entry, nothing to probe");
+    c.record(&c13, &calibrate_run(&c13, 3).unwrap()).unwrap();
+    assert!(c.claims["C13"].probe.is_none());
+    assert!(c.add_probe(&c13).unwrap());
+    let e = &c.claims["C13"];
+    assert_eq!((e.check.cases, e.run_count()), (10, 1), "the probe is not counted");
+    let mut from_zero = Calibration::default();
+    from_zero.record(&c13, &calibrate_run(&c13, 0).unwrap()).unwrap();
+    assert_eq!(e.probe, from_zero.claims["C13"].probe);
+    assert!(!c.add_probe(&c13).unwrap(), "kept");
 }
 
 /// The library below the claims has not moved their statistics since they were measured: case 0

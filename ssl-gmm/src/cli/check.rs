@@ -54,6 +54,11 @@ pub struct Args {
     /// combine the shards' files with --merge-calibration.
     #[arg(long, value_parser = super::reproduce::parse_shard, value_name = "I/N", requires = "calibrate")]
     shard: Option<Shard>,
+    /// With --calibrate: the first calibration run to measure (runs before it are skipped). For a
+    /// claim redesigned after its cases at earlier runs were looked at, so that its new entry is
+    /// measured on master seeds its design has not seen.
+    #[arg(long, default_value_t = 0, value_name = "J", requires = "calibrate")]
+    first_run: u64,
     /// With --calibrate: drop the entries of --calibration measured for another case design of a
     /// selected claim (otherwise refused).
     #[arg(long, requires = "calibrate")]
@@ -254,7 +259,7 @@ fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
     let start = std::time::Instant::now();
     let mut done = 0u64;
     for (i, claim) in claims.iter().enumerate() {
-        while let Some(j) = calibration::next_run(claim, c.claims.get(claim.id), args.cases, shard) {
+        while let Some(j) = calibration::next_run(claim, c.claims.get(claim.id), args.cases, shard, args.first_run) {
             let r = calibration::calibrate_run(claim, j)?;
             c.record(claim, &r)?;
             write_calibration(path, &c)?;
@@ -282,6 +287,9 @@ fn calibrate(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
                 r.seconds,
                 left.iter().sum::<u64>(),
             );
+        }
+        if c.add_probe(claim)? {
+            write_calibration(path, &c)?;
         }
         let counted = c.claims.get(claim.id).map_or(0, calibration::Entry::counted);
         if counted < shard.share(args.cases) {
