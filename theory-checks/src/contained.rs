@@ -50,7 +50,7 @@ pub const C8_BATCHES: [usize; 3] = [64, 256, 1024];
 /// tail, and both failures in C8's first calibration (1482 cases) were such a draw at half the
 /// others (extra directions 3.11 and 3.24 times it, 1.66 and 1.18 times the mean of six). Averaging
 /// four leaves the numerator's own noise (measured over 18 cases: sd of the log ratio 0.27 with
-/// one shift, 0.21 with four; docs/theory.md 5.9).
+/// one shift, 0.215 with four; docs/theory.md 5.9).
 pub const EXTRA_SHIFTS: usize = 4;
 
 /// C8: `r = k + 1 > k - 1`: `F` is contained in `row(A)` (containment `sin theta_max` within
